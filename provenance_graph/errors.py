@@ -1,0 +1,167 @@
+"""The one exception hierarchy of provenance-graph.
+
+Every error a user can cause, or a broken environment can cause, is raised as a
+subclass of :class:`ProvenanceGraphError`. Each carries a message that names the
+culprit and, where there is one, a ``hint`` that says how to fix it. The command
+line prints both and exits non-zero without a traceback.
+
+This module imports nothing from the rest of the package.
+
+Hierarchy::
+
+    ProvenanceGraphError
+     +-- ConfigurationError ............ bad settings or config file
+     +-- ModelError .................... invalid domain value
+     |    +-- InvalidNameError
+     |    +-- InvalidDataIdError
+     |    +-- DatasetTypeConflictError
+     +-- PlanError ..................... an execution plan is not acceptable
+     |    +-- DuplicateProducerError
+     |    +-- PlanCycleError
+     |    +-- PlanNotFoundError
+     |    +-- PlanConflictError
+     |    +-- PlanBusyError
+     +-- DatabaseError ................. talking to Neo4j failed
+     |    +-- DatabaseUnavailableError
+     |    +-- DatabaseAuthError
+     |    +-- SchemaVersionError
+     +-- QueryError .................... a named Cypher query is missing or malformed
+     +-- ServerError ................... the managed local Neo4j server
+          +-- JavaNotFoundError
+          +-- MavenError
+          +-- PortInUseError
+          +-- ServerStartError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseAuthError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "DatasetTypeConflictError",
+    "DuplicateProducerError",
+    "InvalidDataIdError",
+    "InvalidNameError",
+    "JavaNotFoundError",
+    "MavenError",
+    "ModelError",
+    "PlanBusyError",
+    "PlanConflictError",
+    "PlanCycleError",
+    "PlanError",
+    "PlanNotFoundError",
+    "PortInUseError",
+    "ProvenanceGraphError",
+    "QueryError",
+    "SchemaVersionError",
+    "ServerError",
+    "ServerStartError",
+]
+
+
+class ProvenanceGraphError(Exception):
+    """Raised for every error this package reports to its users.
+
+    Parameters
+    ----------
+    message
+        What went wrong, naming the culprit.
+    hint
+        How to fix it, if there is something the user can do.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigurationError(ProvenanceGraphError):
+    """Raised when settings or a configuration file are invalid."""
+
+
+class ModelError(ProvenanceGraphError):
+    """Raised when a domain value (name, data ID, dataset type) is invalid."""
+
+
+class InvalidNameError(ModelError):
+    """Raised when a task label, dataset type, dimension or run name is malformed."""
+
+
+class InvalidDataIdError(ModelError):
+    """Raised when a data ID is malformed or does not match its dimensions."""
+
+
+class DatasetTypeConflictError(ModelError):
+    """Raised when one dataset type name is defined twice with different definitions."""
+
+
+class PlanError(ProvenanceGraphError):
+    """Raised when an execution plan is not acceptable."""
+
+
+class DuplicateProducerError(PlanError):
+    """Raised when two quanta of a plan produce the same dataset."""
+
+
+class PlanCycleError(PlanError):
+    """Raised when quanta depend on each other in a cycle."""
+
+
+class PlanNotFoundError(PlanError):
+    """Raised when no complete plan with the given id is stored."""
+
+
+class PlanConflictError(PlanError):
+    """Raised when a plan would overwrite another plan's quanta or datasets."""
+
+
+class PlanBusyError(PlanError):
+    """Raised when another live process is writing the same plan."""
+
+
+class DatabaseError(ProvenanceGraphError):
+    """Raised when talking to Neo4j fails."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """Raised when no Neo4j server answers at the configured address."""
+
+
+class DatabaseAuthError(DatabaseError):
+    """Raised when Neo4j rejects the configured user name or password."""
+
+
+class SchemaVersionError(DatabaseError):
+    """Raised when the database holds a graph schema this version cannot use."""
+
+
+class QueryError(ProvenanceGraphError):
+    """Raised when a named Cypher query is missing or its file is malformed."""
+
+
+class ServerError(ProvenanceGraphError):
+    """Raised when the managed local Neo4j server cannot be assembled, started or stopped."""
+
+
+class JavaNotFoundError(ServerError):
+    """Raised when no Java 17+ runtime is found for the managed server."""
+
+
+class MavenError(ServerError):
+    """Raised when Maven is missing or cannot assemble Neo4j from Maven Central."""
+
+
+class PortInUseError(ServerError):
+    """Raised when a port the managed server needs is taken by another process."""
+
+
+class ServerStartError(ServerError):
+    """Raised when the managed server process exits or does not answer in time."""

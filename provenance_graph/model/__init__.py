@@ -1,0 +1,28 @@
+"""The domain model: data IDs, dataset types, datasets, quanta, plans and the plan graph.
+
+Every type here is a frozen pydantic model (or, for `PlanGraph`, an object
+checked when built). Nothing here talks to a database.
+"""
+
+from provenance_graph.model._data_id import DataId, DimensionValue
+from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
+from provenance_graph.model._graph import PlanGraph
+from provenance_graph.model._names import RESERVED_PROPERTIES, suggest
+from provenance_graph.model._plan import MetadataValue, Plan, new_plan_id
+from provenance_graph.model._quantum import Quantum
+
+__all__ = [
+    "ID_NAMESPACE",
+    "RESERVED_PROPERTIES",
+    "DataId",
+    "DatasetRef",
+    "DatasetType",
+    "DimensionValue",
+    "MetadataValue",
+    "Plan",
+    "PlanGraph",
+    "Quantum",
+    "new_plan_id",
+    "stable_id",
+    "suggest",
+]

@@ -1,0 +1,118 @@
+"""`DataId`: a canonical, hashable mapping from dimension names to values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import RootModel, model_validator
+
+from provenance_graph.errors import InvalidDataIdError
+from provenance_graph.model._names import check_dimension_name
+
+__all__ = ["DataId", "DimensionValue"]
+
+#: A dimension value: an integer (visit, detector, tract, patch) or a string (instrument, band).
+DimensionValue = int | str
+
+
+class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
+    """A data ID such as ``{instrument: "HSC", visit: 903334, detector: 16}``.
+
+    It is stored as a tuple of ``(dimension, value)`` pairs sorted by dimension
+    name, so two data IDs with the same content are equal and hash alike whatever
+    order they were written in. Construct it from a mapping (``DataId({"visit": 1})``)
+    or with `DataId.of` (``DataId.of(visit=1)``). Values are ``int`` or ``str``;
+    ``bool`` and ``float`` are rejected because they do not round-trip as keys.
+    """
+
+    model_config = {"frozen": True}
+
+    root: tuple[tuple[str, DimensionValue], ...]
+    """The ``(dimension, value)`` pairs, sorted by dimension name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonicalize(cls, value: Any) -> Any:
+        if isinstance(value, DataId):
+            return value.root
+        if isinstance(value, Mapping):
+            items = list(value.items())
+        elif isinstance(value, (list, tuple)):
+            items = [tuple(pair) for pair in value]
+        else:
+            raise InvalidDataIdError(
+                f"a data ID must be a mapping of dimension names to values, not {value!r}",
+                hint='write it like {"instrument": "HSC", "visit": 903334, "detector": 16}',
+            )
+        seen: set[str] = set()
+        for pair in items:
+            if len(pair) != 2:
+                raise InvalidDataIdError(f"malformed data ID entry {pair!r}")
+            key, val = pair
+            check_dimension_name(key)
+            if key in seen:
+                raise InvalidDataIdError(f"dimension {key!r} appears twice in data ID {value!r}")
+            seen.add(key)
+            if isinstance(val, bool) or not isinstance(val, (int, str)):
+                raise InvalidDataIdError(
+                    f"data ID value for {key!r} must be an int or a str, not {val!r}",
+                    hint="use integers for visit/detector/tract/patch and strings for "
+                    "instrument/band/skymap",
+                )
+        return tuple(sorted(items))
+
+    @classmethod
+    def of(cls, **values: DimensionValue) -> DataId:
+        """Build a data ID from keyword arguments: ``DataId.of(visit=1, detector=2)``."""
+        return cls(tuple(values.items()))  # type: ignore[arg-type]
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimension names, sorted."""
+        return tuple(k for k, _ in self.root)
+
+    def to_dict(self) -> dict[str, DimensionValue]:
+        """Return the data ID as a plain ``dict``."""
+        return dict(self.root)
+
+    def key(self) -> str:
+        """Return the canonical JSON text of the data ID, e.g. ``{"detector":16,"visit":1}``.
+
+        It is what the graph stores in the ``data_id`` property, and what stable
+        ids are computed from.
+        """
+        return json.dumps(dict(self.root), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_key(cls, text: str) -> DataId:
+        """Parse the canonical JSON text written by `key`."""
+        return cls(json.loads(text))
+
+    def subset(self, dimensions: tuple[str, ...] | frozenset[str]) -> DataId:
+        """Return the data ID restricted to ``dimensions``; every one must be present."""
+        values = dict(self.root)
+        missing = [d for d in dimensions if d not in values]
+        if missing:
+            raise InvalidDataIdError(f"data ID {self} has no value for {', '.join(missing)}")
+        return DataId(tuple((d, values[d]) for d in dimensions))
+
+    def __getitem__(self, dimension: str) -> DimensionValue:
+        for key, value in self.root:
+            if key == dimension:
+                return value
+        raise KeyError(dimension)
+
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(self.dimensions)
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}: {v!r}" for k, v in self.root)
+        return "{" + inner + "}"
+
+    def __repr__(self) -> str:
+        return f"DataId({self})"

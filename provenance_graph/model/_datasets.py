@@ -1,0 +1,104 @@
+"""`DatasetType` and `DatasetRef`: what a dataset is, and one dataset at one data ID."""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from provenance_graph.errors import InvalidDataIdError
+from provenance_graph.model._data_id import DataId
+from provenance_graph.model._names import check_dataset_type_name, check_dimension_name, check_run_name
+
+__all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "stable_id"]
+
+#: Namespace of every stable id this package computes (UUID version 5).
+ID_NAMESPACE = uuid.UUID("6f1c3a52-8a1e-5b7e-9a51-1d3c0c7d9e42")
+
+
+def stable_id(*parts: str) -> str:
+    """Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator."""
+    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
+
+
+class DatasetType(BaseModel):
+    """A kind of dataset: a name, the dimensions of its data IDs, and a storage class.
+
+    Examples: ``raw`` (instrument, exposure, detector), ``calexp`` (instrument,
+    visit, detector), ``deepCoadd`` (skymap, tract, patch, band).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """The dataset type name, e.g. ``calexp``."""
+    dimensions: tuple[str, ...]
+    """The dimensions every data ID of this type has, sorted."""
+    storage_class: str = "Unknown"
+    """How a dataset of this type is stored and read, e.g. ``ExposureF`` or ``DataFrame``."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return check_dataset_type_name(value)
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _sort_dimensions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        dims = [check_dimension_name(d) for d in value]
+        if len(set(dims)) != len(dims):
+            raise InvalidDataIdError(f"dataset type dimensions repeat a name: {list(value)!r}")
+        return tuple(sorted(dims))
+
+
+class DatasetRef(BaseModel):
+    """One dataset: a dataset type at one fully specified data ID, in one run.
+
+    Its `id` is stable: the same run, type and data ID always give the same id,
+    so a pre-existing dataset used by several plans is one node in the graph.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset_type: DatasetType
+    """What kind of dataset this is."""
+    data_id: DataId
+    """Its data ID; it names exactly the dimensions of `dataset_type`."""
+    run: str
+    """The run (collection) it lives in, e.g. ``HSC/raw/all`` or the plan's output run."""
+
+    @field_validator("run")
+    @classmethod
+    def _check_run(cls, value: str) -> str:
+        return check_run_name(value)
+
+    @model_validator(mode="after")
+    def _fully_specified(self) -> DatasetRef:
+        expected = self.dataset_type.dimensions
+        if self.data_id.dimensions != expected:
+            have = set(self.data_id.dimensions)
+            missing = sorted(set(expected) - have)
+            extra = sorted(have - set(expected))
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra)}")
+            raise InvalidDataIdError(
+                f"data ID {self.data_id} does not fit dataset type "
+                f"{self.dataset_type.name!r}: {'; '.join(parts)}",
+                hint=f"{self.dataset_type.name!r} needs exactly: {', '.join(expected)}",
+            )
+        return self
+
+    @cached_property
+    def id(self) -> str:
+        """The stable id of this dataset (a UUID5 of run, dataset type and data ID)."""
+        return stable_id(self.run, self.dataset_type.name, self.data_id.key())
+
+    def __str__(self) -> str:
+        return f"{self.dataset_type.name}@{self.data_id} [{self.run}]"

@@ -1,0 +1,101 @@
+"""Validation of the names that identify things: dimensions, dataset types, task labels, runs.
+
+Names end up as Neo4j property values and, for dimensions, as property *keys*
+of ``:Dataset`` and ``:Quantum`` nodes. They always travel to Neo4j as query
+parameters, never as query text; the rules here exist so that names stay
+readable and so that dimension keys can never shadow the graph's own properties.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from provenance_graph.errors import InvalidNameError
+
+__all__ = [
+    "RESERVED_PROPERTIES",
+    "check_dataset_type_name",
+    "check_dimension_name",
+    "check_run_name",
+    "check_task_label",
+    "suggest",
+]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DIMENSION = re.compile(r"[a-z][a-z0-9_]*\Z")
+_DATASET_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_RUN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+\-/@:]*\Z")
+
+#: Node properties owned by the graph schema; no dimension may take these names.
+RESERVED_PROPERTIES = frozenset(
+    {
+        "id",
+        "plan_id",
+        "task",
+        "dataset_type",
+        "data_id",
+        "run",
+        "status",
+        "producer",
+        "uri",
+        "storage_class",
+        "dimensions",
+        "name",
+    }
+)
+
+
+def suggest(word: str, choices: object) -> str:
+    """Return a ``did you mean ...?`` phrase for ``word``, or an empty string."""
+    candidates = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, frozenset)) else []
+    close = difflib.get_close_matches(word, candidates, n=3)
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def check_dimension_name(name: object) -> str:
+    """Return ``name`` if it is a valid dimension name, else raise `InvalidNameError`."""
+    if not isinstance(name, str) or not _DIMENSION.match(name):
+        raise InvalidNameError(
+            f"invalid dimension name {name!r}",
+            hint="dimension names are lower-case identifiers such as 'visit' or 'physical_filter'",
+        )
+    if name in RESERVED_PROPERTIES:
+        raise InvalidNameError(
+            f"dimension name {name!r} is reserved by the graph schema",
+            hint=f"choose another name; reserved: {', '.join(sorted(RESERVED_PROPERTIES))}",
+        )
+    return name
+
+
+def check_dataset_type_name(name: object) -> str:
+    """Return ``name`` if it is a valid dataset type name, else raise `InvalidNameError`."""
+    if not isinstance(name, str) or not _DATASET_TYPE.match(name):
+        raise InvalidNameError(
+            f"invalid dataset type name {name!r}",
+            hint="dataset type names are identifiers, optionally with '.component' parts, "
+            "e.g. 'calexp' or 'calexp.wcs'",
+        )
+    return name
+
+
+def check_task_label(label: object) -> str:
+    """Return ``label`` if it is a valid task label, else raise `InvalidNameError`."""
+    if not isinstance(label, str) or not _IDENTIFIER.match(label):
+        raise InvalidNameError(
+            f"invalid task label {label!r}",
+            hint="task labels are identifiers such as 'isr' or 'assembleCoadd'",
+        )
+    return label
+
+
+def check_run_name(run: object) -> str:
+    """Return ``run`` if it is a valid run (collection) name, else raise `InvalidNameError`."""
+    if not isinstance(run, str) or not _RUN.match(run):
+        raise InvalidNameError(
+            f"invalid run name {run!r}",
+            hint="run names use letters, digits and _ . + - / @ :, e.g. 'HSC/runs/RC2/w_2026_47'",
+        )
+    return run

@@ -1,0 +1,68 @@
+"""`Quantum`: one ``run_quantum()`` of one task at one data ID."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from provenance_graph.model._data_id import DataId
+from provenance_graph.model._datasets import DatasetRef, stable_id
+from provenance_graph.model._names import check_run_name, check_task_label
+
+__all__ = ["Quantum"]
+
+
+def _sorted_refs(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        refs = list(value)
+        if all(isinstance(r, DatasetRef) for r in refs):
+            unique = {r.id: r for r in refs}
+            return tuple(unique[k] for k in sorted(unique))
+    return value
+
+
+class Quantum(BaseModel):
+    """One execution of one task at one data ID, with its concrete inputs and outputs.
+
+    Inputs and outputs are kept sorted by dataset id, so two quanta built from
+    the same datasets in a different order are equal. The `id` is stable: the
+    same run, task label and data ID always give the same id.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_label: str
+    """The label of the task in its pipeline, e.g. ``isr``."""
+    data_id: DataId
+    """The quantum's data ID, over the task's quantum dimensions."""
+    run: str
+    """The output run this quantum writes to."""
+    inputs: tuple[DatasetRef, ...] = ()
+    """The datasets it reads, prerequisite inputs included."""
+    outputs: tuple[DatasetRef, ...] = ()
+    """The datasets it writes."""
+
+    @field_validator("task_label")
+    @classmethod
+    def _check_label(cls, value: str) -> str:
+        return check_task_label(value)
+
+    @field_validator("run")
+    @classmethod
+    def _check_run(cls, value: str) -> str:
+        return check_run_name(value)
+
+    @field_validator("inputs", "outputs", mode="before")
+    @classmethod
+    def _canonical_order(cls, value: Any) -> Any:
+        return _sorted_refs(value)
+
+    @cached_property
+    def id(self) -> str:
+        """The stable id of this quantum (a UUID5 of run, task label and data ID)."""
+        return stable_id(self.run, self.task_label, self.data_id.key())
+
+    def __str__(self) -> str:
+        return f"{self.task_label}@{self.data_id}"

@@ -1,0 +1,159 @@
+"""Where the graph lives: settings for an existing Neo4j server or the managed local one.
+
+Resolution order for the database connection:
+
+1. Environment variables ``NEO4J_URI`` (with ``NEO4J_USER``, ``NEO4J_PASSWORD``,
+   ``NEO4J_DATABASE``) select an existing server.
+2. Otherwise a TOML config file (``$PROVGRAPH_CONFIG``, else
+   ``~/.config/provenance-graph/config.toml``) with a ``[neo4j]`` table does.
+3. Otherwise the managed local server is used, started on demand.
+
+The managed server is tuned by ``PROVGRAPH_HOME``, ``PROVGRAPH_BOLT_PORT``,
+``PROVGRAPH_HTTP_PORT``, ``PROVGRAPH_NEO4J_HEAP`` and ``PROVGRAPH_NEO4J_PAGECACHE``,
+or by a ``[server]`` table in the same config file; the environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from provenance_graph.errors import ConfigurationError
+
+__all__ = ["ConnectionSettings", "ServerSettings", "config_path", "connection_from_env", "server_settings"]
+
+_MEMORY = re.compile(r"[1-9][0-9]*[kKmMgG]\Z")
+
+
+class ConnectionSettings(BaseModel):
+    """How to reach a Neo4j server; the password is never printed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str
+    """Bolt or Neo4j URI, e.g. ``neo4j://127.0.0.1:7687`` or ``neo4j+s://host:7687``."""
+    user: str = "neo4j"
+    """The user name."""
+    password: SecretStr
+    """The password; shown as ``**********`` in any repr or log."""
+    database: str = "neo4j"
+    """The database to use on that server."""
+    managed: bool = False
+    """True when this is the managed local server."""
+
+
+class ServerSettings(BaseModel):
+    """How the managed local Neo4j server is laid out and sized."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path
+    """Directory holding the assembled server, its data, logs and password file."""
+    bolt_port: int = Field(default=7687, ge=1, le=65535)
+    """Bolt port, bound on 127.0.0.1 only."""
+    http_port: int = Field(default=7474, ge=1, le=65535)
+    """HTTP port of Neo4j Browser, bound on 127.0.0.1 only."""
+    heap: str = "2g"
+    """JVM heap size (initial and maximum), e.g. ``2g``."""
+    pagecache: str = "3g"
+    """Page cache size, e.g. ``3g``; the store files it caches are the graph on disk."""
+
+    @field_validator("heap", "pagecache")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError(f"{value!r} is not a memory size like 512m or 2g")
+        return value.lower()
+
+
+def config_path() -> Path:
+    """Return the config file path: ``$PROVGRAPH_CONFIG`` or the per-user default."""
+    env = os.environ.get("PROVGRAPH_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir("provenance-graph")) / "config.toml"
+
+
+def _read_config() -> dict[str, Any]:
+    path = config_path()
+    if not path.is_file():
+        if os.environ.get("PROVGRAPH_CONFIG"):
+            raise ConfigurationError(
+                f"config file {path} (from PROVGRAPH_CONFIG) does not exist",
+                hint="create it, or unset PROVGRAPH_CONFIG",
+            )
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {err}") from err
+
+
+def connection_from_env() -> ConnectionSettings | None:
+    """Return the settings of an existing server, or None to use the managed one."""
+    uri = os.environ.get("NEO4J_URI")
+    table: dict[str, Any]
+    if uri:
+        password = os.environ.get("NEO4J_PASSWORD")
+        if password is None:
+            raise ConfigurationError(
+                "NEO4J_URI is set but NEO4J_PASSWORD is not",
+                hint="export NEO4J_PASSWORD, or unset NEO4J_URI to use the managed server",
+            )
+        table = {
+            "uri": uri,
+            "user": os.environ.get("NEO4J_USER", "neo4j"),
+            "password": password,
+            "database": os.environ.get("NEO4J_DATABASE", "neo4j"),
+        }
+        source = "environment"
+    else:
+        table = dict(_read_config().get("neo4j", {}))
+        if not table:
+            return None
+        source = str(config_path())
+        if "password_file" in table:
+            pw_path = Path(str(table.pop("password_file"))).expanduser()
+            try:
+                table["password"] = pw_path.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigurationError(f"cannot read password_file {pw_path}: {err}") from err
+    try:
+        return ConnectionSettings(**table)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigurationError(
+            f"invalid Neo4j connection settings from {source}: {problems}",
+            hint="the [neo4j] table takes uri, user, password or password_file, and database",
+        ) from None
+
+
+def server_settings() -> ServerSettings:
+    """Return the managed server's settings from the environment and the config file."""
+    table: dict[str, Any] = dict(_read_config().get("server", {}))
+    env_map = {
+        "PROVGRAPH_HOME": "home",
+        "PROVGRAPH_BOLT_PORT": "bolt_port",
+        "PROVGRAPH_HTTP_PORT": "http_port",
+        "PROVGRAPH_NEO4J_HEAP": "heap",
+        "PROVGRAPH_NEO4J_PAGECACHE": "pagecache",
+    }
+    for var, key in env_map.items():
+        if os.environ.get(var):
+            table[key] = os.environ[var]
+    table.setdefault("home", Path(platformdirs.user_data_dir("provenance-graph")) / "neo4j")
+    table["home"] = Path(table["home"]).expanduser()
+    try:
+        return ServerSettings(**table)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigurationError(
+            f"invalid managed-server settings: {problems}",
+            hint="check the PROVGRAPH_* environment variables and the [server] config table",
+        ) from None
