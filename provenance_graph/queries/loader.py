@@ -47,15 +47,21 @@ class NamedQuery:
     parameters: frozenset[str] = field(default_factory=frozenset)
     """The ``$parameters`` the text refers to."""
 
-    def query(self, timeout: float | None = None) -> neo4j.Query:
-        """Return the driver `neo4j.Query`, tagged with this query's name."""
+    @property
+    def literal(self) -> LiteralString:
+        """The query text, typed as the driver wants it."""
         # Query text comes from files shipped with the package, never from user input;
         # this cast is the one place where file text becomes a LiteralString.
-        return neo4j.Query(
-            cast(LiteralString, self.text),
-            metadata={"app": "provenance-graph", "query_name": self.name},
-            timeout=timeout,
-        )
+        return cast(LiteralString, self.text)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Transaction metadata naming the query; it shows in the server's query log."""
+        return {"app": "provenance-graph", "query_name": self.name}
+
+    def query(self, timeout: float | None = None) -> neo4j.Query:
+        """Return a `neo4j.Query` tagged with this query's name, for auto-commit runs."""
+        return neo4j.Query(self.literal, metadata=self.metadata, timeout=timeout)
 
 
 def cypher_dir() -> Path:

@@ -1,0 +1,67 @@
+// Reading plans back. Only complete plans are visible.
+
+// name: plan_header
+// The header properties of one plan, complete or not.
+MATCH (p:Plan {id: $plan_id})
+RETURN p {.*} AS plan;
+
+// name: plan_quanta
+// Quanta of a complete plan, optionally filtered by task labels and data-ID values.
+// $tasks: list of task labels or null for all. $where: map of dimension -> list of allowed
+// values; a constraint applies to the quanta that have that dimension.
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+MATCH (q:Quantum {plan_id: $plan_id})
+WHERE ($tasks IS NULL OR q.task IN $tasks)
+  AND all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])
+RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.run AS run,
+       COLLECT { MATCH (q)-[:CONSUMES]->(d:Dataset) RETURN d.id } AS inputs,
+       COLLECT { MATCH (q)-[:PRODUCES]->(d:Dataset) RETURN d.id } AS outputs;
+
+// name: datasets_by_id
+// Dataset nodes by id.
+UNWIND $ids AS dataset_id
+MATCH (d:Dataset {id: dataset_id})
+RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run;
+
+// name: dataset_types_by_name
+// Dataset type definitions by name.
+MATCH (t:DatasetType)
+WHERE t.name IN $names
+RETURN t.name AS name, t.dimensions AS dimensions, t.storage_class AS storage_class;
+
+// name: plan_list
+// Stored plans, newest first; incomplete ones only when $include_incomplete.
+MATCH (p:Plan)
+WHERE p.status = 'complete' OR $include_incomplete
+RETURN p.id AS id, p.status AS status, p.output_run AS output_run, p.created AS created,
+       p.quantum_count AS quanta, p.dataset_count AS datasets, p.constraints AS constraints
+ORDER BY p.created DESC, p.id;
+
+// name: plan_task_counts
+// Quanta per task label of one complete plan.
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+MATCH (q:Quantum {plan_id: $plan_id})
+RETURN q.task AS task, count(*) AS quanta
+ORDER BY task;
+
+// name: plan_io_counts
+// How many datasets a complete plan reads from outside (initial inputs) and leaves unread
+// (final outputs).
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+CALL (p) {
+  MATCH (q:Quantum {plan_id: $plan_id})-[:CONSUMES]->(d:Dataset)
+  WHERE NOT EXISTS { (d)<-[:PRODUCES]-(:Quantum {plan_id: $plan_id}) }
+  RETURN count(DISTINCT d) AS initial_inputs
+}
+CALL (p) {
+  MATCH (q:Quantum {plan_id: $plan_id})-[:PRODUCES]->(d:Dataset)
+  WHERE NOT EXISTS { (d)<-[:CONSUMES]-(:Quantum {plan_id: $plan_id}) }
+  RETURN count(d) AS final_outputs
+}
+RETURN initial_inputs, final_outputs;
+
+// name: plan_element_counts
+// Nodes and relationships that belong to one plan, counted in the graph.
+MATCH (q:Quantum {plan_id: $plan_id})
+OPTIONAL MATCH (q)-[r:CONSUMES|PRODUCES]->(d:Dataset)
+RETURN count(DISTINCT q) AS quanta, count(DISTINCT d) AS datasets, count(r) AS edges;

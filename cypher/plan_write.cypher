@@ -1,0 +1,161 @@
+// Writing a plan, whole or not at all.
+//
+// A writer first claims the :Plan node (status 'writing', with its token, host and
+// pid), then writes datasets, quanta and edges in batches. Every batch checks that
+// the writer still holds the plan and refreshes its heartbeat. The last step sets
+// status 'complete'; queries only ever see complete plans. A writer killed half-way
+// leaves a 'writing' plan, which the next writer of the same plan takes over and
+// replaces.
+
+// name: dataset_types_merge
+// Registers dataset types; returns the stored definitions so the caller can detect conflicts.
+UNWIND $rows AS r
+MERGE (t:DatasetType {name: r.name})
+  ON CREATE SET t.dimensions = r.dimensions, t.storage_class = r.storage_class
+RETURN t.name AS name, t.dimensions AS dimensions, t.storage_class AS storage_class;
+
+// name: plan_claim
+// Creates the plan in state 'writing' for this writer, or returns the existing plan's state.
+MERGE (p:Plan {id: $plan_id})
+  ON CREATE SET p.status = 'writing', p.writer = $token, p.writer_host = $host,
+                p.writer_pid = $pid, p.heartbeat = datetime(), p.started = datetime(),
+                p.digest = $digest, p.attempts = 1
+RETURN p.status AS status, p.digest AS digest, p.writer AS writer,
+       p.writer_host AS writer_host, p.writer_pid AS writer_pid,
+       duration.inSeconds(coalesce(p.heartbeat, datetime()), datetime()).seconds AS idle_seconds;
+
+// name: plan_take_over
+// Takes over a 'writing' plan from a writer known to be dead (compare-and-set on its token).
+MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
+WHERE p.status = 'writing' AND p.writer = $previous
+SET p.writer = $token, p.writer_host = $host, p.writer_pid = $pid,
+    p.heartbeat = datetime(), p.digest = $digest, p.attempts = coalesce(p.attempts, 1) + 1
+RETURN p.id AS id;
+
+// name: plan_reclaim_complete
+// Puts a complete plan back into state 'writing' for this writer, to replace it.
+MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
+WHERE p.status = 'complete'
+SET p.status = 'writing', p.writer = $token, p.writer_host = $host, p.writer_pid = $pid,
+    p.heartbeat = datetime(), p.digest = $digest, p.attempts = coalesce(p.attempts, 1) + 1
+RETURN p.id AS id;
+
+// name: plan_find_conflicts
+// Datasets this plan would produce that exist already outside it (pre-existing or another plan's).
+UNWIND $dataset_ids AS dataset_id
+MATCH (d:Dataset {id: dataset_id})
+WHERE coalesce(d.plan_id, '') <> $plan_id
+RETURN d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run, d.plan_id AS plan_id
+LIMIT 5;
+
+// name: plan_find_quantum_conflicts
+// Quanta of this plan that already belong to another plan (same run, task and data ID).
+UNWIND $quantum_ids AS quantum_id
+MATCH (q:Quantum {id: quantum_id})
+WHERE q.plan_id <> $plan_id
+RETURN q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id
+LIMIT 5;
+
+// name: plan_set_header
+// Writes the plan's header properties.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p += $props, p.heartbeat = datetime()
+RETURN count(p) AS held;
+
+// name: plan_write_datasets
+// Writes one batch of datasets; pre-existing ones are merged, produced ones must be new.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p.heartbeat = datetime()
+WITH p
+UNWIND $rows AS r
+MERGE (d:Dataset {id: r.id})
+  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run,
+                d.plan_id = r.plan_id, d.producer = r.producer, d += r.dims
+WITH d, r, (r.producer IS NOT NULL AND coalesce(d.producer, '') <> r.producer) AS conflict
+RETURN count(d) AS written,
+       collect(CASE WHEN conflict
+               THEN d.dataset_type + ' ' + d.data_id + ' in run ' + d.run +
+                    coalesce(' (plan ' + d.plan_id + ')', ' (pre-existing)')
+               END)[..5] AS conflicts;
+
+// name: plan_write_quanta
+// Writes one batch of quanta and their plan membership.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p.heartbeat = datetime()
+WITH p
+UNWIND $rows AS r
+CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id})
+SET q += r.dims
+CREATE (q)-[:IN_PLAN]->(p)
+RETURN count(q) AS written;
+
+// name: plan_write_edges
+// Writes the CONSUMES and PRODUCES edges of one batch of quanta.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p.heartbeat = datetime()
+WITH p
+UNWIND $rows AS r
+MATCH (q:Quantum {id: r.id})
+CALL (q, r) {
+  UNWIND r.inputs AS input_id
+  MATCH (d:Dataset {id: input_id})
+  CREATE (q)-[:CONSUMES]->(d)
+  RETURN count(d) AS consumed
+}
+CALL (q, r) {
+  UNWIND r.outputs AS output_id
+  MATCH (d:Dataset {id: output_id})
+  WHERE d.producer = q.id
+  CREATE (q)-[:PRODUCES]->(d)
+  RETURN count(d) AS produced
+}
+RETURN sum(consumed) AS consumed, sum(produced) AS produced;
+
+// name: plan_complete
+// Makes the plan visible: status 'complete', with its element counts.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p.status = 'complete', p.completed = datetime(), p.quantum_count = $quantum_count,
+    p.dataset_count = $dataset_count, p.edge_count = $edge_count
+REMOVE p.writer, p.writer_host, p.writer_pid, p.heartbeat
+RETURN count(p) AS held;
+
+// name: plan_external_consumers
+// Quanta of other plans that read datasets this plan produces (they block deleting it).
+MATCH (d:Dataset {plan_id: $plan_id})<-[:CONSUMES]-(q:Quantum)
+WHERE q.plan_id <> $plan_id
+RETURN DISTINCT q.plan_id AS plan_id, count(*) AS edges
+LIMIT 5;
+
+// name: plan_delete_quanta
+// Deletes a plan's quanta and their edges, in batches (auto-commit only).
+MATCH (q:Quantum {plan_id: $plan_id})
+CALL (q) {
+  DETACH DELETE q
+} IN TRANSACTIONS OF 5000 ROWS;
+
+// name: plan_delete_datasets
+// Deletes the datasets a plan produced, unless another plan still reads them (auto-commit only).
+MATCH (d:Dataset {plan_id: $plan_id})
+CALL (d) {
+  OPTIONAL MATCH (d)<-[:CONSUMES]-(reader:Quantum)
+  WITH d, count(reader) AS readers
+  FOREACH (_ IN CASE WHEN readers = 0 THEN [1] ELSE [] END | DELETE d)
+  FOREACH (_ IN CASE WHEN readers > 0 THEN [1] ELSE [] END | REMOVE d.plan_id, d.producer)
+} IN TRANSACTIONS OF 10000 ROWS;
+
+// name: plan_delete_node
+// Deletes the :Plan node itself, once its quanta are gone.
+MATCH (p:Plan {id: $plan_id})
+DETACH DELETE p
+RETURN count(*) AS deleted;

@@ -1,0 +1,81 @@
+// Graph schema: constraints, indexes and the schema version node.
+// provenance_graph.store.schema runs every query of this file, in order, on connect
+// when the database has no (or an older) schema version. All are idempotent.
+
+// name: schema_plan_id
+// Every plan has a unique id.
+CREATE CONSTRAINT plan_id IF NOT EXISTS FOR (p:Plan) REQUIRE p.id IS UNIQUE;
+
+// name: schema_quantum_id
+// Every quantum has a unique, stable id (UUID5 of run, task label and data ID).
+CREATE CONSTRAINT quantum_id IF NOT EXISTS FOR (q:Quantum) REQUIRE q.id IS UNIQUE;
+
+// name: schema_dataset_id
+// Every dataset has a unique, stable id (UUID5 of run, dataset type and data ID).
+CREATE CONSTRAINT dataset_id IF NOT EXISTS FOR (d:Dataset) REQUIRE d.id IS UNIQUE;
+
+// name: schema_dataset_type_name
+// A dataset type name has one definition.
+CREATE CONSTRAINT dataset_type_name IF NOT EXISTS FOR (t:DatasetType) REQUIRE t.name IS UNIQUE;
+
+// name: schema_schema_version_name
+CREATE CONSTRAINT schema_version_name IF NOT EXISTS FOR (s:SchemaVersion) REQUIRE s.name IS UNIQUE;
+
+// name: schema_quantum_plan
+CREATE INDEX quantum_plan IF NOT EXISTS FOR (q:Quantum) ON (q.plan_id);
+
+// name: schema_quantum_task
+CREATE INDEX quantum_task IF NOT EXISTS FOR (q:Quantum) ON (q.task);
+
+// name: schema_dataset_type
+CREATE INDEX dataset_type IF NOT EXISTS FOR (d:Dataset) ON (d.dataset_type);
+
+// name: schema_dataset_plan
+CREATE INDEX dataset_plan IF NOT EXISTS FOR (d:Dataset) ON (d.plan_id);
+
+// name: schema_dataset_run
+CREATE INDEX dataset_run IF NOT EXISTS FOR (d:Dataset) ON (d.run);
+
+// name: schema_plan_status
+CREATE INDEX plan_status IF NOT EXISTS FOR (p:Plan) ON (p.status);
+
+// name: schema_dataset_instrument
+// Data-ID dimensions that queries filter on, for datasets ...
+CREATE INDEX dataset_instrument IF NOT EXISTS FOR (d:Dataset) ON (d.instrument);
+
+// name: schema_dataset_visit
+CREATE INDEX dataset_visit IF NOT EXISTS FOR (d:Dataset) ON (d.visit);
+
+// name: schema_dataset_exposure
+CREATE INDEX dataset_exposure IF NOT EXISTS FOR (d:Dataset) ON (d.exposure);
+
+// name: schema_dataset_detector
+CREATE INDEX dataset_detector IF NOT EXISTS FOR (d:Dataset) ON (d.detector);
+
+// name: schema_dataset_tract
+CREATE INDEX dataset_tract IF NOT EXISTS FOR (d:Dataset) ON (d.tract);
+
+// name: schema_dataset_patch
+CREATE INDEX dataset_patch IF NOT EXISTS FOR (d:Dataset) ON (d.patch);
+
+// name: schema_dataset_band
+CREATE INDEX dataset_band IF NOT EXISTS FOR (d:Dataset) ON (d.band);
+
+// name: schema_quantum_visit
+// ... and for quanta.
+CREATE INDEX quantum_visit IF NOT EXISTS FOR (q:Quantum) ON (q.visit);
+
+// name: schema_quantum_exposure
+CREATE INDEX quantum_exposure IF NOT EXISTS FOR (q:Quantum) ON (q.exposure);
+
+// name: schema_quantum_detector
+CREATE INDEX quantum_detector IF NOT EXISTS FOR (q:Quantum) ON (q.detector);
+
+// name: schema_quantum_tract
+CREATE INDEX quantum_tract IF NOT EXISTS FOR (q:Quantum) ON (q.tract);
+
+// name: schema_quantum_patch
+CREATE INDEX quantum_patch IF NOT EXISTS FOR (q:Quantum) ON (q.patch);
+
+// name: schema_quantum_band
+CREATE INDEX quantum_band IF NOT EXISTS FOR (q:Quantum) ON (q.band);

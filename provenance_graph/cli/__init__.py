@@ -1,0 +1,1 @@
+"""The ``provgraph`` command line: thin commands that parse, call typed functions, and print."""

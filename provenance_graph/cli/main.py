@@ -1,0 +1,59 @@
+"""The ``provgraph`` entry point: registers the command groups and prints errors without tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from provenance_graph import __version__
+from provenance_graph.cli import plans, server
+from provenance_graph.cli._output import console, err_console
+from provenance_graph.errors import ProvenanceGraphError
+
+app = typer.Typer(
+    help="provenance-graph: execution plans and provenance of pipelines, in Neo4j.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(server.app, name="server")
+app.add_typer(plans.app, name="plans")
+
+
+@app.command()
+def demo(
+    visits: Annotated[int, typer.Option(min=1, help="Visits in the demo plan.")] = 4,
+    detectors: Annotated[int, typer.Option(min=1, help="Detectors per visit.")] = 8,
+) -> None:
+    """Store a small DRP-shaped demo plan and print its summary and the browser URL."""
+    from provenance_graph.demo import run_demo
+
+    result = run_demo(visits, detectors, say=lambda m: err_console.print(m))
+    console.print(
+        f"Plan {result.write.plan_id!r} {result.write.outcome} in {result.write.seconds:.1f} s "
+        f"({result.write.elements} graph elements)."
+    )
+    plans.print_summary(result.summary)
+    console.print(f"Neo4j:   {result.uri}")
+    if result.browser_url:
+        console.print(f"Browser: {result.browser_url}  (user neo4j; password: provgraph server status --show-password)")
+    console.print(
+        "Try in Browser: MATCH p=(:Quantum {task:'assembleCoadd'})-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"provenance-graph {__version__}")
+
+
+def main() -> None:
+    """Run the command line; our errors print as one message and exit 1."""
+    try:
+        app()
+    except ProvenanceGraphError as err:
+        err_console.print(f"error: {err}", markup=False, soft_wrap=True)
+        sys.exit(1)

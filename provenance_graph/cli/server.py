@@ -1,0 +1,62 @@
+"""``provgraph server``: start, stop and inspect the managed local Neo4j."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from provenance_graph.cli._output import console, err_console
+from provenance_graph.server import ManagedServer
+
+app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when none is configured.")
+
+
+@app.command()
+def start() -> None:
+    """Start the managed server (assembling it with Maven the first time); idempotent."""
+    server = ManagedServer()
+    status = server.start(say=lambda m: err_console.print(m))
+    console.print(f"Neo4j {status.version} {status.edition} is running (pid {status.pid}).")
+    console.print(f"bolt:    {status.bolt_uri}")
+    console.print(f"browser: {status.browser_url}   (user neo4j; password: provgraph server status --show-password)")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the managed server cleanly."""
+    if ManagedServer().stop():
+        console.print("Neo4j stopped.")
+    else:
+        console.print("Neo4j was not running.")
+
+
+@app.command()
+def status(
+    show_password: Annotated[bool, typer.Option("--show-password", help="Also print the neo4j user's password.")] = False,
+) -> None:
+    """Tell whether the managed server runs: pid, ports, version. Exit 3 when it is stopped."""
+    server = ManagedServer()
+    st = server.status()
+    state = "running" if st.running else ("starting" if st.pid else "stopped")
+    console.print(f"state:   {state}")
+    if st.pid:
+        console.print(f"pid:     {st.pid}")
+    if st.version:
+        console.print(f"version: Neo4j {st.version} {st.edition}")
+    console.print(f"bolt:    {st.bolt_uri}")
+    console.print(f"browser: {st.browser_url}")
+    console.print(f"home:    {st.home}")
+    if show_password:
+        console.print(f"password: {server.password()}")
+    if not st.running:
+        raise typer.Exit(3)
+
+
+@app.command()
+def logs(
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines to show.")] = 50,
+    file: Annotated[str, typer.Option(help="Which log: neo4j.log, debug.log, console.log, query.log.")] = "neo4j.log",
+) -> None:
+    """Show the end of one of the managed server's logs."""
+    console.print(ManagedServer().log_tail(lines, file), markup=False)

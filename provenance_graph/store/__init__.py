@@ -1,0 +1,35 @@
+"""The Neo4j graph store: connection, schema and version, plan writes and reads.
+
+Nothing outside this package talks to the Neo4j driver.
+"""
+
+from provenance_graph.store.connection import GraphStore, open_store
+from provenance_graph.store.plans import (
+    BatchSizes,
+    PlanSummary,
+    StoredPlan,
+    WriteResult,
+    delete_plan,
+    list_plans,
+    plan_summary,
+    read_plan,
+    write_plan,
+)
+from provenance_graph.store.schema import SCHEMA_VERSION, ensure_schema, schema_version
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BatchSizes",
+    "GraphStore",
+    "PlanSummary",
+    "StoredPlan",
+    "WriteResult",
+    "delete_plan",
+    "ensure_schema",
+    "list_plans",
+    "open_store",
+    "plan_summary",
+    "read_plan",
+    "schema_version",
+    "write_plan",
+]

@@ -1,0 +1,181 @@
+"""`GraphStore`: the one place that holds a Neo4j driver and runs named queries.
+
+Everything else in the package talks to Neo4j through a `GraphStore`, by query
+name and parameters. Driver errors are translated into this package's errors
+(`DatabaseUnavailableError`, `DatabaseAuthError`, ...) with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from provenance_graph import __version__
+from provenance_graph.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
+from provenance_graph.queries import QueryLibrary, queries
+from provenance_graph.settings import ConnectionSettings, connection_from_env
+
+__all__ = ["GraphStore", "open_store"]
+
+T = TypeVar("T")
+Say = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return rows
+
+
+class GraphStore:
+    """A connection to one Neo4j database, with the package's named queries.
+
+    Use `open_store` to get one with the schema checked; close it with `close`
+    or use it as a context manager.
+    """
+
+    def __init__(self, settings: ConnectionSettings, library: QueryLibrary | None = None) -> None:
+        self.settings = settings
+        self.queries = library or queries()
+        try:
+            self.driver = neo4j.GraphDatabase.driver(
+                settings.uri,
+                auth=(settings.user, settings.password.get_secret_value()),
+                user_agent=f"provenance-graph/{__version__}",
+                max_transaction_retry_time=60.0,
+                connection_acquisition_timeout=120.0,
+                notifications_min_severity="OFF",
+            )
+        except (ValueError, neo4j_errors.ConfigurationError) as err:
+            raise DatabaseError(
+                f"invalid Neo4j URI {settings.uri!r}: {err}",
+                hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
+            ) from err
+
+    @property
+    def database(self) -> str:
+        """The database name queries run against."""
+        return self.settings.database
+
+    def close(self) -> None:
+        """Close the driver and its connections."""
+        self.driver.close()
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- running named queries ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except neo4j_errors.AuthError as err:
+            raise DatabaseAuthError(
+                f"Neo4j at {self.settings.uri} rejected user {self.settings.user!r}: "
+                "wrong user name or password",
+                hint="check NEO4J_USER/NEO4J_PASSWORD (or the config file); for the managed "
+                "server the password is in its password file",
+            ) from err
+        except neo4j_errors.ServiceUnavailable as err:
+            raise DatabaseUnavailableError(
+                f"no Neo4j server answers at {self.settings.uri}",
+                hint="start it ('provgraph server start' for the managed one), or check "
+                "NEO4J_URI",
+            ) from err
+        except neo4j_errors.SessionExpired as err:
+            raise DatabaseUnavailableError(
+                f"the connection to Neo4j at {self.settings.uri} was lost: {err}",
+                hint="rerun the command once the server is back; plan writes resume",
+            ) from err
+
+    def verify(self) -> None:
+        """Check that the server answers and accepts our credentials."""
+        with self._translated():
+            self.driver.verify_connectivity()
+
+    def session(self, **config: Any) -> neo4j.Session:
+        """A driver session on our database (for `store` modules only)."""
+        return self.driver.session(database=self.database, **config)
+
+    def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a named query in a managed read transaction; return its records as dicts."""
+        return self._managed(name, params, _records, write=False)
+
+    def write(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a named query in a managed write transaction; return its records as dicts."""
+        return self._managed(name, params, _records, write=True)
+
+    def write_with(self, name: str, check: Callable[[list[dict[str, Any]]], T], **params: Any) -> T:
+        """Run a named write query and ``check`` its records inside the transaction.
+
+        If ``check`` raises, the transaction is rolled back and the error propagates.
+        """
+        return self._managed(name, params, check, write=True)
+
+    def _managed(
+        self,
+        name: str,
+        params: dict[str, Any],
+        check: Callable[[list[dict[str, Any]]], T],
+        *,
+        write: bool,
+    ) -> T:
+        named = self.queries[name]
+
+        @neo4j.unit_of_work(metadata=named.metadata)
+        def work(tx: neo4j.ManagedTransaction) -> T:
+            return check([r.data() for r in tx.run(named.literal, params)])
+
+        with self._translated(), self.session() as session:
+            return session.execute_write(work) if write else session.execute_read(work)
+
+    def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a named query in an auto-commit transaction (needed by CALL ... IN TRANSACTIONS)."""
+        q = self.queries[name].query()
+        with self._translated(), self.session() as session:
+            return [r.data() for r in session.run(q, params)]
+
+
+def open_store(
+    settings: ConnectionSettings | None = None,
+    *,
+    start_managed: bool = True,
+    say: Say = _quiet,
+    check_schema: bool = True,
+) -> GraphStore:
+    """Open a `GraphStore` on the configured server, or on the managed one.
+
+    With no ``settings`` and no ``NEO4J_URI`` or config file, the managed local
+    server is used, and started if it is not running (unless ``start_managed`` is
+    False). The graph schema is created or checked unless ``check_schema`` is False.
+    """
+    if settings is None:
+        settings = connection_from_env()
+    if settings is None:
+        from provenance_graph.server import ManagedServer
+
+        server = ManagedServer()
+        if start_managed:
+            server.start(say=say)
+        settings = server.connection()
+    store = GraphStore(settings)
+    try:
+        store.verify()
+        if check_schema:
+            from provenance_graph.store.schema import ensure_schema
+
+            ensure_schema(store)
+    except BaseException:
+        store.close()
+        raise
+    return store

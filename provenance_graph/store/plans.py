@@ -1,0 +1,631 @@
+"""Storing execution plans in Neo4j whole or not at all, and reading them back.
+
+Writing a plan
+--------------
+1. Dataset types are registered (a conflicting definition is an error).
+2. The writer *claims* the ``:Plan`` node: status ``'writing'``, with a random
+   token, its host and pid. If the plan is already complete with the same
+   content digest, nothing is written (idempotent). If another writer holds it
+   and is alive, `PlanBusyError`; if that writer is dead (``kill -9``), the plan
+   is taken over and its partial content deleted.
+3. Conflicts are checked before any content is written: a dataset this plan
+   produces must not exist already, and its quanta must not belong to another plan.
+4. Datasets, then quanta, then CONSUMES/PRODUCES edges are written with batched
+   ``UNWIND`` queries. Each batch checks the writer still holds the plan.
+5. Status ``'complete'`` is set last. Queries only see complete plans.
+
+Any error during steps 3-5 deletes what was written, so a failed write leaves
+nothing; a killed write leaves an incomplete plan that no query shows and that
+the next write of the plan replaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import psutil
+from neo4j import exceptions as neo4j_errors
+
+from provenance_graph.errors import (
+    DatasetTypeConflictError,
+    PlanBusyError,
+    PlanConflictError,
+    PlanError,
+    PlanNotFoundError,
+)
+from provenance_graph.model import (
+    DataId,
+    DatasetRef,
+    DatasetType,
+    DimensionValue,
+    Plan,
+    PlanGraph,
+    Quantum,
+)
+from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.schema import SCHEMA_VERSION
+
+__all__ = [
+    "BatchSizes",
+    "PlanSummary",
+    "StoredPlan",
+    "WriteResult",
+    "delete_plan",
+    "list_plans",
+    "plan_summary",
+    "read_plan",
+    "write_plan",
+]
+
+T = TypeVar("T")
+Progress = Callable[[str, int, int], None]
+WriteOutcome = Literal["written", "unchanged", "resumed", "replaced"]
+
+
+def _no_progress(_phase: str, _done: int, _total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BatchSizes:
+    """How many rows each write transaction carries."""
+
+    datasets: int = 10_000
+    """Datasets per transaction."""
+    quanta: int = 5_000
+    """Quanta per transaction."""
+    edges: int = 2_000
+    """Quanta whose edges are written per transaction."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What `write_plan` did."""
+
+    plan_id: str
+    """The plan's id."""
+    outcome: WriteOutcome
+    """``written`` (new), ``unchanged`` (already stored, identical), ``resumed`` (took over an
+    interrupted write) or ``replaced`` (overwrote a different complete plan)."""
+    quanta: int
+    """Quanta in the plan."""
+    datasets: int
+    """Datasets read or written by the plan."""
+    edges: int
+    """CONSUMES plus PRODUCES edges."""
+    seconds: float
+    """Wall time of the write."""
+
+    @property
+    def elements(self) -> int:
+        """Nodes plus relationships of the plan (quanta, datasets, edges, plan membership)."""
+        return self.quanta + self.datasets + self.edges + self.quanta
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """One line of `list_plans`."""
+
+    id: str
+    status: str
+    output_run: str | None
+    created: str | None
+    quanta: int | None
+    datasets: int | None
+    constraints: str | None
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Counts describing one complete stored plan."""
+
+    plan: Plan
+    """The plan header."""
+    task_counts: dict[str, int]
+    """Quanta per task label."""
+    quanta: int
+    """Quanta in the graph."""
+    datasets: int
+    """Datasets read or written by the plan's quanta."""
+    edges: int
+    """CONSUMES plus PRODUCES edges."""
+    initial_inputs: int
+    """Datasets the plan reads but does not produce."""
+    final_outputs: int
+    """Datasets the plan produces that none of its quanta read."""
+
+
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _dataset_row(ref: DatasetRef, producer: Quantum | None, plan_id: str) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "dataset_type": ref.dataset_type.name,
+        "data_id": ref.data_id.key(),
+        "run": ref.run,
+        "dims": ref.data_id.to_dict(),
+        "plan_id": plan_id if producer else None,
+        "producer": producer.id if producer else None,
+    }
+
+
+def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
+    return {
+        "output_run": plan.output_run,
+        "created": plan.created,
+        "pipeline_digest": plan.pipeline_digest,
+        "constraints": plan.constraints,
+        "metadata_json": json.dumps(plan.metadata, sort_keys=True),
+        "digest": digest,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _writer_alive(host: str | None, pid: int | None, idle_seconds: int, stale_after: float) -> bool:
+    if host == socket.gethostname():
+        if pid is None or pid == os.getpid() or not psutil.pid_exists(pid):
+            return False
+        return idle_seconds <= stale_after
+    return idle_seconds <= stale_after
+
+
+class _PlanWriter:
+    """One attempt at writing one plan; see the module docstring for the protocol."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        graph: PlanGraph,
+        batches: BatchSizes,
+        progress: Progress,
+        stale_after: float,
+    ) -> None:
+        self.store = store
+        self.graph = graph
+        self.plan_id = graph.plan.id
+        self.batches = batches
+        self.progress = progress
+        self.stale_after = stale_after
+        self.token = uuid.uuid4().hex
+        self.digest = graph.digest()
+        self.me = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid()}
+
+    def run(self, replace: bool) -> WriteResult:
+        started = time.perf_counter()
+        self._register_dataset_types()
+        outcome = self._claim(replace)
+        if outcome == "unchanged":
+            return self._result(outcome, started)
+        try:
+            if outcome != "written":
+                self._delete_content()
+            self._check_conflicts()
+            self._write_content()
+        except BaseException:
+            self._abandon()
+            raise
+        return self._result(outcome, started)
+
+    def _result(self, outcome: WriteOutcome, started: float) -> WriteResult:
+        return WriteResult(
+            plan_id=self.plan_id,
+            outcome=outcome,
+            quanta=len(self.graph.quanta),
+            datasets=len(self.graph.datasets),
+            edges=self.graph.edge_count,
+            seconds=time.perf_counter() - started,
+        )
+
+    # --- claiming ------------------------------------------------------------------
+
+    def _register_dataset_types(self) -> None:
+        rows = [
+            {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
+            for t in self.graph.dataset_types.values()
+        ]
+        for stored in self.store.write("dataset_types_merge", rows=rows):
+            mine = self.graph.dataset_types[stored["name"]]
+            theirs = DatasetType(
+                name=stored["name"],
+                dimensions=tuple(stored["dimensions"]),
+                storage_class=stored["storage_class"],
+            )
+            if theirs != mine:
+                raise DatasetTypeConflictError(
+                    f"dataset type {mine.name!r} is registered in the database with dimensions "
+                    f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
+                    f"but plan {self.plan_id!r} uses ({', '.join(mine.dimensions)}) and "
+                    f"{mine.storage_class!r}",
+                    hint="use the registered definition, or give the new one another name",
+                )
+
+    def _claim(self, replace: bool) -> WriteOutcome:
+        [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
+        if row["writer"] == self.token:
+            return "written"
+        if row["status"] == "complete":
+            if row["digest"] == self.digest:
+                return "unchanged"
+            if not replace:
+                raise PlanConflictError(
+                    f"plan {self.plan_id!r} is already stored with different content",
+                    hint="give the new plan another id, or replace the stored one "
+                    "(write_plan(..., replace=True))",
+                )
+            self._check_no_external_consumers()
+            taken = self.store.write(
+                "plan_reclaim_complete", plan_id=self.plan_id, digest=self.digest, **self.me
+            )
+            if not taken:
+                raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
+            return "replaced"
+        if _writer_alive(row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after):
+            raise PlanBusyError(
+                f"plan {self.plan_id!r} is being written by pid {row['writer_pid']} on "
+                f"{row['writer_host']} (last active {row['idle_seconds']} s ago)",
+                hint="wait for that write to finish; if that process is gone, retry after "
+                f"{self.stale_after:.0f} s",
+            )
+        taken = self.store.write(
+            "plan_take_over",
+            plan_id=self.plan_id,
+            previous=row["writer"],
+            digest=self.digest,
+            **self.me,
+        )
+        if not taken:
+            raise PlanBusyError(f"another process took over plan {self.plan_id!r} first")
+        return "resumed"
+
+    # --- conflicts -----------------------------------------------------------------
+
+    def _check_no_external_consumers(self) -> None:
+        readers = self.store.read("plan_external_consumers", plan_id=self.plan_id)
+        if readers:
+            others = ", ".join(repr(r["plan_id"]) for r in readers)
+            raise PlanConflictError(
+                f"plan {self.plan_id!r} cannot be replaced or deleted: plan(s) {others} read "
+                "datasets it produces",
+                hint="delete those plans first",
+            )
+
+    def _check_conflicts(self) -> None:
+        produced = [d for d in self.graph.datasets if self.graph.producer(d) is not None]
+        for chunk in _batches(produced, 50_000):
+            rows = self.store.read(
+                "plan_find_conflicts", plan_id=self.plan_id, dataset_ids=list(chunk)
+            )
+            if rows:
+                names = [
+                    f"{r['dataset_type']} {r['data_id']} in run {r['run']} "
+                    + (f"(produced by plan {r['plan_id']!r})" if r["plan_id"] else "(pre-existing)")
+                    for r in rows
+                ]
+                raise PlanConflictError(
+                    f"plan {self.plan_id!r} would produce datasets that already exist: "
+                    + "; ".join(names),
+                    hint="write the outputs to a new run, or delete the plan that produced them",
+                )
+        for chunk in _batches(list(self.graph.quanta), 50_000):
+            rows = self.store.read(
+                "plan_find_quantum_conflicts", plan_id=self.plan_id, quantum_ids=list(chunk)
+            )
+            if rows:
+                names = [f"{r['task']} {r['data_id']} (plan {r['plan_id']!r})" for r in rows]
+                raise PlanConflictError(
+                    f"plan {self.plan_id!r} has quanta that belong to another plan already: "
+                    + "; ".join(names),
+                    hint="write the outputs to a new run, or delete the other plan",
+                )
+
+    # --- writing -------------------------------------------------------------------
+
+    def _held(self, rows: list[dict[str, Any]], key: str) -> int:
+        value = int(rows[0][key]) if rows else 0
+        if not value:
+            raise PlanBusyError(f"this process lost its claim on plan {self.plan_id!r} while writing")
+        return value
+
+    def _write_content(self) -> None:
+        graph, plan_id = self.graph, self.plan_id
+        self.store.write_with(
+            "plan_set_header",
+            lambda rows: self._held(rows, "held"),
+            plan_id=plan_id,
+            token=self.token,
+            props=_header_props(graph.plan, self.digest),
+        )
+
+        dataset_rows = [
+            _dataset_row(ref, graph.producer(did), plan_id) for did, ref in graph.datasets.items()
+        ]
+
+        def check_datasets(rows: list[dict[str, Any]]) -> int:
+            if rows and rows[0]["conflicts"]:
+                raise PlanConflictError(
+                    f"plan {plan_id!r} would produce datasets that another writer created "
+                    "meanwhile: " + "; ".join(rows[0]["conflicts"]),
+                    hint="write the outputs to a new run",
+                )
+            return self._held(rows, "written")
+
+        done = 0
+        for chunk in _batches(dataset_rows, self.batches.datasets):
+            self.store.write_with(
+                "plan_write_datasets", check_datasets, plan_id=plan_id, token=self.token, rows=chunk
+            )
+            done += len(chunk)
+            self.progress("datasets", done, len(dataset_rows))
+
+        quanta = list(graph.quanta.values())
+        done = 0
+        for chunk in _batches(quanta, self.batches.quanta):
+            rows = [
+                {
+                    "id": q.id,
+                    "task": q.task_label,
+                    "data_id": q.data_id.key(),
+                    "run": q.run,
+                    "dims": q.data_id.to_dict(),
+                }
+                for q in chunk
+            ]
+            try:
+                self.store.write_with(
+                    "plan_write_quanta",
+                    lambda r: self._held(r, "written"),
+                    plan_id=plan_id,
+                    token=self.token,
+                    rows=rows,
+                )
+            except neo4j_errors.ConstraintError as err:
+                raise PlanConflictError(
+                    f"plan {plan_id!r} has quanta that another writer stored meanwhile: {err.message}",
+                    hint="write the outputs to a new run",
+                ) from err
+            done += len(chunk)
+            self.progress("quanta", done, len(quanta))
+
+        done = 0
+        for chunk in _batches(quanta, self.batches.edges):
+            rows = [
+                {"id": q.id, "inputs": [r.id for r in q.inputs], "outputs": [r.id for r in q.outputs]}
+                for q in chunk
+            ]
+            expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))
+
+            def check_edges(records: list[dict[str, Any]], expected: tuple[int, int] = expected) -> None:
+                got = (int(records[0]["consumed"] or 0), int(records[0]["produced"] or 0))
+                if got != expected:
+                    raise PlanError(
+                        f"plan {plan_id!r}: wrote {got[0]} CONSUMES and {got[1]} PRODUCES edges "
+                        f"for a batch that needs {expected[0]} and {expected[1]}; a dataset "
+                        "vanished or changed producer during the write"
+                    )
+
+            self.store.write_with(
+                "plan_write_edges", check_edges, plan_id=plan_id, token=self.token, rows=rows
+            )
+            done += len(chunk)
+            self.progress("edges", done, len(quanta))
+
+        self.store.write_with(
+            "plan_complete",
+            lambda rows: self._held(rows, "held"),
+            plan_id=plan_id,
+            token=self.token,
+            quantum_count=len(graph.quanta),
+            dataset_count=len(graph.datasets),
+            edge_count=graph.edge_count,
+        )
+
+    # --- cleaning up ---------------------------------------------------------------
+
+    def _delete_content(self) -> None:
+        self.store.autocommit("plan_delete_quanta", plan_id=self.plan_id)
+        self.store.autocommit("plan_delete_datasets", plan_id=self.plan_id)
+
+    def _abandon(self) -> None:
+        """Best effort: remove what this attempt wrote, so a failed write leaves nothing."""
+        try:
+            header = self.store.read("plan_header", plan_id=self.plan_id)
+            if header and header[0]["plan"].get("writer") == self.token:
+                self._delete_content()
+                self.store.write("plan_delete_node", plan_id=self.plan_id)
+        except Exception:  # noqa: BLE001 - the original error matters more; a rerun cleans up
+            return
+
+
+def write_plan(
+    store: GraphStore,
+    graph: PlanGraph,
+    *,
+    replace: bool = False,
+    batches: BatchSizes | None = None,
+    progress: Progress = _no_progress,
+    stale_after: float = 600.0,
+) -> WriteResult:
+    """Store ``graph`` in Neo4j, whole or not at all.
+
+    Parameters
+    ----------
+    store
+        Where to write.
+    graph
+        The plan to write; it was checked when built.
+    replace
+        Replace a complete plan of the same id but different content, instead of
+        raising `PlanConflictError`.
+    batches
+        Rows per write transaction.
+    progress
+        Called as ``progress(phase, done, total)`` after every batch.
+    stale_after
+        Seconds after which a silent writer on another host counts as dead.
+    """
+    writer = _PlanWriter(store, graph, batches or BatchSizes(), progress, stale_after)
+    return writer.run(replace)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
+    created = props.get("created")
+    native = created.to_native() if hasattr(created, "to_native") else created
+    return Plan(
+        id=plan_id,
+        output_run=props["output_run"],
+        created=native,
+        pipeline_digest=props.get("pipeline_digest", ""),
+        constraints=props.get("constraints", ""),
+        metadata=json.loads(props.get("metadata_json") or "{}"),
+    )
+
+
+def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
+    rows = store.read("plan_header", plan_id=plan_id)
+    if not rows:
+        known = [p.id for p in list_plans(store)]
+        from provenance_graph.model import suggest
+
+        raise PlanNotFoundError(
+            f"no plan {plan_id!r} is stored",
+            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plan list'",
+        )
+    props: Mapping[str, Any] = rows[0]["plan"]
+    if props.get("status") != "complete":
+        raise PlanNotFoundError(
+            f"plan {plan_id!r} is incomplete: its write was interrupted",
+            hint="write the plan again to resume it, or delete it with 'provgraph plan delete'",
+        )
+    return props
+
+
+def read_plan(
+    store: GraphStore,
+    plan_id: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+) -> PlanGraph:
+    """Read a complete plan back, whole or as a subgraph.
+
+    Parameters
+    ----------
+    store
+        Where to read.
+    plan_id
+        The plan's id.
+    tasks
+        Keep only quanta of these task labels.
+    where
+        Keep only quanta whose data ID has, for each named dimension it has, one of
+        the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``.
+    """
+    props = _complete_header(store, plan_id)
+    rows = store.read(
+        "plan_quanta",
+        plan_id=plan_id,
+        tasks=list(tasks) if tasks is not None else None,
+        where={k: list(v) for k, v in (where or {}).items()},
+    )
+    dataset_ids = sorted({d for r in rows for d in (*r["inputs"], *r["outputs"])})
+    dataset_rows: list[dict[str, Any]] = []
+    for chunk in _batches(dataset_ids, 50_000):
+        dataset_rows.extend(store.read("datasets_by_id", ids=list(chunk)))
+    type_names = sorted({r["dataset_type"] for r in dataset_rows})
+    types = {
+        t["name"]: DatasetType(
+            name=t["name"], dimensions=tuple(t["dimensions"]), storage_class=t["storage_class"]
+        )
+        for t in store.read("dataset_types_by_name", names=type_names)
+    }
+    refs: dict[str, DatasetRef] = {}
+    for r in dataset_rows:
+        ref = DatasetRef(
+            dataset_type=types[r["dataset_type"]], data_id=DataId.from_key(r["data_id"]), run=r["run"]
+        )
+        if ref.id != r["id"]:
+            raise PlanError(f"dataset {r['id']} does not match its stored identity {ref}")
+        refs[r["id"]] = ref
+    quanta = []
+    for r in rows:
+        quantum = Quantum(
+            task_label=r["task"],
+            data_id=DataId.from_key(r["data_id"]),
+            run=r["run"],
+            inputs=tuple(refs[i] for i in r["inputs"]),
+            outputs=tuple(refs[o] for o in r["outputs"]),
+        )
+        if quantum.id != r["id"]:
+            raise PlanError(f"quantum {r['id']} does not match its stored identity {quantum}")
+        quanta.append(quantum)
+    return PlanGraph(_plan_from_props(plan_id, props), quanta)
+
+
+def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
+    """Counts of one complete plan, computed in the graph."""
+    props = _complete_header(store, plan_id)
+    counts = {r["task"]: int(r["quanta"]) for r in store.read("plan_task_counts", plan_id=plan_id)}
+    [elements] = store.read("plan_element_counts", plan_id=plan_id)
+    [io] = store.read("plan_io_counts", plan_id=plan_id)
+    return PlanSummary(
+        plan=_plan_from_props(plan_id, props),
+        task_counts=counts,
+        quanta=int(elements["quanta"]),
+        datasets=int(elements["datasets"]),
+        edges=int(elements["edges"]),
+        initial_inputs=int(io["initial_inputs"]),
+        final_outputs=int(io["final_outputs"]),
+    )
+
+
+def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[StoredPlan]:
+    """The stored plans, newest first."""
+    out = []
+    for r in store.read("plan_list", include_incomplete=include_incomplete):
+        created = r["created"]
+        out.append(
+            StoredPlan(
+                id=r["id"],
+                status=r["status"],
+                output_run=r["output_run"],
+                created=created.iso_format() if hasattr(created, "iso_format") else created,
+                quanta=r["quanta"],
+                datasets=r["datasets"],
+                constraints=r["constraints"],
+            )
+        )
+    return out
+
+
+def delete_plan(store: GraphStore, plan_id: str) -> bool:
+    """Delete a plan (complete or not), its quanta and the datasets only it produced.
+
+    Refuses when quanta of other plans read datasets this plan produces.
+    Returns False when there was no such plan.
+    """
+    if not store.read("plan_header", plan_id=plan_id):
+        return False
+    readers = store.read("plan_external_consumers", plan_id=plan_id)
+    if readers:
+        others = ", ".join(repr(r["plan_id"]) for r in readers)
+        raise PlanConflictError(
+            f"plan {plan_id!r} cannot be deleted: plan(s) {others} read datasets it produces",
+            hint="delete those plans first",
+        )
+    store.autocommit("plan_delete_quanta", plan_id=plan_id)
+    store.autocommit("plan_delete_datasets", plan_id=plan_id)
+    store.write("plan_delete_node", plan_id=plan_id)
+    return True

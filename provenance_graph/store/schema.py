@@ -1,0 +1,59 @@
+"""The graph schema's version, and creating or checking the schema on connect.
+
+The schema (labels, relationship types, properties, constraints and indexes)
+is a user-facing contract, documented in ``docs/schema.md``. Its version lives
+in one ``(:SchemaVersion {name: 'provenance-graph'})`` node.
+
+Changelog of `SCHEMA_VERSION`:
+
+1. First version: ``:Plan``, ``:Quantum``, ``:Dataset``, ``:DatasetType``;
+   ``PRODUCES``, ``CONSUMES``, ``IN_PLAN``; unique ids; indexes on task label,
+   dataset type, plan id, run and the common data-ID dimensions.
+"""
+
+from __future__ import annotations
+
+from neo4j import exceptions as neo4j_errors
+
+from provenance_graph import __version__
+from provenance_graph.errors import SchemaVersionError
+from provenance_graph.store.connection import GraphStore
+
+__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "schema.cypher"
+
+
+def schema_version(store: GraphStore) -> int | None:
+    """The schema version recorded in the database, or None for an empty database."""
+    rows = store.read("schema_version_get")
+    return int(rows[0]["version"]) if rows else None
+
+
+def ensure_schema(store: GraphStore) -> int:
+    """Create the schema in a new database, upgrade an older one, refuse a newer one.
+
+    Returns the schema version in force.
+    """
+    found = schema_version(store)
+    if found == SCHEMA_VERSION:
+        return found
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the database at {store.settings.uri} holds graph schema version {found}, newer "
+            f"than version {SCHEMA_VERSION} that provenance-graph {__version__} understands",
+            hint="upgrade provenance-graph, or use another database",
+        )
+    for name in store.queries.names():
+        if store.queries[name].source != SCHEMA_FILE:
+            continue
+        try:
+            store.autocommit(name)
+        except neo4j_errors.ClientError as err:
+            # A concurrent client created the same rule first: that is what we wanted.
+            if "EquivalentSchemaRuleAlreadyExists" not in (err.code or ""):
+                raise
+    store.autocommit("schema_await_indexes", timeout_seconds=300)
+    store.write("schema_version_set", version=SCHEMA_VERSION, writer=f"provenance-graph {__version__}")
+    return SCHEMA_VERSION
