@@ -199,7 +199,7 @@ class PlanGraph:
     def digest(self) -> str:
         """A SHA-256 of the plan's header and content; equal plans have equal digests."""
         h = hashlib.sha256()
-        h.update(self.plan.model_dump_json().encode())
+        h.update(json.dumps(self.plan.model_dump(mode="json"), sort_keys=True).encode())
         for qid in sorted(self._quanta):
             q = self._quanta[qid]
             h.update(qid.encode())

@@ -345,8 +345,8 @@ class ManagedServer:
                 # Alive but not answering yet: another start is still warming it up.
                 return self._wait_ready(None, current.pid, timeout)
             java = find_java()
-            self.assemble(say)
             self._check_ports()
+            self.assemble(say)
             for directory in (self.conf_dir, self.data_dir, self.logs_dir, self.run_dir, self.import_dir):
                 directory.mkdir(parents=True, exist_ok=True)
             self._write_conf()

@@ -1,0 +1,40 @@
+# The two commands of the README:
+#   make demo   set everything up, start the managed Neo4j, store and summarise a demo plan
+#   make test   set everything up, lint, type-check, and run the whole test suite
+# Set-up is a virtual environment in .venv with the pinned dependencies of
+# requirements/constraints.txt; the managed Neo4j is assembled with Maven on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint unit bench clean-venv
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "provenance-graph needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/provgraph demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check provenance_graph tests benchmarks
+	$(BIN)/ruff format --check provenance_graph tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean-venv:
+	rm -rf $(VENV)

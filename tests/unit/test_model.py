@@ -1,0 +1,126 @@
+"""The domain model: data IDs, dataset types, datasets and quanta, as a user builds them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from provenance_graph.errors import InvalidDataIdError, InvalidNameError, ProvenanceGraphError
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, Quantum
+
+CALEXP = DatasetType(name="calexp", dimensions=("visit", "instrument", "detector"), storage_class="ExposureF")
+RAW = DatasetType(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Exposure")
+
+
+def test_data_id_is_canonical_whatever_the_order() -> None:
+    a = DataId({"visit": 903334, "instrument": "HSC", "detector": 16})
+    b = DataId.of(detector=16, instrument="HSC", visit=903334)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a.key() == '{"detector":16,"instrument":"HSC","visit":903334}'
+    assert DataId.from_key(a.key()) == a
+    assert a["visit"] == 903334
+    assert a.to_dict() == {"detector": 16, "instrument": "HSC", "visit": 903334}
+    assert str(a) == "{detector: 16, instrument: 'HSC', visit: 903334}"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ({"visit": True}, "must be an int or a str"),
+        ({"visit": 1.5}, "must be an int or a str"),
+        ({"Visit": 1}, "invalid dimension name"),
+        ({"id": 1}, "reserved"),
+        ({"visit`) DETACH DELETE n //": 1}, "invalid dimension name"),
+        ("visit=1", "must be a mapping"),
+    ],
+)
+def test_bad_data_ids_are_rejected_with_our_error(value: object, fragment: str) -> None:
+    with pytest.raises(ProvenanceGraphError, match=fragment):
+        DataId(value)  # type: ignore[arg-type]
+
+
+def test_data_id_values_are_kept_verbatim() -> None:
+    tricky = "HSC' }) MATCH (n) DETACH DELETE n //`{}"
+    data_id = DataId.of(instrument=tricky, visit=1)
+    assert DataId.from_key(data_id.key())["instrument"] == tricky
+
+
+def test_dataset_ref_must_be_fully_specified() -> None:
+    with pytest.raises(InvalidDataIdError) as info:
+        DatasetRef(dataset_type=CALEXP, data_id=DataId.of(instrument="HSC", visit=1, band="r"), run="out")
+    message = str(info.value)
+    assert "missing detector" in message
+    assert "unexpected band" in message
+    assert "'calexp' needs exactly: detector, instrument, visit" in message
+
+
+def test_stable_ids_depend_on_run_type_and_data_id_only() -> None:
+    data_id = {"instrument": "HSC", "visit": 1, "detector": 2}
+    first = DatasetRef(dataset_type=CALEXP, data_id=data_id, run="run/a")
+    again = DatasetRef(dataset_type=CALEXP, data_id=dict(reversed(list(data_id.items()))), run="run/a")
+    other_run = DatasetRef(dataset_type=CALEXP, data_id=data_id, run="run/b")
+    assert first.id == again.id
+    assert first.id != other_run.id
+    q1 = Quantum(task_label="calibrate", data_id=data_id, run="run/a", outputs=[first])
+    q2 = Quantum(task_label="calibrate", data_id=data_id, run="run/a", outputs=[again])
+    assert q1.id == q2.id and q1 == q2
+
+
+def test_quantum_inputs_are_order_independent() -> None:
+    refs = [
+        DatasetRef(dataset_type=RAW, data_id={"instrument": "HSC", "exposure": e, "detector": 1}, run="raw")
+        for e in range(5)
+    ]
+    q1 = Quantum(task_label="isr", data_id={"instrument": "HSC", "visit": 1, "detector": 1}, run="o", inputs=refs)
+    q2 = Quantum(
+        task_label="isr", data_id={"instrument": "HSC", "visit": 1, "detector": 1}, run="o", inputs=refs[::-1]
+    )
+    assert q1 == q2
+    assert [r.id for r in q1.inputs] == sorted(r.id for r in refs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"name": "calexp wcs", "dimensions": ["visit"]}, InvalidNameError),
+        ({"name": "1calexp", "dimensions": ["visit"]}, InvalidNameError),
+        ({"name": "calexp", "dimensions": ["visit", "visit"]}, InvalidDataIdError),
+        ({"name": "calexp", "dimensions": ["run"]}, InvalidNameError),
+    ],
+)
+def test_bad_dataset_types_are_rejected(kwargs: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        DatasetType(**kwargs)  # type: ignore[arg-type]
+
+
+def test_models_are_frozen_and_forbid_extra_fields() -> None:
+    with pytest.raises(Exception, match="frozen"):
+        CALEXP.name = "other"  # type: ignore[misc]
+    with pytest.raises(Exception, match="Extra inputs"):
+        DatasetType(name="x", dimensions=["visit"], colour="red")  # type: ignore[call-arg]
+
+
+def test_bad_task_label_and_run_are_named() -> None:
+    with pytest.raises(InvalidNameError, match="invalid task label 'is r'"):
+        Quantum(task_label="is r", data_id={"visit": 1}, run="out")
+    with pytest.raises(InvalidNameError, match="invalid run name"):
+        Plan(output_run="bad run")
+
+
+def test_plan_times_are_utc() -> None:
+    import datetime as dt
+
+    naive = dt.datetime(2026, 1, 2, 3, 4, 5)
+    assert Plan(output_run="o", created=naive).created.tzinfo == dt.UTC
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.one_of(st.integers(), st.text())))
+def test_any_valid_data_id_round_trips_through_its_key(values: dict[str, int | str]) -> None:
+    from provenance_graph.model import RESERVED_PROPERTIES
+
+    values = {k: v for k, v in values.items() if k not in RESERVED_PROPERTIES}
+    data_id = DataId(values)
+    assert DataId.from_key(data_id.key()) == data_id
+    assert data_id.to_dict() == values
