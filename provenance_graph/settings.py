@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from provenance_graph.errors import ConfigurationError
 
-__all__ = ["ConnectionSettings", "ServerSettings", "config_path", "connection_from_env", "server_settings"]
+__all__ = [
+    "ConnectionSettings",
+    "ServerSettings",
+    "config_path",
+    "connection_from_env",
+    "server_settings",
+]
 
 _MEMORY = re.compile(r"[1-9][0-9]*[kKmMgG]\Z")
 

@@ -26,18 +26,36 @@ from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGr
 
 __all__ = ["DRP_DATASET_TYPES", "DRP_TASKS", "drp_plan", "drp_quantum_count"]
 
+DataIdDict = dict[str, int | str]
+
 _T = DatasetType
 DRP_DATASET_TYPES: dict[str, DatasetType] = {
     t.name: t
     for t in [
         _T(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Exposure"),
         _T(name="bias", dimensions=("instrument", "detector"), storage_class="ExposureF"),
-        _T(name="postISRCCD", dimensions=("instrument", "visit", "detector"), storage_class="ExposureF"),
+        _T(
+            name="postISRCCD",
+            dimensions=("instrument", "visit", "detector"),
+            storage_class="ExposureF",
+        ),
         _T(name="icExp", dimensions=("instrument", "visit", "detector"), storage_class="ExposureF"),
-        _T(name="icSrc", dimensions=("instrument", "visit", "detector"), storage_class="SourceCatalog"),
+        _T(
+            name="icSrc",
+            dimensions=("instrument", "visit", "detector"),
+            storage_class="SourceCatalog",
+        ),
         _T(name="calexp", dimensions=("instrument", "visit", "detector"), storage_class="ExposureF"),
-        _T(name="src", dimensions=("instrument", "visit", "detector"), storage_class="SourceCatalog"),
-        _T(name="sourceTable", dimensions=("instrument", "visit", "detector"), storage_class="DataFrame"),
+        _T(
+            name="src",
+            dimensions=("instrument", "visit", "detector"),
+            storage_class="SourceCatalog",
+        ),
+        _T(
+            name="sourceTable",
+            dimensions=("instrument", "visit", "detector"),
+            storage_class="DataFrame",
+        ),
         _T(name="sourceTable_visit", dimensions=("instrument", "visit"), storage_class="DataFrame"),
         _T(name="visitSummary", dimensions=("instrument", "visit"), storage_class="ExposureCatalog"),
         _T(
@@ -45,7 +63,11 @@ DRP_DATASET_TYPES: dict[str, DatasetType] = {
             dimensions=("skymap", "tract", "patch", "instrument", "visit"),
             storage_class="ExposureF",
         ),
-        _T(name="deepCoadd", dimensions=("skymap", "tract", "patch", "band"), storage_class="ExposureF"),
+        _T(
+            name="deepCoadd",
+            dimensions=("skymap", "tract", "patch", "band"),
+            storage_class="ExposureF",
+        ),
         _T(
             name="deepCoadd_det",
             dimensions=("skymap", "tract", "patch", "band"),
@@ -57,7 +79,11 @@ DRP_DATASET_TYPES: dict[str, DatasetType] = {
             storage_class="SourceCatalog",
         ),
         _T(name="objectTable_tract", dimensions=("skymap", "tract"), storage_class="DataFrame"),
-        _T(name="forced_src", dimensions=("instrument", "visit", "detector"), storage_class="SourceCatalog"),
+        _T(
+            name="forced_src",
+            dimensions=("instrument", "visit", "detector"),
+            storage_class="SourceCatalog",
+        ),
     ]
 }
 
@@ -85,7 +111,9 @@ def _patches_of(detector: int, patches: int) -> list[int]:
     return [first]
 
 
-def drp_quantum_count(visits: int, detectors: int, *, tracts: int = 1, patches: int = 9, bands: int = 3) -> int:
+def drp_quantum_count(
+    visits: int, detectors: int, *, tracts: int = 1, patches: int = 9, bands: int = 3
+) -> int:
     """The number of quanta `drp_plan` makes for these sizes, computed without building it."""
     per_detector = 5 * visits * detectors
     per_visit = 2 * visits
@@ -146,7 +174,12 @@ def drp_plan(
     out = output_run
     quanta: list[Quantum] = []
 
-    def quantum(label: str, data_id: dict[str, int | str], inputs: list[DatasetRef], outputs: list[DatasetRef]) -> None:
+    def quantum(
+        label: str,
+        data_id: DataIdDict,
+        inputs: list[DatasetRef],
+        outputs: list[DatasetRef],
+    ) -> None:
         quanta.append(Quantum(task_label=label, data_id=data_id, run=out, inputs=inputs, outputs=outputs))
 
     inst = instrument
@@ -156,7 +189,7 @@ def drp_plan(
         visit_calexps = []
         visit_sources = []
         for d in range(detectors):
-            vd = {"instrument": inst, "visit": v, "detector": d}
+            vd: DataIdDict = {"instrument": inst, "visit": v, "detector": d}
             raw = ref("raw", raw_run, instrument=inst, exposure=v, detector=d)
             bias = ref("bias", calib_run, instrument=inst, detector=d)
             post = ref("postISRCCD", out, **vd)
@@ -171,13 +204,13 @@ def drp_plan(
             visit_sources.append(table)
             for p in _patches_of(d, patches):
                 warp_inputs[(tract, p, v)].append(calexp)
-        vv = {"instrument": inst, "visit": v}
+        vv: DataIdDict = {"instrument": inst, "visit": v}
         quantum("consolidateSourceTable", vv, visit_sources, [ref("sourceTable_visit", out, **vv)])
         quantum("consolidateVisitSummary", vv, visit_calexps, [ref("visitSummary", out, **vv)])
 
     coadd_inputs: dict[tuple[int, int, str], list[DatasetRef]] = defaultdict(list)
     for (tract, p, v), calexps in sorted(warp_inputs.items()):
-        data_id = {"skymap": skymap, "tract": tract, "patch": p, "instrument": inst, "visit": v}
+        data_id: DataIdDict = {"skymap": skymap, "tract": tract, "patch": p, "instrument": inst, "visit": v}
         summary = ref("visitSummary", out, instrument=inst, visit=v)
         warp = ref("deepCoadd_directWarp", out, **data_id)
         quantum("makeWarp", data_id, [*calexps, summary], [warp])
@@ -220,6 +253,10 @@ def drp_plan(
         output_run=output_run,
         constraints=constraints,
         pipeline_digest="synthetic-drp-v1",
-        metadata={"generator": "provenance_graph.synthetic.drp_plan", "visits": visits, "detectors": detectors},
+        metadata={
+            "generator": "provenance_graph.synthetic.drp_plan",
+            "visits": visits,
+            "detectors": detectors,
+        },
     )
     return PlanGraph(plan, quanta)

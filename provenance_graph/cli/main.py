@@ -30,7 +30,7 @@ def demo(
     """Store a small DRP-shaped demo plan and print its summary and the browser URL."""
     from provenance_graph.demo import run_demo
 
-    result = run_demo(visits, detectors, say=lambda m: err_console.print(m))
+    result = run_demo(visits, detectors, say=err_console.print)
     console.print(
         f"Plan {result.write.plan_id!r} {result.write.outcome} in {result.write.seconds:.1f} s "
         f"({result.write.elements} graph elements)."
@@ -38,7 +38,9 @@ def demo(
     plans.print_summary(result.summary)
     console.print(f"Neo4j:   {result.uri}")
     if result.browser_url:
-        console.print(f"Browser: {result.browser_url}  (user neo4j; password: provgraph server status --show-password)")
+        console.print(
+            f"Browser: {result.browser_url}  (user neo4j; password: provgraph server status --show-password)"
+        )
     console.print(
         "Try in Browser: MATCH p=(:Quantum {task:'assembleCoadd'})-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
     )

@@ -40,7 +40,14 @@ def list_command(
         plans = list_plans(store, include_incomplete=all_)
     table = Table("id", "status", "output run", "created", "quanta", "datasets")
     for p in plans:
-        table.add_row(p.id, p.status, p.output_run or "", p.created or "", str(p.quanta or ""), str(p.datasets or ""))
+        table.add_row(
+            p.id,
+            p.status,
+            p.output_run or "",
+            p.created or "",
+            str(p.quanta or ""),
+            str(p.datasets or ""),
+        )
     console.print(table)
 
 

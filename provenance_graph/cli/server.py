@@ -16,10 +16,12 @@ app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when n
 def start() -> None:
     """Start the managed server (assembling it with Maven the first time); idempotent."""
     server = ManagedServer()
-    status = server.start(say=lambda m: err_console.print(m))
+    status = server.start(say=err_console.print)
     console.print(f"Neo4j {status.version} {status.edition} is running (pid {status.pid}).")
     console.print(f"bolt:    {status.bolt_uri}")
-    console.print(f"browser: {status.browser_url}   (user neo4j; password: provgraph server status --show-password)")
+    console.print(
+        f"browser: {status.browser_url}   (user neo4j; password: provgraph server status --show-password)"
+    )
 
 
 @app.command()
@@ -33,7 +35,9 @@ def stop() -> None:
 
 @app.command()
 def status(
-    show_password: Annotated[bool, typer.Option("--show-password", help="Also print the neo4j user's password.")] = False,
+    show_password: Annotated[
+        bool, typer.Option("--show-password", help="Also print the neo4j user's password.")
+    ] = False,
 ) -> None:
     """Tell whether the managed server runs: pid, ports, version. Exit 3 when it is stopped."""
     server = ManagedServer()
@@ -56,7 +60,9 @@ def status(
 @app.command()
 def logs(
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines to show.")] = 50,
-    file: Annotated[str, typer.Option(help="Which log: neo4j.log, debug.log, console.log, query.log.")] = "neo4j.log",
+    file: Annotated[
+        str, typer.Option(help="Which log: neo4j.log, debug.log, console.log, query.log.")
+    ] = "neo4j.log",
 ) -> None:
     """Show the end of one of the managed server's logs."""
     console.print(ManagedServer().log_tail(lines, file), markup=False)

@@ -58,15 +58,14 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
             if isinstance(val, bool) or not isinstance(val, (int, str)):
                 raise InvalidDataIdError(
                     f"data ID value for {key!r} must be an int or a str, not {val!r}",
-                    hint="use integers for visit/detector/tract/patch and strings for "
-                    "instrument/band/skymap",
+                    hint="use integers for visit/detector/tract/patch and strings for instrument/band/skymap",
                 )
         return tuple(sorted(items))
 
     @classmethod
     def of(cls, **values: DimensionValue) -> DataId:
         """Build a data ID from keyword arguments: ``DataId.of(visit=1, detector=2)``."""
-        return cls(tuple(values.items()))  # type: ignore[arg-type]
+        return cls(tuple(values.items()))
 
     @property
     def dimensions(self) -> tuple[str, ...]:

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from provenance_graph.errors import InvalidDataIdError
 from provenance_graph.model._data_id import DataId
-from provenance_graph.model._names import check_dataset_type_name, check_dimension_name, check_run_name
+from provenance_graph.model._names import (
+    check_dataset_type_name,
+    check_dimension_name,
+    check_run_name,
+)
 
 __all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "stable_id"]
 

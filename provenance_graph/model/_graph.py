@@ -99,9 +99,7 @@ class PlanGraph:
             self._consumers[ref.id].append(qid)
         for ref in quantum.outputs:
             if ref.run != quantum.run:
-                raise PlanError(
-                    f"quantum {quantum} writes {ref} outside its run {quantum.run!r}"
-                )
+                raise PlanError(f"quantum {quantum} writes {ref} outside its run {quantum.run!r}")
             self._remember(ref)
             previous = self._producer.get(ref.id)
             if previous is not None:
@@ -219,7 +217,4 @@ class PlanGraph:
         return len(self._quanta)
 
     def __repr__(self) -> str:
-        return (
-            f"PlanGraph(id={self.plan.id!r}, quanta={len(self._quanta)}, "
-            f"datasets={len(self._datasets)})"
-        )
+        return f"PlanGraph(id={self.plan.id!r}, quanta={len(self._quanta)}, datasets={len(self._datasets)})"

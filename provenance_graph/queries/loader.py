@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import LiteralString, cast
+from typing import LiteralString
 
 import neo4j
 
@@ -51,8 +51,8 @@ class NamedQuery:
     def literal(self) -> LiteralString:
         """The query text, typed as the driver wants it."""
         # Query text comes from files shipped with the package, never from user input;
-        # this cast is the one place where file text becomes a LiteralString.
-        return cast(LiteralString, self.text)
+        # this is the one place where file text is treated as a LiteralString.
+        return self.text
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -127,8 +127,7 @@ class QueryLibrary:
             for q in parse_cypher_file(path):
                 if q.name in self._queries:
                     raise QueryError(
-                        f"query {q.name!r} is defined in both "
-                        f"{self._queries[q.name].source} and {q.source}"
+                        f"query {q.name!r} is defined in both {self._queries[q.name].source} and {q.source}"
                     )
                 self._queries[q.name] = q
 

@@ -265,8 +265,7 @@ class ManagedServer:
             if unreachable:
                 raise MavenError(
                     "Maven could not download Neo4j from Maven Central:\n" + tail,
-                    hint="check the network and any proxy or mirror in ~/.m2/settings.xml, "
-                    + _FALLBACK_HINT,
+                    hint="check the network and any proxy or mirror in ~/.m2/settings.xml, " + _FALLBACK_HINT,
                 )
             raise MavenError(f"Maven failed to assemble Neo4j (exit {proc.returncode}):\n{tail}")
         shutil.rmtree(self.dist, ignore_errors=True)
@@ -296,7 +295,7 @@ class ManagedServer:
     def _discovery(self) -> dict[str, Any] | None:
         url = f"http://127.0.0.1:{self.settings.http_port}/"
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 data: dict[str, Any] = json.loads(resp.read().decode())
                 return data
         except (urllib.error.URLError, OSError, ValueError):
@@ -347,7 +346,13 @@ class ManagedServer:
             java = find_java()
             self._check_ports()
             self.assemble(say)
-            for directory in (self.conf_dir, self.data_dir, self.logs_dir, self.run_dir, self.import_dir):
+            for directory in (
+                self.conf_dir,
+                self.data_dir,
+                self.logs_dir,
+                self.run_dir,
+                self.import_dir,
+            ):
                 directory.mkdir(parents=True, exist_ok=True)
             self._write_conf()
             self._ensure_password(java)
@@ -364,7 +369,7 @@ class ManagedServer:
                 f"--home-dir={self.home}",
                 f"--config-dir={self.conf_dir}",
             ]
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=console,
@@ -460,7 +465,7 @@ class ManagedServer:
             handle.write(password + "\n")
         os.chmod(self.password_file, 0o600)
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.run(
             [
                 str(java.executable),
                 "-cp",

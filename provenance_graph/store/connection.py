@@ -89,8 +89,7 @@ class GraphStore:
         except neo4j_errors.ServiceUnavailable as err:
             raise DatabaseUnavailableError(
                 f"no Neo4j server answers at {self.settings.uri}",
-                hint="start it ('provgraph server start' for the managed one), or check "
-                "NEO4J_URI",
+                hint="start it ('provgraph server start' for the managed one), or check NEO4J_URI",
             ) from err
         except neo4j_errors.SessionExpired as err:
             raise DatabaseUnavailableError(

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import neo4j.time
 import psutil
 from neo4j import exceptions as neo4j_errors
 
@@ -302,9 +303,7 @@ class _PlanWriter:
     def _check_conflicts(self) -> None:
         produced = [d for d in self.graph.datasets if self.graph.producer(d) is not None]
         for chunk in _batches(produced, 50_000):
-            rows = self.store.read(
-                "plan_find_conflicts", plan_id=self.plan_id, dataset_ids=list(chunk)
-            )
+            rows = self.store.read("plan_find_conflicts", plan_id=self.plan_id, dataset_ids=list(chunk))
             if rows:
                 names = [
                     f"{r['dataset_type']} {r['data_id']} in run {r['run']} "
@@ -312,8 +311,7 @@ class _PlanWriter:
                     for r in rows
                 ]
                 raise PlanConflictError(
-                    f"plan {self.plan_id!r} would produce datasets that already exist: "
-                    + "; ".join(names),
+                    f"plan {self.plan_id!r} would produce datasets that already exist: " + "; ".join(names),
                     hint="write the outputs to a new run, or delete the plan that produced them",
                 )
         for chunk in _batches(list(self.graph.quanta), 50_000):
@@ -369,7 +367,7 @@ class _PlanWriter:
 
         quanta = list(graph.quanta.values())
         done = 0
-        for chunk in _batches(quanta, self.batches.quanta):
+        for quantum_chunk in _batches(quanta, self.batches.quanta):
             rows = [
                 {
                     "id": q.id,
@@ -378,7 +376,7 @@ class _PlanWriter:
                     "run": q.run,
                     "dims": q.data_id.to_dict(),
                 }
-                for q in chunk
+                for q in quantum_chunk
             ]
             try:
                 self.store.write_with(
@@ -393,16 +391,20 @@ class _PlanWriter:
                     f"plan {plan_id!r} has quanta that another writer stored meanwhile: {err.message}",
                     hint="write the outputs to a new run",
                 ) from err
-            done += len(chunk)
+            done += len(quantum_chunk)
             self.progress("quanta", done, len(quanta))
 
         done = 0
-        for chunk in _batches(quanta, self.batches.edges):
+        for edge_chunk in _batches(quanta, self.batches.edges):
             rows = [
-                {"id": q.id, "inputs": [r.id for r in q.inputs], "outputs": [r.id for r in q.outputs]}
-                for q in chunk
+                {
+                    "id": q.id,
+                    "inputs": [r.id for r in q.inputs],
+                    "outputs": [r.id for r in q.outputs],
+                }
+                for q in edge_chunk
             ]
-            expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))
+            expected = (sum(len(q.inputs) for q in edge_chunk), sum(len(q.outputs) for q in edge_chunk))
 
             def check_edges(records: list[dict[str, Any]], expected: tuple[int, int] = expected) -> None:
                 got = (int(records[0]["consumed"] or 0), int(records[0]["produced"] or 0))
@@ -416,7 +418,7 @@ class _PlanWriter:
             self.store.write_with(
                 "plan_write_edges", check_edges, plan_id=plan_id, token=self.token, rows=rows
             )
-            done += len(chunk)
+            done += len(edge_chunk)
             self.progress("edges", done, len(quanta))
 
         self.store.write_with(
@@ -442,7 +444,7 @@ class _PlanWriter:
             if header and header[0]["plan"].get("writer") == self.token:
                 self._delete_content()
                 self.store.write("plan_delete_node", plan_id=self.plan_id)
-        except Exception:  # noqa: BLE001 - the original error matters more; a rerun cleans up
+        except Exception:
             return
 
 
@@ -482,7 +484,7 @@ def write_plan(
 
 def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
     created = props.get("created")
-    native = created.to_native() if hasattr(created, "to_native") else created
+    native = created.to_native() if isinstance(created, neo4j.time.DateTime) else created
     return Plan(
         id=plan_id,
         output_run=props["output_run"],
@@ -554,7 +556,9 @@ def read_plan(
     refs: dict[str, DatasetRef] = {}
     for r in dataset_rows:
         ref = DatasetRef(
-            dataset_type=types[r["dataset_type"]], data_id=DataId.from_key(r["data_id"]), run=r["run"]
+            dataset_type=types[r["dataset_type"]],
+            data_id=DataId.from_key(r["data_id"]),
+            run=r["run"],
         )
         if ref.id != r["id"]:
             raise PlanError(f"dataset {r['id']} does not match its stored identity {ref}")

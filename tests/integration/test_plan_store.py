@@ -51,7 +51,13 @@ def test_schema_is_versioned_and_constrained(store: GraphStore) -> None:
         constraints = {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name")}
         indexes = {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
     assert {"plan_id", "quantum_id", "dataset_id", "dataset_type_name"} <= constraints
-    assert {"quantum_task", "dataset_type", "quantum_plan", "dataset_visit", "quantum_tract"} <= indexes
+    assert {
+        "quantum_task",
+        "dataset_type",
+        "quantum_plan",
+        "dataset_visit",
+        "quantum_tract",
+    } <= indexes
 
 
 def test_round_trip_gives_back_an_equal_plan(store: GraphStore, namespace: str) -> None:
@@ -85,7 +91,11 @@ def test_a_different_plan_under_the_same_id_needs_replace(store: GraphStore, nam
         write_plan(store, bigger)
     assert write_plan(store, bigger, replace=True).outcome == "replaced"
     assert read_plan(store, bigger.plan.id) == bigger
-    assert graph_counts(store, bigger.plan.id) == (len(bigger), len(bigger.datasets), bigger.edge_count)
+    assert graph_counts(store, bigger.plan.id) == (
+        len(bigger),
+        len(bigger.datasets),
+        bigger.edge_count,
+    )
 
 
 def test_pre_existing_datasets_shared_by_plans_are_stored_once(store: GraphStore, namespace: str) -> None:
@@ -102,15 +112,21 @@ def test_pre_existing_datasets_shared_by_plans_are_stored_once(store: GraphStore
             "RETURN count(DISTINCT d) AS datasets, count(DISTINCT q.plan_id) AS plans",
             ids=sorted(shared),
         ).single()
-    assert readers is not None and readers["datasets"] == len(shared) and readers["plans"] == 2
+    assert readers is not None
+    assert readers["datasets"] == len(shared)
+    assert readers["plans"] == 2
 
 
 def test_a_dataset_has_at_most_one_producer(store: GraphStore, namespace: str) -> None:
     first = small_plan(namespace, "one")
     write_plan(store, first)
     rival = drp_plan(
-        2, 3, plan_id=f"{namespace}-rival", output_run=first.plan.output_run,
-        raw_run=f"{namespace}/raw", calib_run=f"{namespace}/calib",
+        2,
+        3,
+        plan_id=f"{namespace}-rival",
+        output_run=first.plan.output_run,
+        raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
     )
     with pytest.raises(PlanConflictError, match="already exist.*produced by plan"):
         write_plan(store, rival)
@@ -122,7 +138,8 @@ def test_a_dataset_has_at_most_one_producer(store: GraphStore, namespace: str) -
             "RETURN max(COUNT { (d)<-[:PRODUCES]-(:Quantum) }) AS producers",
             run=first.plan.output_run,
         ).single()
-    assert worst is not None and worst["producers"] == 1
+    assert worst is not None
+    assert worst["producers"] == 1
 
 
 def test_conflicting_dataset_type_definition_is_refused(store: GraphStore, namespace: str) -> None:
@@ -146,13 +163,18 @@ def test_conflicting_dataset_type_definition_is_refused(store: GraphStore, names
 def test_subgraph_by_task_and_data_id(store: GraphStore, namespace: str) -> None:
     graph = small_plan(namespace, visits=3, detectors=4)
     write_plan(store, graph)
-    sub = read_plan(store, graph.plan.id, tasks=["isr", "calibrate"], where={"visit": [1, 2], "detector": [0]})
+    sub = read_plan(
+        store, graph.plan.id, tasks=["isr", "calibrate"], where={"visit": [1, 2], "detector": [0]}
+    )
     expected = {
         q.id
         for q in graph.quanta.values()
-        if q.task_label in ("isr", "calibrate") and q.data_id["visit"] in (1, 2) and q.data_id["detector"] == 0
+        if q.task_label in ("isr", "calibrate")
+        and q.data_id["visit"] in (1, 2)
+        and q.data_id["detector"] == 0
     }
-    assert set(sub.quanta) == expected and len(expected) == 4
+    assert set(sub.quanta) == expected
+    assert len(expected) == 4
     for qid, quantum in sub.quanta.items():
         assert quantum == graph.quanta[qid]
     coadds = read_plan(store, graph.plan.id, tasks=["assembleCoadd"], where={"visit": [1]})
@@ -171,8 +193,12 @@ def test_a_plan_being_written_by_a_live_process_is_busy(store: GraphStore, names
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         store.write(
-            "plan_claim", plan_id=graph.plan.id, digest="other", token="someone-else",
-            host=socket.gethostname(), pid=holder.pid,
+            "plan_claim",
+            plan_id=graph.plan.id,
+            digest="other",
+            token="someone-else",
+            host=socket.gethostname(),
+            pid=holder.pid,
         )
         with pytest.raises(PlanBusyError, match=f"being written by pid {holder.pid}"):
             write_plan(store, graph)
@@ -194,7 +220,15 @@ def test_delete_refuses_while_another_plan_reads_its_outputs(store: GraphStore, 
     out = DatasetRef(dataset_type=out_type, data_id=calexp.data_id, run=f"{namespace}/down")
     downstream = PlanGraph(
         Plan(id=f"{namespace}-down", output_run=f"{namespace}/down"),
-        [Quantum(task_label="summarize", data_id=calexp.data_id, run=f"{namespace}/down", inputs=[calexp], outputs=[out])],
+        [
+            Quantum(
+                task_label="summarize",
+                data_id=calexp.data_id,
+                run=f"{namespace}/down",
+                inputs=[calexp],
+                outputs=[out],
+            )
+        ],
     )
     write_plan(store, downstream)
     with pytest.raises(PlanConflictError, match=f"plan\\(s\\) '{namespace}-down' read datasets"):
@@ -205,9 +239,11 @@ def test_delete_refuses_while_another_plan_reads_its_outputs(store: GraphStore, 
 
 
 def test_values_with_quotes_and_keywords_are_stored_verbatim(store: GraphStore, namespace: str) -> None:
-    nasty = "HSC'}) MATCH (n) DETACH DELETE n // `{x}` \"RETURN\""
+    nasty = 'HSC\'}) MATCH (n) DETACH DELETE n // `{x}` "RETURN"'
     graph = small_plan(namespace, instrument=nasty, skymap="map`; DROP")
     write_plan(store, graph)
     back = read_plan(store, graph.plan.id)
     assert back == graph
-    assert {q.data_id["instrument"] for q in back.quanta.values() if "instrument" in q.data_id.dimensions} == {nasty}
+    assert {
+        q.data_id["instrument"] for q in back.quanta.values() if "instrument" in q.data_id.dimensions
+    } == {nasty}

@@ -65,7 +65,8 @@ def test_stable_ids_depend_on_run_type_and_data_id_only() -> None:
     assert first.id != other_run.id
     q1 = Quantum(task_label="calibrate", data_id=data_id, run="run/a", outputs=[first])
     q2 = Quantum(task_label="calibrate", data_id=data_id, run="run/a", outputs=[again])
-    assert q1.id == q2.id and q1 == q2
+    assert q1.id == q2.id
+    assert q1 == q2
 
 
 def test_quantum_inputs_are_order_independent() -> None:
@@ -73,9 +74,17 @@ def test_quantum_inputs_are_order_independent() -> None:
         DatasetRef(dataset_type=RAW, data_id={"instrument": "HSC", "exposure": e, "detector": 1}, run="raw")
         for e in range(5)
     ]
-    q1 = Quantum(task_label="isr", data_id={"instrument": "HSC", "visit": 1, "detector": 1}, run="o", inputs=refs)
+    q1 = Quantum(
+        task_label="isr",
+        data_id={"instrument": "HSC", "visit": 1, "detector": 1},
+        run="o",
+        inputs=refs,
+    )
     q2 = Quantum(
-        task_label="isr", data_id={"instrument": "HSC", "visit": 1, "detector": 1}, run="o", inputs=refs[::-1]
+        task_label="isr",
+        data_id={"instrument": "HSC", "visit": 1, "detector": 1},
+        run="o",
+        inputs=refs[::-1],
     )
     assert q1 == q2
     assert [r.id for r in q1.inputs] == sorted(r.id for r in refs)
@@ -116,7 +125,11 @@ def test_plan_times_are_utc() -> None:
     assert Plan(output_run="o", created=naive).created.tzinfo == dt.UTC
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.one_of(st.integers(), st.text())))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.one_of(st.integers(), st.text())
+    )
+)
 def test_any_valid_data_id_round_trips_through_its_key(values: dict[str, int | str]) -> None:
     from provenance_graph.model import RESERVED_PROPERTIES
 

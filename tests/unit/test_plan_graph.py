@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provenance_graph.errors import DatasetTypeConflictError, DuplicateProducerError, PlanCycleError, PlanError
+from provenance_graph.errors import (
+    DatasetTypeConflictError,
+    DuplicateProducerError,
+    PlanCycleError,
+    PlanError,
+)
 from provenance_graph.model import DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.synthetic import DRP_TASKS, drp_plan, drp_quantum_count
 
@@ -44,7 +49,8 @@ def test_two_producers_of_one_dataset_are_named() -> None:
     with pytest.raises(DuplicateProducerError) as info:
         PlanGraph(Plan(output_run="out"), [q("one", 1, [], [b]), q("two", 1, [], [b])])
     assert "b@{visit: 1}" in str(info.value)
-    assert "one@{visit: 1}" in str(info.value) and "two@{visit: 1}" in str(info.value)
+    assert "one@{visit: 1}" in str(info.value)
+    assert "two@{visit: 1}" in str(info.value)
 
 
 def test_a_cycle_is_named() -> None:
@@ -56,7 +62,13 @@ def test_a_cycle_is_named() -> None:
 def test_one_dataset_type_with_two_definitions_is_rejected() -> None:
     other_a = DatasetType(name="a", dimensions=["visit"], storage_class="Other")
     with pytest.raises(DatasetTypeConflictError, match="'a' has two definitions"):
-        PlanGraph(Plan(output_run="out"), [q("one", 1, [ref(A, 1, "in")], [ref(B, 1)]), q("two", 1, [ref(other_a, 1, "in")], [ref(C, 1)])])
+        PlanGraph(
+            Plan(output_run="out"),
+            [
+                q("one", 1, [ref(A, 1, "in")], [ref(B, 1)]),
+                q("two", 1, [ref(other_a, 1, "in")], [ref(C, 1)]),
+            ],
+        )
 
 
 def test_quanta_must_write_to_the_plan_run() -> None:

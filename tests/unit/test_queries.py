@@ -18,7 +18,8 @@ def test_every_query_file_parses_into_named_documented_queries() -> None:
     assert len(library.names()) >= 30
     for name in library.names():
         query = library[name]
-        assert query.text and not query.text.endswith(";")
+        assert query.text
+        assert not query.text.endswith(";")
         assert "// name:" not in query.text
         assert query.metadata == {"app": "provenance-graph", "query_name": name}
 

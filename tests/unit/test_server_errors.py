@@ -39,14 +39,16 @@ def test_no_java_says_what_to_install(bare_path: Path) -> None:
         find_java()
     text = str(info.value)
     assert "no Java runtime found" in text
-    assert "openjdk-17" in text and "NEO4J_URI" in text and "docker compose" in text
+    assert "openjdk-17" in text
+    assert "NEO4J_URI" in text
+    assert "docker compose" in text
 
 
 def test_old_java_is_named_with_its_version(bare_path: Path) -> None:
-    _script(bare_path, "java", 'echo \'openjdk version "11.0.21" 2023-10-17\' >&2\n')
+    _script(bare_path, "java", "echo 'openjdk version \"11.0.21\" 2023-10-17' >&2\n")
     with pytest.raises(JavaNotFoundError, match=r"is Java 11\.0\.21; the managed Neo4j server needs Java 17"):
         find_java()
-    _script(bare_path, "java", 'echo \'java version "1.8.0_392"\' >&2\n')
+    _script(bare_path, "java", "echo 'java version \"1.8.0_392\"' >&2\n")
     with pytest.raises(JavaNotFoundError, match=r"Java 1\.8\.0_392"):
         find_java()
 
@@ -54,10 +56,11 @@ def test_old_java_is_named_with_its_version(bare_path: Path) -> None:
 def test_java_home_wins_over_path(bare_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "jdk"
     (home / "bin").mkdir(parents=True)
-    _script(home / "bin", "java", 'echo \'openjdk version "21.0.2" 2024-01-16\' >&2\n')
+    _script(home / "bin", "java", "echo 'openjdk version \"21.0.2\" 2024-01-16' >&2\n")
     monkeypatch.setenv("JAVA_HOME", str(home))
     java = find_java()
-    assert java.major == 21 and java.executable == home / "bin" / "java"
+    assert java.major == 21
+    assert java.executable == home / "bin" / "java"
 
 
 def _free_port() -> int:
@@ -67,7 +70,13 @@ def _free_port() -> int:
 
 
 def _server(tmp_path: Path, **kw: int) -> ManagedServer:
-    return ManagedServer(ServerSettings(home=tmp_path / "home", bolt_port=kw.get("bolt", _free_port()), http_port=kw.get("http", _free_port())))
+    return ManagedServer(
+        ServerSettings(
+            home=tmp_path / "home",
+            bolt_port=kw.get("bolt", _free_port()),
+            http_port=kw.get("http", _free_port()),
+        )
+    )
 
 
 def test_missing_maven_says_what_to_install(bare_path: Path, tmp_path: Path) -> None:
@@ -80,7 +89,7 @@ def test_missing_maven_says_what_to_install(bare_path: Path, tmp_path: Path) -> 
 
 
 def test_unreachable_maven_central_is_explained(bare_path: Path, tmp_path: Path) -> None:
-    _script(bare_path, "java", 'echo \'openjdk version "17.0.15" 2025-04-15\' >&2\n')
+    _script(bare_path, "java", "echo 'openjdk version \"17.0.15\" 2025-04-15' >&2\n")
     _script(
         bare_path,
         "mvn",
@@ -93,7 +102,8 @@ def test_unreachable_maven_central_is_explained(bare_path: Path, tmp_path: Path)
         server.assemble()
     text = str(info.value)
     assert "could not download Neo4j from Maven Central" in text
-    assert "Unknown host" in text and "settings.xml" in text
+    assert "Unknown host" in text
+    assert "settings.xml" in text
     assert not server.is_assembled()
 
 
@@ -107,5 +117,6 @@ def test_port_in_use_names_the_port_and_the_way_out(tmp_path: Path) -> None:
             server.start()
     text = str(info.value)
     assert f"127.0.0.1:{port} is already in use" in text
-    assert "PROVGRAPH_BOLT_PORT" in text and "NEO4J_URI" in text
+    assert "PROVGRAPH_BOLT_PORT" in text
+    assert "NEO4J_URI" in text
     assert not (tmp_path / "home" / "dist").exists(), "nothing is downloaded when the port is taken"

@@ -29,9 +29,11 @@ def test_environment_selects_an_existing_server(monkeypatch: pytest.MonkeyPatch)
     settings = connection_from_env()
     assert settings is not None
     assert settings.uri == "neo4j+s://graph.example.org:7687"
-    assert settings.user == "neo4j" and settings.database == "provenance"
+    assert settings.user == "neo4j"
+    assert settings.database == "provenance"
     assert settings.password.get_secret_value() == "s3cret"
-    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings)
 
 
 def test_uri_without_password_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,9 +49,11 @@ def test_config_file_with_password_file(tmp_path: Path) -> None:
         '[server]\nheap = "1g"\nbolt_port = 17687\n'
     )
     settings = connection_from_env()
-    assert settings is not None and settings.password.get_secret_value() == "from-file"
+    assert settings is not None
+    assert settings.password.get_secret_value() == "from-file"
     server = server_settings()
-    assert server.heap == "1g" and server.bolt_port == 17687
+    assert server.heap == "1g"
+    assert server.bolt_port == 17687
 
 
 def test_bad_config_names_the_culprit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,100 @@
+"""The ``provgraph`` command as a user runs it: the demo, plan inspection, and clean errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, read_plan
+from provenance_graph.synthetic import drp_quantum_count
+
+PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
+
+
+def run(args: list[str], settings: ConnectionSettings, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    if not settings.managed:
+        full_env.update(
+            NEO4J_URI=settings.uri,
+            NEO4J_USER=settings.user,
+            NEO4J_PASSWORD=settings.password.get_secret_value(),
+            NEO4J_DATABASE=settings.database,
+        )
+    return subprocess.run(
+        [PROVGRAPH, *args], capture_output=True, text=True, env=full_env, timeout=600, check=False
+    )
+
+
+def test_demo_stores_a_plan_and_prints_its_summary(
+    store: GraphStore, neo4j_settings: ConnectionSettings
+) -> None:
+    done = run(["demo", "--visits", "3", "--detectors", "5"], neo4j_settings)
+    assert done.returncode == 0, done.stderr
+    expected = drp_quantum_count(3, 5)
+    assert f"quanta: {expected}" in done.stdout
+    assert "forcedPhotCcd" in done.stdout
+    assert "assembleCoadd" in done.stdout
+    graph = read_plan(store, "demo-drp")
+    assert len(graph) == expected
+    if neo4j_settings.managed:
+        url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Browser:"))
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
+            assert "Neo4j Browser" in page.read().decode()
+    again = run(["demo", "--visits", "3", "--detectors", "5"], neo4j_settings)
+    assert again.returncode == 0, again.stderr
+    shown = run(["plans", "show", "demo-drp"], neo4j_settings)
+    assert shown.returncode == 0
+    assert f"quanta: {expected}" in shown.stdout
+    listed = run(["plans", "list"], neo4j_settings)
+    assert "demo-drp" in listed.stdout
+
+
+def test_errors_are_one_clear_message_without_traceback(neo4j_settings: ConnectionSettings) -> None:
+    done = run(["plans", "show", "no-such-plan-anywhere"], neo4j_settings)
+    assert done.returncode == 1
+    assert "error: no plan 'no-such-plan-anywhere' is stored" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_wrong_password_and_no_server_are_explained() -> None:
+    env = {**os.environ, "NEO4J_URI": "neo4j://127.0.0.1:1", "NEO4J_PASSWORD": "x"}
+    done = subprocess.run(
+        [PROVGRAPH, "plans", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no Neo4j server answers at neo4j://127.0.0.1:1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.usefixtures("store")
+def test_wrong_password_is_an_auth_error(neo4j_settings: ConnectionSettings) -> None:
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_PASSWORD": "definitely-wrong",
+        "NEO4J_USER": neo4j_settings.user,
+    }
+    done = subprocess.run(
+        [PROVGRAPH, "plans", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "rejected user 'neo4j': wrong user name or password" in done.stderr
+    assert "definitely-wrong" not in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,104 @@
+"""The managed server's whole life, in its own home and ports: start, status, logs, stop."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from pydantic import SecretStr
+
+from provenance_graph.errors import DatabaseAuthError
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore
+
+PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_start_status_logs_stop(tmp_path: Path) -> None:
+    bolt, http = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "PROVGRAPH_HOME": str(tmp_path / "neo4j"),
+        "PROVGRAPH_BOLT_PORT": str(bolt),
+        "PROVGRAPH_HTTP_PORT": str(http),
+        "PROVGRAPH_NEO4J_HEAP": "512m",
+        "PROVGRAPH_NEO4J_PAGECACHE": "128m",
+        "PROVGRAPH_CONFIG": str(tmp_path / "none.toml"),
+    }
+    env.pop("NEO4J_URI", None)
+    (tmp_path / "none.toml").write_text("")
+
+    def provgraph(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PROVGRAPH, *args], capture_output=True, text=True, env=env, timeout=900, check=False
+        )
+
+    started = provgraph("server", "start")
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert f"bolt:    neo4j://127.0.0.1:{bolt}" in started.stdout
+        assert f"browser: http://127.0.0.1:{http}/browser/" in started.stdout
+
+        password_file = tmp_path / "neo4j" / "password"
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        password = password_file.read_text().strip()
+        assert len(password) >= 24
+
+        status = provgraph("server", "status")
+        assert status.returncode == 0
+        assert "state:   running" in status.stdout
+        assert "Neo4j 5.26." in status.stdout
+        assert password not in started.stdout + started.stderr + status.stdout + status.stderr
+        pid = int(next(line.split()[1] for line in status.stdout.splitlines() if line.startswith("pid:")))
+
+        again = provgraph("server", "start")
+        assert again.returncode == 0 and f"pid {pid}" in again.stdout, "start is idempotent"
+
+        listening = {
+            (ipaddress.ip_address(c.laddr.ip.removeprefix("::ffff:")), c.laddr.port)
+            for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+        assert {port for _, port in listening} >= {bolt, http}
+        assert all(ip.is_loopback for ip, _ in listening), f"only loopback: {listening}"
+
+        assert password in provgraph("server", "status", "--show-password").stdout
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/browser/", timeout=10) as page:
+            assert page.status == 200
+            assert "Neo4j Browser" in page.read().decode()
+
+        good = ConnectionSettings(uri=f"neo4j://127.0.0.1:{bolt}", password=SecretStr(password))
+        with GraphStore(good) as store, store.session() as session:
+            record = session.run("RETURN apoc.version() AS apoc").single()
+            assert record is not None
+            assert record["apoc"].startswith("5.26")
+        bad = ConnectionSettings(uri=f"neo4j://127.0.0.1:{bolt}", password=SecretStr("wrong"))
+        with GraphStore(bad) as store, pytest.raises(DatabaseAuthError):
+            store.verify()
+
+        logs = provgraph("server", "logs", "-n", "200")
+        assert "Started." in logs.stdout
+    finally:
+        stopped = provgraph("server", "stop")
+    assert stopped.returncode == 0
+    assert "Neo4j stopped." in stopped.stdout
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    after = provgraph("server", "status")
+    assert after.returncode == 3
+    assert "state:   stopped" in after.stdout
