@@ -1,8 +1,9 @@
 // Writing a plan, whole or not at all.
 //
 // A writer first claims the :Plan node (status 'writing', with its token, host and
-// pid), then writes datasets, quanta and edges in batches. Every batch checks that
-// the writer still holds the plan and refreshes its heartbeat. The last step sets
+// pid), then writes datasets, quanta and edges in batches, several at once. Every
+// batch checks that the writer still holds the plan; the writer refreshes a heartbeat
+// between batches. The last step sets
 // status 'complete'; queries only ever see complete plans. A writer killed half-way
 // leaves a 'writing' plan, which the next writer of the same plan takes over and
 // replaces.
@@ -62,6 +63,13 @@ WHERE q.plan_id <> $plan_id
 RETURN q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id
 LIMIT 5;
 
+// name: plan_heartbeat
+// Shows that the writer is alive; batches only read the plan node, so they run in parallel.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+SET p.heartbeat = datetime()
+RETURN count(p) AS held;
+
 // name: plan_set_header
 // Writes the plan's header properties.
 MATCH (p:Plan {id: $plan_id})
@@ -69,28 +77,32 @@ WHERE p.writer = $token
 SET p += $props, p.heartbeat = datetime()
 RETURN count(p) AS held;
 
-// name: plan_write_datasets
-// Writes one batch of datasets; pre-existing ones are merged, produced ones must be new.
+// name: plan_write_inputs
+// Writes one batch of the plan's input datasets (no producer in this plan); existing ones are kept.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
-SET p.heartbeat = datetime()
 WITH p
 UNWIND $rows AS r
 MERGE (d:Dataset {id: r.id})
-  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run,
-                d.plan_id = r.plan_id, d.producer = r.producer, d += r.dims
-WITH d, r, (r.producer IS NOT NULL AND coalesce(d.producer, '') <> r.producer) AS conflict
-RETURN count(d) AS written,
-       collect(CASE WHEN conflict
-               THEN d.dataset_type + ' ' + d.data_id + ' in run ' + d.run +
-                    coalesce(' (plan ' + d.plan_id + ')', ' (pre-existing)')
-               END)[..5] AS conflicts;
+  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d += r.dims
+RETURN count(d) AS written;
+
+// name: plan_write_outputs
+// Writes one batch of the datasets the plan produces; the unique id constraint refuses any
+// that exist already, so a dataset never gets a second producer.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+WITH p
+UNWIND $rows AS r
+CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id, run: r.run,
+                   plan_id: $plan_id, producer: r.producer})
+SET d += r.dims
+RETURN count(d) AS written;
 
 // name: plan_write_quanta
 // Writes one batch of quanta and their plan membership.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
-SET p.heartbeat = datetime()
 WITH p
 UNWIND $rows AS r
 CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id})
@@ -102,7 +114,6 @@ RETURN count(q) AS written;
 // Writes the CONSUMES and PRODUCES edges of one batch of quanta.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
-SET p.heartbeat = datetime()
 WITH p
 UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})

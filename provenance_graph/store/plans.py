@@ -27,6 +27,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -67,6 +68,7 @@ __all__ = [
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
+Check = Callable[[list[dict[str, Any]]], int]
 WriteOutcome = Literal["written", "unchanged", "resumed", "replaced"]
 
 
@@ -84,6 +86,8 @@ class BatchSizes:
     """Quanta per transaction."""
     edges: int = 2_000
     """Quanta whose edges are written per transaction."""
+    workers: int = 2
+    """Write transactions in flight at once."""
 
 
 @dataclass(frozen=True)
@@ -148,14 +152,13 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _dataset_row(ref: DatasetRef, producer: Quantum | None, plan_id: str) -> dict[str, Any]:
+def _dataset_row(ref: DatasetRef, producer: Quantum | None) -> dict[str, Any]:
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
         "data_id": ref.data_id.key(),
         "run": ref.run,
         "dims": ref.data_id.to_dict(),
-        "plan_id": plan_id if producer else None,
         "producer": producer.id if producer else None,
     }
 
@@ -344,69 +347,54 @@ class _PlanWriter:
             props=_header_props(graph.plan, self.digest),
         )
 
-        dataset_rows = [
-            _dataset_row(ref, graph.producer(did), plan_id) for did, ref in graph.datasets.items()
-        ]
-
-        def check_datasets(rows: list[dict[str, Any]]) -> int:
-            if rows and rows[0]["conflicts"]:
-                raise PlanConflictError(
-                    f"plan {plan_id!r} would produce datasets that another writer created "
-                    "meanwhile: " + "; ".join(rows[0]["conflicts"]),
-                    hint="write the outputs to a new run",
-                )
-            return self._held(rows, "written")
-
-        done = 0
-        for chunk in _batches(dataset_rows, self.batches.datasets):
-            self.store.write_with(
-                "plan_write_datasets", check_datasets, plan_id=plan_id, token=self.token, rows=chunk
-            )
-            done += len(chunk)
-            self.progress("datasets", done, len(dataset_rows))
+        inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
+        self._run_batches(
+            "inputs",
+            "plan_write_inputs",
+            (
+                ([_dataset_row(ref, None) for ref in chunk], lambda r: self._held(r, "written"))
+                for chunk in _batches(inputs, self.batches.datasets)
+            ),
+            len(inputs),
+        )
+        outputs = [(ref, q) for did, ref in graph.datasets.items() if (q := graph.producer(did))]
+        self._run_batches(
+            "outputs",
+            "plan_write_outputs",
+            (
+                ([_dataset_row(ref, q) for ref, q in chunk], lambda r: self._held(r, "written"))
+                for chunk in _batches(outputs, self.batches.datasets)
+            ),
+            len(outputs),
+        )
 
         quanta = list(graph.quanta.values())
-        done = 0
-        for quantum_chunk in _batches(quanta, self.batches.quanta):
-            rows = [
-                {
-                    "id": q.id,
-                    "task": q.task_label,
-                    "data_id": q.data_id.key(),
-                    "run": q.run,
-                    "dims": q.data_id.to_dict(),
-                }
-                for q in quantum_chunk
-            ]
-            try:
-                self.store.write_with(
-                    "plan_write_quanta",
+        self._run_batches(
+            "quanta",
+            "plan_write_quanta",
+            (
+                (
+                    [
+                        {
+                            "id": q.id,
+                            "task": q.task_label,
+                            "data_id": q.data_id.key(),
+                            "run": q.run,
+                            "dims": q.data_id.to_dict(),
+                        }
+                        for q in chunk
+                    ],
                     lambda r: self._held(r, "written"),
-                    plan_id=plan_id,
-                    token=self.token,
-                    rows=rows,
                 )
-            except neo4j_errors.ConstraintError as err:
-                raise PlanConflictError(
-                    f"plan {plan_id!r} has quanta that another writer stored meanwhile: {err.message}",
-                    hint="write the outputs to a new run",
-                ) from err
-            done += len(quantum_chunk)
-            self.progress("quanta", done, len(quanta))
+                for chunk in _batches(quanta, self.batches.quanta)
+            ),
+            len(quanta),
+        )
 
-        done = 0
-        for edge_chunk in _batches(quanta, self.batches.edges):
-            rows = [
-                {
-                    "id": q.id,
-                    "inputs": [r.id for r in q.inputs],
-                    "outputs": [r.id for r in q.outputs],
-                }
-                for q in edge_chunk
-            ]
-            expected = (sum(len(q.inputs) for q in edge_chunk), sum(len(q.outputs) for q in edge_chunk))
+        def edge_batch(chunk: Sequence[Quantum]) -> tuple[list[dict[str, Any]], Check]:
+            expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))
 
-            def check_edges(records: list[dict[str, Any]], expected: tuple[int, int] = expected) -> None:
+            def check_edges(records: list[dict[str, Any]]) -> int:
                 got = (int(records[0]["consumed"] or 0), int(records[0]["produced"] or 0))
                 if got != expected:
                     raise PlanError(
@@ -414,12 +402,20 @@ class _PlanWriter:
                         f"for a batch that needs {expected[0]} and {expected[1]}; a dataset "
                         "vanished or changed producer during the write"
                     )
+                return len(chunk)
 
-            self.store.write_with(
-                "plan_write_edges", check_edges, plan_id=plan_id, token=self.token, rows=rows
-            )
-            done += len(edge_chunk)
-            self.progress("edges", done, len(quanta))
+            rows = [
+                {"id": q.id, "inputs": [r.id for r in q.inputs], "outputs": [r.id for r in q.outputs]}
+                for q in chunk
+            ]
+            return rows, check_edges
+
+        self._run_batches(
+            "edges",
+            "plan_write_edges",
+            (edge_batch(chunk) for chunk in _batches(quanta, self.batches.edges)),
+            len(quanta),
+        )
 
         self.store.write_with(
             "plan_complete",
@@ -430,6 +426,68 @@ class _PlanWriter:
             dataset_count=len(graph.datasets),
             edge_count=graph.edge_count,
         )
+
+    def _run_batches(
+        self,
+        phase: str,
+        query: str,
+        batches: Iterator[tuple[list[dict[str, Any]], Check]],
+        total: int,
+    ) -> None:
+        """Write batches with up to ``workers`` transactions in flight, in any order.
+
+        Batches are built lazily, at most twice as many as there are workers at a
+        time, so memory stays bounded. The first failing batch cancels the rest.
+        """
+        workers = max(1, self.batches.workers)
+        done = 0
+        last_beat = time.monotonic()
+        pending: set[Future[int]] = set()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan-writer") as pool:
+            try:
+                exhausted = False
+                while pending or not exhausted:
+                    while not exhausted and len(pending) < 2 * workers:
+                        try:
+                            rows, check = next(batches)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        pending.add(
+                            pool.submit(
+                                self.store.write_with,
+                                query,
+                                lambda records, rows=rows, check=check: (check(records), len(rows))[1],
+                                plan_id=self.plan_id,
+                                token=self.token,
+                                rows=rows,
+                            )
+                        )
+                    if not pending:
+                        break
+                    finished, pending = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done += future.result()
+                        self.progress(phase, done, total)
+                    if time.monotonic() - last_beat > 5:
+                        self.store.write_with(
+                            "plan_heartbeat",
+                            lambda r: self._held(r, "held"),
+                            plan_id=self.plan_id,
+                            token=self.token,
+                        )
+                        last_beat = time.monotonic()
+            except neo4j_errors.ConstraintError as err:
+                for future in pending:
+                    future.cancel()
+                raise PlanConflictError(
+                    f"plan {self.plan_id!r} has {phase} that another writer stored meanwhile: {err.message}",
+                    hint="write the outputs to a new run",
+                ) from err
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
 
     # --- cleaning up ---------------------------------------------------------------
 

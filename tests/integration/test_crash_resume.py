@@ -59,7 +59,7 @@ def _kill_during(settings: ConnectionSettings, plan_id: str, ns: str, phase: str
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("phase", "after"), [("datasets", 2), ("quanta", 3), ("edges", 1), ("edges", 40)])
+@pytest.mark.parametrize(("phase", "after"), [("inputs", 1), ("outputs", 2), ("quanta", 3), ("edges", 1), ("edges", 40)])
 def test_kill_9_then_rerun_leaves_exactly_one_complete_plan(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, phase: str, after: int
 ) -> None:
