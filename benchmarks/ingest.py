@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--detectors", type=int, default=100)
     parser.add_argument("--dataset-batch", type=int, default=BatchSizes.datasets)
     parser.add_argument("--quantum-batch", type=int, default=BatchSizes.quanta)
-    parser.add_argument("--edge-batch", type=int, default=BatchSizes.edges)
+    parser.add_argument("--workers", type=int, default=BatchSizes.workers)
     parser.add_argument("--keep", action="store_true", help="keep the plan in the database")
     args = parser.parse_args()
 
@@ -55,7 +55,7 @@ def main() -> None:
 
     with open_store(say=print) as store:
         delete_plan(store, plan_id)
-        batches = BatchSizes(datasets=args.dataset_batch, quanta=args.quantum_batch, edges=args.edge_batch)
+        batches = BatchSizes(datasets=args.dataset_batch, quanta=args.quantum_batch, workers=args.workers)
         last = [0.0]
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -82,7 +82,8 @@ def main() -> None:
         "build_seconds": round(built, 2),
         "write_seconds": round(result.seconds, 2),
         "elements_per_second": round(rate),
-        "batches": [args.dataset_batch, args.quantum_batch, args.edge_batch],
+        "batches": [args.dataset_batch, args.quantum_batch],
+        "workers": args.workers,
         "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -95,12 +95,13 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id, run: r.run,
-                   plan_id: $plan_id, producer: r.producer})
+                   plan_id: $plan_id})
 SET d += r.dims
 RETURN count(d) AS written;
 
 // name: plan_write_quanta
-// Writes one batch of quanta and their plan membership.
+// Writes one batch of quanta with their plan membership and their CONSUMES and PRODUCES
+// edges; every dataset was written before.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
 WITH p
@@ -108,15 +109,7 @@ UNWIND $rows AS r
 CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id})
 SET q += r.dims
 CREATE (q)-[:IN_PLAN]->(p)
-RETURN count(q) AS written;
-
-// name: plan_write_edges
-// Writes the CONSUMES and PRODUCES edges of one batch of quanta.
-MATCH (p:Plan {id: $plan_id})
-WHERE p.writer = $token
-WITH p
-UNWIND $rows AS r
-MATCH (q:Quantum {id: r.id})
+WITH q, r
 CALL (q, r) {
   UNWIND r.inputs AS input_id
   MATCH (d:Dataset {id: input_id})
@@ -126,11 +119,10 @@ CALL (q, r) {
 CALL (q, r) {
   UNWIND r.outputs AS output_id
   MATCH (d:Dataset {id: output_id})
-  WHERE d.producer = q.id
   CREATE (q)-[:PRODUCES]->(d)
   RETURN count(d) AS produced
 }
-RETURN sum(consumed) AS consumed, sum(produced) AS produced;
+RETURN count(q) AS written, sum(consumed) AS consumed, sum(produced) AS produced;
 
 // name: plan_complete
 // Makes the plan visible: status 'complete', with its element counts.
@@ -162,7 +154,7 @@ CALL (d) {
   OPTIONAL MATCH (d)<-[:CONSUMES]-(reader:Quantum)
   WITH d, count(reader) AS readers
   FOREACH (_ IN CASE WHEN readers = 0 THEN [1] ELSE [] END | DELETE d)
-  FOREACH (_ IN CASE WHEN readers > 0 THEN [1] ELSE [] END | REMOVE d.plan_id, d.producer)
+  FOREACH (_ IN CASE WHEN readers > 0 THEN [1] ELSE [] END | REMOVE d.plan_id)
 } IN TRANSACTIONS OF 10000 ROWS;
 
 // name: plan_delete_node

@@ -82,10 +82,8 @@ class BatchSizes:
 
     datasets: int = 10_000
     """Datasets per transaction."""
-    quanta: int = 5_000
-    """Quanta per transaction."""
-    edges: int = 2_000
-    """Quanta whose edges are written per transaction."""
+    quanta: int = 2_000
+    """Quanta, with their edges, per transaction."""
     workers: int = 2
     """Write transactions in flight at once."""
 
@@ -152,14 +150,13 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _dataset_row(ref: DatasetRef, producer: Quantum | None) -> dict[str, Any]:
+def _dataset_row(ref: DatasetRef) -> dict[str, Any]:
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
         "data_id": ref.data_id.key(),
         "run": ref.run,
         "dims": ref.data_id.to_dict(),
-        "producer": producer.id if producer else None,
     }
 
 
@@ -352,68 +349,55 @@ class _PlanWriter:
             "inputs",
             "plan_write_inputs",
             (
-                ([_dataset_row(ref, None) for ref in chunk], lambda r: self._held(r, "written"))
+                ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
                 for chunk in _batches(inputs, self.batches.datasets)
             ),
             len(inputs),
         )
-        outputs = [(ref, q) for did, ref in graph.datasets.items() if (q := graph.producer(did))]
+        outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
         self._run_batches(
             "outputs",
             "plan_write_outputs",
             (
-                ([_dataset_row(ref, q) for ref, q in chunk], lambda r: self._held(r, "written"))
+                ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
                 for chunk in _batches(outputs, self.batches.datasets)
             ),
             len(outputs),
         )
 
+        def quantum_batch(chunk: Sequence[Quantum]) -> tuple[list[dict[str, Any]], Check]:
+            expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))
+
+            def check(records: list[dict[str, Any]]) -> int:
+                written = self._held(records, "written")
+                got = (int(records[0]["consumed"] or 0), int(records[0]["produced"] or 0))
+                if written != len(chunk) or got != expected:
+                    raise PlanError(
+                        f"plan {plan_id!r}: a batch of {len(chunk)} quanta wrote {written} quanta, "
+                        f"{got[0]} CONSUMES and {got[1]} PRODUCES edges instead of {expected[0]} "
+                        f"and {expected[1]}; a dataset vanished during the write"
+                    )
+                return written
+
+            rows = [
+                {
+                    "id": q.id,
+                    "task": q.task_label,
+                    "data_id": q.data_id.key(),
+                    "run": q.run,
+                    "dims": q.data_id.to_dict(),
+                    "inputs": [r.id for r in q.inputs],
+                    "outputs": [r.id for r in q.outputs],
+                }
+                for q in chunk
+            ]
+            return rows, check
+
         quanta = list(graph.quanta.values())
         self._run_batches(
             "quanta",
             "plan_write_quanta",
-            (
-                (
-                    [
-                        {
-                            "id": q.id,
-                            "task": q.task_label,
-                            "data_id": q.data_id.key(),
-                            "run": q.run,
-                            "dims": q.data_id.to_dict(),
-                        }
-                        for q in chunk
-                    ],
-                    lambda r: self._held(r, "written"),
-                )
-                for chunk in _batches(quanta, self.batches.quanta)
-            ),
-            len(quanta),
-        )
-
-        def edge_batch(chunk: Sequence[Quantum]) -> tuple[list[dict[str, Any]], Check]:
-            expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))
-
-            def check_edges(records: list[dict[str, Any]]) -> int:
-                got = (int(records[0]["consumed"] or 0), int(records[0]["produced"] or 0))
-                if got != expected:
-                    raise PlanError(
-                        f"plan {plan_id!r}: wrote {got[0]} CONSUMES and {got[1]} PRODUCES edges "
-                        f"for a batch that needs {expected[0]} and {expected[1]}; a dataset "
-                        "vanished or changed producer during the write"
-                    )
-                return len(chunk)
-
-            rows = [
-                {"id": q.id, "inputs": [r.id for r in q.inputs], "outputs": [r.id for r in q.outputs]}
-                for q in chunk
-            ]
-            return rows, check_edges
-
-        self._run_batches(
-            "edges",
-            "plan_write_edges",
-            (edge_batch(chunk) for chunk in _batches(quanta, self.batches.edges)),
+            (quantum_batch(chunk) for chunk in _batches(quanta, self.batches.quanta)),
             len(quanta),
         )
 
