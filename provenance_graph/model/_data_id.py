@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 from pydantic import RootModel, model_validator
@@ -73,15 +74,19 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
         return tuple(k for k, _ in self.root)
 
     def to_dict(self) -> dict[str, DimensionValue]:
-        """Return the data ID as a plain ``dict``."""
+        """Return the data ID as a plain ``dict`` (a new one each call)."""
         return dict(self.root)
 
     def key(self) -> str:
         """Return the canonical JSON text of the data ID, e.g. ``{"detector":16,"visit":1}``.
 
         It is what the graph stores in the ``data_id`` property, and what stable
-        ids are computed from.
+        ids are computed from. Computed once per data ID.
         """
+        return self._key
+
+    @cached_property
+    def _key(self) -> str:
         return json.dumps(dict(self.root), separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
