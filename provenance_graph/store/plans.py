@@ -8,13 +8,14 @@ Writing a plan
    content digest, nothing is written (idempotent). If another writer holds it
    and is alive, `PlanBusyError`; if that writer is dead (``kill -9``), the plan
    is taken over and its partial content deleted.
-3. Conflicts are checked before any content is written: a dataset this plan
-   produces must not exist already, and its quanta must not belong to another plan.
-4. Datasets, then quanta, then CONSUMES/PRODUCES edges are written with batched
-   ``UNWIND`` queries. Each batch checks the writer still holds the plan.
-5. Status ``'complete'`` is set last. Queries only see complete plans.
+3. Input datasets (merged: shared with other plans), produced datasets and
+   quanta (created) and their edges are written with batched ``UNWIND`` queries,
+   several at once. Each batch checks the writer still holds the plan. The unique
+   id constraints refuse a dataset with a second producer, or a quantum of
+   another plan; the error then names the culprits and their plans.
+4. Status ``'complete'`` is set last. Queries only see complete plans.
 
-Any error during steps 3-5 deletes what was written, so a failed write leaves
+Any error during steps 3-4 deletes what was written, so a failed write leaves
 nothing; a killed write leaves an incomplete plan that no query shows and that
 the next write of the plan replaces.
 """
@@ -212,8 +213,16 @@ class _PlanWriter:
         try:
             if outcome != "written":
                 self._delete_content()
-            self._check_conflicts()
-            self._write_content()
+            try:
+                self._write_content()
+            except neo4j_errors.ConstraintError as err:
+                # The unique id constraints refused a dataset or quantum that exists
+                # already; say which, and whose.
+                self._check_conflicts()
+                raise PlanConflictError(
+                    f"plan {self.plan_id!r} collides with data written meanwhile: {err.message}",
+                    hint="write the outputs to a new run",
+                ) from err
         except BaseException:
             self._abandon()
             raise
@@ -303,6 +312,7 @@ class _PlanWriter:
             )
 
     def _check_conflicts(self) -> None:
+        """Raise `PlanConflictError` naming existing datasets or quanta this plan would create."""
         produced = [d for d in self.graph.datasets if self.graph.producer(d) is not None]
         for chunk in _batches(produced, 50_000):
             rows = self.store.read("plan_find_conflicts", plan_id=self.plan_id, dataset_ids=list(chunk))
@@ -463,13 +473,6 @@ class _PlanWriter:
                             token=self.token,
                         )
                         last_beat = time.monotonic()
-            except neo4j_errors.ConstraintError as err:
-                for future in pending:
-                    future.cancel()
-                raise PlanConflictError(
-                    f"plan {self.plan_id!r} has {phase} that another writer stored meanwhile: {err.message}",
-                    hint="write the outputs to a new run",
-                ) from err
             except BaseException:
                 for future in pending:
                     future.cancel()
