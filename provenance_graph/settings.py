@@ -19,7 +19,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -34,6 +34,7 @@ __all__ = [
     "server_settings",
 ]
 
+M = TypeVar("M", bound=BaseModel)
 _MEMORY = re.compile(r"[1-9][0-9]*[kKmMgG]\Z")
 
 
@@ -130,14 +131,21 @@ def connection_from_env() -> ConnectionSettings | None:
                 table["password"] = pw_path.read_text(encoding="utf-8").strip()
             except OSError as err:
                 raise ConfigurationError(f"cannot read password_file {pw_path}: {err}") from err
+    return _validated(
+        ConnectionSettings,
+        table,
+        f"Neo4j connection settings from {source}",
+        "the [neo4j] table takes uri, user, password or password_file, and database",
+    )
+
+
+def _validated(model: type[M], table: dict[str, Any], what: str, hint: str) -> M:
+    """Build ``model`` from ``table``, turning validation errors into one `ConfigurationError`."""
     try:
-        return ConnectionSettings(**table)
+        return model(**table)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigurationError(
-            f"invalid Neo4j connection settings from {source}: {problems}",
-            hint="the [neo4j] table takes uri, user, password or password_file, and database",
-        ) from None
+        raise ConfigurationError(f"invalid {what}: {problems}", hint=hint) from None
 
 
 def server_settings() -> ServerSettings:
@@ -155,11 +163,9 @@ def server_settings() -> ServerSettings:
             table[key] = os.environ[var]
     table.setdefault("home", Path(platformdirs.user_data_dir("provenance-graph")) / "neo4j")
     table["home"] = Path(table["home"]).expanduser()
-    try:
-        return ServerSettings(**table)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigurationError(
-            f"invalid managed-server settings: {problems}",
-            hint="check the PROVGRAPH_* environment variables and the [server] config table",
-        ) from None
+    return _validated(
+        ServerSettings,
+        table,
+        "managed-server settings",
+        "check the PROVGRAPH_* environment variables and the [server] config table",
+    )

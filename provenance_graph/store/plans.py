@@ -357,25 +357,20 @@ class _PlanWriter:
         )
 
         inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
-        self._run_batches(
-            "inputs",
-            "plan_write_inputs",
-            (
-                ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
-                for chunk in _batches(inputs, self.batches.datasets)
-            ),
-            len(inputs),
-        )
         outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
-        self._run_batches(
-            "outputs",
-            "plan_write_outputs",
-            (
-                ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
-                for chunk in _batches(outputs, self.batches.datasets)
-            ),
-            len(outputs),
-        )
+        for phase, query, refs in (
+            ("inputs", "plan_write_inputs", inputs),
+            ("outputs", "plan_write_outputs", outputs),
+        ):
+            self._run_batches(
+                phase,
+                query,
+                (
+                    ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
+                    for chunk in _batches(refs, self.batches.datasets)
+                ),
+                len(refs),
+            )
 
         def quantum_batch(chunk: Sequence[Quantum]) -> tuple[list[dict[str, Any]], Check]:
             expected = (sum(len(q.inputs) for q in chunk), sum(len(q.outputs) for q in chunk))

@@ -63,16 +63,19 @@ def test_errors_are_one_clear_message_without_traceback(neo4j_settings: Connecti
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_wrong_password_and_no_server_are_explained() -> None:
-    env = {**os.environ, "NEO4J_URI": "neo4j://127.0.0.1:1", "NEO4J_PASSWORD": "x"}
-    done = subprocess.run(
+def list_plans_with(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [PROVGRAPH, "plans", "list"],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, **env},
         timeout=120,
         check=False,
     )
+
+
+def test_no_server_is_explained() -> None:
+    done = list_plans_with(NEO4J_URI="neo4j://127.0.0.1:1", NEO4J_PASSWORD="x")
     assert done.returncode == 1
     assert "no Neo4j server answers at neo4j://127.0.0.1:1" in done.stderr
     assert "Traceback" not in done.stderr
@@ -80,21 +83,40 @@ def test_wrong_password_and_no_server_are_explained() -> None:
 
 @pytest.mark.usefixtures("store")
 def test_wrong_password_is_an_auth_error(neo4j_settings: ConnectionSettings) -> None:
-    env = {
-        **os.environ,
-        "NEO4J_URI": neo4j_settings.uri,
-        "NEO4J_PASSWORD": "definitely-wrong",
-        "NEO4J_USER": neo4j_settings.user,
-    }
-    done = subprocess.run(
-        [PROVGRAPH, "plans", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    done = list_plans_with(
+        NEO4J_URI=neo4j_settings.uri, NEO4J_PASSWORD="definitely-wrong", NEO4J_USER=neo4j_settings.user
     )
     assert done.returncode == 1
     assert "rejected user 'neo4j': wrong user name or password" in done.stderr
     assert "definitely-wrong" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_readme_python_example_runs(store: GraphStore, neo4j_settings: ConnectionSettings) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    env = (
+        {}
+        if neo4j_settings.managed
+        else {
+            "NEO4J_URI": neo4j_settings.uri,
+            "NEO4J_USER": neo4j_settings.user,
+            "NEO4J_PASSWORD": neo4j_settings.password.get_secret_value(),
+            "NEO4J_DATABASE": neo4j_settings.database,
+        }
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", snippet + "\nprint(len(isr))\n"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "16"  # 2 visits x 8 detectors of isr
+    finally:
+        from provenance_graph.store import delete_plan
+
+        delete_plan(store, "my-plan")
