@@ -21,6 +21,7 @@ Hierarchy::
      |    +-- PlanNotFoundError
      |    +-- PlanConflictError
      |    +-- PlanBusyError
+     |    +-- PlanFileError
      +-- DatabaseError ................. talking to Neo4j failed
      |    +-- DatabaseUnavailableError
      |    +-- DatabaseAuthError
@@ -51,6 +52,7 @@ __all__ = [
     "PlanConflictError",
     "PlanCycleError",
     "PlanError",
+    "PlanFileError",
     "PlanNotFoundError",
     "PortInUseError",
     "ProvenanceGraphError",
@@ -125,6 +127,10 @@ class PlanConflictError(PlanError):
 
 class PlanBusyError(PlanError):
     """Raised when another live process is writing the same plan."""
+
+
+class PlanFileError(PlanError):
+    """Raised when a plan file cannot be read or does not hold a valid plan."""
 
 
 class DatabaseError(ProvenanceGraphError):

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._output import console
-from provenance_graph.store import PlanSummary, delete_plan, list_plans, open_store, plan_summary
+from provenance_graph.cli._output import console, err_console
+from provenance_graph.planfile import load_plan, save_plan
+from provenance_graph.store import (
+    PlanSummary,
+    delete_plan,
+    list_plans,
+    open_store,
+    plan_summary,
+    read_plan,
+    write_plan,
+)
 
 app = typer.Typer(help="Inspect and delete execution plans stored in the graph.")
 
@@ -66,3 +76,35 @@ def delete(plan_id: Annotated[str, typer.Argument(help="The plan's id.")]) -> No
             console.print(f"no plan {plan_id!r} is stored")
             raise typer.Exit(1)
     console.print(f"deleted plan {plan_id!r}")
+
+
+@app.command("export")
+def export_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    file: Annotated[Path, typer.Argument(help="Where to write the plan (gzip JSON, e.g. plan.json.gz).")],
+) -> None:
+    """Save a stored plan to a file, to run it elsewhere or move it to another database."""
+    with open_store() as store:
+        graph = read_plan(store, plan_id)
+    size = save_plan(graph, file)
+    counts = f"{len(graph)} quanta, {len(graph.datasets)} datasets"
+    console.print(f"wrote plan {plan_id!r} ({counts}) to {file} ({size:,} bytes)")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A plan file written by 'provgraph plans export'.")],
+    replace: Annotated[
+        bool, typer.Option(help="Replace a stored plan of the same id with other content.")
+    ] = False,
+) -> None:
+    """Store a plan from a file, whole or not at all; rerun it after an interruption to resume."""
+    graph = load_plan(file)
+    with open_store() as store:
+
+        def progress(phase: str, done: int, total: int) -> None:
+            err_console.print(f"{phase}: {done}/{total}")
+
+        result = write_plan(store, graph, replace=replace, progress=progress)
+        console.print(f"plan {result.plan_id!r} {result.outcome} in {result.seconds:.1f} s")
+        print_summary(plan_summary(store, graph.plan.id))

@@ -17,15 +17,19 @@ from provenance_graph.synthetic import drp_quantum_count
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 
 
+def _env_for(settings: ConnectionSettings) -> dict[str, str]:
+    if settings.managed:
+        return {}
+    return {
+        "NEO4J_URI": settings.uri,
+        "NEO4J_USER": settings.user,
+        "NEO4J_PASSWORD": settings.password.get_secret_value(),
+        "NEO4J_DATABASE": settings.database,
+    }
+
+
 def run(args: list[str], settings: ConnectionSettings, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **env}
-    if not settings.managed:
-        full_env.update(
-            NEO4J_URI=settings.uri,
-            NEO4J_USER=settings.user,
-            NEO4J_PASSWORD=settings.password.get_secret_value(),
-            NEO4J_DATABASE=settings.database,
-        )
+    full_env = {**os.environ, **_env_for(settings), **env}
     return subprocess.run(
         [PROVGRAPH, *args], capture_output=True, text=True, env=full_env, timeout=600, check=False
     )
@@ -120,3 +124,81 @@ def test_readme_python_example_runs(store: GraphStore, neo4j_settings: Connectio
         from provenance_graph.store import delete_plan
 
         delete_plan(store, "my-plan")
+
+
+def test_export_then_import_gives_back_the_same_plan(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    from provenance_graph.store import delete_plan, write_plan
+    from provenance_graph.synthetic import drp_plan
+
+    graph = drp_plan(
+        2,
+        3,
+        plan_id=f"{namespace}-x",
+        output_run=f"{namespace}/x",
+        raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
+    )
+    write_plan(store, graph)
+    path = tmp_path / "plan.json.gz"
+    exported = run(["plans", "export", graph.plan.id, str(path)], neo4j_settings)
+    assert exported.returncode == 0, exported.stderr
+    assert path.is_file()
+    delete_plan(store, graph.plan.id)
+    imported = run(["plans", "import", str(path)], neo4j_settings)
+    assert imported.returncode == 0, imported.stderr
+    assert f"plan '{graph.plan.id}' written" in imported.stdout
+    assert read_plan(store, graph.plan.id) == graph
+    again = run(["plans", "import", str(path)], neo4j_settings)
+    assert f"plan '{graph.plan.id}' unchanged" in again.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_of_an_import_then_rerun_resumes(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    import signal
+
+    from provenance_graph.planfile import save_plan
+    from provenance_graph.store import list_plans
+    from provenance_graph.synthetic import drp_plan
+
+    graph = drp_plan(
+        40,
+        100,
+        plan_id=f"{namespace}-big",
+        output_run=f"{namespace}/big",
+        raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
+    )
+    path = tmp_path / "big.json.gz"
+    save_plan(graph, path)
+    child = subprocess.Popen(
+        [PROVGRAPH, "plans", "import", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **_env_for(neo4j_settings)},
+    )
+    assert child.stderr is not None
+    for line in child.stderr:
+        if line.startswith("quanta:"):
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, "the import was killed half-way"
+    assert graph.plan.id not in [p.id for p in list_plans(store)]
+    shown = run(["plans", "show", graph.plan.id], neo4j_settings)
+    assert shown.returncode == 1 and "is incomplete" in shown.stderr
+
+    rerun = run(["plans", "import", str(path)], neo4j_settings)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"plan '{graph.plan.id}' resumed" in rerun.stdout
+    [counts] = store.read("plan_element_counts", plan_id=graph.plan.id)
+    assert (counts["quanta"], counts["datasets"], counts["edges"]) == (
+        len(graph),
+        len(graph.datasets),
+        graph.edge_count,
+    )
+    assert [p.id for p in list_plans(store, include_incomplete=True)].count(graph.plan.id) == 1

@@ -1,0 +1,171 @@
+"""Plan files: a `PlanGraph` saved to and loaded from a gzip-compressed JSON file.
+
+A plan file lets pre-flight and execution be separated without a database, and
+moves plans between databases. The format is versioned; its changelog is the
+docstring of `FORMAT_VERSION`. Layout (version 1)::
+
+    {"format": "provenance-graph-plan", "version": 1,
+     "plan": {<Plan header>},
+     "dataset_types": [{"name", "dimensions", "storage_class"}, ...],
+     "datasets": [[id, dataset_type, {data ID}, run], ...],
+     "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]], ...]}
+
+Dataset references inside quanta are indexes into ``datasets``. On loading,
+every id is recomputed from its content and must match, and the plan graph is
+checked as when it was built; any problem is a `PlanFileError` naming the entry.
+Files are written to a temporary name and renamed, so a crash never leaves a
+half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from provenance_graph.errors import PlanFileError, ProvenanceGraphError
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_plan", "save_plan"]
+
+FORMAT_NAME = "provenance-graph-plan"
+FORMAT_VERSION = 1
+"""Version of the plan file format.
+
+1. First version: header, dataset types, datasets, quanta with index references.
+"""
+
+
+class _PlanFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    version: int
+    plan: dict[str, Any]
+    dataset_types: list[dict[str, Any]]
+    datasets: list[tuple[str, str, dict[str, Any], str]]
+    quanta: list[tuple[str, str, dict[str, Any], str, list[int], list[int]]]
+
+
+def save_plan(graph: PlanGraph, path: Path) -> int:
+    """Write ``graph`` to ``path`` (gzip JSON); return the file size in bytes."""
+    index = {did: i for i, did in enumerate(graph.datasets)}
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "plan": graph.plan.model_dump(mode="json"),
+        "dataset_types": [t.model_dump(mode="json") for t in graph.dataset_types.values()],
+        "datasets": [
+            [did, ref.dataset_type.name, ref.data_id.to_dict(), ref.run]
+            for did, ref in graph.datasets.items()
+        ],
+        "quanta": [
+            [
+                q.id,
+                q.task_label,
+                q.data_id.to_dict(),
+                q.run,
+                [index[r.id] for r in q.inputs],
+                [index[r.id] for r in q.outputs],
+            ]
+            for q in graph.in_order()
+        ],
+    }
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as handle:
+            handle.write(json.dumps(document, separators=(",", ":")).encode("utf-8"))
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
+
+
+def load_plan(path: Path) -> PlanGraph:
+    """Read a plan file written by `save_plan`, checking it whole."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise PlanFileError(f"no plan file at {path}") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise PlanFileError(
+            f"{path} is not a gzip-compressed plan file: {err}",
+            hint="plan files are written by 'provgraph plans export'",
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PlanFileError(f"{path} does not hold JSON: {err}") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+        raise PlanFileError(
+            f'{path} is not a provenance-graph plan file (no "format": "{FORMAT_NAME}")',
+            hint="plan files are written by 'provgraph plans export'",
+        )
+    if raw.get("version") != FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path} has plan file format version {raw.get('version')!r}; this provenance-graph "
+            f"reads version {FORMAT_VERSION}",
+            hint="use the provenance-graph version that wrote it, or export it again",
+        )
+    try:
+        document = _PlanFile.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PlanFileError(f"{path}: {where}: {first['msg']} ({err.error_count()} problem(s))") from None
+    return _graph_from(document, path)
+
+
+def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
+    where = "plan"
+    try:
+        plan = Plan.model_validate(document.plan)
+        types: dict[str, DatasetType] = {}
+        for i, t in enumerate(document.dataset_types):
+            where = f"dataset_types[{i}]"
+            dataset_type = DatasetType.model_validate(t)
+            types[dataset_type.name] = dataset_type
+        refs: list[DatasetRef] = []
+        for i, (did, type_name, data_id, run) in enumerate(document.datasets):
+            where = f"datasets[{i}]"
+            if type_name not in types:
+                raise PlanFileError(f"{path}: {where}: unknown dataset type {type_name!r}")
+            ref = DatasetRef(dataset_type=types[type_name], data_id=DataId(data_id), run=run)
+            if ref.id != did:
+                raise PlanFileError(f"{path}: {where}: id {did} does not match its content {ref}")
+            refs.append(ref)
+        quanta: list[Quantum] = []
+        for i, (qid, label, data_id, run, inputs, outputs) in enumerate(document.quanta):
+            where = f"quanta[{i}]"
+            bad = [j for j in (*inputs, *outputs) if not 0 <= j < len(refs)]
+            if bad:
+                raise PlanFileError(f"{path}: {where}: dataset index {bad[0]} out of range")
+            quantum = Quantum(
+                task_label=label,
+                data_id=DataId(data_id),
+                run=run,
+                inputs=tuple(refs[j] for j in inputs),
+                outputs=tuple(refs[j] for j in outputs),
+            )
+            if quantum.id != qid:
+                raise PlanFileError(f"{path}: {where}: id {qid} does not match its content {quantum}")
+            quanta.append(quantum)
+        where = "the plan graph"
+        return PlanGraph(plan, quanta)
+    except PlanFileError:
+        raise
+    except ProvenanceGraphError as err:
+        raise PlanFileError(f"{path}: {where}: {err.message}", hint=err.hint) from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise PlanFileError(f"{path}: {where}: {field}: {first['msg']}") from None
