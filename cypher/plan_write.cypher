@@ -2,8 +2,9 @@
 //
 // A writer first claims the :Plan node (status 'writing', with its token, host and
 // pid), then writes datasets, quanta and edges in batches, several at once. Every
-// batch checks that the writer still holds the plan; the writer refreshes a heartbeat
-// between batches. The last step sets
+// batch checks that the writer still holds the plan; a heartbeat thread refreshes the
+// plan's heartbeat while the writer works. Queries that change the plan node's state take
+// its lock first (SET p._lock ... REMOVE p._lock) so their token check reads the latest value. The last step sets
 // status 'complete'; queries only ever see complete plans. A writer killed half-way
 // leaves a 'writing' plan, which the next writer of the same plan takes over and
 // replaces.
@@ -32,19 +33,25 @@ SET p._lock = true
 REMOVE p._lock
 WITH p
 WHERE p.status = 'writing' AND p.writer = $previous
-SET p.writer = $token, p.writer_host = $host, p.writer_pid = $pid,
-    p.heartbeat = datetime(), p.digest = $digest, p.attempts = coalesce(p.attempts, 1) + 1
+SET p.writer = $token, p.writer_host = $host, p.writer_pid = $pid, p.heartbeat = datetime(),
+    p.started = datetime(), p.digest = $digest, p.attempts = coalesce(p.attempts, 1) + 1
 RETURN p.id AS id;
 
 // name: plan_reclaim_complete
-// Puts a complete plan back into state 'writing' for this writer, to replace it.
+// Puts the complete plan this writer saw ($seen_digest) back into state 'writing', to replace
+// it; refused if it changed meanwhile or if another plan now reads what it produces.
 MATCH (p:Plan {id: $plan_id})
 SET p._lock = true
 REMOVE p._lock
 WITH p
-WHERE p.status = 'complete'
+WHERE p.status = 'complete' AND p.digest = $seen_digest
+  AND NOT EXISTS {
+    MATCH (:Dataset {plan_id: $plan_id})<-[:CONSUMES]-(reader:Quantum)
+    WHERE reader.plan_id <> $plan_id
+  }
 SET p.status = 'writing', p.writer = $token, p.writer_host = $host, p.writer_pid = $pid,
-    p.heartbeat = datetime(), p.digest = $digest, p.attempts = coalesce(p.attempts, 1) + 1
+    p.heartbeat = datetime(), p.started = datetime(), p.digest = $digest, p.attempts = 1
+REMOVE p.completed, p.quantum_count, p.dataset_count, p.edge_count
 RETURN p.id AS id;
 
 // name: plan_find_conflicts
@@ -64,8 +71,12 @@ RETURN q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id
 LIMIT 5;
 
 // name: plan_heartbeat
-// Shows that the writer is alive; batches only read the plan node, so they run in parallel.
+// Shows that the writer is alive. The write batches do not lock the plan node's
+// properties (only its relationship chain, for IN_PLAN), so they run in parallel.
 MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
 WHERE p.writer = $token
 SET p.heartbeat = datetime()
 RETURN count(p) AS held;
@@ -73,19 +84,29 @@ RETURN count(p) AS held;
 // name: plan_set_header
 // Writes the plan's header properties.
 MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
 WHERE p.writer = $token
 SET p += $props, p.heartbeat = datetime()
 RETURN count(p) AS held;
 
 // name: plan_write_inputs
-// Writes one batch of the plan's input datasets (no producer in this plan); existing ones are kept.
+// Writes one batch of the plan's input datasets (no producer in this plan); existing ones are
+// kept. Returns the inputs that another plan produces but has not completed: a plan may
+// only read what exists or what a complete plan will produce.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 MERGE (d:Dataset {id: r.id})
   ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d += r.dims
-RETURN count(d) AS written;
+WITH d
+OPTIONAL MATCH (producer:Plan {id: d.plan_id})
+WHERE producer.status <> 'complete'
+RETURN count(d) AS written,
+       collect(DISTINCT d.dataset_type + ' ' + d.data_id + ' (plan ' + producer.id + ')')[..5]
+         AS unfinished;
 
 // name: plan_write_outputs
 // Writes one batch of the datasets the plan produces; the unique id constraint refuses any
@@ -125,13 +146,24 @@ CALL (q, r) {
 RETURN count(q) AS written, sum(consumed) AS consumed, sum(produced) AS produced;
 
 // name: plan_complete
-// Makes the plan visible: status 'complete', with its element counts.
+// Makes the plan visible: status 'complete', with its element counts. Under the plan's lock,
+// it checks that this writer still holds the plan and that every quantum and produced
+// dataset is there; otherwise nothing changes and `held` or the counts say why.
 MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
 WHERE p.writer = $token
-SET p.status = 'complete', p.completed = datetime(), p.quantum_count = $quantum_count,
-    p.dataset_count = $dataset_count, p.edge_count = $edge_count
-REMOVE p.writer, p.writer_host, p.writer_pid, p.heartbeat
-RETURN count(p) AS held;
+WITH p,
+     COUNT { MATCH (q:Quantum {plan_id: $plan_id}) } AS quanta,
+     COUNT { MATCH (d:Dataset {plan_id: $plan_id}) } AS produced
+WITH p, quanta, produced, quanta = $quantum_count AND produced = $produced_count AS whole
+FOREACH (_ IN CASE WHEN whole THEN [1] ELSE [] END |
+  SET p.status = 'complete', p.completed = datetime(), p.quantum_count = $quantum_count,
+      p.dataset_count = $dataset_count, p.edge_count = $edge_count
+  REMOVE p.writer, p.writer_host, p.writer_pid, p.heartbeat
+)
+RETURN count(p) AS held, quanta, produced, whole;
 
 // name: plan_external_consumers
 // Quanta of other plans that read datasets this plan produces (they block deleting it).
@@ -158,7 +190,16 @@ CALL (d) {
 } IN TRANSACTIONS OF 10000 ROWS;
 
 // name: plan_delete_node
-// Deletes the :Plan node itself, once its quanta are gone.
+// Deletes the :Plan node itself, once its quanta are gone, if $token (when given) still holds it.
 MATCH (p:Plan {id: $plan_id})
+SET p._lock = true
+REMOVE p._lock
+WITH p
+WHERE $token IS NULL OR p.writer = $token
 DETACH DELETE p
 RETURN count(*) AS deleted;
+
+// name: plan_has_content
+// Whether quanta or produced datasets of this plan id exist (leftovers of a deleted plan node).
+RETURN EXISTS { MATCH (:Quantum {plan_id: $plan_id}) } OR EXISTS { MATCH (:Dataset {plan_id: $plan_id}) }
+  AS found;

@@ -8,6 +8,7 @@ name and parameters. Driver errors are translated into this package's errors
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -96,6 +97,16 @@ class GraphStore:
                 f"the connection to Neo4j at {self.settings.uri} was lost: {err}",
                 hint="rerun the command once the server is back; plan writes resume",
             ) from err
+        except neo4j_errors.ConstraintError:
+            raise  # the plan writer turns these into PlanConflictError, naming the culprits
+        except neo4j_errors.TransientError as err:
+            raise DatabaseError(
+                f"Neo4j at {self.settings.uri} kept failing with a transient error: {err.message}",
+                hint="rerun the command; plan writes resume where they stopped",
+            ) from err
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as err:
+            message = getattr(err, "message", None) or str(err)
+            raise DatabaseError(f"Neo4j at {self.settings.uri} failed: {message}") from err
 
     def verify(self) -> None:
         """Check that the server answers and accepts our credentials."""
@@ -138,11 +149,24 @@ class GraphStore:
         with self._translated(), self.session() as session:
             return session.execute_write(work) if write else session.execute_read(work)
 
-    def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run a named query in an auto-commit transaction (needed by CALL ... IN TRANSACTIONS)."""
+    def autocommit(self, name: str, attempts: int = 5, **params: Any) -> list[dict[str, Any]]:
+        """Run a named, idempotent query in an auto-commit transaction.
+
+        Needed by ``CALL ... IN TRANSACTIONS``. The driver retries only managed
+        transactions, so transient errors (deadlocks with concurrent writers) are
+        retried here, with backoff.
+        """
         q = self.queries[name].query()
-        with self._translated(), self.session() as session:
-            return [r.data() for r in session.run(q, params)]
+        with self._translated():
+            for attempt in range(attempts):
+                try:
+                    with self.session() as session:
+                        return [r.data() for r in session.run(q, params)]
+                except neo4j_errors.TransientError:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def open_store(

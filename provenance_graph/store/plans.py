@@ -23,10 +23,12 @@ the next write of the plan replaces.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -175,11 +177,26 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
     }
 
 
-def _writer_alive(host: str | None, pid: int | None, idle_seconds: int, stale_after: float) -> bool:
+#: Writer tokens of the plan writes running in this process (any thread).
+_LIVE_TOKENS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def _writer_alive(
+    token: str | None, host: str | None, pid: int | None, idle_seconds: int, stale_after: float
+) -> bool:
+    """Whether the writer holding a plan may still be working on it.
+
+    On this host a writer is dead when its process is gone; a live process whose
+    heartbeat is older than ``stale_after`` is taken for a reused pid. This process's
+    own writers are known by their tokens. On another host only the heartbeat tells.
+    """
     if host == socket.gethostname():
-        if pid is None or pid == os.getpid() or not psutil.pid_exists(pid):
+        if pid == os.getpid():
+            with _LIVE_LOCK:
+                return token in _LIVE_TOKENS
+        if pid is None or not psutil.pid_exists(pid):
             return False
-        return idle_seconds <= stale_after
     return idle_seconds <= stale_after
 
 
@@ -207,11 +224,40 @@ class _PlanWriter:
     def run(self, replace: bool) -> WriteResult:
         started = time.perf_counter()
         self._register_dataset_types()
-        outcome = self._claim(replace)
-        if outcome == "unchanged":
-            return self._result(outcome, started)
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.add(self.token)
         try:
-            if outcome != "written":
+            outcome = self._claim(replace)
+            if outcome == "unchanged":
+                return self._result(outcome, started)
+            with self._heartbeat():
+                self._write(outcome)
+            return self._result(outcome, started)
+        finally:
+            with _LIVE_LOCK:
+                _LIVE_TOKENS.discard(self.token)
+
+    @contextlib.contextmanager
+    def _heartbeat(self, every: float = 5.0) -> Iterator[None]:
+        """Refresh the plan's heartbeat from a background thread while the body runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(Exception):  # a lost claim is detected by the batches
+                    self.store.write("plan_heartbeat", plan_id=self.plan_id, token=self.token)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.plan_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _write(self, outcome: WriteOutcome) -> None:
+        try:
+            if outcome != "written" or self.store.read("plan_has_content", plan_id=self.plan_id)[0]["found"]:
                 self._delete_content()
             try:
                 self._write_content()
@@ -226,7 +272,6 @@ class _PlanWriter:
         except BaseException:
             self._abandon()
             raise
-        return self._result(outcome, started)
 
     def _result(self, outcome: WriteOutcome, started: float) -> WriteResult:
         return WriteResult(
@@ -276,12 +321,19 @@ class _PlanWriter:
                 )
             self._check_no_external_consumers()
             taken = self.store.write(
-                "plan_reclaim_complete", plan_id=self.plan_id, digest=self.digest, **self.me
+                "plan_reclaim_complete",
+                plan_id=self.plan_id,
+                digest=self.digest,
+                seen_digest=row["digest"],
+                **self.me,
             )
             if not taken:
+                self._check_no_external_consumers()
                 raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
             return "replaced"
-        if _writer_alive(row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after):
+        if _writer_alive(
+            row["writer"], row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after
+        ):
             raise PlanBusyError(
                 f"plan {self.plan_id!r} is being written by pid {row['writer_pid']} on "
                 f"{row['writer_host']} (last active {row['idle_seconds']} s ago)",
@@ -356,17 +408,27 @@ class _PlanWriter:
             props=_header_props(graph.plan, self.digest),
         )
 
+        def check_inputs(rows: list[dict[str, Any]]) -> int:
+            if rows and rows[0]["unfinished"]:
+                raise PlanConflictError(
+                    f"plan {plan_id!r} reads datasets that another plan produces but has not "
+                    "completed: " + "; ".join(rows[0]["unfinished"]),
+                    hint="complete (rerun) or delete that plan first",
+                )
+            return self._held(rows, "written")
+
         inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
         outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
-        for phase, query, refs in (
-            ("inputs", "plan_write_inputs", inputs),
-            ("outputs", "plan_write_outputs", outputs),
+        written: Check = lambda r: self._held(r, "written")  # noqa: E731
+        for phase, query, refs, check in (
+            ("inputs", "plan_write_inputs", inputs, check_inputs),
+            ("outputs", "plan_write_outputs", outputs, written),
         ):
             self._run_batches(
                 phase,
                 query,
                 (
-                    ([_dataset_row(ref) for ref in chunk], lambda r: self._held(r, "written"))
+                    ([_dataset_row(ref) for ref in chunk], check)
                     for chunk in _batches(refs, self.batches.datasets)
                 ),
                 len(refs),
@@ -408,12 +470,24 @@ class _PlanWriter:
             len(quanta),
         )
 
+        def check_complete(rows: list[dict[str, Any]]) -> int:
+            self._held(rows, "held")
+            if not rows[0]["whole"]:
+                raise PlanError(
+                    f"plan {plan_id!r} is not whole in the graph: {rows[0]['quanta']} of "
+                    f"{len(graph.quanta)} quanta and {rows[0]['produced']} of {len(outputs)} "
+                    "produced datasets; it stays incomplete",
+                    hint="write it again",
+                )
+            return 1
+
         self.store.write_with(
             "plan_complete",
-            lambda rows: self._held(rows, "held"),
+            check_complete,
             plan_id=plan_id,
             token=self.token,
             quantum_count=len(graph.quanta),
+            produced_count=len(outputs),
             dataset_count=len(graph.datasets),
             edge_count=graph.edge_count,
         )
@@ -432,7 +506,6 @@ class _PlanWriter:
         """
         workers = max(1, self.batches.workers)
         done = 0
-        last_beat = time.monotonic()
         pending: set[Future[int]] = set()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan-writer") as pool:
             try:
@@ -460,14 +533,6 @@ class _PlanWriter:
                     for future in finished:
                         done += future.result()
                         self.progress(phase, done, total)
-                    if time.monotonic() - last_beat > 5:
-                        self.store.write_with(
-                            "plan_heartbeat",
-                            lambda r: self._held(r, "held"),
-                            plan_id=self.plan_id,
-                            token=self.token,
-                        )
-                        last_beat = time.monotonic()
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -485,7 +550,7 @@ class _PlanWriter:
             header = self.store.read("plan_header", plan_id=self.plan_id)
             if header and header[0]["plan"].get("writer") == self.token:
                 self._delete_content()
-                self.store.write("plan_delete_node", plan_id=self.plan_id)
+                self.store.write("plan_delete_node", plan_id=self.plan_id, token=self.token)
         except Exception:
             return
 
@@ -560,7 +625,7 @@ def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
 
         raise PlanNotFoundError(
             f"no plan {plan_id!r} is stored",
-            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plan list'",
+            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plans list'",
         )
     props: Mapping[str, Any] = rows[0]["plan"]
     if props.get("status") != "complete":
@@ -677,8 +742,18 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
     Refuses when quanta of other plans read datasets this plan produces.
     Returns False when there was no such plan.
     """
-    if not store.read("plan_header", plan_id=plan_id):
+    header = store.read("plan_header", plan_id=plan_id)
+    if not header:
         return False
+    props = header[0]["plan"]
+    if props.get("status") == "writing" and props.get("writer"):
+        idle = _idle_seconds(props.get("heartbeat"))
+        if _writer_alive(props["writer"], props.get("writer_host"), props.get("writer_pid"), idle, 600.0):
+            raise PlanBusyError(
+                f"plan {plan_id!r} is being written by pid {props.get('writer_pid')} on "
+                f"{props.get('writer_host')}",
+                hint="wait for that write to finish, or stop it, then delete the plan",
+            )
     readers = store.read("plan_external_consumers", plan_id=plan_id)
     if readers:
         others = ", ".join(repr(r["plan_id"]) for r in readers)
@@ -688,5 +763,12 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
         )
     store.autocommit("plan_delete_quanta", plan_id=plan_id)
     store.autocommit("plan_delete_datasets", plan_id=plan_id)
-    store.write("plan_delete_node", plan_id=plan_id)
+    store.write("plan_delete_node", plan_id=plan_id, token=None)
     return True
+
+
+def _idle_seconds(heartbeat: Any) -> int:
+    if not isinstance(heartbeat, neo4j.time.DateTime):
+        return 0
+    native = heartbeat.to_native()
+    return int((dt.datetime.now(dt.UTC) - native).total_seconds())

@@ -247,3 +247,78 @@ def test_values_with_quotes_and_keywords_are_stored_verbatim(store: GraphStore, 
     assert {
         q.data_id["instrument"] for q in back.quanta.values() if "instrument" in q.data_id.dimensions
     } == {nasty}
+
+
+def test_two_threads_racing_on_one_plan_store_it_once(store: GraphStore, namespace: str) -> None:
+    import threading
+
+    graph = small_plan(namespace, visits=6, detectors=10)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def write() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(write_plan(store, graph).outcome)
+        except PlanBusyError:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) in (["busy", "written"], ["unchanged", "written"])
+    assert read_plan(store, graph.plan.id) == graph
+    assert graph_counts(store, graph.plan.id) == (len(graph), len(graph.datasets), graph.edge_count)
+
+
+def test_a_plan_may_not_read_outputs_of_an_unfinished_plan(store: GraphStore, namespace: str) -> None:
+    upstream = small_plan(namespace, "up")
+    write_plan(store, upstream)
+    with store.session() as session:  # as if a replace of the upstream plan were under way
+        session.run("MATCH (p:Plan {id: $id}) SET p.status = 'writing'", id=upstream.plan.id).consume()
+    calexp = next(r for r in upstream.datasets.values() if r.dataset_type.name == "calexp")
+    out_type = DatasetType(name="calexpSummary", dimensions=list(calexp.dataset_type.dimensions))
+    out = DatasetRef(dataset_type=out_type, data_id=calexp.data_id, run=f"{namespace}/down")
+    downstream = PlanGraph(
+        Plan(id=f"{namespace}-down", output_run=f"{namespace}/down"),
+        [
+            Quantum(
+                task_label="summarize",
+                data_id=calexp.data_id,
+                run=f"{namespace}/down",
+                inputs=[calexp],
+                outputs=[out],
+            )
+        ],
+    )
+    with pytest.raises(
+        PlanConflictError, match=f"produces but has not completed: calexp .*plan {upstream.plan.id}"
+    ):
+        write_plan(store, downstream)
+    assert downstream.plan.id not in [p.id for p in list_plans(store, include_incomplete=True)]
+    with store.session() as session:
+        session.run("MATCH (p:Plan {id: $id}) SET p.status = 'complete'", id=upstream.plan.id).consume()
+    assert write_plan(store, downstream).outcome == "written"
+
+
+def test_delete_refuses_a_plan_a_live_process_is_writing(store: GraphStore, namespace: str) -> None:
+    graph = small_plan(namespace)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        store.write(
+            "plan_claim",
+            plan_id=graph.plan.id,
+            digest="d",
+            token="other-writer",
+            host=socket.gethostname(),
+            pid=holder.pid,
+        )
+        with pytest.raises(PlanBusyError, match="wait for that write to finish"):
+            delete_plan(store, graph.plan.id)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert delete_plan(store, graph.plan.id)
+    assert graph.plan.id not in [p.id for p in list_plans(store, include_incomplete=True)]
