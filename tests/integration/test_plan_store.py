@@ -40,6 +40,17 @@ def small_plan(ns: str, name: str = "p", visits: int = 2, detectors: int = 3, **
     )
 
 
+def reader_of_calexp(upstream: PlanGraph, ns: str) -> PlanGraph:
+    """A one-quantum plan that reads one calexp the upstream plan produces."""
+    calexp = next(r for r in upstream.datasets.values() if r.dataset_type.name == "calexp")
+    out_type = DatasetType(name="calexpSummary", dimensions=list(calexp.dataset_type.dimensions))
+    out = DatasetRef(dataset_type=out_type, data_id=calexp.data_id, run=f"{ns}/down")
+    quantum = Quantum(
+        task_label="summarize", data_id=calexp.data_id, run=f"{ns}/down", inputs=[calexp], outputs=[out]
+    )
+    return PlanGraph(Plan(id=f"{ns}-down", output_run=f"{ns}/down"), [quantum])
+
+
 def graph_counts(store: GraphStore, plan_id: str) -> tuple[int, int, int]:
     [row] = store.read("plan_element_counts", plan_id=plan_id)
     return int(row["quanta"]), int(row["datasets"]), int(row["edges"])
@@ -215,21 +226,7 @@ def test_a_plan_being_written_by_a_live_process_is_busy(store: GraphStore, names
 def test_delete_refuses_while_another_plan_reads_its_outputs(store: GraphStore, namespace: str) -> None:
     upstream = small_plan(namespace, "up")
     write_plan(store, upstream)
-    calexp = next(r for r in upstream.datasets.values() if r.dataset_type.name == "calexp")
-    out_type = DatasetType(name="calexpSummary", dimensions=list(calexp.dataset_type.dimensions))
-    out = DatasetRef(dataset_type=out_type, data_id=calexp.data_id, run=f"{namespace}/down")
-    downstream = PlanGraph(
-        Plan(id=f"{namespace}-down", output_run=f"{namespace}/down"),
-        [
-            Quantum(
-                task_label="summarize",
-                data_id=calexp.data_id,
-                run=f"{namespace}/down",
-                inputs=[calexp],
-                outputs=[out],
-            )
-        ],
-    )
+    downstream = reader_of_calexp(upstream, namespace)
     write_plan(store, downstream)
     with pytest.raises(PlanConflictError, match=f"plan\\(s\\) '{namespace}-down' read datasets"):
         delete_plan(store, upstream.plan.id)
@@ -278,21 +275,7 @@ def test_a_plan_may_not_read_outputs_of_an_unfinished_plan(store: GraphStore, na
     write_plan(store, upstream)
     with store.session() as session:  # as if a replace of the upstream plan were under way
         session.run("MATCH (p:Plan {id: $id}) SET p.status = 'writing'", id=upstream.plan.id).consume()
-    calexp = next(r for r in upstream.datasets.values() if r.dataset_type.name == "calexp")
-    out_type = DatasetType(name="calexpSummary", dimensions=list(calexp.dataset_type.dimensions))
-    out = DatasetRef(dataset_type=out_type, data_id=calexp.data_id, run=f"{namespace}/down")
-    downstream = PlanGraph(
-        Plan(id=f"{namespace}-down", output_run=f"{namespace}/down"),
-        [
-            Quantum(
-                task_label="summarize",
-                data_id=calexp.data_id,
-                run=f"{namespace}/down",
-                inputs=[calexp],
-                outputs=[out],
-            )
-        ],
-    )
+    downstream = reader_of_calexp(upstream, namespace)
     with pytest.raises(
         PlanConflictError, match=f"produces but has not completed: calexp .*plan {upstream.plan.id}"
     ):
