@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -49,6 +51,25 @@ def reader_of_calexp(upstream: PlanGraph, ns: str) -> PlanGraph:
         task_label="summarize", data_id=calexp.data_id, run=f"{ns}/down", inputs=[calexp], outputs=[out]
     )
     return PlanGraph(Plan(id=f"{ns}-down", output_run=f"{ns}/down"), [quantum])
+
+
+@contextlib.contextmanager
+def held_by_live_process(store: GraphStore, plan_id: str) -> Iterator[int]:
+    """Claim ``plan_id`` as if another live process on this host were writing it."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        store.write(
+            "plan_claim",
+            plan_id=plan_id,
+            digest="other",
+            token="someone-else",
+            host=socket.gethostname(),
+            pid=holder.pid,
+        )
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def graph_counts(store: GraphStore, plan_id: str) -> tuple[int, int, int]:
@@ -201,23 +222,11 @@ def test_unknown_plan_gets_a_suggestion(store: GraphStore, namespace: str) -> No
 
 def test_a_plan_being_written_by_a_live_process_is_busy(store: GraphStore, namespace: str) -> None:
     graph = small_plan(namespace)
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        store.write(
-            "plan_claim",
-            plan_id=graph.plan.id,
-            digest="other",
-            token="someone-else",
-            host=socket.gethostname(),
-            pid=holder.pid,
-        )
-        with pytest.raises(PlanBusyError, match=f"being written by pid {holder.pid}"):
+    with held_by_live_process(store, graph.plan.id) as pid:
+        with pytest.raises(PlanBusyError, match=f"being written by pid {pid}"):
             write_plan(store, graph)
         with pytest.raises(PlanNotFoundError, match="incomplete"):
             read_plan(store, graph.plan.id)
-    finally:
-        holder.kill()
-        holder.wait()
     result = write_plan(store, graph)
     assert result.outcome == "resumed"
     assert read_plan(store, graph.plan.id) == graph
@@ -288,20 +297,10 @@ def test_a_plan_may_not_read_outputs_of_an_unfinished_plan(store: GraphStore, na
 
 def test_delete_refuses_a_plan_a_live_process_is_writing(store: GraphStore, namespace: str) -> None:
     graph = small_plan(namespace)
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        store.write(
-            "plan_claim",
-            plan_id=graph.plan.id,
-            digest="d",
-            token="other-writer",
-            host=socket.gethostname(),
-            pid=holder.pid,
-        )
-        with pytest.raises(PlanBusyError, match="wait for that write to finish"):
-            delete_plan(store, graph.plan.id)
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        held_by_live_process(store, graph.plan.id),
+        pytest.raises(PlanBusyError, match="wait for that write"),
+    ):
+        delete_plan(store, graph.plan.id)
     assert delete_plan(store, graph.plan.id)
     assert graph.plan.id not in [p.id for p in list_plans(store, include_incomplete=True)]
