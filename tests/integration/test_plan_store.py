@@ -304,3 +304,32 @@ def test_delete_refuses_a_plan_a_live_process_is_writing(store: GraphStore, name
         delete_plan(store, graph.plan.id)
     assert delete_plan(store, graph.plan.id)
     assert graph.plan.id not in [p.id for p in list_plans(store, include_incomplete=True)]
+
+
+def test_a_newer_schema_version_is_refused_on_connect(store: GraphStore) -> None:
+    from provenance_graph.errors import SchemaVersionError
+    from provenance_graph.store import ensure_schema
+
+    store.write("schema_version_set", version=SCHEMA_VERSION + 1, writer="a future provenance-graph")
+    try:
+        with pytest.raises(
+            SchemaVersionError,
+            match=f"schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}",
+        ):
+            ensure_schema(store)
+    finally:
+        store.write("schema_version_set", version=SCHEMA_VERSION, writer="tests")
+    assert ensure_schema(store) == SCHEMA_VERSION
+
+
+def test_an_older_schema_version_is_upgraded(store: GraphStore) -> None:
+    from provenance_graph.store import ensure_schema
+
+    with store.session() as session:
+        session.run("DROP INDEX quantum_task").consume()
+    store.write("schema_version_set", version=0, writer="an older provenance-graph")
+    assert ensure_schema(store) == SCHEMA_VERSION
+    assert schema_version(store) == SCHEMA_VERSION
+    with store.session() as session:
+        indexes = {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
+    assert "quantum_task" in indexes
