@@ -675,6 +675,33 @@ def read_plan(
         )
         for t in store.read("dataset_types_by_name", names=type_names)
     }
+    try:
+        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types)
+    except KeyError as err:  # a dataset or type vanished between the reads
+        _check_unchanged(store, plan_id, props)
+        raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
+    _check_unchanged(store, plan_id, props)
+    return graph
+
+
+def _check_unchanged(store: GraphStore, plan_id: str, before: Mapping[str, Any]) -> None:
+    """Raise `PlanBusyError` if the plan changed while it was read in several transactions."""
+    rows = store.read("plan_header", plan_id=plan_id)
+    after = rows[0]["plan"] if rows else {}
+    if after.get("status") != "complete" or after.get("digest") != before.get("digest"):
+        raise PlanBusyError(
+            f"plan {plan_id!r} was replaced or deleted while it was being read",
+            hint="read it again",
+        )
+
+
+def _graph_from_rows(
+    plan_id: str,
+    props: Mapping[str, Any],
+    rows: list[dict[str, Any]],
+    dataset_rows: list[dict[str, Any]],
+    types: Mapping[str, DatasetType],
+) -> PlanGraph:
     refs: dict[str, DatasetRef] = {}
     for r in dataset_rows:
         ref = DatasetRef(
@@ -705,7 +732,9 @@ def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
     props = _complete_header(store, plan_id)
     counts = {r["task"]: int(r["quanta"]) for r in store.read("plan_task_counts", plan_id=plan_id)}
     [elements] = store.read("plan_element_counts", plan_id=plan_id)
-    [io] = store.read("plan_io_counts", plan_id=plan_id)
+    io_rows = store.read("plan_io_counts", plan_id=plan_id)
+    _check_unchanged(store, plan_id, props)
+    [io] = io_rows
     return PlanSummary(
         plan=_plan_from_props(plan_id, props),
         task_counts=counts,

@@ -333,3 +333,22 @@ def test_an_older_schema_version_is_upgraded(store: GraphStore) -> None:
     with store.session() as session:
         indexes = {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
     assert "quantum_task" in indexes
+
+
+def test_a_plan_deleted_while_it_is_read_is_reported(
+    store: GraphStore, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = small_plan(namespace)
+    write_plan(store, graph)
+    original = store.read
+
+    def read_then_delete(name: str, **params: object) -> list[dict[str, object]]:
+        rows = original(name, **params)
+        if name == "plan_quanta":  # another process deletes the plan between our reads
+            monkeypatch.setattr(store, "read", original)
+            delete_plan(store, graph.plan.id)
+        return rows
+
+    monkeypatch.setattr(store, "read", read_then_delete)
+    with pytest.raises(PlanBusyError, match="replaced or deleted while it was being read"):
+        read_plan(store, graph.plan.id)
