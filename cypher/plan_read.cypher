@@ -1,9 +1,11 @@
 // Reading plans back. Only complete plans are visible.
 
 // name: plan_header
-// The header properties of one plan, complete or not.
+// The header properties of one plan, complete or not, and how long ago (server clock) its
+// writer last showed a heartbeat.
 MATCH (p:Plan {id: $plan_id})
-RETURN p {.*} AS plan;
+RETURN p {.*} AS plan,
+       duration.inSeconds(coalesce(p.heartbeat, datetime()), datetime()).seconds AS idle_seconds;
 
 // name: plan_quanta
 // Quanta of a complete plan, optionally filtered by task labels and data-ID values.

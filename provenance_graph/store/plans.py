@@ -23,7 +23,6 @@ the next write of the plan replaces.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 import json
 import os
@@ -73,6 +72,8 @@ __all__ = [
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
+#: Checks one batch's records inside its transaction (raising rolls it back) and returns
+#: how many items the batch wrote, for progress.
 Check = Callable[[list[dict[str, Any]]], int]
 WriteOutcome = Literal["written", "unchanged", "resumed", "replaced"]
 
@@ -177,6 +178,9 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
     }
 
 
+#: Seconds after which a silent writer counts as dead (unless this host sees its process).
+STALE_AFTER = 600.0
+
 #: Writer tokens of the plan writes running in this process (any thread).
 _LIVE_TOKENS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
@@ -258,7 +262,7 @@ class _PlanWriter:
     def _write(self, outcome: WriteOutcome) -> None:
         try:
             if outcome != "written" or self.store.read("plan_has_content", plan_id=self.plan_id)[0]["found"]:
-                self._delete_content()
+                _delete_content(self.store, self.plan_id)
             try:
                 self._write_content()
             except neo4j_errors.ConstraintError as err:
@@ -319,7 +323,7 @@ class _PlanWriter:
                     hint="give the new plan another id, or replace the stored one "
                     "(write_plan(..., replace=True))",
                 )
-            self._check_no_external_consumers()
+            _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
             taken = self.store.write(
                 "plan_reclaim_complete",
                 plan_id=self.plan_id,
@@ -328,7 +332,7 @@ class _PlanWriter:
                 **self.me,
             )
             if not taken:
-                self._check_no_external_consumers()
+                _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
                 raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
             return "replaced"
         if _writer_alive(
@@ -352,16 +356,6 @@ class _PlanWriter:
         return "resumed"
 
     # --- conflicts -----------------------------------------------------------------
-
-    def _check_no_external_consumers(self) -> None:
-        readers = self.store.read("plan_external_consumers", plan_id=self.plan_id)
-        if readers:
-            others = ", ".join(repr(r["plan_id"]) for r in readers)
-            raise PlanConflictError(
-                f"plan {self.plan_id!r} cannot be replaced or deleted: plan(s) {others} read "
-                "datasets it produces",
-                hint="delete those plans first",
-            )
 
     def _check_conflicts(self) -> None:
         """Raise `PlanConflictError` naming existing datasets or quanta this plan would create."""
@@ -521,7 +515,7 @@ class _PlanWriter:
                             pool.submit(
                                 self.store.write_with,
                                 query,
-                                lambda records, rows=rows, check=check: (check(records), len(rows))[1],
+                                check,
                                 plan_id=self.plan_id,
                                 token=self.token,
                                 rows=rows,
@@ -540,16 +534,12 @@ class _PlanWriter:
 
     # --- cleaning up ---------------------------------------------------------------
 
-    def _delete_content(self) -> None:
-        self.store.autocommit("plan_delete_quanta", plan_id=self.plan_id)
-        self.store.autocommit("plan_delete_datasets", plan_id=self.plan_id)
-
     def _abandon(self) -> None:
         """Best effort: remove what this attempt wrote, so a failed write leaves nothing."""
         try:
             header = self.store.read("plan_header", plan_id=self.plan_id)
             if header and header[0]["plan"].get("writer") == self.token:
-                self._delete_content()
+                _delete_content(self.store, self.plan_id)
                 self.store.write("plan_delete_node", plan_id=self.plan_id, token=self.token)
         except Exception:
             return
@@ -562,7 +552,7 @@ def write_plan(
     replace: bool = False,
     batches: BatchSizes | None = None,
     progress: Progress = _no_progress,
-    stale_after: float = 600.0,
+    stale_after: float = STALE_AFTER,
 ) -> WriteResult:
     """Store ``graph`` in Neo4j, whole or not at all.
 
@@ -775,29 +765,36 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
     if not header:
         return False
     props = header[0]["plan"]
-    if props.get("status") == "writing" and props.get("writer"):
-        idle = _idle_seconds(props.get("heartbeat"))
-        if _writer_alive(props["writer"], props.get("writer_host"), props.get("writer_pid"), idle, 600.0):
-            raise PlanBusyError(
-                f"plan {plan_id!r} is being written by pid {props.get('writer_pid')} on "
-                f"{props.get('writer_host')}",
-                hint="wait for that write to finish, or stop it, then delete the plan",
-            )
-    readers = store.read("plan_external_consumers", plan_id=plan_id)
-    if readers:
-        others = ", ".join(repr(r["plan_id"]) for r in readers)
-        raise PlanConflictError(
-            f"plan {plan_id!r} cannot be deleted: plan(s) {others} read datasets it produces",
-            hint="delete those plans first",
+    if props.get("status") == "writing" and _writer_alive(
+        props.get("writer"),
+        props.get("writer_host"),
+        props.get("writer_pid"),
+        header[0]["idle_seconds"],
+        STALE_AFTER,
+    ):
+        raise PlanBusyError(
+            f"plan {plan_id!r} is being written by pid {props.get('writer_pid')} on "
+            f"{props.get('writer_host')}",
+            hint="wait for that write to finish, or stop it, then delete the plan",
         )
-    store.autocommit("plan_delete_quanta", plan_id=plan_id)
-    store.autocommit("plan_delete_datasets", plan_id=plan_id)
+    _refuse_if_read_by_others(store, plan_id, "deleted")
+    _delete_content(store, plan_id)
     store.write("plan_delete_node", plan_id=plan_id, token=None)
     return True
 
 
-def _idle_seconds(heartbeat: Any) -> int:
-    if not isinstance(heartbeat, neo4j.time.DateTime):
-        return 0
-    native = heartbeat.to_native()
-    return int((dt.datetime.now(dt.UTC) - native).total_seconds())
+def _refuse_if_read_by_others(store: GraphStore, plan_id: str, verb: str) -> None:
+    """Raise `PlanConflictError` if quanta of other plans read datasets this plan produces."""
+    readers = store.read("plan_external_consumers", plan_id=plan_id)
+    if readers:
+        others = ", ".join(repr(r["plan_id"]) for r in readers)
+        raise PlanConflictError(
+            f"plan {plan_id!r} cannot be {verb}: plan(s) {others} read datasets it produces",
+            hint="delete those plans first",
+        )
+
+
+def _delete_content(store: GraphStore, plan_id: str) -> None:
+    """Delete a plan's quanta, and the datasets it produced that no other plan reads."""
+    store.autocommit("plan_delete_quanta", plan_id=plan_id)
+    store.autocommit("plan_delete_datasets", plan_id=plan_id)

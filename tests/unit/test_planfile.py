@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,11 +31,11 @@ def _write(path: Path, document: object) -> None:
         handle.write(json.dumps(document).encode())
 
 
-def _document(tmp_path: Path) -> dict[str, object]:
+def _document(tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "good.json.gz"
     save_plan(drp_plan(1, 2, plan_id="good"), path)
     with gzip.open(path, "rb") as handle:
-        document: dict[str, object] = json.loads(handle.read())
+        document: dict[str, Any] = json.loads(handle.read())
     return document
 
 
@@ -60,33 +62,36 @@ def test_future_version_is_refused(tmp_path: Path) -> None:
         load_plan(tmp_path / "v99.json.gz")
 
 
-def test_tampered_entries_are_named(tmp_path: Path) -> None:
-    document = _document(tmp_path)
-    datasets = document["datasets"]
-    assert isinstance(datasets, list)
-    datasets[3][2]["visit"] = 77  # content no longer matches the stored id
-    _write(tmp_path / "tampered.json.gz", document)
-    with pytest.raises(PlanFileError, match=r"datasets\[3\]: id .* does not match its content"):
-        load_plan(tmp_path / "tampered.json.gz")
+def _retarget_visit(document: dict[str, Any]) -> None:
+    document["datasets"][3][2]["visit"] = 77  # content no longer matches the stored id
 
-    document = _document(tmp_path)
-    quanta = document["quanta"]
-    assert isinstance(quanta, list)
-    quanta[0][4] = [10_000]
-    _write(tmp_path / "index.json.gz", document)
-    with pytest.raises(PlanFileError, match=r"quanta\[0\]: dataset index 10000 out of range"):
-        load_plan(tmp_path / "index.json.gz")
 
-    document = _document(tmp_path)
-    quanta = document["quanta"]
-    assert isinstance(quanta, list)
-    quanta[1] = list(quanta[0])  # the same quantum twice
-    _write(tmp_path / "twice.json.gz", document)
-    with pytest.raises(PlanFileError, match="the plan graph: quantum .* appears twice"):
-        load_plan(tmp_path / "twice.json.gz")
+def _dangling_index(document: dict[str, Any]) -> None:
+    document["quanta"][0][4] = [10_000]
 
-    document = _document(tmp_path)
+
+def _quantum_twice(document: dict[str, Any]) -> None:
+    document["quanta"][1] = list(document["quanta"][0])
+
+
+def _bad_run(document: dict[str, Any]) -> None:
     document["plan"] = {"output_run": "bad run"}
-    _write(tmp_path / "header.json.gz", document)
-    with pytest.raises(PlanFileError, match="plan: invalid run name 'bad run'"):
-        load_plan(tmp_path / "header.json.gz")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (_retarget_visit, r"datasets\[3\]: id .* does not match its content"),
+        (_dangling_index, r"quanta\[0\]: dataset index 10000 out of range"),
+        (_quantum_twice, "the plan graph: quantum .* appears twice"),
+        (_bad_run, "plan: invalid run name 'bad run'"),
+    ],
+)
+def test_tampered_entries_are_named(
+    tmp_path: Path, tamper: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    document = _document(tmp_path)
+    tamper(document)
+    _write(tmp_path / "tampered.json.gz", document)
+    with pytest.raises(PlanFileError, match=message):
+        load_plan(tmp_path / "tampered.json.gz")
