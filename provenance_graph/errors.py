@@ -15,7 +15,11 @@ Hierarchy::
      |    +-- InvalidNameError
      |    +-- InvalidDataIdError
      |    +-- DatasetTypeConflictError
-     +-- PlanError ..................... an execution plan is not acceptable
+     +-- PipelineError ................. a pipeline definition is not acceptable
+ +-- ExpressionError ............... a data-query expression does not parse or check
+ +-- RepositoryError ............... a data repository is missing, malformed or refuses a change
+ +-- PreflightError ................ pre-flight cannot build a plan from what it was given
+ +-- PlanError ..................... an execution plan is not acceptable
      |    +-- DuplicateProducerError
      |    +-- PlanCycleError
      |    +-- PlanNotFoundError
@@ -47,7 +51,9 @@ __all__ = [
     "InvalidNameError",
     "JavaNotFoundError",
     "MavenError",
+    "ExpressionError",
     "ModelError",
+    "PipelineError",
     "PlanBusyError",
     "PlanConflictError",
     "PlanCycleError",
@@ -55,8 +61,10 @@ __all__ = [
     "PlanFileError",
     "PlanNotFoundError",
     "PortInUseError",
+    "PreflightError",
     "ProvenanceGraphError",
     "QueryError",
+    "RepositoryError",
     "SchemaVersionError",
     "ServerError",
     "ServerStartError",
@@ -103,6 +111,43 @@ class InvalidDataIdError(ModelError):
 
 class DatasetTypeConflictError(ModelError):
     """Raised when one dataset type name is defined twice with different definitions."""
+
+
+class PipelineError(ProvenanceGraphError):
+    """Raised when a pipeline definition (YAML, task class, config, connections) is invalid."""
+
+
+class ExpressionError(ProvenanceGraphError):
+    """Raised when a data-query expression does not parse or names unknown dimensions.
+
+    Parameters
+    ----------
+    message
+        What went wrong.
+    expression
+        The expression text.
+    position
+        Zero-based character offset of the culprit in ``expression``, if known.
+    hint
+        How to fix it.
+    """
+
+    def __init__(
+        self, message: str, *, expression: str = "", position: int | None = None, hint: str | None = None
+    ) -> None:
+        if position is not None and expression:
+            message = f"{message} (at column {position + 1})\n    {expression}\n    {' ' * position}^"
+        super().__init__(message, hint=hint)
+        self.expression = expression
+        self.position = position
+
+
+class RepositoryError(ProvenanceGraphError):
+    """Raised when a data repository is missing or malformed, or refuses a change."""
+
+
+class PreflightError(ProvenanceGraphError):
+    """Raised when pre-flight cannot build a plan from the pipeline, repository and query."""
 
 
 class PlanError(ProvenanceGraphError):

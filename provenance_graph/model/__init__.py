@@ -5,13 +5,19 @@ checked when built). Nothing here talks to a database.
 """
 
 from provenance_graph.model._data_id import DataId, DimensionValue
+from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
 from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._names import RESERVED_PROPERTIES, suggest
+from provenance_graph.model._notes import NoteKind, PlanNote
 from provenance_graph.model._plan import MetadataValue, Plan, new_plan_id
 from provenance_graph.model._quantum import Quantum
 
 __all__ = [
+    "DEFAULT_UNIVERSE",
+    "Dimension",
+    "DimensionJoin",
+    "DimensionUniverse",
     "ID_NAMESPACE",
     "RESERVED_PROPERTIES",
     "DataId",
@@ -19,8 +25,10 @@ __all__ = [
     "DatasetType",
     "DimensionValue",
     "MetadataValue",
+    "NoteKind",
     "Plan",
     "PlanGraph",
+    "PlanNote",
     "Quantum",
     "new_plan_id",
     "stable_id",

@@ -64,6 +64,15 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
         return tuple(sorted(items))
 
     @classmethod
+    def trusted(cls, pairs: tuple[tuple[str, DimensionValue], ...]) -> DataId:
+        """Build a data ID from pairs already sorted by name and checked, skipping validation.
+
+        Pre-flight makes hundreds of thousands of data IDs from values it has
+        checked already; validating each again would dominate its run time.
+        """
+        return cls.model_construct(pairs)
+
+    @classmethod
     def of(cls, **values: DimensionValue) -> DataId:
         """Build a data ID from keyword arguments: ``DataId.of(visit=1, detector=2)``."""
         return cls(tuple(values.items()))

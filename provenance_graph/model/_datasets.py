@@ -99,6 +99,11 @@ class DatasetRef(BaseModel):
             )
         return self
 
+    @classmethod
+    def trusted(cls, dataset_type: DatasetType, data_id: DataId, run: str) -> DatasetRef:
+        """Build a ref from checked parts (the data ID fits the type, the run is valid), skipping validation."""
+        return cls.model_construct(dataset_type=dataset_type, data_id=data_id, run=run)
+
     @cached_property
     def id(self) -> str:
         """The stable id of this dataset (a UUID5 of run, dataset type and data ID)."""

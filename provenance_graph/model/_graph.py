@@ -22,6 +22,7 @@ from provenance_graph.errors import (
     PlanError,
 )
 from provenance_graph.model._datasets import DatasetRef, DatasetType
+from provenance_graph.model._notes import PlanNote
 from provenance_graph.model._plan import Plan
 from provenance_graph.model._quantum import Quantum
 
@@ -46,6 +47,8 @@ class PlanGraph:
         The plan header.
     quanta
         Every quantum of the plan, in any order.
+    notes
+        Why pre-flight dropped data IDs, if it did.
 
     Raises
     ------
@@ -59,8 +62,10 @@ class PlanGraph:
         A quantum appears twice, or writes outside the plan's output run.
     """
 
-    def __init__(self, plan: Plan, quanta: Iterable[Quantum]) -> None:
+    def __init__(self, plan: Plan, quanta: Iterable[Quantum], notes: Iterable[PlanNote] = ()) -> None:
         self.plan = plan
+        self.notes: tuple[PlanNote, ...] = tuple(notes)
+        """Why pre-flight dropped data IDs (see `PlanNote`)."""
         self._quanta: dict[str, Quantum] = {}
         self._datasets: dict[str, DatasetRef] = {}
         self._dataset_types: dict[str, DatasetType] = {}
@@ -204,12 +209,14 @@ class PlanGraph:
             h.update(json.dumps([[r.id for r in q.inputs], [r.id for r in q.outputs]]).encode())
         for name in sorted(self._dataset_types):
             h.update(self._dataset_types[name].model_dump_json().encode())
+        for note in self.notes:
+            h.update(note.model_dump_json().encode())
         return h.hexdigest()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PlanGraph):
             return NotImplemented
-        return self.plan == other.plan and self._quanta == other._quanta
+        return self.plan == other.plan and self._quanta == other._quanta and self.notes == other.notes
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -41,6 +41,8 @@ class Plan(BaseModel):
     """When pre-flight made the plan (timezone-aware, UTC)."""
     pipeline_digest: str = ""
     """A digest of the pipeline definition the plan was made from."""
+    pipeline: str = ""
+    """The pipeline definition the plan was made from, as YAML text (what an Activator runs)."""
     constraints: str = ""
     """The data query the plan was made under, e.g. ``instrument='HSC' AND visit IN (1..10)``."""
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)

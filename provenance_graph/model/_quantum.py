@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -58,6 +59,24 @@ class Quantum(BaseModel):
     @classmethod
     def _canonical_order(cls, value: Any) -> Any:
         return _sorted_refs(value)
+
+    @classmethod
+    def trusted(
+        cls,
+        task_label: str,
+        data_id: DataId,
+        run: str,
+        inputs: Iterable[DatasetRef],
+        outputs: Iterable[DatasetRef],
+    ) -> Quantum:
+        """Build a quantum from checked parts, skipping validation (inputs and outputs are sorted here)."""
+        return cls.model_construct(
+            task_label=task_label,
+            data_id=data_id,
+            run=run,
+            inputs=_sorted_refs(tuple(inputs)),
+            outputs=_sorted_refs(tuple(outputs)),
+        )
 
     @cached_property
     def id(self) -> str:

@@ -1,0 +1,382 @@
+"""The demo pipeline's twelve tasks: small, real computations on synthetic images (numpy).
+
+The pipeline follows the data-release shape of FIELD.md (see ``pipeline.yaml``):
+
+- per (exposure, detector): `IsrTask` subtracts the bias;
+- per (visit, detector): `CharacterizeImageTask` subtracts the background and
+  finds bright sources, `CalibrateTask` applies the band's zero point and
+  measures sources with sky positions, `TransformSourceTableTask` adds
+  magnitudes;
+- per visit: `ConsolidateSourceTableTask` and `ConsolidateVisitSummaryTask`;
+- per (visit, tract, patch): `MakeWarpTask` pastes the overlapping calexps onto
+  the patch grid;
+- per (tract, patch, band): `AssembleCoaddTask` averages warps, `DetectionTask`
+  finds sources on the coadd;
+- per (tract, patch): `MergeDetectionsTask`; per tract: `ConsolidateObjectTableTask`;
+- per (visit, detector, tract): `ForcedPhotCcdTask` measures every object on the calexp.
+
+Images are ``float64`` arrays; catalogs are structured arrays. Sky geometry
+comes from the ``camera`` and ``skyMap`` prerequisite datasets and
+`provenance_graph.demo.geometry`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from provenance_graph.demo import geometry
+from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, QuantumIO, TaskConfig
+
+__all__ = [
+    "AssembleCoaddTask",
+    "CalibrateTask",
+    "CharacterizeImageTask",
+    "ConsolidateObjectTableTask",
+    "ConsolidateSourceTableTask",
+    "ConsolidateVisitSummaryTask",
+    "DetectionTask",
+    "ForcedPhotCcdTask",
+    "IsrTask",
+    "MakeWarpTask",
+    "MergeDetectionsTask",
+    "TransformSourceTableTask",
+]
+
+VISIT_DETECTOR = ("instrument", "visit", "detector")
+EXPOSURE_DETECTOR = ("instrument", "exposure", "detector")
+VISIT = ("instrument", "visit")
+WARP = ("instrument", "visit", "skymap", "tract", "patch")
+PATCH_BAND = ("skymap", "tract", "patch", "band")
+PATCH = ("skymap", "tract", "patch")
+TRACT = ("skymap", "tract")
+
+_CATALOG = [("x", "f8"), ("y", "f8"), ("flux", "f8")]
+#: Zero point per band: calibrated flux = counts * 10 ** (0.4 * (zp - 27)).
+ZERO_POINTS = {"g": 27.2, "r": 27.0, "i": 26.7}
+
+
+def find_peaks(image: np.ndarray, threshold: float, box: int = 2) -> np.ndarray:
+    """Local maxima above ``threshold``, with the flux summed in a (2*box+1)^2 square."""
+    img = np.nan_to_num(image, nan=0.0)
+    pad = np.pad(img, 1, constant_values=-np.inf)
+    core = pad[1:-1, 1:-1]
+    is_peak = core > threshold
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dx or dy:
+                is_peak &= core >= pad[1 + dy : pad.shape[0] - 1 + dy, 1 + dx : pad.shape[1] - 1 + dx]
+    ys, xs = np.nonzero(is_peak)
+    out = np.zeros(len(xs), dtype=_CATALOG)
+    out["x"], out["y"] = xs, ys
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        out["flux"][i] = img[max(0, y - box) : y + box + 1, max(0, x - box) : x + box + 1].sum()
+    return out
+
+
+def robust_sigma(image: np.ndarray) -> float:
+    """The noise level, from the median absolute deviation."""
+    values = image[np.isfinite(image)]
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+class IsrConfig(TaskConfig):
+    """Config of `IsrTask`."""
+
+    saturation: float = 65000.0
+    """Pixels above this (after bias subtraction) are clipped to it."""
+
+
+class IsrTask(PipelineTask):
+    """Instrument signature removal: raw minus bias, clipped at saturation."""
+
+    dimensions = EXPOSURE_DETECTOR
+    ConfigClass = IsrConfig
+    connections = {
+        "raw": Input("raw", EXPOSURE_DETECTOR, "Image", doc="the raw detector image"),
+        "bias": PrerequisiteInput("bias", ("instrument", "detector"), "Image", doc="the master bias"),
+        "exposure": Output("postISRCCD", EXPOSURE_DETECTOR, "Image", doc="the bias-subtracted image"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Subtract the bias."""
+        config: Any = self.config
+        image = io.get("raw").astype("f8") - io.get("bias")
+        io.put("exposure", np.minimum(image, config.saturation))
+
+
+class CharacterizeConfig(TaskConfig):
+    """Config of `CharacterizeImageTask`."""
+
+    threshold: float = 10.0
+    """Detection threshold for the bright sources, in units of the noise."""
+
+
+class CharacterizeImageTask(PipelineTask):
+    """Background subtraction and detection of bright sources."""
+
+    dimensions = VISIT_DETECTOR
+    ConfigClass = CharacterizeConfig
+    connections = {
+        "exposure": Input("postISRCCD", EXPOSURE_DETECTOR, "Image", doc="the visit's exposure"),
+        "characterized": Output("icExp", VISIT_DETECTOR, "Image"),
+        "sources": Output("icSrc", VISIT_DETECTOR, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Subtract the median background; find sources above threshold."""
+        config: Any = self.config
+        image = io.get("exposure")
+        image = image - np.median(image)
+        io.put("characterized", image)
+        io.put("sources", find_peaks(image, config.threshold * robust_sigma(image)))
+
+
+class CalibrateConfig(TaskConfig):
+    """Config of `CalibrateTask`."""
+
+    threshold: float = 5.0
+    """Detection threshold, in units of the noise."""
+
+
+class CalibrateTask(PipelineTask):
+    """Photometric calibration and source measurement with sky positions."""
+
+    dimensions = VISIT_DETECTOR
+    ConfigClass = CalibrateConfig
+    connections = {
+        "exposure": Input("icExp", VISIT_DETECTOR, "Image"),
+        "icSources": Input("icSrc", VISIT_DETECTOR, "Catalog"),
+        "camera": PrerequisiteInput("camera", ("instrument",), "StructuredData"),
+        "calexp": Output("calexp", VISIT_DETECTOR, "Image"),
+        "sources": Output("src", VISIT_DETECTOR, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Scale to calibrated flux; measure sources; put them on the sky."""
+        config: Any = self.config
+        data_id = io.data_id
+        camera = io.get("camera")
+        band = geometry.visit_band(int(data_id["visit"]))
+        scale = 10 ** (0.4 * (ZERO_POINTS[band] - 27.0))
+        calexp = io.get("exposure") * scale
+        io.put("calexp", calexp)
+        sources = find_peaks(calexp, config.threshold * robust_sigma(calexp))
+        x0, y0, _w, _h = geometry.detector_box(
+            int(data_id["visit"]), int(data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
+        )
+        sources["x"] += x0
+        sources["y"] += y0
+        io.put("sources", sources)
+
+
+class TransformSourceTableTask(PipelineTask):
+    """Source catalog to source table: adds magnitudes, visit and detector columns."""
+
+    dimensions = VISIT_DETECTOR
+    connections = {
+        "sources": Input("src", VISIT_DETECTOR, "Catalog"),
+        "table": Output("sourceTable", VISIT_DETECTOR, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Add columns."""
+        src = io.get("sources")
+        table = np.zeros(len(src), dtype=[*_CATALOG, ("mag", "f8"), ("visit", "i8"), ("detector", "i8")])
+        for name in ("x", "y", "flux"):
+            table[name] = src[name]
+        table["mag"] = 27.0 - 2.5 * np.log10(np.maximum(src["flux"], 1e-9))
+        table["visit"] = int(io.data_id["visit"])
+        table["detector"] = int(io.data_id["detector"])
+        io.put("table", table)
+
+
+class ConsolidateSourceTableTask(PipelineTask):
+    """All detectors' source tables of a visit, in one table."""
+
+    dimensions = VISIT
+    connections = {
+        "tables": Input("sourceTable", VISIT_DETECTOR, "Catalog", multiple=True),
+        "table": Output("sourceTable_visit", VISIT, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Concatenate."""
+        io.put("table", np.concatenate(io.get("tables")))
+
+
+class ConsolidateVisitSummaryTask(PipelineTask):
+    """Per-detector image statistics of a visit."""
+
+    dimensions = VISIT
+    connections = {
+        "calexps": Input("calexp", VISIT_DETECTOR, "Image", multiple=True),
+        "summary": Output("visitSummary", VISIT, "StructuredData"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Median and noise of every calexp."""
+        detectors = {}
+        for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
+            detectors[str(ref.data_id["detector"])] = {
+                "median": float(np.median(image)),
+                "sigma": robust_sigma(image),
+            }
+        io.put("summary", {"visit": int(io.data_id["visit"]), "detectors": detectors})
+
+
+class MakeWarpTask(PipelineTask):
+    """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data)."""
+
+    dimensions = WARP
+    connections = {
+        "calexps": Input("calexp", VISIT_DETECTOR, "Image", multiple=True),
+        "camera": PrerequisiteInput("camera", ("instrument",), "StructuredData"),
+        "skyMap": PrerequisiteInput("skyMap", ("skymap",), "StructuredData"),
+        "warp": Output("warp", WARP, "Image"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Shift each calexp into the patch's frame."""
+        camera = io.get("camera")
+        data_id = io.data_id
+        pbox = geometry.patch_box(int(data_id["tract"]), int(data_id["patch"]))
+        warp = np.full((pbox[3], pbox[2]), np.nan)
+        for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
+            dbox = geometry.detector_box(
+                int(data_id["visit"]), int(ref.data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
+            )
+            common = geometry.overlap(dbox, pbox)
+            if common is None:
+                continue
+            x, y, w, h = common
+            warp[y - pbox[1] : y - pbox[1] + h, x - pbox[0] : x - pbox[0] + w] = image[
+                y - dbox[1] : y - dbox[1] + h, x - dbox[0] : x - dbox[0] + w
+            ]
+        io.put("warp", warp)
+
+
+class AssembleCoaddTask(PipelineTask):
+    """The mean of a patch's warps in one band."""
+
+    dimensions = PATCH_BAND
+    connections = {
+        "warps": Input("warp", WARP, "Image", multiple=True),
+        "coadd": Output("deepCoadd", PATCH_BAND, "Image"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Average, ignoring pixels a warp does not cover."""
+        stack = np.stack(io.get("warps"))
+        covered = np.isfinite(stack).sum(axis=0)
+        total = np.nansum(stack, axis=0)
+        io.put("coadd", np.where(covered > 0, total / np.maximum(covered, 1), np.nan))
+
+
+class DetectionConfig(TaskConfig):
+    """Config of `DetectionTask`."""
+
+    threshold: float = 5.0
+    """Detection threshold, in units of the noise."""
+
+
+class DetectionTask(PipelineTask):
+    """Source detection on a coadd; positions on the sky."""
+
+    dimensions = PATCH_BAND
+    ConfigClass = DetectionConfig
+    connections = {
+        "coadd": Input("deepCoadd", PATCH_BAND, "Image"),
+        "detections": Output("deepCoadd_det", PATCH_BAND, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Find peaks; move them to sky coordinates."""
+        config: Any = self.config
+        coadd = io.get("coadd")
+        found = find_peaks(coadd, config.threshold * robust_sigma(coadd))
+        x0, y0, _w, _h = geometry.patch_box(int(io.data_id["tract"]), int(io.data_id["patch"]))
+        found["x"] += x0
+        found["y"] += y0
+        io.put("detections", found)
+
+
+class MergeDetectionsConfig(TaskConfig):
+    """Config of `MergeDetectionsTask`."""
+
+    radius: float = 2.0
+    """Detections closer than this (pixels) in different bands are one object."""
+
+
+class MergeDetectionsTask(PipelineTask):
+    """One list of objects from every band's detections of a patch."""
+
+    dimensions = PATCH
+    ConfigClass = MergeDetectionsConfig
+    connections = {
+        "detections": Input("deepCoadd_det", PATCH_BAND, "Catalog", multiple=True),
+        "merged": Output("deepCoadd_mergeDet", PATCH, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Keep a detection unless an earlier one lies within the radius."""
+        config: Any = self.config
+        kept: list[tuple[float, float, float]] = []
+        for cat in io.get("detections"):
+            for x, y, flux in zip(cat["x"], cat["y"], cat["flux"], strict=True):
+                if all((x - kx) ** 2 + (y - ky) ** 2 > config.radius**2 for kx, ky, _f in kept):
+                    kept.append((float(x), float(y), float(flux)))
+        merged = np.array(kept, dtype=_CATALOG) if kept else np.zeros(0, dtype=_CATALOG)
+        io.put("merged", merged)
+
+
+class ConsolidateObjectTableTask(PipelineTask):
+    """All patches' objects of a tract, with object ids."""
+
+    dimensions = TRACT
+    connections = {
+        "merged": Input("deepCoadd_mergeDet", PATCH, "Catalog", multiple=True),
+        "objects": Output("objectTable_tract", TRACT, "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Concatenate and number."""
+        merged = np.concatenate(io.get("merged"))
+        objects = np.zeros(len(merged), dtype=[("id", "i8"), *_CATALOG])
+        objects["id"] = np.arange(len(merged))
+        for name in ("x", "y", "flux"):
+            objects[name] = merged[name]
+        io.put("objects", objects)
+
+
+class ForcedPhotCcdTask(PipelineTask):
+    """Flux of every object of the tract at its position on a calexp."""
+
+    dimensions = ("instrument", "visit", "detector", "skymap", "tract")
+    connections = {
+        "calexp": Input("calexp", VISIT_DETECTOR, "Image"),
+        "objects": Input("objectTable_tract", TRACT, "Catalog"),
+        "camera": PrerequisiteInput("camera", ("instrument",), "StructuredData"),
+        "forced": Output("forced_src", ("instrument", "visit", "detector", "skymap", "tract"), "Catalog"),
+    }
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Sum a 5x5 box at each object inside the detector."""
+        camera = io.get("camera")
+        data_id = io.data_id
+        image = io.get("calexp")
+        objects = io.get("objects")
+        x0, y0, w, h = geometry.detector_box(
+            int(data_id["visit"]), int(data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
+        )
+        xs = np.rint(objects["x"]).astype(int) - x0
+        ys = np.rint(objects["y"]).astype(int) - y0
+        inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+        forced = np.zeros(int(inside.sum()), dtype=[("id", "i8"), ("flux", "f8")])
+        forced["id"] = objects["id"][inside]
+        for i, (x, y) in enumerate(zip(xs[inside], ys[inside], strict=True)):
+            forced["flux"][i] = image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].sum()
+        io.put("forced", forced)

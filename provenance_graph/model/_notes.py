@@ -1,0 +1,47 @@
+"""`PlanNote`: why pre-flight made no quantum at some data IDs.
+
+When a candidate data ID of a task lacks an input, pre-flight drops it and
+records a note: which task, which connection and dataset type was missing,
+and every data ID it dropped for that reason. Notes are part of the plan: they
+are stored with it in the graph and in plan files, not only in logs.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+from provenance_graph.model._data_id import DataId
+
+__all__ = ["NoteKind", "PlanNote"]
+
+
+class NoteKind(str, Enum):
+    """Why data IDs were dropped."""
+
+    MISSING_INPUT = "missing_input"
+    """A regular input had no dataset for the candidate data ID."""
+    MISSING_PREREQUISITE = "missing_prerequisite"
+    """A prerequisite input was not in the repository for the candidate data ID."""
+    NO_QUANTA = "no_quanta"
+    """The task got no quanta at all."""
+
+
+class PlanNote(BaseModel):
+    """One reason pre-flight dropped data IDs of one task."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_label: str
+    """The task whose quanta were dropped."""
+    kind: NoteKind
+    """Why."""
+    connection: str = ""
+    """The connection that lacked datasets (empty for `NoteKind.NO_QUANTA`)."""
+    dataset_type: str = ""
+    """Its dataset type."""
+    data_ids: tuple[DataId, ...] = ()
+    """Every quantum data ID dropped for this reason, sorted."""
+    message: str
+    """A sentence for people, e.g. ``isr: no bias for 3 data IDs``."""

@@ -1,0 +1,33 @@
+"""Tasks and pipelines: the task interface, connections, and pipeline YAML definitions.
+
+A task class (`PipelineTask`) declares its quantum dimensions, its connections
+(`Input`, `PrerequisiteInput`, `Output`) and a config model (`TaskConfig`). A
+`Pipeline` loads tasks from YAML, checks them and orders them. Nothing here
+talks to a database or to a repository.
+"""
+
+from provenance_graph.pipeline._connections import (
+    Connection,
+    ConnectionKind,
+    Input,
+    Output,
+    PrerequisiteInput,
+)
+from provenance_graph.pipeline._pipeline import Pipeline, PipelineFile, TaskEntry, TaskNode
+from provenance_graph.pipeline._task import PipelineTask, QuantaContext, QuantumIO, TaskConfig
+
+__all__ = [
+    "Connection",
+    "ConnectionKind",
+    "Input",
+    "Output",
+    "Pipeline",
+    "PipelineFile",
+    "PipelineTask",
+    "PrerequisiteInput",
+    "QuantaContext",
+    "QuantumIO",
+    "TaskConfig",
+    "TaskEntry",
+    "TaskNode",
+]

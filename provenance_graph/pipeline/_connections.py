@@ -1,0 +1,116 @@
+"""Connections: the datasets a task reads and writes, declared on the task class.
+
+A connection has a name local to the task (``exposure``), a dataset type name
+(``postISRCCD``), the dataset type's dimensions and storage class, and whether
+the quantum takes one dataset or many through it. `Input`, `PrerequisiteInput`
+and `Output` build the three kinds.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from provenance_graph.model import DatasetType
+from provenance_graph.model._names import check_dataset_type_name, check_dimension_name
+
+__all__ = ["Connection", "ConnectionKind", "Input", "Output", "PrerequisiteInput"]
+
+
+class ConnectionKind(str, Enum):
+    """What a connection is to its task."""
+
+    INPUT = "input"
+    """A regular input: produced by an earlier task or already in the repository."""
+    PREREQUISITE = "prerequisite"
+    """An input that must already be in the repository; no task of the pipeline may produce it."""
+    OUTPUT = "output"
+    """A dataset the task writes."""
+
+
+class Connection(BaseModel):
+    """One connection of a task: which dataset type it carries, and how many per quantum."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ConnectionKind
+    """Input, prerequisite input or output."""
+    dataset_type: str
+    """The dataset type name; a pipeline file may rename it per task."""
+    dimensions: tuple[str, ...]
+    """The dataset type's dimensions, sorted."""
+    storage_class: str
+    """The dataset type's storage class, e.g. ``Image`` or ``Catalog``."""
+    multiple: bool = False
+    """Whether a quantum takes any number of datasets through it (an input over many detectors)."""
+    doc: str = ""
+    """What the connection carries."""
+
+    @field_validator("dataset_type")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return check_dataset_type_name(value)
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _sorted(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = (value,)
+        if isinstance(value, (list, tuple)):
+            return tuple(sorted(check_dimension_name(v) for v in value))
+        return value
+
+    @property
+    def is_input(self) -> bool:
+        """True for regular and prerequisite inputs."""
+        return self.kind is not ConnectionKind.OUTPUT
+
+    def as_dataset_type(self) -> DatasetType:
+        """The `DatasetType` this connection carries."""
+        return DatasetType(name=self.dataset_type, dimensions=self.dimensions, storage_class=self.storage_class)
+
+    def renamed(self, dataset_type: str) -> Connection:
+        """A copy that carries another dataset type name."""
+        return self.model_copy(update={"dataset_type": check_dataset_type_name(dataset_type)})
+
+
+def Input(  # noqa: N802 - reads like a declaration, as in pipe_base's connectionTypes
+    dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, multiple: bool = False, doc: str = ""
+) -> Connection:
+    """Declare a regular input connection."""
+    return Connection(
+        kind=ConnectionKind.INPUT,
+        dataset_type=dataset_type,
+        dimensions=dimensions,
+        storage_class=storage_class,
+        multiple=multiple,
+        doc=doc,
+    )
+
+
+def PrerequisiteInput(  # noqa: N802
+    dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, multiple: bool = False, doc: str = ""
+) -> Connection:
+    """Declare a prerequisite input connection: it must exist in the repository before planning."""
+    return Connection(
+        kind=ConnectionKind.PREREQUISITE,
+        dataset_type=dataset_type,
+        dimensions=dimensions,
+        storage_class=storage_class,
+        multiple=multiple,
+        doc=doc,
+    )
+
+
+def Output(  # noqa: N802
+    dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, doc: str = ""
+) -> Connection:
+    """Declare an output connection; its dimensions must be among the task's quantum dimensions."""
+    return Connection(
+        kind=ConnectionKind.OUTPUT,
+        dataset_type=dataset_type,
+        dimensions=dimensions,
+        storage_class=storage_class,
+        doc=doc,
+    )

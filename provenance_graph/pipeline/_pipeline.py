@@ -1,0 +1,414 @@
+"""`Pipeline`: tasks loaded from a YAML definition, checked, and put in dependency order.
+
+A pipeline file names each task's label, the import path of its class, config
+overrides and, optionally, new dataset type names for its connections::
+
+    description: A small data-release pipeline
+    tasks:
+      isr:
+        class: provenance_graph.demo.tasks.IsrTask
+        config:
+          saturation: 60000
+      characterizeImage:
+        class: provenance_graph.demo.tasks.CharacterizeImageTask
+        connections:
+          exposure: postISRCCD
+
+Loading checks everything that can be checked without a repository, and
+raises `PipelineError` naming the culprit (with close matches where a name was
+misspelt): YAML syntax, unknown keys, classes that do not import or are not
+tasks, unknown or ill-typed config fields, unknown connections, unknown
+dimensions, outputs outside the quantum dimensions, one dataset type with two
+definitions, two tasks producing one dataset type, a prerequisite that a task
+produces, and cycles. Whether every overall input exists is checked by
+pre-flight, against the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from provenance_graph.errors import ModelError, PipelineError, ProvenanceGraphError
+from provenance_graph.model import DEFAULT_UNIVERSE, DatasetType, DimensionUniverse, suggest
+from provenance_graph.model._names import check_task_label
+from provenance_graph.pipeline._connections import Connection, ConnectionKind
+from provenance_graph.pipeline._task import PipelineTask, TaskConfig
+
+__all__ = ["Pipeline", "PipelineFile", "TaskEntry", "TaskNode"]
+
+
+class TaskEntry(BaseModel):
+    """One task of a pipeline file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    class_path: str = Field(alias="class")
+    """Import path of the task class, ``package.module.ClassName``."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Config field overrides."""
+    connections: dict[str, str] = Field(default_factory=dict)
+    """New dataset type names for connections, by connection name."""
+
+
+class PipelineFile(BaseModel):
+    """The content of a pipeline YAML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = ""
+    """What the pipeline does."""
+    tasks: dict[str, TaskEntry]
+    """The tasks, by label."""
+
+
+@dataclass(frozen=True)
+class TaskNode:
+    """A task of a loaded pipeline: its label, class, validated config and resolved connections."""
+
+    label: str
+    task_class: type[PipelineTask]
+    config: TaskConfig
+    connections: Mapping[str, Connection]
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The quantum dimensions, sorted."""
+        return tuple(sorted(self.task_class.dimensions))
+
+    @property
+    def class_path(self) -> str:
+        """The import path of the task class."""
+        return f"{self.task_class.__module__}.{self.task_class.__qualname__}"
+
+    def inputs(self) -> dict[str, Connection]:
+        """Regular and prerequisite inputs, by connection name."""
+        return {n: c for n, c in self.connections.items() if c.is_input}
+
+    def outputs(self) -> dict[str, Connection]:
+        """Outputs, by connection name."""
+        return {n: c for n, c in self.connections.items() if not c.is_input}
+
+    def make_task(self) -> PipelineTask:
+        """Instantiate the task."""
+        return self.task_class(self.label, self.config, self.connections)
+
+
+def _located(err: ValidationError, where: str) -> PipelineError:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    place = f"{where}.{loc}" if loc else where
+    hint = None
+    if first["type"] == "extra_forbidden":
+        return PipelineError(f"unknown key {place!r}", hint=f"remove it; {first['msg'].lower()}")
+    if first["type"] == "missing":
+        hint = f"add {first['loc'][-1]!r}"
+    return PipelineError(f"{place}: {first['msg']}", hint=hint)
+
+
+class Pipeline:
+    """An ordered, checked set of tasks.
+
+    Build it with `Pipeline.from_file`, `Pipeline.from_yaml` or
+    `Pipeline.from_definition`. Iterating yields `TaskNode` in dependency order.
+    """
+
+    def __init__(self, definition: PipelineFile, universe: DimensionUniverse = DEFAULT_UNIVERSE) -> None:
+        self.definition = definition
+        self.universe = universe
+        nodes = [self._load_task(label, entry) for label, entry in definition.tasks.items()]
+        if not nodes:
+            raise PipelineError("the pipeline has no tasks", hint="list at least one task under 'tasks:'")
+        self.dataset_types = self._check_dataset_types(nodes)
+        self.producers = self._check_producers(nodes)
+        self.tasks = self._order(nodes)
+
+    # --- construction ----------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | Path, universe: DimensionUniverse = DEFAULT_UNIVERSE) -> Pipeline:
+        """Load a pipeline YAML file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise PipelineError(
+                f"pipeline file {str(path)!r} does not exist",
+                hint="give the path of a pipeline YAML file; `provgraph demo` ships one",
+            ) from None
+        except OSError as err:
+            raise PipelineError(f"cannot read pipeline file {str(path)!r}: {err.strerror}") from err
+        return cls.from_yaml(text, source=str(path), universe=universe)
+
+    @classmethod
+    def from_yaml(
+        cls, text: str, *, source: str = "<pipeline>", universe: DimensionUniverse = DEFAULT_UNIVERSE
+    ) -> Pipeline:
+        """Load a pipeline from YAML text; ``source`` names it in errors."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise PipelineError(
+                f"{source} is not valid YAML{where}: {err.problem}",
+                hint="check the indentation and the ':' after each key",
+            ) from err
+        except yaml.YAMLError as err:
+            raise PipelineError(f"{source} is not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise PipelineError(
+                f"{source} must be a mapping with a 'tasks' key, not {type(data).__name__}",
+                hint="start the file with 'tasks:' and one entry per task label",
+            )
+        try:
+            definition = PipelineFile.model_validate(data)
+        except ValidationError as err:
+            raise _located(err, source) from None
+        try:
+            return cls(definition, universe)
+        except PipelineError as err:
+            raise PipelineError(f"{source}: {err.message}", hint=err.hint) from None
+
+    # --- checks ----------------------------------------------------------------------
+    def _load_task(self, label: str, entry: TaskEntry) -> TaskNode:
+        try:
+            check_task_label(label)
+        except ProvenanceGraphError as err:
+            raise PipelineError(f"task {label!r}: {err.message}", hint=err.hint) from None
+        task_class = _import_task_class(label, entry.class_path)
+        config = _make_config(label, task_class, entry.config)
+        try:
+            dims = self.universe.check(task_class.dimensions, f"task {label!r} ({entry.class_path})")
+        except ModelError as err:
+            raise PipelineError(err.message, hint=err.hint) from None
+        connections: dict[str, Connection] = {}
+        unknown = set(entry.connections) - set(task_class.connections)
+        if unknown:
+            name = sorted(unknown)[0]
+            raise PipelineError(
+                f"task {label!r} renames unknown connection {name!r}",
+                hint=suggest(name, sorted(task_class.connections))
+                or f"its connections: {', '.join(sorted(task_class.connections))}",
+            )
+        if not task_class.connections:
+            raise PipelineError(f"task {label!r} ({entry.class_path}) declares no connections")
+        for name, conn in task_class.connections.items():
+            if name in entry.connections:
+                try:
+                    conn = conn.renamed(entry.connections[name])
+                except ProvenanceGraphError as err:
+                    raise PipelineError(f"task {label!r}, connection {name!r}: {err.message}") from None
+            where = f"connection {name!r} ({conn.dataset_type}) of task {label!r}"
+            try:
+                self.universe.check(conn.dimensions, where)
+            except ModelError as err:
+                raise PipelineError(err.message, hint=err.hint) from None
+            if conn.kind is ConnectionKind.OUTPUT and not set(conn.dimensions) <= set(dims):
+                extra = sorted(set(conn.dimensions) - set(dims))
+                raise PipelineError(
+                    f"output {where} has dimensions {', '.join(extra)} that the task's quantum "
+                    f"dimensions ({', '.join(dims)}) lack",
+                    hint="an output's dimensions must be among the quantum dimensions",
+                )
+            connections[name] = conn
+        seen: dict[str, str] = {}
+        for name, conn in connections.items():
+            if conn.dataset_type in seen:
+                raise PipelineError(
+                    f"task {label!r} uses dataset type {conn.dataset_type!r} in two connections: "
+                    f"{seen[conn.dataset_type]!r} and {name!r}",
+                    hint="rename one of them under 'connections:'",
+                )
+            seen[conn.dataset_type] = name
+        return TaskNode(label=label, task_class=task_class, config=config, connections=connections)
+
+    def _check_dataset_types(self, nodes: list[TaskNode]) -> dict[str, DatasetType]:
+        found: dict[str, tuple[DatasetType, str]] = {}
+        for node in nodes:
+            for name, conn in node.connections.items():
+                dtype = conn.as_dataset_type()
+                where = f"task {node.label!r} connection {name!r}"
+                if dtype.name in found and found[dtype.name][0] != dtype:
+                    other, other_where = found[dtype.name]
+                    raise PipelineError(
+                        f"dataset type {dtype.name!r} has two definitions: "
+                        f"{_describe(other)} in {other_where} and {_describe(dtype)} in {where}",
+                        hint="make the connections agree, or rename one dataset type under 'connections:'",
+                    )
+                found.setdefault(dtype.name, (dtype, where))
+        return {name: t for name, (t, _) in found.items()}
+
+    def _check_producers(self, nodes: list[TaskNode]) -> dict[str, str]:
+        producers: dict[str, str] = {}
+        for node in nodes:
+            for conn in node.outputs().values():
+                if conn.dataset_type in producers:
+                    raise PipelineError(
+                        f"tasks {producers[conn.dataset_type]!r} and {node.label!r} both produce "
+                        f"dataset type {conn.dataset_type!r}",
+                        hint="a dataset type has one producing task; rename one output under 'connections:'",
+                    )
+                producers[conn.dataset_type] = node.label
+        for node in nodes:
+            for name, conn in node.inputs().items():
+                if conn.kind is ConnectionKind.PREREQUISITE and conn.dataset_type in producers:
+                    raise PipelineError(
+                        f"prerequisite input {name!r} ({conn.dataset_type}) of task {node.label!r} is "
+                        f"produced by task {producers[conn.dataset_type]!r}",
+                        hint="a prerequisite must exist before the pipeline runs; "
+                        "declare it as a regular Input instead",
+                    )
+        return producers
+
+    def _order(self, nodes: list[TaskNode]) -> list[TaskNode]:
+        parents: dict[str, set[str]] = {}
+        for node in nodes:
+            parents[node.label] = set()
+            for conn in node.inputs().values():
+                producer = self.producers.get(conn.dataset_type)
+                if producer == node.label:
+                    raise PipelineError(
+                        f"task {node.label!r} reads {conn.dataset_type!r}, which it writes itself",
+                        hint="a task cannot consume its own output",
+                    )
+                if producer is not None:
+                    parents[node.label].add(producer)
+        sorter: TopologicalSorter[str] = TopologicalSorter(parents)
+        try:
+            sorter.prepare()
+        except CycleError as err:
+            raise PipelineError(
+                f"tasks depend on each other in a cycle: {' -> '.join(err.args[1])}",
+                hint="a task must not read, directly or through other tasks, what it writes",
+            ) from None
+        # Keep the file's order wherever the dependencies allow it.
+        by_label = {n.label: n for n in nodes}
+        done: list[str] = []
+        remaining = list(by_label)
+        while remaining:
+            ready = next(label for label in remaining if parents[label] <= set(done))
+            done.append(ready)
+            remaining.remove(ready)
+        return [by_label[label] for label in done]
+
+    # --- the pipeline ----------------------------------------------------------------
+    def __iter__(self) -> Iterator[TaskNode]:
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, label: str) -> TaskNode:
+        for node in self.tasks:
+            if node.label == label:
+                return node
+        raise KeyError(label)
+
+    @property
+    def labels(self) -> list[str]:
+        """Task labels in execution order."""
+        return [n.label for n in self.tasks]
+
+    def overall_inputs(self) -> dict[str, DatasetType]:
+        """Dataset types read by some task and produced by none: they must be in the repository."""
+        return {
+            conn.dataset_type: conn.as_dataset_type()
+            for node in self.tasks
+            for conn in node.inputs().values()
+            if conn.dataset_type not in self.producers
+        }
+
+    def to_yaml(self) -> str:
+        """The resolved definition as YAML text (what plans record)."""
+        data = self.definition.model_dump(by_alias=True, exclude_defaults=False)
+        return yaml.safe_dump(data, sort_keys=False)
+
+    def digest(self) -> str:
+        """A SHA-256 of the resolved definition (classes, configs, connections)."""
+        payload = [
+            {
+                "label": n.label,
+                "class": n.class_path,
+                "config": n.config.model_dump(mode="json"),
+                "connections": {k: c.model_dump(mode="json") for k, c in sorted(n.connections.items())},
+            }
+            for n in self.tasks
+        ]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _describe(dtype: DatasetType) -> str:
+    return f"({', '.join(dtype.dimensions)}; {dtype.storage_class})"
+
+
+def _import_task_class(label: str, path: str) -> type[PipelineTask]:
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise PipelineError(
+            f"task {label!r}: class {path!r} is not an import path",
+            hint="write it as package.module.ClassName",
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        missing = err.name or module_name
+        parent = missing.rpartition(".")[0]
+        hint = "check the spelling and that the package is installed"
+        if parent:
+            try:
+                siblings = [m for m in dir(importlib.import_module(parent)) if not m.startswith("_")]
+                hint = suggest(missing.rpartition(".")[2], siblings) or hint
+            except ImportError:
+                pass
+        raise PipelineError(f"task {label!r}: cannot import module {module_name!r} of class {path!r}", hint=hint)
+    except Exception as err:
+        raise PipelineError(
+            f"task {label!r}: importing {module_name!r} failed: {type(err).__name__}: {err}"
+        ) from err
+    found = getattr(module, class_name, None)
+    if found is None:
+        tasks = [
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, PipelineTask) and v is not PipelineTask
+        ]
+        raise PipelineError(
+            f"task {label!r}: module {module_name!r} has no class {class_name!r}",
+            hint=suggest(class_name, tasks) or (f"its tasks: {', '.join(sorted(tasks))}" if tasks else None),
+        )
+    if not (inspect.isclass(found) and issubclass(found, PipelineTask)):
+        raise PipelineError(
+            f"task {label!r}: {path!r} is not a PipelineTask subclass",
+            hint="a task class derives from provenance_graph.pipeline.PipelineTask",
+        )
+    return found
+
+
+def _make_config(label: str, task_class: type[PipelineTask], overrides: Mapping[str, Any]) -> TaskConfig:
+    config_class = task_class.ConfigClass
+    fields = sorted(config_class.model_fields)
+    for key in overrides:
+        if key not in config_class.model_fields:
+            raise PipelineError(
+                f"task {label!r}: unknown config field {key!r} for {task_class.__name__}",
+                hint=suggest(key, fields) or (f"its fields: {', '.join(fields)}" if fields else "it has none"),
+            )
+    try:
+        return config_class.model_validate(dict(overrides))
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise PipelineError(
+            f"task {label!r}: config field {field!r} = {first.get('input')!r}: {first['msg']}",
+            hint=f"see {config_class.__module__}.{config_class.__qualname__}",
+        ) from None

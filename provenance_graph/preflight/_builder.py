@@ -1,0 +1,460 @@
+"""Pre-flight: from a pipeline, a repository and a data query to a checked `PlanGraph`.
+
+`preflight` is the common code of every Activator:
+
+1. parse and check the data query;
+2. check that every overall input of the pipeline is registered in the
+   repository, and that the output run holds nothing the plan would write;
+3. load the existing datasets of the overall inputs from the input runs (the
+   first run that has a dataset wins), keeping those the query admits;
+4. ask each task, in order, to `define_quanta`, offering it the existing
+   datasets plus what earlier tasks will produce;
+5. build the `PlanGraph`, with a `PlanNote` for every data ID dropped.
+
+Nothing is written anywhere: a failed pre-flight leaves no trace.
+
+The default `define_quanta` (`TaskContext.group`) works like this. The
+*candidate* quantum data IDs of a task are the projections, onto its quantum
+dimensions, of every input dataset whose dimensions (with what they imply and
+what a join relates them to) cover them; for a task that reads from the
+repository, the dimension records add every observation data ID they know. A
+candidate the query rejects is skipped. For each remaining candidate, each
+input connection gets the datasets that agree with it on their common
+dimensions and are consistent with the dimension joins. A candidate with an
+input connection left empty is dropped and noted; the rest become quanta,
+with outputs at the candidate's data ID.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from provenance_graph.errors import PreflightError, ProvenanceGraphError
+from provenance_graph.model import (
+    DataId,
+    DatasetRef,
+    DatasetType,
+    NoteKind,
+    Plan,
+    PlanGraph,
+    PlanNote,
+    Quantum,
+    suggest,
+)
+from provenance_graph.model._names import check_run_name
+from provenance_graph.pipeline import Connection, ConnectionKind, Pipeline, TaskNode
+from provenance_graph.preflight._expression import Expression
+from provenance_graph.preflight._relations import Relations, RepositoryView, Row
+
+__all__ = ["PreflightResult", "TaskContext", "preflight"]
+
+
+@dataclass
+class _Available:
+    """Datasets of one dataset type available to later tasks, with their expanded data IDs."""
+
+    refs: list[DatasetRef] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """What pre-flight made: the plan graph, and where each of its datasets lives."""
+
+    graph: PlanGraph
+    """The checked plan, notes included."""
+    uris: Mapping[str, str]
+    """File URI of every dataset of the plan, by dataset id: actual for inputs, predicted for outputs."""
+
+
+class TaskContext:
+    """The `QuantaContext` pre-flight offers one task."""
+
+    def __init__(
+        self,
+        node: TaskNode,
+        available: Mapping[str, _Available],
+        relations: Relations,
+        expression: Expression,
+        output_run: str,
+        from_repository: frozenset[str],
+    ) -> None:
+        self.node = node
+        self._available = available
+        self._relations = relations
+        self._expression = expression
+        self._run = output_run
+        self._from_repository = from_repository
+        self.dimensions = node.dimensions
+        self._closure = relations.universe.closure(self.dimensions)
+        self._dtypes = {name: c.as_dataset_type() for name, c in node.connections.items()}
+        self._dropped: dict[tuple[str, NoteKind], list[DataId]] = defaultdict(list)
+        self._indexes: dict[str, tuple[tuple[str, ...], dict[tuple[Any, ...], list[int]]]] = {}
+
+    # --- the QuantaContext protocol -------------------------------------------------------------
+    def available(self, connection: str) -> Sequence[DatasetRef]:
+        """The datasets of an input connection that exist or that earlier tasks will produce."""
+        conn = self._connection(connection)
+        found = self._available.get(conn.dataset_type)
+        return list(found.refs) if found else []
+
+    def make_quantum(self, data_id: Mapping[str, Any], inputs: Mapping[str, Sequence[DatasetRef]]) -> Quantum:
+        """Build a quantum of this task at ``data_id`` with the given inputs; outputs are derived."""
+        try:
+            qid = DataId({d: data_id[d] for d in self.dimensions})
+        except KeyError as err:
+            raise PreflightError(
+                f"task {self.node.label!r}: data ID {dict(data_id)} lacks quantum dimension {err.args[0]!r}"
+            ) from None
+        refs: list[DatasetRef] = []
+        for name, datasets in inputs.items():
+            conn = self._connection(name)
+            if not conn.is_input:
+                raise PreflightError(f"task {self.node.label!r}: {name!r} is an output, not an input")
+            refs.extend(datasets)
+        return self._quantum(qid.root, refs)
+
+    def drop(self, data_id: Mapping[str, Any], connection: str, reason: str = "") -> None:
+        """Record that no quantum is made at ``data_id`` because ``connection`` lacks datasets."""
+        conn = self._connection(connection)
+        kind = NoteKind.MISSING_PREREQUISITE if conn.kind is ConnectionKind.PREREQUISITE else NoteKind.MISSING_INPUT
+        self._dropped[(connection, kind)].append(DataId({d: data_id[d] for d in self.dimensions if d in data_id}))
+
+    def group(self) -> list[Quantum]:
+        """The default quanta: inputs grouped by the quantum dimensions (see the module docstring)."""
+        inputs = self.node.inputs()
+        candidates = self._candidates(inputs)
+        quanta = []
+        for row in candidates.values():
+            if not self._expression.admits(row):
+                continue
+            refs: list[DatasetRef] = []
+            missing: str | None = None
+            for name, conn in inputs.items():
+                matches = self._matches(name, conn, row)
+                if not matches:
+                    missing = name
+                    break
+                if not conn.multiple and len(matches) > 1:
+                    shown = ", ".join(str(m.data_id) for m in matches[:3])
+                    raise PreflightError(
+                        f"task {self.node.label!r}: input {name!r} ({conn.dataset_type}) takes one dataset "
+                        f"per quantum, but {len(matches)} match quantum {_fmt(row, self.dimensions)}: {shown}",
+                        hint="declare the connection with multiple=True, or add the dimensions that tell "
+                        "them apart to the task's quantum dimensions",
+                    )
+                refs.extend(matches)
+            if missing is not None:
+                self.drop(row, missing)
+                continue
+            quanta.append(self._quantum(tuple((d, row[d]) for d in self.dimensions), refs))
+        return quanta
+
+    # --- internals ----------------------------------------------------------------------------
+    def _connection(self, name: str) -> Connection:
+        conn = self.node.connections.get(name)
+        if conn is None:
+            raise PreflightError(
+                f"task {self.node.label!r} has no connection {name!r}",
+                hint=suggest(name, sorted(self.node.connections)),
+            )
+        return conn
+
+    def _quantum(self, pairs: tuple[tuple[str, Any], ...], inputs: list[DatasetRef]) -> Quantum:
+        values = dict(pairs)
+        outputs = [
+            DatasetRef.trusted(
+                self._dtypes[name], DataId.trusted(tuple((d, values[d]) for d in conn.dimensions)), self._run
+            )
+            for name, conn in self.node.outputs().items()
+        ]
+        return Quantum.trusted(self.node.label, DataId.trusted(pairs), self._run, inputs, outputs)
+
+    def _candidates(self, inputs: Mapping[str, Connection]) -> dict[tuple[Any, ...], Row]:
+        dims = self.dimensions
+        found: dict[tuple[Any, ...], Row] = {}
+        determined = False
+        for conn in inputs.values():
+            if conn.kind is not ConnectionKind.INPUT:
+                continue
+            reach = self._relations.joined_dimensions(conn.dimensions)
+            if not set(dims) <= reach:
+                continue
+            determined = True
+            available = self._available.get(conn.dataset_type)
+            for row in available.rows if available else ():
+                for extended in self._relations.extend(row, dims):
+                    key = tuple(extended[d] for d in dims)
+                    if key not in found:
+                        found[key] = {d: extended[d] for d in self._closure if d in extended}
+        reads_repository = any(
+            c.dataset_type in self._from_repository and c.kind is ConnectionKind.INPUT for c in inputs.values()
+        )
+        if reads_repository and self._relations.enumerable(dims):
+            determined = True
+            for row in self._relations.enumerate(dims):
+                key = tuple(row.get(d) for d in dims)
+                if None not in key and key not in found:
+                    found[key] = row
+        if not determined:
+            raise PreflightError(
+                f"task {self.node.label!r}: none of its inputs determines its quantum dimensions "
+                f"({', '.join(dims)})",
+                hint="give it an input whose dimensions (or what they imply or join to) cover them",
+            )
+        return found
+
+    def _index(self, name: str, conn: Connection) -> tuple[tuple[str, ...], dict[tuple[Any, ...], list[int]]]:
+        found = self._indexes.get(name)
+        if found is None:
+            reach = self._relations.universe.closure(conn.dimensions)
+            shared = tuple(sorted(reach & self._closure))
+            index: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            available = self._available.get(conn.dataset_type)
+            for i, row in enumerate(available.rows if available else ()):
+                index[tuple(row.get(d) for d in shared)].append(i)
+            found = self._indexes[name] = (shared, dict(index))
+        return found
+
+    def _matches(self, name: str, conn: Connection, row: Row) -> list[DatasetRef]:
+        shared, index = self._index(name, conn)
+        positions = index.get(tuple(row.get(d) for d in shared), ())
+        if not positions:
+            return []
+        available = self._available[conn.dataset_type]
+        if set(conn.dimensions) <= row.keys():
+            return [available.refs[i] for i in positions]
+        matches = []
+        for i in positions:
+            merged = dict(row)
+            merged.update(available.rows[i])
+            if self._relations.consistent(merged):
+                matches.append(available.refs[i])
+        return matches
+
+    def notes(self) -> list[PlanNote]:
+        """The notes this task's pre-flight recorded."""
+        notes = []
+        for (name, kind), data_ids in sorted(self._dropped.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+            conn = self.node.connections[name]
+            unique = sorted(set(data_ids), key=lambda d: d.key())
+            what = "prerequisite input" if kind is NoteKind.MISSING_PREREQUISITE else "input"
+            notes.append(
+                PlanNote(
+                    task_label=self.node.label,
+                    kind=kind,
+                    connection=name,
+                    dataset_type=conn.dataset_type,
+                    data_ids=tuple(unique),
+                    message=f"{self.node.label}: no {conn.dataset_type} ({what} {name!r}) for "
+                    f"{len(unique)} data ID(s), e.g. {unique[0]}",
+                )
+            )
+        return notes
+
+
+def _fmt(row: Mapping[str, Any], dims: Iterable[str]) -> str:
+    return "{" + ", ".join(f"{d}: {row[d]!r}" for d in dims) + "}"
+
+
+def preflight(
+    pipeline: Pipeline,
+    repository: RepositoryView,
+    where: str = "",
+    *,
+    output_run: str,
+    input_runs: Sequence[str] | None = None,
+    plan_id: str | None = None,
+    metadata: Mapping[str, str | int | float | bool | None] | None = None,
+) -> PreflightResult:
+    """Build the execution plan of ``pipeline`` over ``repository`` under the data query ``where``.
+
+    Parameters
+    ----------
+    pipeline
+        The checked pipeline.
+    repository
+        Where the inputs are, with its dimension records.
+    where
+        A data query, e.g. ``instrument='HSC' AND visit IN (1..10)``; empty for everything.
+    output_run
+        The run the plan writes to; it must not hold datasets the plan would produce.
+    input_runs
+        The runs to search for inputs, first match wins; by default every run but
+        ``output_run``, oldest first.
+    plan_id
+        The plan's id; by default a fresh one.
+    metadata
+        Extra scalar metadata for the plan header.
+
+    Raises
+    ------
+    ExpressionError
+        The data query does not parse or names unknown dimensions.
+    PreflightError
+        An overall input is not in the repository, the output run is not new, or
+        a task's inputs cannot determine its quanta.
+    """
+    try:
+        check_run_name(output_run)
+    except ProvenanceGraphError as err:
+        raise PreflightError(f"output run: {err.message}", hint=err.hint) from None
+    expression = Expression(where, repository.universe)
+    registered = repository.dataset_types()
+    _check_inputs(pipeline, registered)
+    _check_outputs(pipeline, registered, repository, output_run)
+    runs = [r for r in (input_runs if input_runs is not None else repository.runs()) if r != output_run]
+    unknown_runs = [r for r in runs if r not in repository.runs()]
+    if unknown_runs:
+        raise PreflightError(
+            f"input run {unknown_runs[0]!r} is not in the repository",
+            hint=suggest(unknown_runs[0], repository.runs()) or f"its runs: {', '.join(repository.runs())}",
+        )
+    relations = Relations(repository)
+    available: dict[str, _Available] = {}
+    uris: dict[str, str] = {}
+    overall = pipeline.overall_inputs()
+    for name in overall:
+        available[name] = _load_existing(repository, name, runs, expression, relations, uris)
+    quanta: list[Quantum] = []
+    notes: list[PlanNote] = []
+    for node in pipeline:
+        context = TaskContext(node, available, relations, expression, output_run, frozenset(overall))
+        made = node.make_task().define_quanta(context)
+        _check_made(node, made, output_run)
+        quanta.extend(made)
+        notes.extend(context.notes())
+        if not made:
+            notes.append(
+                PlanNote(
+                    task_label=node.label,
+                    kind=NoteKind.NO_QUANTA,
+                    message=f"{node.label}: no quanta; "
+                    + (
+                        "every candidate data ID lacked an input"
+                        if context.notes()
+                        else "no input datasets match the query"
+                    ),
+                )
+            )
+        for out_name, conn in node.outputs().items():
+            bucket = available.setdefault(conn.dataset_type, _Available())
+            for q in made:
+                for ref in q.outputs:
+                    if ref.dataset_type.name == conn.dataset_type:
+                        bucket.refs.append(ref)
+                        bucket.rows.append(relations.expand(dict(ref.data_id.root)))
+            del out_name
+    plan_metadata: dict[str, str | int | float | bool | None] = {
+        "user": getpass.getuser(),
+        "host": socket.gethostname(),
+        "pipeline_description": pipeline.definition.description,
+        "input_runs": ",".join(runs),
+    }
+    plan_metadata.update(metadata or {})
+    plan_kwargs: dict[str, Any] = {
+        "output_run": output_run,
+        "pipeline_digest": pipeline.digest(),
+        "pipeline": pipeline.to_yaml(),
+        "constraints": where,
+        "metadata": plan_metadata,
+    }
+    if plan_id is not None:
+        plan_kwargs["id"] = plan_id
+    graph = PlanGraph(Plan(**plan_kwargs), quanta, notes)
+    for dataset_id, ref in graph.datasets.items():
+        if dataset_id not in uris:
+            uris[dataset_id] = repository.uri(ref)
+    return PreflightResult(graph=graph, uris=uris)
+
+
+def _check_inputs(pipeline: Pipeline, registered: Mapping[str, DatasetType]) -> None:
+    for node in pipeline:
+        for name, conn in node.inputs().items():
+            if conn.dataset_type in pipeline.producers:
+                continue
+            known = registered.get(conn.dataset_type)
+            if known is None:
+                candidates = sorted(set(registered) | set(pipeline.producers))
+                raise PreflightError(
+                    f"input {name!r} ({conn.dataset_type}) of task {node.label!r} is neither produced by "
+                    "a task of the pipeline nor registered in the repository",
+                    hint=suggest(conn.dataset_type, candidates)
+                    or "ingest it into the repository, or add the task that produces it",
+                )
+            if known != conn.as_dataset_type():
+                raise PreflightError(
+                    f"input {name!r} of task {node.label!r} declares {conn.dataset_type!r} as "
+                    f"{conn.dimensions} ({conn.storage_class}); the repository registers "
+                    f"{known.dimensions} ({known.storage_class})",
+                    hint="make the connection match the registered dataset type",
+                )
+
+
+def _check_outputs(
+    pipeline: Pipeline, registered: Mapping[str, DatasetType], repository: RepositoryView, output_run: str
+) -> None:
+    for dtype_name, label in pipeline.producers.items():
+        known = registered.get(dtype_name)
+        declared = pipeline.dataset_types[dtype_name]
+        if known is not None and known != declared:
+            raise PreflightError(
+                f"task {label!r} produces {dtype_name!r} as {declared.dimensions} ({declared.storage_class}); "
+                f"the repository registers {known.dimensions} ({known.storage_class})",
+                hint="rename the output under 'connections:' in the pipeline file",
+            )
+    if output_run in repository.runs():
+        existing = [
+            ref
+            for ref, _uri in repository.datasets(runs=[output_run])
+            if ref.dataset_type.name in pipeline.producers
+        ]
+        if existing:
+            raise PreflightError(
+                f"output run {output_run!r} already holds {len(existing)} dataset(s) this pipeline "
+                f"produces, e.g. {existing[0]}",
+                hint="choose a new output run",
+            )
+
+
+def _load_existing(
+    repository: RepositoryView,
+    dataset_type: str,
+    runs: Sequence[str],
+    expression: Expression,
+    relations: Relations,
+    uris: dict[str, str],
+) -> _Available:
+    rank = {run: i for i, run in enumerate(runs)}
+    best: dict[str, tuple[int, DatasetRef, str]] = {}
+    for ref, uri in repository.datasets(dataset_type, runs):
+        key = ref.data_id.key()
+        position = rank[ref.run]
+        if key not in best or position < best[key][0]:
+            best[key] = (position, ref, uri)
+    found = _Available()
+    for _pos, ref, uri in best.values():
+        row = relations.expand(dict(ref.data_id.root))
+        if expression.admits(row):
+            found.refs.append(ref)
+            found.rows.append(row)
+            uris[ref.id] = uri
+    return found
+
+
+def _check_made(node: TaskNode, quanta: Sequence[Quantum], output_run: str) -> None:
+    outputs = {c.dataset_type for c in node.outputs().values()}
+    for q in quanta:
+        if not isinstance(q, Quantum) or q.task_label != node.label or q.run != output_run:
+            raise PreflightError(
+                f"task {node.label!r}: define_quanta() returned {q!r}, which is not one of its quanta",
+                hint="build quanta with context.make_quantum()",
+            )
+        stray = {r.dataset_type.name for r in q.outputs} - outputs
+        if stray:
+            raise PreflightError(f"task {node.label!r}: quantum {q} writes undeclared {sorted(stray)}")
