@@ -23,7 +23,14 @@ RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.run AS run,
 // Dataset nodes by id.
 UNWIND $ids AS dataset_id
 MATCH (d:Dataset {id: dataset_id})
-RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run;
+RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run, d.uri AS uri;
+
+// name: plan_notes
+// A plan's pre-flight notes, in a stable order.
+MATCH (n:PlanNote {plan_id: $plan_id})
+RETURN n.task AS task, n.kind AS kind, n.connection AS connection, n.dataset_type AS dataset_type,
+       n.message AS message, n.data_ids AS data_ids
+ORDER BY n.task, n.connection, n.kind;
 
 // name: dataset_types_by_name
 // Dataset type definitions by name.

@@ -91,6 +91,18 @@ WHERE p.writer = $token
 SET p += $props, p.heartbeat = datetime()
 RETURN count(p) AS held;
 
+// name: plan_write_notes
+// Writes the plan's pre-flight notes: why data IDs were dropped, one node per reason.
+MATCH (p:Plan {id: $plan_id})
+WHERE p.writer = $token
+WITH p
+UNWIND $notes AS n
+CREATE (p)-[:HAS_NOTE]->(:PlanNote {plan_id: $plan_id, task: n.task, kind: n.kind,
+                                     connection: n.connection, dataset_type: n.dataset_type,
+                                     message: n.message, data_ids: n.data_ids,
+                                     data_id_count: size(n.data_ids)})
+RETURN count(*) AS written;
+
 // name: plan_write_inputs
 // Writes one batch of the plan's input datasets (no producer in this plan); existing ones are
 // kept. Returns the inputs that another plan produces but has not completed: a plan may
@@ -100,7 +112,9 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 MERGE (d:Dataset {id: r.id})
-  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d += r.dims
+  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d.uri = r.uri,
+                d += r.dims
+  ON MATCH SET d.uri = coalesce(d.uri, r.uri)
 WITH d
 OPTIONAL MATCH (producer:Plan {id: d.plan_id})
 WHERE producer.status <> 'complete'
@@ -116,7 +130,7 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id, run: r.run,
-                   plan_id: $plan_id})
+                   plan_id: $plan_id, uri: r.uri})
 SET d += r.dims
 RETURN count(d) AS written;
 
@@ -178,6 +192,11 @@ MATCH (q:Quantum {plan_id: $plan_id})
 CALL (q) {
   DETACH DELETE q
 } IN TRANSACTIONS OF 5000 ROWS;
+
+// name: plan_delete_notes
+// Deletes a plan's pre-flight notes.
+MATCH (n:PlanNote {plan_id: $plan_id})
+DETACH DELETE n;
 
 // name: plan_delete_datasets
 // Deletes the datasets a plan produced, unless another plan still reads them (auto-commit only).

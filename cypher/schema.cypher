@@ -21,6 +21,10 @@ CREATE CONSTRAINT dataset_type_name IF NOT EXISTS FOR (t:DatasetType) REQUIRE t.
 // name: schema_schema_version_name
 CREATE CONSTRAINT schema_version_name IF NOT EXISTS FOR (s:SchemaVersion) REQUIRE s.name IS UNIQUE;
 
+// name: schema_note_plan
+// Pre-flight notes are found by their plan (since schema version 2).
+CREATE INDEX note_plan IF NOT EXISTS FOR (n:PlanNote) ON (n.plan_id);
+
 // name: schema_quantum_plan
 CREATE INDEX quantum_plan IF NOT EXISTS FOR (q:Quantum) ON (q.plan_id);
 

@@ -2,13 +2,14 @@
 
 A plan file lets pre-flight and execution be separated without a database, and
 moves plans between databases. The format is versioned; its changelog is the
-docstring of `FORMAT_VERSION`. Layout (version 1)::
+docstring of `FORMAT_VERSION`. Layout (version 2)::
 
-    {"format": "provenance-graph-plan", "version": 1,
+    {"format": "provenance-graph-plan", "version": 2,
      "plan": {<Plan header>},
      "dataset_types": [{"name", "dimensions", "storage_class"}, ...],
-     "datasets": [[id, dataset_type, {data ID}, run], ...],
-     "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]], ...]}
+     "datasets": [[id, dataset_type, {data ID}, run, uri or null], ...],
+     "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]], ...],
+     "notes": [{<PlanNote>}, ...]}
 
 Dataset references inside quanta are indexes into ``datasets``. On loading,
 every id is recomputed from its content and must match, and the plan graph is
@@ -30,16 +31,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from provenance_graph.errors import PlanFileError, ProvenanceGraphError
-from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, PlanNote, Quantum
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_plan", "save_plan"]
 
 FORMAT_NAME = "provenance-graph-plan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the plan file format.
 
 1. First version: header, dataset types, datasets, quanta with index references.
+2. Pre-flight notes (``notes``), dataset URIs (a fifth element of each dataset),
+   and the pipeline definition in the header. Version 1 files are still read.
 """
+
+_READABLE = (1, 2)
 
 
 class _PlanFile(BaseModel):
@@ -49,8 +54,9 @@ class _PlanFile(BaseModel):
     version: int
     plan: dict[str, Any]
     dataset_types: list[dict[str, Any]]
-    datasets: list[tuple[str, str, dict[str, Any], str]]
+    datasets: list[tuple[str, str, dict[str, Any], str] | tuple[str, str, dict[str, Any], str, str | None]]
     quanta: list[tuple[str, str, dict[str, Any], str, list[int], list[int]]]
+    notes: list[dict[str, Any]] = []
 
 
 def save_plan(graph: PlanGraph, path: Path) -> int:
@@ -62,7 +68,7 @@ def save_plan(graph: PlanGraph, path: Path) -> int:
         "plan": graph.plan.model_dump(mode="json"),
         "dataset_types": [t.model_dump(mode="json") for t in graph.dataset_types.values()],
         "datasets": [
-            [did, ref.dataset_type.name, ref.data_id.to_dict(), ref.run]
+            [did, ref.dataset_type.name, ref.data_id.to_dict(), ref.run, graph.uris.get(did)]
             for did, ref in graph.datasets.items()
         ],
         "quanta": [
@@ -76,6 +82,7 @@ def save_plan(graph: PlanGraph, path: Path) -> int:
             ]
             for q in graph.in_order()
         ],
+        "notes": [n.model_dump(mode="json") for n in graph.notes],
     }
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -110,7 +117,7 @@ def load_plan(path: Path) -> PlanGraph:
             f'{path} is not a provenance-graph plan file (no "format": "{FORMAT_NAME}")',
             hint="plan files are written by 'provgraph plans export'",
         )
-    if raw.get("version") != FORMAT_VERSION:
+    if raw.get("version") not in _READABLE:
         raise PlanFileError(
             f"{path} has plan file format version {raw.get('version')!r}; this provenance-graph "
             f"reads version {FORMAT_VERSION}",
@@ -135,14 +142,19 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             dataset_type = DatasetType.model_validate(t)
             types[dataset_type.name] = dataset_type
         refs: list[DatasetRef] = []
-        for i, (did, type_name, data_id, run) in enumerate(document.datasets):
+        uris: dict[str, str] = {}
+        for i, entry in enumerate(document.datasets):
+            did, type_name, data_id, run = entry[:4]
             where = f"datasets[{i}]"
+            uri = entry[4] if len(entry) > 4 else None
             if type_name not in types:
                 raise PlanFileError(f"{path}: {where}: unknown dataset type {type_name!r}")
             ref = DatasetRef(dataset_type=types[type_name], data_id=DataId(data_id), run=run)
             if ref.id != did:
                 raise PlanFileError(f"{path}: {where}: id {did} does not match its content {ref}")
             refs.append(ref)
+            if uri:
+                uris[did] = uri
         quanta: list[Quantum] = []
         for i, (qid, label, data_id, run, inputs, outputs) in enumerate(document.quanta):
             where = f"quanta[{i}]"
@@ -159,8 +171,12 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             if quantum.id != qid:
                 raise PlanFileError(f"{path}: {where}: id {qid} does not match its content {quantum}")
             quanta.append(quantum)
+        notes = []
+        for i, n in enumerate(document.notes):
+            where = f"notes[{i}]"
+            notes.append(PlanNote.model_validate(n))
         where = "the plan graph"
-        return PlanGraph(plan, quanta)
+        return PlanGraph(plan, quanta, notes, uris)
     except PlanFileError:
         raise
     except ProvenanceGraphError as err:

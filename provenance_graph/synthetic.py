@@ -29,61 +29,31 @@ __all__ = ["DRP_DATASET_TYPES", "DRP_TASKS", "drp_plan", "drp_quantum_count"]
 DataIdDict = dict[str, int | str]
 
 _T = DatasetType
+_VD = ("instrument", "visit", "detector")
+_EXPOSURE = ("instrument", "exposure", "detector")
+#: The dataset types, identical to those of the demo pipeline (``provenance_graph/demo``), so
+#: synthetic and demo plans can share one database.
 DRP_DATASET_TYPES: dict[str, DatasetType] = {
     t.name: t
     for t in [
-        _T(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Exposure"),
-        _T(name="bias", dimensions=("instrument", "detector"), storage_class="ExposureF"),
+        _T(name="raw", dimensions=_EXPOSURE, storage_class="Image"),
+        _T(name="bias", dimensions=("instrument", "detector"), storage_class="Image"),
+        _T(name="postISRCCD", dimensions=_EXPOSURE, storage_class="Image"),
+        _T(name="icExp", dimensions=_VD, storage_class="Image"),
+        _T(name="icSrc", dimensions=_VD, storage_class="Catalog"),
+        _T(name="calexp", dimensions=_VD, storage_class="Image"),
+        _T(name="src", dimensions=_VD, storage_class="Catalog"),
+        _T(name="sourceTable", dimensions=_VD, storage_class="Catalog"),
+        _T(name="sourceTable_visit", dimensions=("instrument", "visit"), storage_class="Catalog"),
+        _T(name="visitSummary", dimensions=("instrument", "visit"), storage_class="StructuredData"),
         _T(
-            name="postISRCCD",
-            dimensions=("instrument", "visit", "detector"),
-            storage_class="ExposureF",
+            name="warp", dimensions=("skymap", "tract", "patch", "instrument", "visit"), storage_class="Image"
         ),
-        _T(name="icExp", dimensions=("instrument", "visit", "detector"), storage_class="ExposureF"),
-        _T(
-            name="icSrc",
-            dimensions=("instrument", "visit", "detector"),
-            storage_class="SourceCatalog",
-        ),
-        _T(name="calexp", dimensions=("instrument", "visit", "detector"), storage_class="ExposureF"),
-        _T(
-            name="src",
-            dimensions=("instrument", "visit", "detector"),
-            storage_class="SourceCatalog",
-        ),
-        _T(
-            name="sourceTable",
-            dimensions=("instrument", "visit", "detector"),
-            storage_class="DataFrame",
-        ),
-        _T(name="sourceTable_visit", dimensions=("instrument", "visit"), storage_class="DataFrame"),
-        _T(name="visitSummary", dimensions=("instrument", "visit"), storage_class="ExposureCatalog"),
-        _T(
-            name="deepCoadd_directWarp",
-            dimensions=("skymap", "tract", "patch", "instrument", "visit"),
-            storage_class="ExposureF",
-        ),
-        _T(
-            name="deepCoadd",
-            dimensions=("skymap", "tract", "patch", "band"),
-            storage_class="ExposureF",
-        ),
-        _T(
-            name="deepCoadd_det",
-            dimensions=("skymap", "tract", "patch", "band"),
-            storage_class="SourceCatalog",
-        ),
-        _T(
-            name="deepCoadd_mergeDet",
-            dimensions=("skymap", "tract", "patch"),
-            storage_class="SourceCatalog",
-        ),
-        _T(name="objectTable_tract", dimensions=("skymap", "tract"), storage_class="DataFrame"),
-        _T(
-            name="forced_src",
-            dimensions=("instrument", "visit", "detector"),
-            storage_class="SourceCatalog",
-        ),
+        _T(name="deepCoadd", dimensions=("skymap", "tract", "patch", "band"), storage_class="Image"),
+        _T(name="deepCoadd_det", dimensions=("skymap", "tract", "patch", "band"), storage_class="Catalog"),
+        _T(name="deepCoadd_mergeDet", dimensions=("skymap", "tract", "patch"), storage_class="Catalog"),
+        _T(name="objectTable_tract", dimensions=("skymap", "tract"), storage_class="Catalog"),
+        _T(name="forced_src", dimensions=(*_VD, "skymap", "tract"), storage_class="Catalog"),
     ]
 }
 
@@ -192,8 +162,9 @@ def drp_plan(
             vd: DataIdDict = {"instrument": inst, "visit": v, "detector": d}
             raw = ref("raw", raw_run, instrument=inst, exposure=v, detector=d)
             bias = ref("bias", calib_run, instrument=inst, detector=d)
-            post = ref("postISRCCD", out, **vd)
-            quantum("isr", vd, [raw, bias], [post])
+            ed: DataIdDict = {"instrument": inst, "exposure": v, "detector": d}
+            post = ref("postISRCCD", out, **ed)
+            quantum("isr", ed, [raw, bias], [post])
             ic_exp, ic_src = ref("icExp", out, **vd), ref("icSrc", out, **vd)
             quantum("characterizeImage", vd, [post], [ic_exp, ic_src])
             calexp, src = ref("calexp", out, **vd), ref("src", out, **vd)
@@ -212,7 +183,7 @@ def drp_plan(
     for (tract, p, v), calexps in sorted(warp_inputs.items()):
         data_id: DataIdDict = {"skymap": skymap, "tract": tract, "patch": p, "instrument": inst, "visit": v}
         summary = ref("visitSummary", out, instrument=inst, visit=v)
-        warp = ref("deepCoadd_directWarp", out, **data_id)
+        warp = ref("warp", out, **data_id)
         quantum("makeWarp", data_id, [*calexps, summary], [warp])
         coadd_inputs[(tract, p, band_names[v % bands])].append(warp)
 
@@ -246,13 +217,14 @@ def drp_plan(
         for d in range(detectors):
             vd = {"instrument": inst, "visit": v, "detector": d}
             calexp = ref("calexp", out, **vd)
-            quantum("forcedPhotCcd", vd, [calexp, object_tables[tract]], [ref("forced_src", out, **vd)])
+            fd: DataIdDict = {**vd, "skymap": skymap, "tract": tract}
+            quantum("forcedPhotCcd", fd, [calexp, object_tables[tract]], [ref("forced_src", out, **fd)])
 
     plan = Plan(
         id=plan_id or f"drp-{visits}x{detectors}",
         output_run=output_run,
         constraints=constraints,
-        pipeline_digest="synthetic-drp-v1",
+        pipeline_digest="synthetic-drp-v2",
         metadata={
             "generator": "provenance_graph.synthetic.drp_plan",
             "visits": visits,

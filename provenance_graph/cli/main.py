@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import plans, server
+from provenance_graph.cli import planning, plans, repo, server
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(server.app, name="server")
 app.add_typer(plans.app, name="plans")
+app.add_typer(repo.app, name="repo")
+app.command("plan")(planning.plan_command)
 
 
 @app.command()

@@ -9,4 +9,12 @@
 from provenance_graph.demo._run import DEMO_PLAN_ID, DemoResult, run_demo
 from provenance_graph.demo.repo import CALIB_RUN, RAW_RUN, demo_pipeline_path, make_demo_repo
 
-__all__ = ["CALIB_RUN", "DEMO_PLAN_ID", "RAW_RUN", "DemoResult", "demo_pipeline_path", "make_demo_repo", "run_demo"]
+__all__ = [
+    "CALIB_RUN",
+    "DEMO_PLAN_ID",
+    "RAW_RUN",
+    "DemoResult",
+    "demo_pipeline_path",
+    "make_demo_repo",
+    "run_demo",
+]

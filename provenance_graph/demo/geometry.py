@@ -78,7 +78,12 @@ def detector_box(visit: int, detector: int, n_detectors: int, n_tracts: int) -> 
     """Where detector ``detector`` of visit ``visit`` lands on the sky."""
     x0, y0 = visit_origin(visit, n_detectors, n_tracts)
     cols = _columns(n_detectors)
-    return (x0 + (detector % cols) * DETECTOR_SIZE, y0 + (detector // cols) * DETECTOR_SIZE, DETECTOR_SIZE, DETECTOR_SIZE)
+    return (
+        x0 + (detector % cols) * DETECTOR_SIZE,
+        y0 + (detector // cols) * DETECTOR_SIZE,
+        DETECTOR_SIZE,
+        DETECTOR_SIZE,
+    )
 
 
 def patch_box(tract: int, patch: int) -> Box:

@@ -105,7 +105,11 @@ def make_demo_repo(
     n_patches = geometry.PATCHES_PER_SIDE**2
     repo.insert_records(
         "patch",
-        [{"skymap": geometry.SKYMAP, "tract": t, "patch": p} for t in range(tracts) for p in range(n_patches)],
+        [
+            {"skymap": geometry.SKYMAP, "tract": t, "patch": p}
+            for t in range(tracts)
+            for p in range(n_patches)
+        ],
     )
     repo.insert_join_rows(
         "visit_detector_patch",
@@ -117,10 +121,19 @@ def make_demo_repo(
         ],
     )
     say(f"Writing {visits} x {detectors} raws and {detectors} biases to {path} ...")
-    camera = {"instrument": inst, "n_detectors": detectors, "n_tracts": tracts, "detector_size": geometry.DETECTOR_SIZE}
+    camera = {
+        "instrument": inst,
+        "n_detectors": detectors,
+        "n_tracts": tracts,
+        "detector_size": geometry.DETECTOR_SIZE,
+    }
     repo.put(camera, repo.ref("camera", {"instrument": inst}, CALIB_RUN))
     repo.put(
-        {"skymap": geometry.SKYMAP, "patch_size": geometry.PATCH_SIZE, "patches_per_side": geometry.PATCHES_PER_SIDE},
+        {
+            "skymap": geometry.SKYMAP,
+            "patch_size": geometry.PATCH_SIZE,
+            "patches_per_side": geometry.PATCHES_PER_SIDE,
+        },
         repo.ref("skyMap", {"skymap": geometry.SKYMAP}, CALIB_RUN),
     )
     rng = np.random.default_rng(1234)
@@ -135,7 +148,9 @@ def make_demo_repo(
         for d in range(detectors):
             if (v, d) in missing_raws:
                 continue
-            ref = repo.ref("raw", {"instrument": inst, "exposure": geometry.exposure_of(v), "detector": d}, RAW_RUN)
+            ref = repo.ref(
+                "raw", {"instrument": inst, "exposure": geometry.exposure_of(v), "detector": d}, RAW_RUN
+            )
             if not write_pixels:
                 if placeholder is None:
                     placeholder = Path(path) / "placeholder.npy"

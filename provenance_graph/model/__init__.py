@@ -5,8 +5,8 @@ checked when built). Nothing here talks to a database.
 """
 
 from provenance_graph.model._data_id import DataId, DimensionValue
-from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
+from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._names import RESERVED_PROPERTIES, suggest
 from provenance_graph.model._notes import NoteKind, PlanNote
@@ -15,14 +15,14 @@ from provenance_graph.model._quantum import Quantum
 
 __all__ = [
     "DEFAULT_UNIVERSE",
-    "Dimension",
-    "DimensionJoin",
-    "DimensionUniverse",
     "ID_NAMESPACE",
     "RESERVED_PROPERTIES",
     "DataId",
     "DatasetRef",
     "DatasetType",
+    "Dimension",
+    "DimensionJoin",
+    "DimensionUniverse",
     "DimensionValue",
     "MetadataValue",
     "NoteKind",

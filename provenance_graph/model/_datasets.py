@@ -101,7 +101,7 @@ class DatasetRef(BaseModel):
 
     @classmethod
     def trusted(cls, dataset_type: DatasetType, data_id: DataId, run: str) -> DatasetRef:
-        """Build a ref from checked parts (the data ID fits the type, the run is valid), skipping validation."""
+        """Build a ref from checked parts (the data ID fits the type, the run is valid); no validation."""
         return cls.model_construct(dataset_type=dataset_type, data_id=data_id, run=run)
 
     @cached_property

@@ -49,6 +49,8 @@ class PlanGraph:
         Every quantum of the plan, in any order.
     notes
         Why pre-flight dropped data IDs, if it did.
+    uris
+        File URIs of datasets, by dataset id, where known.
 
     Raises
     ------
@@ -62,10 +64,20 @@ class PlanGraph:
         A quantum appears twice, or writes outside the plan's output run.
     """
 
-    def __init__(self, plan: Plan, quanta: Iterable[Quantum], notes: Iterable[PlanNote] = ()) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        quanta: Iterable[Quantum],
+        notes: Iterable[PlanNote] = (),
+        uris: Mapping[str, str] | None = None,
+    ) -> None:
         self.plan = plan
-        self.notes: tuple[PlanNote, ...] = tuple(notes)
+        self.notes: tuple[PlanNote, ...] = tuple(
+            sorted(notes, key=lambda n: (n.task_label, n.connection, n.kind.value))
+        )
         """Why pre-flight dropped data IDs (see `PlanNote`)."""
+        self.uris: dict[str, str] = dict(uris or {})
+        """Where datasets' files are (or will be), by dataset id; not part of the plan's identity."""
         self._quanta: dict[str, Quantum] = {}
         self._datasets: dict[str, DatasetRef] = {}
         self._dataset_types: dict[str, DatasetType] = {}

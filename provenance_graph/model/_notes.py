@@ -8,7 +8,7 @@ are stored with it in the graph and in plan files, not only in logs.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,7 +17,7 @@ from provenance_graph.model._data_id import DataId
 __all__ = ["NoteKind", "PlanNote"]
 
 
-class NoteKind(str, Enum):
+class NoteKind(StrEnum):
     """Why data IDs were dropped."""
 
     MISSING_INPUT = "missing_input"

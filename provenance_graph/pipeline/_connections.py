@@ -8,7 +8,7 @@ and `Output` build the three kinds.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -18,7 +18,7 @@ from provenance_graph.model._names import check_dataset_type_name, check_dimensi
 __all__ = ["Connection", "ConnectionKind", "Input", "Output", "PrerequisiteInput"]
 
 
-class ConnectionKind(str, Enum):
+class ConnectionKind(StrEnum):
     """What a connection is to its task."""
 
     INPUT = "input"
@@ -68,15 +68,22 @@ class Connection(BaseModel):
 
     def as_dataset_type(self) -> DatasetType:
         """The `DatasetType` this connection carries."""
-        return DatasetType(name=self.dataset_type, dimensions=self.dimensions, storage_class=self.storage_class)
+        return DatasetType(
+            name=self.dataset_type, dimensions=self.dimensions, storage_class=self.storage_class
+        )
 
     def renamed(self, dataset_type: str) -> Connection:
         """A copy that carries another dataset type name."""
         return self.model_copy(update={"dataset_type": check_dataset_type_name(dataset_type)})
 
 
-def Input(  # noqa: N802 - reads like a declaration, as in pipe_base's connectionTypes
-    dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, multiple: bool = False, doc: str = ""
+def Input(
+    dataset_type: str,
+    dimensions: tuple[str, ...],
+    storage_class: str,
+    *,
+    multiple: bool = False,
+    doc: str = "",
 ) -> Connection:
     """Declare a regular input connection."""
     return Connection(
@@ -89,8 +96,13 @@ def Input(  # noqa: N802 - reads like a declaration, as in pipe_base's connectio
     )
 
 
-def PrerequisiteInput(  # noqa: N802
-    dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, multiple: bool = False, doc: str = ""
+def PrerequisiteInput(
+    dataset_type: str,
+    dimensions: tuple[str, ...],
+    storage_class: str,
+    *,
+    multiple: bool = False,
+    doc: str = "",
 ) -> Connection:
     """Declare a prerequisite input connection: it must exist in the repository before planning."""
     return Connection(
@@ -103,7 +115,7 @@ def PrerequisiteInput(  # noqa: N802
     )
 
 
-def Output(  # noqa: N802
+def Output(
     dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, doc: str = ""
 ) -> Connection:
     """Declare an output connection; its dimensions must be among the task's quantum dimensions."""

@@ -202,10 +202,11 @@ class Pipeline:
             )
         if not task_class.connections:
             raise PipelineError(f"task {label!r} ({entry.class_path}) declares no connections")
-        for name, conn in task_class.connections.items():
+        for name, declared in task_class.connections.items():
+            conn = declared
             if name in entry.connections:
                 try:
-                    conn = conn.renamed(entry.connections[name])
+                    conn = declared.renamed(entry.connections[name])
                 except ProvenanceGraphError as err:
                     raise PipelineError(f"task {label!r}, connection {name!r}: {err.message}") from None
             where = f"connection {name!r} ({conn.dataset_type}) of task {label!r}"
@@ -370,7 +371,9 @@ def _import_task_class(label: str, path: str) -> type[PipelineTask]:
                 hint = suggest(missing.rpartition(".")[2], siblings) or hint
             except ImportError:
                 pass
-        raise PipelineError(f"task {label!r}: cannot import module {module_name!r} of class {path!r}", hint=hint)
+        raise PipelineError(
+            f"task {label!r}: cannot import module {module_name!r} of class {path!r}", hint=hint
+        ) from None
     except Exception as err:
         raise PipelineError(
             f"task {label!r}: importing {module_name!r} failed: {type(err).__name__}: {err}"
@@ -401,7 +404,8 @@ def _make_config(label: str, task_class: type[PipelineTask], overrides: Mapping[
         if key not in config_class.model_fields:
             raise PipelineError(
                 f"task {label!r}: unknown config field {key!r} for {task_class.__name__}",
-                hint=suggest(key, fields) or (f"its fields: {', '.join(fields)}" if fields else "it has none"),
+                hint=suggest(key, fields)
+                or (f"its fields: {', '.join(fields)}" if fields else "it has none"),
             )
     try:
         return config_class.model_validate(dict(overrides))

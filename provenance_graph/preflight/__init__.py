@@ -5,8 +5,8 @@ a repository (any `RepositoryView`), restricted by a data query (`Expression`),
 and returns a checked `PlanGraph` with notes on every data ID it dropped.
 """
 
-from provenance_graph.preflight._builder import PreflightResult, TaskContext, preflight
+from provenance_graph.preflight._builder import TaskContext, preflight
 from provenance_graph.preflight._expression import Expression, parse_expression
 from provenance_graph.preflight._relations import Relations, RepositoryView
 
-__all__ = ["Expression", "PreflightResult", "Relations", "RepositoryView", "TaskContext", "preflight", "parse_expression"]
+__all__ = ["Expression", "Relations", "RepositoryView", "TaskContext", "parse_expression", "preflight"]

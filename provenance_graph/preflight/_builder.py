@@ -51,7 +51,7 @@ from provenance_graph.pipeline import Connection, ConnectionKind, Pipeline, Task
 from provenance_graph.preflight._expression import Expression
 from provenance_graph.preflight._relations import Relations, RepositoryView, Row
 
-__all__ = ["PreflightResult", "TaskContext", "preflight"]
+__all__ = ["TaskContext", "preflight"]
 
 
 @dataclass
@@ -60,16 +60,6 @@ class _Available:
 
     refs: list[DatasetRef] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PreflightResult:
-    """What pre-flight made: the plan graph, and where each of its datasets lives."""
-
-    graph: PlanGraph
-    """The checked plan, notes included."""
-    uris: Mapping[str, str]
-    """File URI of every dataset of the plan, by dataset id: actual for inputs, predicted for outputs."""
 
 
 class TaskContext:
@@ -122,8 +112,14 @@ class TaskContext:
     def drop(self, data_id: Mapping[str, Any], connection: str, reason: str = "") -> None:
         """Record that no quantum is made at ``data_id`` because ``connection`` lacks datasets."""
         conn = self._connection(connection)
-        kind = NoteKind.MISSING_PREREQUISITE if conn.kind is ConnectionKind.PREREQUISITE else NoteKind.MISSING_INPUT
-        self._dropped[(connection, kind)].append(DataId({d: data_id[d] for d in self.dimensions if d in data_id}))
+        kind = (
+            NoteKind.MISSING_PREREQUISITE
+            if conn.kind is ConnectionKind.PREREQUISITE
+            else NoteKind.MISSING_INPUT
+        )
+        self._dropped[(connection, kind)].append(
+            DataId({d: data_id[d] for d in self.dimensions if d in data_id})
+        )
 
     def group(self) -> list[Quantum]:
         """The default quanta: inputs grouped by the quantum dimensions (see the module docstring)."""
@@ -144,7 +140,8 @@ class TaskContext:
                     shown = ", ".join(str(m.data_id) for m in matches[:3])
                     raise PreflightError(
                         f"task {self.node.label!r}: input {name!r} ({conn.dataset_type}) takes one dataset "
-                        f"per quantum, but {len(matches)} match quantum {_fmt(row, self.dimensions)}: {shown}",
+                        f"per quantum, but {len(matches)} match quantum "
+                        f"{_fmt(row, self.dimensions)}: {shown}",
                         hint="declare the connection with multiple=True, or add the dimensions that tell "
                         "them apart to the task's quantum dimensions",
                     )
@@ -193,7 +190,8 @@ class TaskContext:
                     if key not in found:
                         found[key] = {d: extended[d] for d in self._closure if d in extended}
         reads_repository = any(
-            c.dataset_type in self._from_repository and c.kind is ConnectionKind.INPUT for c in inputs.values()
+            c.dataset_type in self._from_repository and c.kind is ConnectionKind.INPUT
+            for c in inputs.values()
         )
         if reads_repository and self._relations.enumerable(dims):
             determined = True
@@ -240,7 +238,9 @@ class TaskContext:
     def notes(self) -> list[PlanNote]:
         """The notes this task's pre-flight recorded."""
         notes = []
-        for (name, kind), data_ids in sorted(self._dropped.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        for (name, kind), data_ids in sorted(
+            self._dropped.items(), key=lambda kv: (kv[0][0], kv[0][1].value)
+        ):
             conn = self.node.connections[name]
             unique = sorted(set(data_ids), key=lambda d: d.key())
             what = "prerequisite input" if kind is NoteKind.MISSING_PREREQUISITE else "input"
@@ -271,7 +271,7 @@ def preflight(
     input_runs: Sequence[str] | None = None,
     plan_id: str | None = None,
     metadata: Mapping[str, str | int | float | bool | None] | None = None,
-) -> PreflightResult:
+) -> PlanGraph:
     """Build the execution plan of ``pipeline`` over ``repository`` under the data query ``where``.
 
     Parameters
@@ -291,6 +291,12 @@ def preflight(
         The plan's id; by default a fresh one.
     metadata
         Extra scalar metadata for the plan header.
+
+    Returns
+    -------
+    PlanGraph
+        The checked plan, with its notes, and the file URI of every dataset in
+        ``uris``: actual for inputs, predicted by the templates for outputs.
 
     Raises
     ------
@@ -368,9 +374,8 @@ def preflight(
         plan_kwargs["id"] = plan_id
     graph = PlanGraph(Plan(**plan_kwargs), quanta, notes)
     for dataset_id, ref in graph.datasets.items():
-        if dataset_id not in uris:
-            uris[dataset_id] = repository.uri(ref)
-    return PreflightResult(graph=graph, uris=uris)
+        graph.uris[dataset_id] = uris.get(dataset_id) or repository.uri(ref)
+    return graph
 
 
 def _check_inputs(pipeline: Pipeline, registered: Mapping[str, DatasetType]) -> None:
@@ -404,7 +409,8 @@ def _check_outputs(
         declared = pipeline.dataset_types[dtype_name]
         if known is not None and known != declared:
             raise PreflightError(
-                f"task {label!r} produces {dtype_name!r} as {declared.dimensions} ({declared.storage_class}); "
+                f"task {label!r} produces {dtype_name!r} as {declared.dimensions} "
+                f"({declared.storage_class}); "
                 f"the repository registers {known.dimensions} ({known.storage_class})",
                 hint="rename the output under 'connections:' in the pipeline file",
             )

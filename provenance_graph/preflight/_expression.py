@@ -281,19 +281,21 @@ def _syntax_error(text: str, err: UnexpectedInput) -> ExpressionError:
     if isinstance(err, UnexpectedCharacters):
         char = text[position] if position < len(text) else ""
         hint = None
-        if char == '"' or char == "'":
+        if char in {'"', "'"}:
             hint = "close the quoted string"
-        elif char == "=" or char == "!":
+        elif char in {"=", "!"}:
             hint = "comparisons are =, !=, <, <=, > and >="
         elif char.isupper() or (char.isalpha() and not char.islower()):
             hint = "dimension names are lower-case, e.g. visit; keywords are AND, OR, NOT, IN"
-        return ExpressionError(f"unexpected character {char!r}", expression=text, position=position, hint=hint)
+        return ExpressionError(
+            f"unexpected character {char!r}", expression=text, position=position, hint=hint
+        )
     if isinstance(err, UnexpectedEOF):
         return ExpressionError(
             "the expression ends too early",
             expression=text,
             position=len(text),
-            hint=_expected(err.expected),
+            hint=_expected([str(t) for t in err.expected]),
         )
     if isinstance(err, UnexpectedToken):
         token = err.token

@@ -79,7 +79,9 @@ class Relations:
                 key_dims = self.universe.key_dimensions(name)
                 index = {tuple(r[d] for d in key_dims): {i: r[i] for i in dim.implies} for r in records}
                 self._implied[name] = (key_dims, index)
-        self.joins: list[tuple[DimensionJoin, list[Row]]] = [(j, repo.join_rows(j.name)) for j in self.universe.joins]
+        self.joins: list[tuple[DimensionJoin, list[Row]]] = [
+            (j, repo.join_rows(j.name)) for j in self.universe.joins
+        ]
         self._projections: dict[tuple[str, tuple[str, ...]], frozenset[tuple[Any, ...]]] = {}
         self._extensions: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[Row]]] = {}
 

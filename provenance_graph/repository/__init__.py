@@ -8,4 +8,11 @@ Storage classes (`STORAGE_CLASSES`) say how objects become files.
 from provenance_graph.repository._formatters import STORAGE_CLASSES, StorageClass, storage_class
 from provenance_graph.repository._repository import DEFAULT_TEMPLATE, FORMAT_VERSION, Repository
 
-__all__ = ["DEFAULT_TEMPLATE", "FORMAT_VERSION", "STORAGE_CLASSES", "Repository", "StorageClass", "storage_class"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "FORMAT_VERSION",
+    "STORAGE_CLASSES",
+    "Repository",
+    "StorageClass",
+    "storage_class",
+]

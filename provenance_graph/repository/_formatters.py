@@ -76,7 +76,14 @@ STORAGE_CLASSES: dict[str, StorageClass] = {
             _read_npy,
             lambda o: isinstance(o, np.ndarray) and o.dtype.names is not None,
         ),
-        StorageClass("StructuredData", ".json", "JSON-compatible dict", _write_json, _read_json, lambda o: isinstance(o, dict)),
+        StorageClass(
+            "StructuredData",
+            ".json",
+            "JSON-compatible dict",
+            _write_json,
+            _read_json,
+            lambda o: isinstance(o, dict),
+        ),
     ]
 }
 

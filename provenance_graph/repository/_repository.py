@@ -34,7 +34,14 @@ from typing import Any
 import yaml
 
 from provenance_graph.errors import ProvenanceGraphError, RepositoryError
-from provenance_graph.model import DEFAULT_UNIVERSE, DataId, DatasetRef, DatasetType, DimensionUniverse, suggest
+from provenance_graph.model import (
+    DEFAULT_UNIVERSE,
+    DataId,
+    DatasetRef,
+    DatasetType,
+    DimensionUniverse,
+    suggest,
+)
 from provenance_graph.model._names import check_run_name
 from provenance_graph.repository._formatters import StorageClass, storage_class, write_atomically
 
@@ -98,7 +105,8 @@ class Repository:
         version = config.get("format_version")
         if version != FORMAT_VERSION:
             raise RepositoryError(
-                f"repository {str(root)!r} has format version {version!r}; this version reads {FORMAT_VERSION}",
+                f"repository {str(root)!r} has format version {version!r}; "
+                f"this version reads {FORMAT_VERSION}",
                 hint="use the provenance-graph version that created it",
             )
         self.templates: dict[str, str] = dict(config.get("templates") or {})
@@ -110,7 +118,11 @@ class Repository:
     # --- opening -----------------------------------------------------------------------
     @classmethod
     def create(
-        cls, root: str | Path, *, templates: Mapping[str, str] | None = None, universe: DimensionUniverse = DEFAULT_UNIVERSE
+        cls,
+        root: str | Path,
+        *,
+        templates: Mapping[str, str] | None = None,
+        universe: DimensionUniverse = DEFAULT_UNIVERSE,
     ) -> Repository:
         """Create an empty repository at ``root`` (a new or empty directory)."""
         root = Path(root)
@@ -120,9 +132,10 @@ class Repository:
                 f"cannot create a repository at {str(root)!r}: it is {what}",
                 hint="choose a new path, or open the existing repository",
             )
-        config = {"format_version": FORMAT_VERSION, "templates": dict(templates or {})}
-        for name, template in config["templates"].items():
+        chosen = dict(templates or {})
+        for name, template in chosen.items():
             _check_template(name, template, None)
+        config = {"format_version": FORMAT_VERSION, "templates": chosen}
         root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(root / _REGISTRY)
         with db:
@@ -238,7 +251,8 @@ class Repository:
                 kind = self.universe.value_type(name)
                 if not isinstance(record[name], kind) or isinstance(record[name], bool):
                     raise RepositoryError(
-                        f"{element} record {dict(record)}: {name} must be {kind.__name__}, not {record[name]!r}"
+                        f"{element} record {dict(record)}: {name} must be {kind.__name__}, "
+                        f"not {record[name]!r}"
                     )
             key = DataId({d: record[d] for d in key_dims}).key()
             rows.append((element, key, json.dumps({k: record[k] for k in sorted(wanted)})))
@@ -302,7 +316,11 @@ class Repository:
     def path(self, ref: DatasetRef) -> Path:
         """The file a dataset lives in, by its type's template."""
         sc = storage_class(ref.dataset_type.storage_class)
-        fields = {"run": ref.run, "dataset_type": ref.dataset_type.name, "data_id": _data_id_path(ref.data_id)}
+        fields = {
+            "run": ref.run,
+            "dataset_type": ref.dataset_type.name,
+            "data_id": _data_id_path(ref.data_id),
+        }
         fields.update({k: str(v) for k, v in ref.data_id.root})
         relative = self.template(ref.dataset_type.name).format(**fields)
         return self.root / (relative + sc.extension)
@@ -356,7 +374,8 @@ class Repository:
         with self._transaction() as db:
             self._ensure_run(db, ref.run)
             db.execute(
-                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET uri = excluded.uri",
+                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET uri = excluded.uri",
                 (ref.id, ref.dataset_type.name, ref.data_id.key(), ref.run, uri),
             )
 
@@ -410,8 +429,10 @@ def _check_template(name: str, template: str, dataset_type: DatasetType | None) 
         unknown = sorted(fields - allowed)
         if unknown:
             raise RepositoryError(
-                f"path template {template!r} of {name!r} uses {{{unknown[0]}}}, which is not one of its fields",
-                hint=suggest(unknown[0], sorted(allowed)) or f"use {', '.join('{' + f + '}' for f in sorted(allowed))}",
+                f"path template {template!r} of {name!r} uses {{{unknown[0]}}}, "
+                "which is not one of its fields",
+                hint=suggest(unknown[0], sorted(allowed))
+                or f"use {', '.join('{' + f + '}' for f in sorted(allowed))}",
             )
         if "data_id" not in fields and not set(dataset_type.dimensions) <= fields:
             raise RepositoryError(

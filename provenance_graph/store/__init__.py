@@ -4,6 +4,7 @@ Nothing outside this package talks to the Neo4j driver.
 """
 
 from provenance_graph.store.connection import GraphStore, open_store
+from provenance_graph.store.datasets import register_datasets
 from provenance_graph.store.plans import (
     BatchSizes,
     PlanSummary,
@@ -30,6 +31,7 @@ __all__ = [
     "open_store",
     "plan_summary",
     "read_plan",
+    "register_datasets",
     "schema_version",
     "write_plan",
 ]

@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -51,8 +51,10 @@ from provenance_graph.model import (
     DatasetRef,
     DatasetType,
     DimensionValue,
+    NoteKind,
     Plan,
     PlanGraph,
+    PlanNote,
     Quantum,
 )
 from provenance_graph.store.connection import GraphStore
@@ -156,12 +158,13 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _dataset_row(ref: DatasetRef) -> dict[str, Any]:
+def _dataset_row(ref: DatasetRef, uri: str | None) -> dict[str, Any]:
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
         "data_id": ref.data_id.key(),
         "run": ref.run,
+        "uri": uri,
         "dims": ref.data_id.to_dict(),
     }
 
@@ -171,6 +174,7 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
         "output_run": plan.output_run,
         "created": plan.created,
         "pipeline_digest": plan.pipeline_digest,
+        "pipeline": plan.pipeline,
         "constraints": plan.constraints,
         "metadata_json": json.dumps(plan.metadata, sort_keys=True),
         "digest": digest,
@@ -202,6 +206,29 @@ def _writer_alive(
         if pid is None or not psutil.pid_exists(pid):
             return False
     return idle_seconds <= stale_after
+
+
+def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user: str = "this write") -> None:
+    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise."""
+    mine = {t.name: t for t in types}
+    rows = [
+        {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
+        for t in mine.values()
+    ]
+    for stored in store.write("dataset_types_merge", rows=rows):
+        ours = mine[stored["name"]]
+        theirs = DatasetType(
+            name=stored["name"],
+            dimensions=tuple(stored["dimensions"]),
+            storage_class=stored["storage_class"],
+        )
+        if theirs != ours:
+            raise DatasetTypeConflictError(
+                f"dataset type {ours.name!r} is registered in the database with dimensions "
+                f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
+                f"but {user} uses ({', '.join(ours.dimensions)}) and {ours.storage_class!r}",
+                hint="use the registered definition, or give the new one another name",
+            )
 
 
 class _PlanWriter:
@@ -290,25 +317,7 @@ class _PlanWriter:
     # --- claiming ------------------------------------------------------------------
 
     def _register_dataset_types(self) -> None:
-        rows = [
-            {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
-            for t in self.graph.dataset_types.values()
-        ]
-        for stored in self.store.write("dataset_types_merge", rows=rows):
-            mine = self.graph.dataset_types[stored["name"]]
-            theirs = DatasetType(
-                name=stored["name"],
-                dimensions=tuple(stored["dimensions"]),
-                storage_class=stored["storage_class"],
-            )
-            if theirs != mine:
-                raise DatasetTypeConflictError(
-                    f"dataset type {mine.name!r} is registered in the database with dimensions "
-                    f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
-                    f"but plan {self.plan_id!r} uses ({', '.join(mine.dimensions)}) and "
-                    f"{mine.storage_class!r}",
-                    hint="use the registered definition, or give the new one another name",
-                )
+        register_dataset_types(self.store, self.graph.dataset_types.values(), f"plan {self.plan_id!r}")
 
     def _claim(self, replace: bool) -> WriteOutcome:
         [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
@@ -401,6 +410,24 @@ class _PlanWriter:
             token=self.token,
             props=_header_props(graph.plan, self.digest),
         )
+        if graph.notes:
+            self.store.write_with(
+                "plan_write_notes",
+                lambda rows: self._held(rows, "written"),
+                plan_id=plan_id,
+                token=self.token,
+                notes=[
+                    {
+                        "task": n.task_label,
+                        "kind": n.kind.value,
+                        "connection": n.connection,
+                        "dataset_type": n.dataset_type,
+                        "message": n.message,
+                        "data_ids": [d.key() for d in n.data_ids],
+                    }
+                    for n in graph.notes
+                ],
+            )
 
         def check_inputs(rows: list[dict[str, Any]]) -> int:
             if rows and rows[0]["unfinished"]:
@@ -422,7 +449,7 @@ class _PlanWriter:
                 phase,
                 query,
                 (
-                    ([_dataset_row(ref) for ref in chunk], check)
+                    ([_dataset_row(ref, graph.uris.get(ref.id)) for ref in chunk], check)
                     for chunk in _batches(refs, self.batches.datasets)
                 ),
                 len(refs),
@@ -602,6 +629,7 @@ def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
         output_run=props["output_run"],
         created=native,
         pipeline_digest=props.get("pipeline_digest", ""),
+        pipeline=props.get("pipeline", ""),
         constraints=props.get("constraints", ""),
         metadata=json.loads(props.get("metadata_json") or "{}"),
     )
@@ -665,8 +693,9 @@ def read_plan(
         )
         for t in store.read("dataset_types_by_name", names=type_names)
     }
+    note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
     try:
-        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types)
+        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
     except KeyError as err:  # a dataset or type vanished between the reads
         _check_unchanged(store, plan_id, props)
         raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
@@ -691,8 +720,10 @@ def _graph_from_rows(
     rows: list[dict[str, Any]],
     dataset_rows: list[dict[str, Any]],
     types: Mapping[str, DatasetType],
+    note_rows: list[dict[str, Any]],
 ) -> PlanGraph:
     refs: dict[str, DatasetRef] = {}
+    uris = {r["id"]: r["uri"] for r in dataset_rows if r.get("uri")}
     for r in dataset_rows:
         ref = DatasetRef(
             dataset_type=types[r["dataset_type"]],
@@ -714,7 +745,18 @@ def _graph_from_rows(
         if quantum.id != r["id"]:
             raise PlanError(f"quantum {r['id']} does not match its stored identity {quantum}")
         quanta.append(quantum)
-    return PlanGraph(_plan_from_props(plan_id, props), quanta)
+    notes = [
+        PlanNote(
+            task_label=n["task"],
+            kind=NoteKind(n["kind"]),
+            connection=n["connection"],
+            dataset_type=n["dataset_type"],
+            message=n["message"],
+            data_ids=tuple(DataId.from_key(k) for k in n["data_ids"]),
+        )
+        for n in note_rows
+    ]
+    return PlanGraph(_plan_from_props(plan_id, props), quanta, notes, uris)
 
 
 def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
@@ -796,5 +838,6 @@ def _refuse_if_read_by_others(store: GraphStore, plan_id: str, verb: str) -> Non
 
 def _delete_content(store: GraphStore, plan_id: str) -> None:
     """Delete a plan's quanta, and the datasets it produced that no other plan reads."""
+    store.autocommit("plan_delete_notes", plan_id=plan_id)
     store.autocommit("plan_delete_quanta", plan_id=plan_id)
     store.autocommit("plan_delete_datasets", plan_id=plan_id)

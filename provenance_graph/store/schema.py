@@ -9,6 +9,10 @@ Changelog of `SCHEMA_VERSION`:
 1. First version: ``:Plan``, ``:Quantum``, ``:Dataset``, ``:DatasetType``;
    ``PRODUCES``, ``CONSUMES``, ``IN_PLAN``; unique ids; indexes on task label,
    dataset type, plan id, run and the common data-ID dimensions.
+2. Pre-flight: ``:PlanNote`` nodes (``(:Plan)-[:HAS_NOTE]->(:PlanNote)``) record
+   the data IDs pre-flight dropped and why; ``:Plan.pipeline`` holds the
+   pipeline definition (YAML); ``:Dataset.uri`` holds the file URI. A version-1
+   database is upgraded in place: the new properties are simply absent on old plans.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from provenance_graph.store.connection import GraphStore
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = "schema.cypher"
 
 
