@@ -96,7 +96,14 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
 
     @cached_property
     def _key(self) -> str:
-        return json.dumps(dict(self.root), separators=(",", ":"), ensure_ascii=False)
+        # The same text as json.dumps(dict(root), separators=(",", ":"), ensure_ascii=False),
+        # built directly: dimension names are plain identifiers and need no escaping, and
+        # pre-flight computes this for every dataset of a plan.
+        parts = [
+            f'"{k}":{v}' if type(v) is int else f'"{k}":{json.dumps(v, ensure_ascii=False)}'
+            for k, v in self.root
+        ]
+        return "{" + ",".join(parts) + "}"
 
     @classmethod
     def from_key(cls, text: str) -> DataId:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from functools import cached_property
 from typing import Any
@@ -22,9 +23,20 @@ __all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "stable_id"]
 ID_NAMESPACE = uuid.UUID("6f1c3a52-8a1e-5b7e-9a51-1d3c0c7d9e42")
 
 
+_NAMESPACE_BYTES = ID_NAMESPACE.bytes
+
+
 def stable_id(*parts: str) -> str:
-    """Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
+    """Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator.
+
+    The result equals ``str(uuid.uuid5(ID_NAMESPACE, "\\x1f".join(parts)))``; it is
+    computed with hashlib directly because pre-flight makes one per dataset and quantum.
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class DatasetType(BaseModel):

@@ -110,6 +110,7 @@ class Repository:
                 hint="use the provenance-graph version that created it",
             )
         self.templates: dict[str, str] = dict(config.get("templates") or {})
+        self._resolved_root = root.resolve()
         self._db = sqlite3.connect(root / _REGISTRY, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -327,7 +328,7 @@ class Repository:
 
     def uri(self, ref: DatasetRef) -> str:
         """The ``file://`` URI of a dataset's file (whether it exists yet or not)."""
-        return self.path(ref).resolve().as_uri()
+        return (self._resolved_root / self.path(ref).relative_to(self.root)).as_uri()
 
     def put(self, obj: Any, ref: DatasetRef) -> str:
         """Write ``obj`` as dataset ``ref`` and register it; returns its URI.
