@@ -27,7 +27,7 @@ _NAMESPACE_BYTES = ID_NAMESPACE.bytes
 
 
 def stable_id(*parts: str) -> str:
-    """Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator.
+    r"""Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator.
 
     The result equals ``str(uuid.uuid5(ID_NAMESPACE, "\\x1f".join(parts)))``; it is
     computed with hashlib directly because pre-flight makes one per dataset and quantum.

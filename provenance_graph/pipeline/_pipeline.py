@@ -106,11 +106,16 @@ class TaskNode:
 
 def _located(err: ValidationError, where: str) -> PipelineError:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    place = f"{where}.{loc}" if loc else where
+    path = [str(p) for p in first["loc"]]
+    loc = ".".join(path)
+    place = f"{where}: {loc}" if loc else where
     hint = None
     if first["type"] == "extra_forbidden":
-        return PipelineError(f"unknown key {place!r}", hint=f"remove it; {first['msg'].lower()}")
+        allowed = ["description", "tasks"] if len(path) == 1 else ["class", "config", "connections"]
+        return PipelineError(
+            f"{where}: unknown key {path[-1]!r}" + (f" in {'.'.join(path[:-1])}" if len(path) > 1 else ""),
+            hint=suggest(path[-1], allowed) or f"allowed keys: {', '.join(allowed)}",
+        )
     if first["type"] == "missing":
         hint = f"add {first['loc'][-1]!r}"
     return PipelineError(f"{place}: {first['msg']}", hint=hint)
@@ -335,7 +340,7 @@ class Pipeline:
         return yaml.safe_dump(data, sort_keys=False)
 
     def digest(self) -> str:
-        """A SHA-256 of the resolved definition (classes, configs, connections)."""
+        """A SHA-256 of the resolved definition (classes, configs, connections); task order does not count."""
         payload = [
             {
                 "label": n.label,
@@ -343,7 +348,7 @@ class Pipeline:
                 "config": n.config.model_dump(mode="json"),
                 "connections": {k: c.model_dump(mode="json") for k, c in sorted(n.connections.items())},
             }
-            for n in self.tasks
+            for n in sorted(self.tasks, key=lambda node: node.label)
         ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

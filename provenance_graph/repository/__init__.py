@@ -6,6 +6,7 @@ Storage classes (`STORAGE_CLASSES`) say how objects become files.
 """
 
 from provenance_graph.repository._formatters import STORAGE_CLASSES, StorageClass, storage_class
+from provenance_graph.repository._quantum_io import RepositoryQuantumIO
 from provenance_graph.repository._repository import DEFAULT_TEMPLATE, FORMAT_VERSION, Repository
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "FORMAT_VERSION",
     "STORAGE_CLASSES",
     "Repository",
+    "RepositoryQuantumIO",
     "StorageClass",
     "storage_class",
 ]

@@ -1,0 +1,77 @@
+"""Tiny tasks for pipeline-definition tests: they only declare connections."""
+
+from __future__ import annotations
+
+from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, TaskConfig
+
+VD = ("instrument", "visit", "detector")
+
+
+class ScaleConfig(TaskConfig):
+    """A config with one float field."""
+
+    factor: float = 1.0
+    """How much to scale by."""
+
+
+class AtoB(PipelineTask):
+    """Reads a, writes b."""
+
+    dimensions = VD
+    ConfigClass = ScaleConfig
+    connections = {"a": Input("a", VD, "Image"), "b": Output("b", VD, "Image")}  # noqa: RUF012
+
+
+class BtoA(PipelineTask):
+    """Reads b, writes a: with AtoB, a cycle."""
+
+    dimensions = VD
+    connections = {"b": Input("b", VD, "Image"), "a": Output("a", VD, "Image")}  # noqa: RUF012
+
+
+class AtoBAgain(PipelineTask):
+    """Also writes b."""
+
+    dimensions = VD
+    connections = {"a": Input("a", VD, "Image"), "b": Output("b", VD, "Image")}  # noqa: RUF012
+
+
+class NeedsBAsPrerequisite(PipelineTask):
+    """Declares b, which AtoB produces, as a prerequisite."""
+
+    dimensions = VD
+    connections = {  # noqa: RUF012
+        "b": PrerequisiteInput("b", VD, "Image"),
+        "c": Output("c", VD, "Image"),
+    }
+
+
+class WideOutput(PipelineTask):
+    """Writes an output with a dimension its quanta lack."""
+
+    dimensions = ("instrument", "visit")
+    connections = {  # noqa: RUF012
+        "a": Input("a", VD, "Image", multiple=True),
+        "d": Output("d", VD, "Image"),
+    }
+
+
+class UnknownDimension(PipelineTask):
+    """Uses a dimension the universe does not know."""
+
+    dimensions = ("instrument", "vist")
+    connections = {"a": Input("a", VD, "Image"), "e": Output("e", ("instrument",), "Image")}  # noqa: RUF012
+
+
+class BWithOtherDimensions(PipelineTask):
+    """Reads b with other dimensions than AtoB writes it."""
+
+    dimensions = ("instrument", "visit")
+    connections = {  # noqa: RUF012
+        "b": Input("b", ("instrument", "visit"), "Image"),
+        "f": Output("f", ("instrument", "visit"), "Image"),
+    }
+
+
+class NotATask:
+    """Not a PipelineTask."""

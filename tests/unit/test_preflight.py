@@ -1,0 +1,151 @@
+"""Pre-flight over demo repositories: counts derived independently, notes, errors, and real runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from provenance_graph.demo import CALIB_RUN, RAW_RUN, demo_pipeline_path, make_demo_repo
+from provenance_graph.errors import ExpressionError, PreflightError, RepositoryError
+from provenance_graph.model import DatasetType, NoteKind
+from provenance_graph.pipeline import Pipeline
+from provenance_graph.preflight import preflight
+from provenance_graph.repository import Repository, RepositoryQuantumIO
+from tests.support.drp import expected_counts
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    return Pipeline.from_file(demo_pipeline_path())
+
+
+@pytest.mark.parametrize(("visits", "detectors", "tracts"), [(3, 4, 1), (7, 9, 2), (12, 5, 3)])
+def test_counts_match_the_repository(
+    tmp_path: Path, pipeline: Pipeline, visits: int, detectors: int, tracts: int
+) -> None:
+    repo = make_demo_repo(tmp_path / "repo", visits, detectors, tracts, write_pixels=False)
+    graph = preflight(pipeline, repo, output_run="u/test/run")
+    assert graph.task_counts() == {k: v for k, v in expected_counts(repo).items() if v}
+    assert not graph.notes
+
+
+def test_where_restricts_and_missing_inputs_are_noted(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(
+        tmp_path / "repo", 6, 4, missing_raws={(2, 1), (3, 0)}, missing_biases={3}, write_pixels=False
+    )
+    where = "instrument='DemoCam' AND visit IN (1..5) AND visit != 3"
+    graph = preflight(pipeline, repo, where, output_run="u/test/run")
+    keep = lambda v, d: 1 <= v <= 5 and v != 3  # noqa: E731
+    assert graph.task_counts() == expected_counts(repo, keep)
+    notes = {(n.task_label, n.kind, n.dataset_type): n for n in graph.notes}
+    bias_note = notes[("isr", NoteKind.MISSING_PREREQUISITE, "bias")]
+    assert {(d["exposure"], d["detector"]) for d in bias_note.data_ids} == {(10 * v, 3) for v in (1, 2, 4, 5)}
+    raw_note = notes[("isr", NoteKind.MISSING_INPUT, "raw")]
+    assert [(d["exposure"], d["detector"]) for d in raw_note.data_ids] == [
+        (20, 1)
+    ]  # visit 3 is not asked for
+    assert set(notes) == {k for k in notes if k[0] == "isr"}, "later tasks repeat no root cause"
+    assert graph.plan.constraints == where
+    assert "isr" in graph.plan.pipeline
+
+
+def test_everything_is_planned_and_uris_follow_templates(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 2, 2, write_pixels=False)
+    graph = preflight(pipeline, repo, output_run="u/test/run", plan_id="p1")
+    assert graph.plan.id == "p1"
+    assert set(graph.uris) == set(graph.datasets)
+    raws = [r for r in graph.initial_inputs() if r.dataset_type.name == "raw"]
+    assert {r.run for r in raws} == {RAW_RUN}
+    assert all(graph.uris[r.id].startswith("file://") for r in raws)
+    calexp = next(r for r in graph.datasets.values() if r.dataset_type.name == "calexp")
+    assert graph.uris[calexp.id] == repo.uri(calexp)
+    assert f"/u/test/run/calexp/{calexp.data_id['visit']}/" in graph.uris[calexp.id]
+
+
+def test_first_input_run_wins(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 1, 1, write_pixels=True)
+    bias = repo.ref("bias", {"instrument": "DemoCam", "detector": 0}, "DemoCam/calib/new")
+    repo.put(np.zeros((32, 32)), bias)
+    newer = preflight(pipeline, repo, output_run="out", input_runs=["DemoCam/calib/new", RAW_RUN, CALIB_RUN])
+    older = preflight(pipeline, repo, output_run="out", input_runs=[RAW_RUN, CALIB_RUN, "DemoCam/calib/new"])
+    runs = {
+        g: {r.run for r in gr.initial_inputs() if r.dataset_type.name == "bias"}
+        for g, gr in (("n", newer), ("o", older))
+    }
+    assert runs == {"n": {"DemoCam/calib/new"}, "o": {CALIB_RUN}}
+
+
+def test_input_missing_from_repository_is_an_error(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = Repository.create(tmp_path / "empty")
+    repo.register_dataset_type(
+        DatasetType(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Image")
+    )
+    with pytest.raises(
+        PreflightError, match="input 'bias' \\(bias\\) of task 'isr' is neither produced"
+    ) as caught:
+        preflight(pipeline, repo, output_run="out")
+    assert "ingest it" in (caught.value.hint or "")
+
+
+def test_bad_expression_and_unknown_input_run(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 1, 1, write_pixels=False)
+    with pytest.raises(ExpressionError, match="unknown dimension 'detectr'"):
+        preflight(pipeline, repo, "detectr = 1", output_run="out")
+    with pytest.raises(PreflightError, match="input run 'DemoCam/raw/al' is not in the repository") as caught:
+        preflight(pipeline, repo, output_run="out", input_runs=["DemoCam/raw/al"])
+    assert "DemoCam/raw/all" in (caught.value.hint or "")
+    with pytest.raises(PreflightError, match="output run"):
+        preflight(pipeline, repo, output_run="bad run name")
+
+
+def test_output_run_that_holds_outputs_is_refused(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 1, 1)
+    graph = preflight(pipeline, repo, output_run="out")
+    _run_all(graph, pipeline, repo, limit=1)
+    with pytest.raises(PreflightError, match="output run 'out' already holds 1 dataset"):
+        preflight(pipeline, repo, output_run="out")
+
+
+def _run_all(graph, pipeline: Pipeline, repo: Repository, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    for dtype in pipeline.dataset_types.values():
+        if dtype.name in pipeline.producers:
+            repo.register_dataset_type(dtype)
+    tasks = {node.label: (node, node.make_task()) for node in pipeline}
+    for i, quantum in enumerate(graph.in_order()):
+        if limit is not None and i >= limit:
+            return
+        node, task = tasks[quantum.task_label]
+        task.run_quantum(RepositoryQuantumIO(repo, quantum, node.connections))
+
+
+def test_demo_tasks_compute_real_results(tmp_path: Path, pipeline: Pipeline) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 4, 4)
+    graph = preflight(pipeline, repo, output_run="u/test/run")
+    _run_all(graph, pipeline, repo)
+    for ref in graph.datasets.values():
+        assert repo.exists(ref), ref
+    by_type = {}
+    for ref in graph.datasets.values():
+        by_type.setdefault(ref.dataset_type.name, []).append(ref)
+    raw_ref = by_type["raw"][0]
+    post = next(
+        r
+        for r in by_type["postISRCCD"]
+        if r.data_id["exposure"] == raw_ref.data_id["exposure"]
+        and r.data_id["detector"] == raw_ref.data_id["detector"]
+    )
+    bias = next(r for r in by_type["bias"] if r.data_id["detector"] == raw_ref.data_id["detector"])
+    np.testing.assert_allclose(repo.get(post), np.minimum(repo.get(raw_ref) - repo.get(bias), 60000.0))
+    objects = repo.get(by_type["objectTable_tract"][0])
+    assert len(objects) > 0
+    assert list(objects["id"]) == list(range(len(objects)))
+    forced_total = sum(len(repo.get(r)) for r in by_type["forced_src"])
+    assert forced_total > 0
+    summary = repo.get(by_type["visitSummary"][0])
+    assert set(summary["detectors"]) == {"0", "1", "2", "3"}
+    coadd = repo.get(by_type["deepCoadd"][0])
+    assert np.isfinite(coadd).any()
+    with pytest.raises(RepositoryError, match="exists already"):
+        repo.put(repo.get(post), post)
