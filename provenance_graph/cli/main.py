@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import planning, plans, repo, server
+from provenance_graph.cli import interop, planning, plans, repo, server
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -22,22 +23,25 @@ app.add_typer(server.app, name="server")
 app.add_typer(plans.app, name="plans")
 app.add_typer(repo.app, name="repo")
 app.command("plan")(planning.plan_command)
+app.command("import-qgraph")(interop.import_qgraph_command)
 
 
 @app.command()
 def demo(
-    visits: Annotated[int, typer.Option(min=1, help="Visits in the demo plan.")] = 4,
+    visits: Annotated[int, typer.Option(min=1, help="Visits in the demo repository.")] = 4,
     detectors: Annotated[int, typer.Option(min=1, help="Detectors per visit.")] = 8,
+    repo: Annotated[Path | None, typer.Option(help="Where to make the demo repository.")] = None,
 ) -> None:
-    """Store a small DRP-shaped demo plan and print its summary and the browser URL."""
+    """Make a demo repository, plan the demo pipeline over it, store the plan, print its summary."""
     from provenance_graph.demo import run_demo
 
-    result = run_demo(visits, detectors, say=err_console.print)
+    result = run_demo(visits, detectors, repo, say=err_console.print)
     console.print(
         f"Plan {result.write.plan_id!r} {result.write.outcome} in {result.write.seconds:.1f} s "
         f"({result.write.elements} graph elements)."
     )
-    plans.print_summary(result.summary)
+    planning.print_plan(result.graph, result.pipeline)
+    console.print(f"Repository: {result.repo}")
     console.print(f"Neo4j:   {result.uri}")
     if result.browser_url:
         console.print(

@@ -6,7 +6,7 @@
 - `run_demo`: the README's main command.
 """
 
-from provenance_graph.demo._run import DEMO_PLAN_ID, DemoResult, run_demo
+from provenance_graph.demo._run import DEMO_PLAN_ID, DemoResult, default_demo_repo, run_demo
 from provenance_graph.demo.repo import CALIB_RUN, RAW_RUN, demo_pipeline_path, make_demo_repo
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "DEMO_PLAN_ID",
     "RAW_RUN",
     "DemoResult",
+    "default_demo_repo",
     "demo_pipeline_path",
     "make_demo_repo",
     "run_demo",

@@ -1,27 +1,51 @@
 """The demo job behind the README's main command.
 
-It opens the graph store (starting the managed Neo4j when nothing else is
-configured), builds a small DRP-shaped plan, stores it whole, and reads back
-its summary from the graph.
+It makes a demo repository of synthetic DemoCam images (one raw deliberately
+missing, so the plan has a note to show), runs pre-flight of the shipped
+twelve-task pipeline over it with a data query, stores the plan whole in Neo4j
+(starting the managed server when nothing else is configured), and reads its
+summary back from the graph.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import platformdirs
+
+from provenance_graph.demo.repo import demo_pipeline_path, make_demo_repo
+from provenance_graph.model import PlanGraph
+from provenance_graph.pipeline import Pipeline
+from provenance_graph.preflight import preflight
+from provenance_graph.repository import Repository
 from provenance_graph.store import PlanSummary, WriteResult, open_store, plan_summary, write_plan
-from provenance_graph.synthetic import drp_plan
 
-__all__ = ["DEMO_PLAN_ID", "DemoResult", "run_demo"]
+__all__ = ["DEMO_PLAN_ID", "DemoResult", "default_demo_repo", "run_demo"]
 
 DEMO_PLAN_ID = "demo-drp"
+DEMO_OUTPUT_RUN = "demo/drp"
+#: The (visit, detector) whose raw the demo repository lacks.
+MISSING_RAW = (2, 1)
+
+
+def default_demo_repo() -> Path:
+    """Where the demo keeps its repository: ``<user data dir>/provenance-graph/demo-repo``."""
+    return Path(platformdirs.user_data_dir("provenance-graph")) / "demo-repo"
 
 
 @dataclass(frozen=True)
 class DemoResult:
     """What the demo did and where to look at it."""
 
+    graph: PlanGraph
+    """The plan pre-flight made."""
+    pipeline: Pipeline
+    """The demo pipeline."""
+    repo: Path
+    """The demo repository."""
     write: WriteResult
     """How the plan was written."""
     summary: PlanSummary
@@ -32,16 +56,25 @@ class DemoResult:
     """Neo4j Browser's URL, for the managed server."""
 
 
-def run_demo(visits: int = 4, detectors: int = 8, say: Callable[[str], None] = lambda _m: None) -> DemoResult:
-    """Store the demo plan (replacing an earlier one) and return its summary."""
+def run_demo(
+    visits: int = 4,
+    detectors: int = 8,
+    repo_path: Path | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> DemoResult:
+    """Make the demo repository afresh, plan it, store the plan (replacing an earlier one)."""
+    path = repo_path or default_demo_repo()
+    if path.exists():
+        Repository.open(path).close()  # refuse to delete anything that is not a repository
+        shutil.rmtree(path)
+    missing = {MISSING_RAW} if visits >= MISSING_RAW[0] and detectors > MISSING_RAW[1] else set()
+    say(f"Making a demo repository of {visits} visits x {detectors} detectors in {path} ...")
+    with make_demo_repo(path, visits, detectors, missing_raws=missing) as repo:
+        pipeline = Pipeline.from_file(demo_pipeline_path())
+        where = f"instrument = 'DemoCam' AND visit IN (1..{visits})"
+        say(f"Pre-flight of {demo_pipeline_path().name} where {where} ...")
+        graph = preflight(pipeline, repo, where, output_run=DEMO_OUTPUT_RUN, plan_id=DEMO_PLAN_ID)
     with open_store(say=say) as store:
-        graph = drp_plan(
-            visits,
-            detectors,
-            plan_id=DEMO_PLAN_ID,
-            output_run="demo/drp",
-            constraints=f"instrument='DemoCam' AND visit IN (0..{visits - 1})",
-        )
         say(f"Writing plan {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ...")
         result = write_plan(store, graph, replace=True)
         summary = plan_summary(store, graph.plan.id)
@@ -50,4 +83,4 @@ def run_demo(visits: int = 4, detectors: int = 8, say: Callable[[str], None] = l
             from provenance_graph.server import ManagedServer
 
             browser = ManagedServer().browser_url
-        return DemoResult(result, summary, store.settings.uri, browser)
+        return DemoResult(graph, pipeline, path, result, summary, store.settings.uri, browser)

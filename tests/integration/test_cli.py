@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
-from provenance_graph.synthetic import drp_quantum_count
+from tests.support.drp import expected_counts
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 
@@ -36,22 +37,27 @@ def run(args: list[str], settings: ConnectionSettings, **env: str) -> subprocess
 
 
 def test_demo_stores_a_plan_and_prints_its_summary(
-    store: GraphStore, neo4j_settings: ConnectionSettings
+    store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path
 ) -> None:
-    done = run(["demo", "--visits", "3", "--detectors", "5"], neo4j_settings)
+    repo_path = tmp_path / "demo-repo"
+    args = ["demo", "--visits", "3", "--detectors", "5", "--repo", str(repo_path)]
+    done = run(args, neo4j_settings)
     assert done.returncode == 0, done.stderr
-    expected = drp_quantum_count(3, 5)
+    with Repository.open(repo_path) as repo:
+        counts = expected_counts(repo)
+    expected = sum(counts.values())
     assert f"quanta: {expected}" in done.stdout
     assert "forcedPhotCcd" in done.stdout
-    assert "assembleCoadd" in done.stdout
+    assert "note: isr: no raw" in done.stdout
     graph = read_plan(store, "demo-drp")
-    assert len(graph) == expected
+    assert graph.task_counts() == counts
+    assert [n.kind.value for n in graph.notes] == ["missing_input"]
     if neo4j_settings.managed:
         url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Browser:"))
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200
             assert "Neo4j Browser" in page.read().decode()
-    again = run(["demo", "--visits", "3", "--detectors", "5"], neo4j_settings)
+    again = run(args, neo4j_settings)
     assert again.returncode == 0, again.stderr
     shown = run(["plans", "show", "demo-drp"], neo4j_settings)
     assert shown.returncode == 0
@@ -96,7 +102,9 @@ def test_wrong_password_is_an_auth_error(neo4j_settings: ConnectionSettings) -> 
     assert "Traceback" not in done.stderr
 
 
-def test_readme_python_example_runs(store: GraphStore, neo4j_settings: ConnectionSettings) -> None:
+def test_readme_python_example_runs(
+    store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path
+) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     snippet = readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     env = (
