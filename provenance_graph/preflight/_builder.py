@@ -27,10 +27,12 @@ with outputs at the candidate's data ID.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import getpass
 import socket
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,13 +229,8 @@ class TaskContext:
         available = self._available[conn.dataset_type]
         if set(conn.dimensions) <= row.keys():
             return [available.refs[i] for i in positions]
-        matches = []
-        for i in positions:
-            merged = dict(row)
-            merged.update(available.rows[i])
-            if self._relations.consistent(merged):
-                matches.append(available.refs[i])
-        return matches
+        consistent = self._relations.consistent
+        return [available.refs[i] for i in positions if consistent(row, available.rows[i])]
 
     def notes(self) -> list[PlanNote]:
         """The notes this task's pre-flight recorded."""
@@ -321,6 +318,36 @@ def preflight(
             f"input run {unknown_runs[0]!r} is not in the repository",
             hint=suggest(unknown_runs[0], repository.runs()) or f"its runs: {', '.join(repository.runs())}",
         )
+    with _collector_paused():
+        return _build(pipeline, repository, where, expression, output_run, runs, plan_id, metadata)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector off while pre-flight makes its (many) long-lived objects.
+
+    Nothing pre-flight makes becomes cyclic garbage, yet each full collection would
+    rescan every data ID, dataset and quantum made so far.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(
+    pipeline: Pipeline,
+    repository: RepositoryView,
+    where: str,
+    expression: Expression,
+    output_run: str,
+    runs: list[str],
+    plan_id: str | None,
+    metadata: Mapping[str, str | int | float | bool | None] | None,
+) -> PlanGraph:
     relations = Relations(repository)
     available: dict[str, _Available] = {}
     uris: dict[str, str] = {}

@@ -136,15 +136,16 @@ class Relations:
             found = self._extensions[key] = dict(index)
         return found
 
-    def consistent(self, row: Mapping[str, Any]) -> bool:
-        """Whether ``row`` agrees with every join whose two sides it touches."""
+    def consistent(self, row: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+        """Whether ``row`` and ``other`` together agree with every join whose two sides they touch."""
         for join, _rows in self.joins:
-            dims = tuple(d for d in join.dimensions if d in row)
-            touches_left = any(d in row for d in join.left)
-            touches_right = any(d in row for d in join.right)
+            dims = tuple(d for d in join.dimensions if d in row or d in other)
+            touches_left = any(d in dims for d in join.left)
+            touches_right = any(d in dims for d in join.right)
             if not (touches_left and touches_right):
                 continue
-            if tuple(row[d] for d in dims) not in self._projection(join, dims):
+            values = tuple(row[d] if d in row else other[d] for d in dims)
+            if values not in self._projection(join, dims):
                 return False
         return True
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import string
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,7 +111,7 @@ class Repository:
                 hint="use the provenance-graph version that created it",
             )
         self.templates: dict[str, str] = dict(config.get("templates") or {})
-        self._resolved_root = root.resolve()
+        self._root_uri = root.resolve().as_uri()
         self._db = sqlite3.connect(root / _REGISTRY, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -314,8 +315,7 @@ class Repository:
         """Make a `DatasetRef` of a registered dataset type (checking the data ID)."""
         return DatasetRef(dataset_type=self.dataset_type(dataset_type), data_id=DataId(data_id), run=run)
 
-    def path(self, ref: DatasetRef) -> Path:
-        """The file a dataset lives in, by its type's template."""
+    def _relative(self, ref: DatasetRef) -> str:
         sc = storage_class(ref.dataset_type.storage_class)
         fields = {
             "run": ref.run,
@@ -323,12 +323,15 @@ class Repository:
             "data_id": _data_id_path(ref.data_id),
         }
         fields.update({k: str(v) for k, v in ref.data_id.root})
-        relative = self.template(ref.dataset_type.name).format(**fields)
-        return self.root / (relative + sc.extension)
+        return self.template(ref.dataset_type.name).format(**fields) + sc.extension
+
+    def path(self, ref: DatasetRef) -> Path:
+        """The file a dataset lives in, by its type's template."""
+        return self.root / self._relative(ref)
 
     def uri(self, ref: DatasetRef) -> str:
         """The ``file://`` URI of a dataset's file (whether it exists yet or not)."""
-        return (self._resolved_root / self.path(ref).relative_to(self.root)).as_uri()
+        return self._root_uri + "/" + urllib.parse.quote(self._relative(ref))
 
     def put(self, obj: Any, ref: DatasetRef) -> str:
         """Write ``obj`` as dataset ``ref`` and register it; returns its URI.
