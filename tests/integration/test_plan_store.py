@@ -196,12 +196,12 @@ def test_subgraph_by_task_and_data_id(store: GraphStore, namespace: str) -> None
     graph = small_plan(namespace, visits=3, detectors=4)
     write_plan(store, graph)
     sub = read_plan(
-        store, graph.plan.id, tasks=["isr", "calibrate"], where={"visit": [1, 2], "detector": [0]}
+        store, graph.plan.id, tasks=["characterizeImage", "calibrate"], where={"visit": [1, 2], "detector": [0]}
     )
     expected = {
         q.id
         for q in graph.quanta.values()
-        if q.task_label in ("isr", "calibrate")
+        if q.task_label in ("characterizeImage", "calibrate")
         and q.data_id["visit"] in (1, 2)
         and q.data_id["detector"] == 0
     }
