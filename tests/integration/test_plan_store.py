@@ -196,7 +196,10 @@ def test_subgraph_by_task_and_data_id(store: GraphStore, namespace: str) -> None
     graph = small_plan(namespace, visits=3, detectors=4)
     write_plan(store, graph)
     sub = read_plan(
-        store, graph.plan.id, tasks=["characterizeImage", "calibrate"], where={"visit": [1, 2], "detector": [0]}
+        store,
+        graph.plan.id,
+        tasks=["characterizeImage", "calibrate"],
+        where={"visit": [1, 2], "detector": [0]},
     )
     expected = {
         q.id
