@@ -77,6 +77,24 @@ class Connection(BaseModel):
         return self.model_copy(update={"dataset_type": check_dataset_type_name(dataset_type)})
 
 
+def _declare(
+    kind: ConnectionKind,
+    dataset_type: str,
+    dimensions: tuple[str, ...],
+    storage_class: str,
+    multiple: bool,
+    doc: str,
+) -> Connection:
+    return Connection(
+        kind=kind,
+        dataset_type=dataset_type,
+        dimensions=dimensions,
+        storage_class=storage_class,
+        multiple=multiple,
+        doc=doc,
+    )
+
+
 def Input(
     dataset_type: str,
     dimensions: tuple[str, ...],
@@ -86,14 +104,7 @@ def Input(
     doc: str = "",
 ) -> Connection:
     """Declare a regular input connection."""
-    return Connection(
-        kind=ConnectionKind.INPUT,
-        dataset_type=dataset_type,
-        dimensions=dimensions,
-        storage_class=storage_class,
-        multiple=multiple,
-        doc=doc,
-    )
+    return _declare(ConnectionKind.INPUT, dataset_type, dimensions, storage_class, multiple, doc)
 
 
 def PrerequisiteInput(
@@ -105,24 +116,11 @@ def PrerequisiteInput(
     doc: str = "",
 ) -> Connection:
     """Declare a prerequisite input connection: it must exist in the repository before planning."""
-    return Connection(
-        kind=ConnectionKind.PREREQUISITE,
-        dataset_type=dataset_type,
-        dimensions=dimensions,
-        storage_class=storage_class,
-        multiple=multiple,
-        doc=doc,
-    )
+    return _declare(ConnectionKind.PREREQUISITE, dataset_type, dimensions, storage_class, multiple, doc)
 
 
 def Output(
     dataset_type: str, dimensions: tuple[str, ...], storage_class: str, *, doc: str = ""
 ) -> Connection:
     """Declare an output connection; its dimensions must be among the task's quantum dimensions."""
-    return Connection(
-        kind=ConnectionKind.OUTPUT,
-        dataset_type=dataset_type,
-        dimensions=dimensions,
-        storage_class=storage_class,
-        doc=doc,
-    )
+    return _declare(ConnectionKind.OUTPUT, dataset_type, dimensions, storage_class, False, doc)

@@ -84,7 +84,7 @@ class TaskContext:
         self._from_repository = from_repository
         self.dimensions = node.dimensions
         self._closure = relations.universe.closure(self.dimensions)
-        self._dtypes = {name: c.as_dataset_type() for name, c in node.connections.items()}
+        self._outputs = [(c.as_dataset_type(), c.dimensions) for c in node.outputs().values()]
         self._dropped: dict[tuple[str, NoteKind], list[DataId]] = defaultdict(list)
         self._indexes: dict[str, tuple[tuple[str, ...], dict[tuple[Any, ...], list[int]]]] = {}
 
@@ -167,10 +167,8 @@ class TaskContext:
     def _quantum(self, pairs: tuple[tuple[str, Any], ...], inputs: list[DatasetRef]) -> Quantum:
         values = dict(pairs)
         outputs = [
-            DatasetRef.trusted(
-                self._dtypes[name], DataId.trusted(tuple((d, values[d]) for d in conn.dimensions)), self._run
-            )
-            for name, conn in self.node.outputs().items()
+            DatasetRef.trusted(dtype, DataId.trusted(tuple((d, values[d]) for d in dims)), self._run)
+            for dtype, dims in self._outputs
         ]
         return Quantum.trusted(self.node.label, DataId.trusted(pairs), self._run, inputs, outputs)
 
@@ -361,28 +359,26 @@ def _build(
         made = node.make_task().define_quanta(context)
         _check_made(node, made, output_run)
         quanta.extend(made)
-        notes.extend(context.notes())
+        task_notes = context.notes()
+        notes.extend(task_notes)
         if not made:
+            why = (
+                "every candidate data ID lacked an input"
+                if task_notes
+                else "no input datasets match the query"
+            )
             notes.append(
                 PlanNote(
-                    task_label=node.label,
-                    kind=NoteKind.NO_QUANTA,
-                    message=f"{node.label}: no quanta; "
-                    + (
-                        "every candidate data ID lacked an input"
-                        if context.notes()
-                        else "no input datasets match the query"
-                    ),
+                    task_label=node.label, kind=NoteKind.NO_QUANTA, message=f"{node.label}: no quanta; {why}"
                 )
             )
-        for out_name, conn in node.outputs().items():
-            bucket = available.setdefault(conn.dataset_type, _Available())
-            for q in made:
-                for ref in q.outputs:
-                    if ref.dataset_type.name == conn.dataset_type:
-                        bucket.refs.append(ref)
-                        bucket.rows.append(relations.expand(dict(ref.data_id.root)))
-            del out_name
+        for conn in node.outputs().values():
+            available.setdefault(conn.dataset_type, _Available())
+        for q in made:
+            for ref in q.outputs:
+                bucket = available[ref.dataset_type.name]
+                bucket.refs.append(ref)
+                bucket.rows.append(relations.expand(dict(ref.data_id.root)))
     plan_metadata: dict[str, str | int | float | bool | None] = {
         "user": getpass.getuser(),
         "host": socket.gethostname(),
