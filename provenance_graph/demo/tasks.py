@@ -75,6 +75,13 @@ def find_peaks(image: np.ndarray, threshold: float, box: int = 2) -> np.ndarray:
     return out
 
 
+def _sky_box(camera: dict[str, Any], visit: int | str, detector: int | str) -> geometry.Box:
+    """Where a detector of a visit lands on the sky, for the camera described by the ``camera`` dataset."""
+    return geometry.detector_box(
+        int(str(visit)), int(str(detector)), camera["n_detectors"], camera["n_tracts"]
+    )
+
+
 def robust_sigma(image: np.ndarray) -> float:
     """The noise level, from the median absolute deviation."""
     values = image[np.isfinite(image)]
@@ -165,9 +172,7 @@ class CalibrateTask(PipelineTask):
         calexp = io.get("exposure") * scale
         io.put("calexp", calexp)
         sources = find_peaks(calexp, config.threshold * robust_sigma(calexp))
-        x0, y0, _w, _h = geometry.detector_box(
-            int(data_id["visit"]), int(data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
-        )
+        x0, y0, _w, _h = _sky_box(camera, data_id["visit"], data_id["detector"])
         sources["x"] += x0
         sources["y"] += y0
         io.put("sources", sources)
@@ -246,9 +251,7 @@ class MakeWarpTask(PipelineTask):
         pbox = geometry.patch_box(int(data_id["tract"]), int(data_id["patch"]))
         warp = np.full((pbox[3], pbox[2]), np.nan)
         for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
-            dbox = geometry.detector_box(
-                int(data_id["visit"]), int(ref.data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
-            )
+            dbox = _sky_box(camera, data_id["visit"], ref.data_id["detector"])
             common = geometry.overlap(dbox, pbox)
             if common is None:
                 continue
@@ -369,9 +372,7 @@ class ForcedPhotCcdTask(PipelineTask):
         data_id = io.data_id
         image = io.get("calexp")
         objects = io.get("objects")
-        x0, y0, w, h = geometry.detector_box(
-            int(data_id["visit"]), int(data_id["detector"]), camera["n_detectors"], camera["n_tracts"]
-        )
+        x0, y0, w, h = _sky_box(camera, data_id["visit"], data_id["detector"])
         xs = np.rint(objects["x"]).astype(int) - x0
         ys = np.rint(objects["y"]).astype(int) - y0
         inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
