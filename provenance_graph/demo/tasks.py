@@ -77,9 +77,7 @@ def find_peaks(image: np.ndarray, threshold: float, box: int = 2) -> np.ndarray:
 
 def _sky_box(camera: dict[str, Any], visit: int | str, detector: int | str) -> geometry.Box:
     """Where a detector of a visit lands on the sky, for the camera described by the ``camera`` dataset."""
-    return geometry.detector_box(
-        int(str(visit)), int(str(detector)), camera["n_detectors"], camera["n_tracts"]
-    )
+    return geometry.detector_box(int(visit), int(detector), camera["n_detectors"], camera["n_tracts"])
 
 
 def robust_sigma(image: np.ndarray) -> float:
