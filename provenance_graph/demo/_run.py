@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -21,7 +22,9 @@ from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository
-from provenance_graph.store import PlanSummary, WriteResult, open_store, plan_summary, write_plan
+
+if TYPE_CHECKING:
+    from provenance_graph.store import PlanSummary, WriteResult
 
 __all__ = ["DEMO_PLAN_ID", "DemoResult", "default_demo_repo", "run_demo"]
 
@@ -63,6 +66,10 @@ def run_demo(
     say: Callable[[str], None] = lambda _m: None,
 ) -> DemoResult:
     """Make the demo repository afresh, plan it, store the plan (replacing an earlier one)."""
+    # Imported here so that importing the demo (its repository generator, its pipeline)
+    # does not load the Neo4j driver: pre-flight alone never needs it.
+    from provenance_graph.store import open_store, plan_summary, write_plan
+
     path = repo_path or default_demo_repo()
     if path.exists():
         Repository.open(path).close()  # refuse to delete anything that is not a repository

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +151,21 @@ def test_demo_tasks_compute_real_results(tmp_path: Path, pipeline: Pipeline) -> 
     assert np.isfinite(coadd).any()
     with pytest.raises(RepositoryError, match="exists already"):
         repo.put(repo.get(post), post)
+
+
+def test_planning_does_not_load_the_database_driver() -> None:
+    """Pre-flight, the demo repository and plan files work without the Neo4j driver loaded.
+
+    The driver (and what it imports) is most of a planning process's baseline memory.
+    """
+    code = (
+        "import sys\n"
+        "from provenance_graph.demo import demo_pipeline_path, make_demo_repo\n"
+        "from provenance_graph.pipeline import Pipeline\n"
+        "from provenance_graph.planfile import save_plan\n"
+        "from provenance_graph.preflight import preflight\n"
+        "Pipeline.from_file(demo_pipeline_path())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'neo4j'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
