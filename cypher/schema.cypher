@@ -25,6 +25,24 @@ CREATE CONSTRAINT schema_version_name IF NOT EXISTS FOR (s:SchemaVersion) REQUIR
 // Pre-flight notes are found by their plan (since schema version 2).
 CREATE INDEX note_plan IF NOT EXISTS FOR (n:PlanNote) ON (n.plan_id);
 
+// name: schema_execution_id
+// Every execution of a plan has a unique id (since schema version 3).
+CREATE CONSTRAINT execution_id IF NOT EXISTS FOR (e:Execution) REQUIRE e.id IS UNIQUE;
+
+// name: schema_attempt_id
+// An attempt's id is its quantum's id and its number: a quantum never has two attempts 3.
+CREATE CONSTRAINT attempt_id IF NOT EXISTS FOR (a:Attempt) REQUIRE a.id IS UNIQUE;
+
+// name: schema_attempt_plan
+CREATE INDEX attempt_plan IF NOT EXISTS FOR (a:Attempt) ON (a.plan_id);
+
+// name: schema_execution_plan
+CREATE INDEX execution_plan IF NOT EXISTS FOR (e:Execution) ON (e.plan_id);
+
+// name: schema_quantum_status
+// Quanta are found by execution status: failed, running, ... (since schema version 3).
+CREATE INDEX quantum_status IF NOT EXISTS FOR (q:Quantum) ON (q.status);
+
 // name: schema_quantum_plan
 CREATE INDEX quantum_plan IF NOT EXISTS FOR (q:Quantum) ON (q.plan_id);
 

@@ -16,10 +16,11 @@ Hierarchy::
      |    +-- InvalidDataIdError
      |    +-- DatasetTypeConflictError
      +-- PipelineError ................. a pipeline definition is not acceptable
- +-- ExpressionError ............... a data-query expression does not parse or check
- +-- RepositoryError ............... a data repository is missing, malformed or refuses a change
- +-- PreflightError ................ pre-flight cannot build a plan from what it was given
- +-- PlanError ..................... an execution plan is not acceptable
+     +-- ExpressionError ............... a data-query expression does not parse or check
+     +-- RepositoryError ............... a data repository is missing, malformed or refuses a change
+     +-- PreflightError ................ pre-flight cannot build a plan from what it was given
+     +-- ExecutionError ................ a plan cannot be run as asked
+     +-- PlanError ..................... an execution plan is not acceptable
      |    +-- DuplicateProducerError
      |    +-- PlanCycleError
      |    +-- PlanNotFoundError
@@ -47,6 +48,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "DatasetTypeConflictError",
     "DuplicateProducerError",
+    "ExecutionError",
     "ExpressionError",
     "InvalidDataIdError",
     "InvalidNameError",
@@ -148,6 +150,10 @@ class RepositoryError(ProvenanceGraphError):
 
 class PreflightError(ProvenanceGraphError):
     """Raised when pre-flight cannot build a plan from the pipeline, repository and query."""
+
+
+class ExecutionError(ProvenanceGraphError):
+    """Raised when a plan cannot be run as asked: no repository, changed connections, a busy plan."""
 
 
 class PlanError(ProvenanceGraphError):

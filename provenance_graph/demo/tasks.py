@@ -22,7 +22,7 @@ comes from the ``camera`` and ``skyMap`` prerequisite datasets and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,8 +36,11 @@ __all__ = [
     "ConsolidateObjectTableTask",
     "ConsolidateSourceTableTask",
     "ConsolidateVisitSummaryTask",
+    "DemoConfig",
+    "DemoTask",
     "DetectionTask",
     "ForcedPhotCcdTask",
+    "InjectedFailure",
     "IsrTask",
     "MakeWarpTask",
     "MergeDetectionsTask",
@@ -75,6 +78,37 @@ def find_peaks(image: np.ndarray, threshold: float, box: int = 2) -> np.ndarray:
     return out
 
 
+class InjectedFailure(RuntimeError):
+    """Raised by a demo task on a data ID its ``fail_on`` config names (failure injection for tests)."""
+
+
+class DemoConfig(TaskConfig):
+    """Config every demo task has."""
+
+    fail_on: list[dict[str, int | str]] = []
+    """Failure injection: fail on a quantum whose data ID has all the values of one entry, e.g.
+    ``[{"visit": 2, "detector": 1}]``. Empty: never fail."""
+
+
+class DemoTask(PipelineTask):
+    """Base of the demo tasks: failure injection, then `run`."""
+
+    ConfigClass: ClassVar[type[TaskConfig]] = DemoConfig
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Fail if the config says so for this data ID; otherwise `run`."""
+        assert isinstance(self.config, DemoConfig)
+        data_id = io.data_id.to_dict()
+        for entry in self.config.fail_on:
+            if all(data_id.get(k) == v for k, v in entry.items()):
+                raise InjectedFailure(f"{self.label}: failure injected at {io.data_id} (config fail_on)")
+        self.run(io)
+
+    def run(self, io: QuantumIO) -> None:
+        """Read the inputs, compute, write the outputs."""
+        raise NotImplementedError
+
+
 def _sky_box(camera: dict[str, Any], visit: int | str, detector: int | str) -> geometry.Box:
     """Where a detector of a visit lands on the sky, for the camera described by the ``camera`` dataset."""
     return geometry.detector_box(int(visit), int(detector), camera["n_detectors"], camera["n_tracts"])
@@ -88,14 +122,14 @@ def robust_sigma(image: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-class IsrConfig(TaskConfig):
+class IsrConfig(DemoConfig):
     """Config of `IsrTask`."""
 
     saturation: float = 65000.0
     """Pixels above this (after bias subtraction) are clipped to it."""
 
 
-class IsrTask(PipelineTask):
+class IsrTask(DemoTask):
     """Instrument signature removal: raw minus bias, clipped at saturation."""
 
     dimensions = EXPOSURE_DETECTOR
@@ -106,21 +140,21 @@ class IsrTask(PipelineTask):
         "exposure": Output("postISRCCD", EXPOSURE_DETECTOR, "Image", doc="the bias-subtracted image"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Subtract the bias."""
         config: Any = self.config
         image = io.get("raw").astype("f8") - io.get("bias")
         io.put("exposure", np.minimum(image, config.saturation))
 
 
-class CharacterizeConfig(TaskConfig):
+class CharacterizeConfig(DemoConfig):
     """Config of `CharacterizeImageTask`."""
 
     threshold: float = 10.0
     """Detection threshold for the bright sources, in units of the noise."""
 
 
-class CharacterizeImageTask(PipelineTask):
+class CharacterizeImageTask(DemoTask):
     """Background subtraction and detection of bright sources."""
 
     dimensions = VISIT_DETECTOR
@@ -131,7 +165,7 @@ class CharacterizeImageTask(PipelineTask):
         "sources": Output("icSrc", VISIT_DETECTOR, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Subtract the median background; find sources above threshold."""
         config: Any = self.config
         image = io.get("exposure")
@@ -140,14 +174,14 @@ class CharacterizeImageTask(PipelineTask):
         io.put("sources", find_peaks(image, config.threshold * robust_sigma(image)))
 
 
-class CalibrateConfig(TaskConfig):
+class CalibrateConfig(DemoConfig):
     """Config of `CalibrateTask`."""
 
     threshold: float = 5.0
     """Detection threshold, in units of the noise."""
 
 
-class CalibrateTask(PipelineTask):
+class CalibrateTask(DemoTask):
     """Photometric calibration and source measurement with sky positions."""
 
     dimensions = VISIT_DETECTOR
@@ -160,7 +194,7 @@ class CalibrateTask(PipelineTask):
         "sources": Output("src", VISIT_DETECTOR, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Scale to calibrated flux; measure sources; put them on the sky."""
         config: Any = self.config
         data_id = io.data_id
@@ -176,7 +210,7 @@ class CalibrateTask(PipelineTask):
         io.put("sources", sources)
 
 
-class TransformSourceTableTask(PipelineTask):
+class TransformSourceTableTask(DemoTask):
     """Source catalog to source table: adds magnitudes, visit and detector columns."""
 
     dimensions = VISIT_DETECTOR
@@ -185,7 +219,7 @@ class TransformSourceTableTask(PipelineTask):
         "table": Output("sourceTable", VISIT_DETECTOR, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Add columns."""
         src = io.get("sources")
         table = np.zeros(len(src), dtype=[*_CATALOG, ("mag", "f8"), ("visit", "i8"), ("detector", "i8")])
@@ -197,7 +231,7 @@ class TransformSourceTableTask(PipelineTask):
         io.put("table", table)
 
 
-class ConsolidateSourceTableTask(PipelineTask):
+class ConsolidateSourceTableTask(DemoTask):
     """All detectors' source tables of a visit, in one table."""
 
     dimensions = VISIT
@@ -206,12 +240,12 @@ class ConsolidateSourceTableTask(PipelineTask):
         "table": Output("sourceTable_visit", VISIT, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Concatenate."""
         io.put("table", np.concatenate(io.get("tables")))
 
 
-class ConsolidateVisitSummaryTask(PipelineTask):
+class ConsolidateVisitSummaryTask(DemoTask):
     """Per-detector image statistics of a visit."""
 
     dimensions = VISIT
@@ -220,7 +254,7 @@ class ConsolidateVisitSummaryTask(PipelineTask):
         "summary": Output("visitSummary", VISIT, "StructuredData"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Median and noise of every calexp."""
         detectors = {}
         for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
@@ -231,7 +265,7 @@ class ConsolidateVisitSummaryTask(PipelineTask):
         io.put("summary", {"visit": int(io.data_id["visit"]), "detectors": detectors})
 
 
-class MakeWarpTask(PipelineTask):
+class MakeWarpTask(DemoTask):
     """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data)."""
 
     dimensions = WARP
@@ -242,7 +276,7 @@ class MakeWarpTask(PipelineTask):
         "warp": Output("warp", WARP, "Image"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Shift each calexp into the patch's frame."""
         camera = io.get("camera")
         data_id = io.data_id
@@ -260,7 +294,7 @@ class MakeWarpTask(PipelineTask):
         io.put("warp", warp)
 
 
-class AssembleCoaddTask(PipelineTask):
+class AssembleCoaddTask(DemoTask):
     """The mean of a patch's warps in one band."""
 
     dimensions = PATCH_BAND
@@ -269,7 +303,7 @@ class AssembleCoaddTask(PipelineTask):
         "coadd": Output("deepCoadd", PATCH_BAND, "Image"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Average, ignoring pixels a warp does not cover."""
         stack = np.stack(io.get("warps"))
         covered = np.isfinite(stack).sum(axis=0)
@@ -277,14 +311,14 @@ class AssembleCoaddTask(PipelineTask):
         io.put("coadd", np.where(covered > 0, total / np.maximum(covered, 1), np.nan))
 
 
-class DetectionConfig(TaskConfig):
+class DetectionConfig(DemoConfig):
     """Config of `DetectionTask`."""
 
     threshold: float = 5.0
     """Detection threshold, in units of the noise."""
 
 
-class DetectionTask(PipelineTask):
+class DetectionTask(DemoTask):
     """Source detection on a coadd; positions on the sky."""
 
     dimensions = PATCH_BAND
@@ -294,7 +328,7 @@ class DetectionTask(PipelineTask):
         "detections": Output("deepCoadd_det", PATCH_BAND, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Find peaks; move them to sky coordinates."""
         config: Any = self.config
         coadd = io.get("coadd")
@@ -305,14 +339,14 @@ class DetectionTask(PipelineTask):
         io.put("detections", found)
 
 
-class MergeDetectionsConfig(TaskConfig):
+class MergeDetectionsConfig(DemoConfig):
     """Config of `MergeDetectionsTask`."""
 
     radius: float = 2.0
     """Detections closer than this (pixels) in different bands are one object."""
 
 
-class MergeDetectionsTask(PipelineTask):
+class MergeDetectionsTask(DemoTask):
     """One list of objects from every band's detections of a patch."""
 
     dimensions = PATCH
@@ -322,7 +356,7 @@ class MergeDetectionsTask(PipelineTask):
         "merged": Output("deepCoadd_mergeDet", PATCH, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Keep a detection unless an earlier one lies within the radius."""
         config: Any = self.config
         kept: list[tuple[float, float, float]] = []
@@ -334,7 +368,7 @@ class MergeDetectionsTask(PipelineTask):
         io.put("merged", merged)
 
 
-class ConsolidateObjectTableTask(PipelineTask):
+class ConsolidateObjectTableTask(DemoTask):
     """All patches' objects of a tract, with object ids."""
 
     dimensions = TRACT
@@ -343,7 +377,7 @@ class ConsolidateObjectTableTask(PipelineTask):
         "objects": Output("objectTable_tract", TRACT, "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Concatenate and number."""
         merged = np.concatenate(io.get("merged"))
         objects = np.zeros(len(merged), dtype=[("id", "i8"), *_CATALOG])
@@ -353,7 +387,7 @@ class ConsolidateObjectTableTask(PipelineTask):
         io.put("objects", objects)
 
 
-class ForcedPhotCcdTask(PipelineTask):
+class ForcedPhotCcdTask(DemoTask):
     """Flux of every object of the tract at its position on a calexp."""
 
     dimensions = ("instrument", "visit", "detector", "skymap", "tract")
@@ -364,7 +398,7 @@ class ForcedPhotCcdTask(PipelineTask):
         "forced": Output("forced_src", ("instrument", "visit", "detector", "skymap", "tract"), "Catalog"),
     }
 
-    def run_quantum(self, io: QuantumIO) -> None:
+    def run(self, io: QuantumIO) -> None:
         """Sum a 5x5 box at each object inside the detector."""
         camera = io.get("camera")
         data_id = io.data_id

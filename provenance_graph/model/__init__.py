@@ -7,6 +7,7 @@ checked when built). Nothing here talks to a database.
 from provenance_graph.model._data_id import DataId, DimensionValue
 from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
+from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._names import RESERVED_PROPERTIES, suggest
 from provenance_graph.model._notes import NoteKind, PlanNote
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_UNIVERSE",
     "ID_NAMESPACE",
     "RESERVED_PROPERTIES",
+    "AttemptOutcome",
     "DataId",
     "DatasetRef",
     "DatasetType",
@@ -26,10 +28,12 @@ __all__ = [
     "DimensionValue",
     "MetadataValue",
     "NoteKind",
+    "OutputRecord",
     "Plan",
     "PlanGraph",
     "PlanNote",
     "Quantum",
+    "QuantumStatus",
     "new_plan_id",
     "stable_id",
     "suggest",

@@ -334,6 +334,21 @@ class Pipeline:
             if conn.dataset_type not in self.producers
         }
 
+    def with_config(self, overrides: Mapping[str, Mapping[str, Any]]) -> Pipeline:
+        """A copy with config fields overridden: ``{label: {field: value}}``.
+
+        Raises `PipelineError` naming an unknown label or field, or a bad value.
+        """
+        tasks = dict(self.definition.tasks)
+        for label, fields in overrides.items():
+            if label not in tasks:
+                raise PipelineError(
+                    f"config override for unknown task {label!r}", hint=suggest(label, sorted(tasks))
+                )
+            entry = tasks[label]
+            tasks[label] = entry.model_copy(update={"config": {**entry.config, **fields}})
+        return Pipeline(self.definition.model_copy(update={"tasks": tasks}), self.universe)
+
     def to_yaml(self) -> str:
         """The resolved definition as YAML text (what plans record)."""
         data = self.definition.model_dump(by_alias=True, exclude_defaults=False)

@@ -34,6 +34,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from provenance_graph.errors import PreflightError, ProvenanceGraphError
@@ -385,6 +386,9 @@ def _build(
         "pipeline_description": pipeline.definition.description,
         "input_runs": ",".join(runs),
     }
+    root = getattr(repository, "root", None)  # where a real repository is: `run` defaults to it
+    if root is not None:
+        plan_metadata["repository"] = str(Path(root).resolve())
     plan_metadata.update(metadata or {})
     plan_kwargs: dict[str, Any] = {
         "output_run": output_run,

@@ -23,6 +23,7 @@ file that the next `put` of the same dataset overwrites.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import string
@@ -112,7 +113,9 @@ class Repository:
             )
         self.templates: dict[str, str] = dict(config.get("templates") or {})
         self._root_uri = root.resolve().as_uri()
-        self._db = sqlite3.connect(root / _REGISTRY, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            root / _REGISTRY, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._types: dict[str, DatasetType] | None = None
@@ -382,6 +385,37 @@ class Repository:
                 "ON CONFLICT (id) DO UPDATE SET uri = excluded.uri",
                 (ref.id, ref.dataset_type.name, ref.data_id.key(), ref.run, uri),
             )
+
+    def remove(self, ref: DatasetRef) -> bool:
+        """Unregister dataset ``ref`` and delete its file; False if it was not registered.
+
+        Only for what a failed or interrupted attempt left behind: the executor
+        calls it on the outputs of a quantum it holds, before running it again.
+        """
+        row = self._db.execute("SELECT uri FROM datasets WHERE id = ?", (ref.id,)).fetchone()
+        if row is None:
+            return False
+        with self._transaction() as db:
+            db.execute("DELETE FROM datasets WHERE id = ?", (ref.id,))
+        Path(row[0].removeprefix("file://")).unlink(missing_ok=True)
+        return True
+
+    def fingerprint(self, ref: DatasetRef) -> tuple[str, int, str]:
+        """The URI, size in bytes and ``sha256:<hex>`` checksum of a registered dataset's file."""
+        row = self._db.execute("SELECT uri FROM datasets WHERE id = ?", (ref.id,)).fetchone()
+        if row is None:
+            raise RepositoryError(f"dataset {ref} does not exist in {str(self.root)!r}")
+        path = Path(row[0].removeprefix("file://"))
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            raise RepositoryError(f"dataset {ref} is registered but its file {path} is missing") from None
+        return row[0], size, f"sha256:{digest.hexdigest()}"
 
     def exists(self, ref: DatasetRef) -> bool:
         """Whether dataset ``ref`` is registered."""

@@ -839,5 +839,7 @@ def _refuse_if_read_by_others(store: GraphStore, plan_id: str, verb: str) -> Non
 def _delete_content(store: GraphStore, plan_id: str) -> None:
     """Delete a plan's quanta, and the datasets it produced that no other plan reads."""
     store.autocommit("plan_delete_notes", plan_id=plan_id)
+    store.autocommit("plan_delete_attempts", plan_id=plan_id)
+    store.autocommit("plan_delete_executions", plan_id=plan_id)
     store.autocommit("plan_delete_quanta", plan_id=plan_id)
     store.autocommit("plan_delete_datasets", plan_id=plan_id)

@@ -13,6 +13,11 @@ Changelog of `SCHEMA_VERSION`:
    the data IDs pre-flight dropped and why; ``:Plan.pipeline`` holds the
    pipeline definition (YAML); ``:Dataset.uri`` holds the file URI. A version-1
    database is upgraded in place: the new properties are simply absent on old plans.
+3. Execution provenance: ``:Execution`` nodes (``(:Execution)-[:EXECUTES]->(:Plan)``),
+   ``:Attempt`` nodes (``(:Quantum)-[:HAS_ATTEMPT]->(:Attempt)``), ``:Quantum.status``
+   (with ``execution_id``, ``attempt_count``, ``blocked_by``) and, on produced datasets,
+   ``exists``, ``size``, ``checksum``, ``created``. A version-2 database is upgraded in
+   place: its quanta have no status, which reads as ``pending``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from provenance_graph.store.connection import GraphStore
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_FILE = "schema.cypher"
 
 

@@ -1,0 +1,197 @@
+// Execution provenance: what really ran, next to what was planned (schema version 3).
+//
+// One (:Execution) node per `provgraph run` (or other Activator) invocation on a plan.
+// Each quantum carries its current `status`; each time an execution starts a quantum it
+// creates an (:Attempt) linked from it by HAS_ATTEMPT. Quantum statuses:
+//   pending    never run, or to be run again (a missing status means the same)
+//   running    claimed by a live execution (q.execution_id) and running now
+//   succeeded  ran and wrote its outputs
+//   failed     its last attempt failed
+//   blocked    not run because an upstream quantum failed (q.blocked_by)
+//   skipped    not run because all its outputs existed already
+// A quantum is claimed under its node's write lock (SET q._lock ... REMOVE q._lock takes it
+// before the status is read), so two executions never run one quantum at the same time.
+// Every later change of a claimed quantum checks that this execution still holds it.
+
+// name: execution_start
+// Records a new execution of a complete plan; returns nothing if the plan is not complete.
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+CREATE (e:Execution {
+  id: $execution_id, plan_id: $plan_id, status: 'running', activator: $activator,
+  host: $host, pid: $pid, user: $user, jobs: $jobs, started: datetime(), heartbeat: datetime(),
+  options_json: $options_json
+})
+CREATE (e)-[:EXECUTES]->(p)
+RETURN e.id AS id;
+
+// name: execution_heartbeat
+// Shows that an execution is alive.
+MATCH (e:Execution {id: $execution_id})
+SET e.heartbeat = datetime()
+RETURN e.status AS status;
+
+// name: execution_finish
+// Closes an execution with its outcome and its counts per quantum status.
+MATCH (e:Execution {id: $execution_id})
+SET e.status = $status, e.ended = datetime(), e.heartbeat = datetime(),
+    e.duration_s = duration.inSeconds(e.started, datetime()).milliseconds / 1000.0,
+    e.counts_json = $counts_json, e.message = $message
+RETURN e.id AS id;
+
+// name: execution_holders
+// The executions holding quanta of a plan (status 'running'), with what tells whether they are alive.
+MATCH (q:Quantum {plan_id: $plan_id, status: 'running'})
+WITH q.execution_id AS execution_id, count(*) AS quanta
+OPTIONAL MATCH (e:Execution {id: execution_id})
+RETURN execution_id, quanta, e.status AS status, e.host AS host, e.pid AS pid,
+       duration.inSeconds(coalesce(e.heartbeat, datetime({epochMillis: 0})), datetime()).seconds
+         AS idle_seconds;
+
+// name: execution_repair
+// Gives back the quanta a dead execution held: they become pending again and their open
+// attempts 'interrupted'. The dead execution is closed as 'interrupted' too.
+MATCH (q:Quantum {plan_id: $plan_id, status: 'running'})
+WHERE q.execution_id = $dead_execution_id
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE q.status = 'running' AND q.execution_id = $dead_execution_id
+SET q.status = 'pending'
+WITH q
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
+SET a.status = 'interrupted', a.error = $reason
+WITH count(DISTINCT q) AS repaired
+OPTIONAL MATCH (e:Execution {id: $dead_execution_id, status: 'running'})
+SET e.status = 'interrupted', e.message = $reason
+RETURN repaired;
+
+// name: execution_statuses
+// Every quantum of a plan with its status (a missing status reads 'pending') and holder.
+MATCH (q:Quantum {plan_id: $plan_id})
+RETURN q.id AS id, coalesce(q.status, 'pending') AS status, q.execution_id AS execution_id;
+
+// name: execution_statuses_of
+// The statuses of some quanta.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})
+RETURN q.id AS id, coalesce(q.status, 'pending') AS status, q.execution_id AS execution_id;
+
+// name: execution_claim
+// Claims quanta for this execution: each must be pending, failed or blocked (and not failed
+// by this same execution). Claimed quanta become 'running' with a new attempt. Returns the
+// ids claimed; the others are held by someone else or finished meanwhile.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE coalesce(q.status, 'pending') IN ['pending', 'failed', 'blocked']
+  AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id)
+SET q.status = 'running', q.execution_id = $execution_id,
+    q.attempt_count = coalesce(q.attempt_count, 0) + 1
+REMOVE q.blocked_by
+CREATE (q)-[:HAS_ATTEMPT]->(a:Attempt {
+  id: q.id + '/' + toString(q.attempt_count), quantum_id: q.id, plan_id: q.plan_id,
+  task: q.task, data_id: q.data_id, number: q.attempt_count, execution_id: $execution_id,
+  status: 'running', started: datetime()
+})
+RETURN q.id AS id;
+
+// name: execution_finish_quanta
+// Records the outcome of attempts this execution holds: the attempt's figures, the quantum's
+// new status, and for a success the produced datasets (exists, size, checksum, uri).
+// Rows: {id, status, attempt: {ended, duration_s, host, pid, peak_rss_mb, exit_status,
+// error, ...}, outputs: [{id, uri, size, checksum}]}. Returns the ids recorded.
+UNWIND $rows AS r
+MATCH (q:Quantum {id: r.id})
+SET q._lock = true
+REMOVE q._lock
+WITH q, r
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
+SET q.status = r.status, a += r.attempt, a.status = r.status, a.ended = datetime()
+WITH q, r
+CALL (q, r) {
+  UNWIND r.outputs AS o
+  MATCH (d:Dataset {id: o.id})
+  SET d.exists = true, d.uri = o.uri, d.size = o.size, d.checksum = o.checksum,
+      d.created = datetime(), d.execution_id = $execution_id
+}
+RETURN q.id AS id;
+
+// name: execution_skip_quanta
+// Marks pending quanta whose outputs all exist already as 'skipped', and records those
+// outputs. Rows: {id, outputs: [{id, uri, size, checksum}]}. Returns the ids skipped.
+UNWIND $rows AS r
+MATCH (q:Quantum {id: r.id})
+SET q._lock = true
+REMOVE q._lock
+WITH q, r
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+SET q.status = 'skipped'
+WITH q, r
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
+SET a.status = 'skipped', a.ended = datetime(), a.duration_s = 0.0,
+    a.error = 'outputs existed already'
+WITH q, r
+CALL (q, r) {
+  UNWIND r.outputs AS o
+  MATCH (d:Dataset {id: o.id})
+  SET d.exists = true, d.uri = o.uri, d.size = o.size, d.checksum = o.checksum
+}
+RETURN q.id AS id;
+
+// name: execution_block_quanta
+// Marks quanta that cannot run because an upstream quantum failed. Only quanta nobody holds
+// are changed. Rows: {id, blocked_by}. Returns the ids blocked.
+UNWIND $rows AS r
+MATCH (q:Quantum {id: r.id})
+SET q._lock = true
+REMOVE q._lock
+WITH q, r
+WHERE coalesce(q.status, 'pending') IN ['pending', 'blocked']
+   OR (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') <> $execution_id)
+SET q.status = 'blocked', q.blocked_by = r.blocked_by
+RETURN q.id AS id;
+
+// name: execution_release_quanta
+// Gives back quanta this execution claimed but did not finish (it was stopped): they become
+// pending, their open attempt 'interrupted'. Returns the ids released.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+SET q.status = 'pending'
+WITH q
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
+SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
+RETURN q.id AS id;
+
+// name: execution_summary
+// Per-task counts of quanta by status for one plan.
+MATCH (q:Quantum {plan_id: $plan_id})
+RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quanta
+ORDER BY task, status;
+
+// name: execution_attempts
+// Every attempt of a plan's quanta, oldest first.
+MATCH (a:Attempt {plan_id: $plan_id})
+RETURN a.quantum_id AS quantum_id, a.task AS task, a.data_id AS data_id, a.number AS number,
+       a.status AS status, a.execution_id AS execution_id, a.started AS started, a.ended AS ended,
+       a.duration_s AS duration_s, a.host AS host, a.pid AS pid, a.peak_rss_mb AS peak_rss_mb,
+       a.exit_status AS exit_status, a.error AS error
+ORDER BY a.started, a.quantum_id, a.number;
+
+// name: plan_delete_attempts
+// Deletes the attempts of a plan's quanta, in batches (auto-commit only).
+MATCH (a:Attempt {plan_id: $plan_id})
+CALL (a) {
+  DETACH DELETE a
+} IN TRANSACTIONS OF 10000 ROWS;
+
+// name: plan_delete_executions
+// Deletes the executions of a plan.
+MATCH (e:Execution {plan_id: $plan_id})
+DETACH DELETE e;

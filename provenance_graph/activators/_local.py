@@ -1,0 +1,57 @@
+"""The command-line Activator: runs a plan's quanta in local worker processes.
+
+Workers are started once per run (not once per quantum) with the
+``forkserver`` method, so they do not inherit the Neo4j driver's threads, and
+each loads the pipeline and opens the repository once. ``jobs`` workers run
+quanta in dependency order; everything else (claims, records, resume) is the
+`Activator` template's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from provenance_graph.activators._base import Activator
+from provenance_graph.model import AttemptOutcome, Quantum
+from provenance_graph.quantum_runner import init_worker, run_in_worker
+
+__all__ = ["LocalActivator"]
+
+
+class LocalActivator(Activator):
+    """Runs quanta in ``jobs`` local worker processes."""
+
+    name = "cmdline"
+
+    _pool: ProcessPoolExecutor | None = None
+
+    def _open(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["provenance_graph.quantum_runner"])
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=context,
+            initializer=init_worker,
+            initargs=(str(self.repository_root), self.graph.plan.pipeline or "", self.config),
+        )
+
+    def _submit(self, quantum: Quantum) -> Future[AttemptOutcome]:
+        assert self._pool is not None, "_open() first"
+        try:
+            return self._pool.submit(run_in_worker, quantum)
+        except RuntimeError:  # BrokenProcessPool: a worker died; start fresh ones
+            self._close(cancel=True)
+            self._open()
+            return self._pool.submit(run_in_worker, quantum)
+
+    def _close(self, *, cancel: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if cancel:
+            # Python 3.14 has ProcessPoolExecutor.terminate_workers(); until then, the
+            # processes themselves. A quantum cut short is given back and rerun later.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=cancel)

@@ -1,0 +1,213 @@
+"""``provgraph run``: plan and run in one command, or run a stored or saved plan; print the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bar
+from rich.table import Table
+
+from provenance_graph.activators import LocalActivator, Progress, RunReport
+from provenance_graph.cli._output import console, err_console
+from provenance_graph.errors import PipelineError
+from provenance_graph.model import PlanGraph
+from provenance_graph.pipeline import Pipeline
+from provenance_graph.planfile import load_plan, save_plan
+from provenance_graph.preflight import preflight
+from provenance_graph.repository import Repository
+from provenance_graph.store import GraphStore, open_store, write_plan
+from provenance_graph.store.execution import status_counts
+
+__all__ = ["parse_config", "print_report", "run_command"]
+
+STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
+STATUS_STYLE = {
+    "succeeded": "green",
+    "skipped": "cyan",
+    "failed": "red",
+    "blocked": "yellow",
+    "running": "blue",
+    "pending": "dim",
+}
+
+
+def parse_config(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Parse ``LABEL:FIELD=VALUE`` overrides (VALUE is YAML) into ``{label: {field: value}}``."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        target, sep, text = item.partition("=")
+        label, colon, field = target.partition(":")
+        if not sep or not colon or not label or not field:
+            raise PipelineError(
+                f"config override {item!r} is not LABEL:FIELD=VALUE",
+                hint="e.g. -c isr:saturation=60000 or -c isr:fail_on='[{visit: 2}]'",
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise PipelineError(f"config override {item!r}: the value is not YAML: {err}") from err
+        overrides.setdefault(label.strip(), {})[field.strip()] = value
+    return overrides
+
+
+def _counts_text(progress: Progress) -> str:
+    parts = [
+        f"[{STATUS_STYLE[s]}]{s} {progress.counts[s]}[/]" for s in STATUS_ORDER if progress.counts.get(s)
+    ]
+    return "  ".join(parts)
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Any]:
+    """A progress bar of finished quanta with counts per status; yields the update callback."""
+    with Bar(
+        TextColumn("[bold]running"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("", total=total)
+
+        def update(progress: Progress) -> None:
+            finished = sum(progress.counts.get(s, 0) for s in ("succeeded", "skipped", "failed", "blocked"))
+            bar.update(task, completed=finished, description=_counts_text(progress))
+
+        yield update
+
+
+def print_report(report: RunReport, store: GraphStore) -> None:
+    """Print what a run did, the plan's counts per task and status, and the first failures."""
+    ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
+    console.print(f"plan:       {report.plan_id}")
+    console.print(f"execution:  {report.execution_id}  ({report.status}, {report.seconds:.1f} s)")
+    console.print(f"this run:   {ran}")
+    if report.repaired:
+        console.print(f"repaired:   {report.repaired} quanta of an execution that died were given back")
+    per_task = status_counts(store, report.plan_id)
+    columns = [s for s in STATUS_ORDER if any(c.get(s) for c in per_task.values())]
+    table = Table("task", *columns)
+    for task, counts in per_task.items():
+        table.add_row(task, *(str(counts.get(s, "")) for s in columns))
+    console.print(table)
+    for failure in report.failures[:5]:
+        first = failure.error.splitlines()[0] if failure.error else ""
+        console.print(f"[red]failed[/] {failure.task} {failure.data_id}: {first}", highlight=False)
+    if len(report.failures) > 5:
+        console.print(f"... and {len(report.failures) - 5} more failures")
+    if not report.ok:
+        console.print(
+            f"Rerun with 'provgraph run --plan {report.plan_id}' to retry failed and blocked quanta."
+        )
+
+
+def _plan_and_store(
+    store: GraphStore,
+    pipeline_file: Path,
+    repo: Path,
+    where: str,
+    output_run: str | None,
+    input_runs: list[str] | None,
+    plan_id: str | None,
+    config: dict[str, dict[str, Any]],
+    replace: bool,
+) -> PlanGraph:
+    pipeline = Pipeline.from_file(pipeline_file).with_config(config)
+    run = output_run or f"u/{getpass.getuser()}/{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    with Repository.open(repo) as repository:
+        graph = preflight(pipeline, repository, where, output_run=run, input_runs=input_runs, plan_id=plan_id)
+    result = write_plan(store, graph, replace=replace)
+    err_console.print(
+        f"planned {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ({result.outcome})"
+    )
+    for note in graph.notes:
+        err_console.print(f"note: {note.message}", highlight=False)
+    return graph
+
+
+def run_command(
+    pipeline_file: Annotated[
+        Path | None,
+        typer.Argument(metavar="[PIPELINE]", help="The pipeline YAML file to plan and run (or use --plan)."),
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="Run a stored plan (its id) or a saved plan file, instead of planning.")
+    ] = None,
+    repo: Annotated[
+        Path | None, typer.Option(help="The data repository; with --plan, default the plan's own.")
+    ] = None,
+    where: Annotated[str, typer.Option(help="Data query, when planning.")] = "",
+    output_run: Annotated[
+        str | None, typer.Option(help="Run to write outputs to; default u/<user>/<timestamp>.")
+    ] = None,
+    input_run: Annotated[
+        list[str] | None, typer.Option("--input", help="Run to read inputs from (repeat; first wins).")
+    ] = None,
+    plan_id: Annotated[str | None, typer.Option(help="The new plan's id; default a fresh one.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Quanta to run at once.")] = 1,
+    save_plan_to: Annotated[
+        Path | None, typer.Option("--save-plan", help="Also keep the plan in this file (gzip JSON).")
+    ] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat)."),
+    ] = None,
+    fail_fast: Annotated[bool, typer.Option(help="Stop starting quanta after the first failure.")] = False,
+    skip_existing: Annotated[bool, typer.Option(help="Skip quanta whose outputs all exist already.")] = True,
+    replace: Annotated[
+        bool, typer.Option(help="Replace a stored plan of the same id, when planning.")
+    ] = False,
+) -> None:
+    """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left."""
+    overrides = parse_config(config)
+    if (pipeline_file is None) == (plan is None):
+        raise typer.BadParameter("give either a PIPELINE file to plan and run, or --plan ID_OR_FILE")
+    graph: PlanGraph | None = None
+    run_overrides = overrides
+    with open_store(say=err_console.print) as store:
+        if plan is None:
+            assert pipeline_file is not None
+            if repo is None:
+                raise typer.BadParameter("--repo is required to plan a pipeline")
+            graph = _plan_and_store(
+                store, pipeline_file, repo, where, output_run, input_run, plan_id, overrides, replace
+            )
+            run_overrides = {}  # already part of the plan
+        elif Path(plan).is_file():
+            graph = load_plan(Path(plan))
+            result = write_plan(store, graph)
+            err_console.print(f"stored plan {graph.plan.id!r} from {plan} ({result.outcome})")
+        the_plan_id = graph.plan.id if graph is not None else str(plan)
+        activator = LocalActivator(
+            store,
+            the_plan_id,
+            repository=repo,
+            jobs=jobs,
+            fail_fast=fail_fast,
+            skip_existing=skip_existing,
+            config=run_overrides,
+        )
+        if save_plan_to is not None and graph is None:
+            err_console.print(
+                f"saved plan to {save_plan_to} ({save_plan(activator.graph, save_plan_to)} bytes)"
+            )
+        with _progress_bar(len(activator.graph)) as update:
+            activator.on_progress = update
+            try:
+                report = activator.run()
+            except KeyboardInterrupt:
+                err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
+                raise typer.Exit(130) from None
+        print_report(report, store)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,85 @@
+"""What running a quantum produced: statuses, attempt outcomes and output fingerprints.
+
+Plain records shared by the Activators (which make them, in worker processes)
+and the store (which writes them to the graph as ``:Attempt`` nodes and
+``:Quantum.status``). Nothing here talks to a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["AttemptOutcome", "OutputRecord", "QuantumStatus"]
+
+
+class QuantumStatus(StrEnum):
+    """Where a quantum stands; stored as ``:Quantum.status``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+    @property
+    def done(self) -> bool:
+        """Whether the quantum's outputs exist (it succeeded, or they existed already)."""
+        return self in (QuantumStatus.SUCCEEDED, QuantumStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A dataset an attempt produced (or found existing)."""
+
+    id: str
+    """The dataset's id."""
+    uri: str
+    """Where its file is."""
+    size: int
+    """Its size in bytes."""
+    checksum: str
+    """``sha256:<hex>`` of its file."""
+
+    def row(self) -> dict[str, Any]:
+        """As a query parameter row."""
+        return {"id": self.id, "uri": self.uri, "size": self.size, "checksum": self.checksum}
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How one attempt of one quantum ended."""
+
+    quantum_id: str
+    succeeded: bool
+    duration_s: float
+    """Wall time of the attempt in its worker, seconds."""
+    host: str
+    pid: int
+    """The worker process."""
+    peak_rss_mb: float | None
+    """The worker's peak resident memory during the attempt, when the OS tells it."""
+    exit_status: int
+    """0 for success, 1 for an exception in the task, a signal number's negative if the worker died."""
+    error: str | None = None
+    """The error, for people: exception type and message, and the traceback's last lines."""
+    outputs: tuple[OutputRecord, ...] = ()
+    """The datasets written, for a success."""
+
+    def row(self) -> dict[str, Any]:
+        """As a row of ``execution_finish_quanta``."""
+        return {
+            "id": self.quantum_id,
+            "status": QuantumStatus.SUCCEEDED if self.succeeded else QuantumStatus.FAILED,
+            "attempt": {
+                "duration_s": round(self.duration_s, 6),
+                "host": self.host,
+                "pid": self.pid,
+                "peak_rss_mb": self.peak_rss_mb,
+                "exit_status": self.exit_status,
+                "error": self.error,
+            },
+            "outputs": [o.row() for o in self.outputs] if self.succeeded else [],
+        }

@@ -1,0 +1,135 @@
+"""Running quanta in a worker process: the code every Activator's workers share.
+
+A worker is set up once (`init_worker`: open the repository, load the
+pipeline), then runs quanta one after another (`run_in_worker`). Running a
+quantum means: clear what an earlier, unfinished attempt left among its outputs,
+call the task's ``run_quantum``, check that every predicted output was written,
+and fingerprint the outputs (size, SHA-256). Whatever happens is returned as an
+`AttemptOutcome`; an exception in a task never escapes.
+
+This module does not import the Neo4j driver: workers stay small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
+from provenance_graph.pipeline import Pipeline, PipelineTask
+from provenance_graph.repository import Repository, RepositoryQuantumIO
+
+__all__ = ["QuantumRunner", "init_worker", "run_in_worker"]
+
+#: Lines of traceback kept in an attempt's error.
+TRACEBACK_LINES = 12
+
+
+def _reset_peak_rss() -> None:
+    """Reset this process's peak RSS (Linux: VmHWM), so the next reading is per attempt."""
+    # Not Linux, or not allowed: the reading is then the process's lifetime peak.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@dataclass
+class QuantumRunner:
+    """Runs quanta of one pipeline over one repository, in this process."""
+
+    repository: Repository
+    pipeline: Pipeline
+    _tasks: dict[str, PipelineTask] = field(default_factory=dict)
+
+    def task(self, label: str) -> PipelineTask:
+        """The task instance for a label (made once)."""
+        if label not in self._tasks:
+            self._tasks[label] = self.pipeline[label].make_task()
+        return self._tasks[label]
+
+    def run(self, quantum: Quantum) -> AttemptOutcome:
+        """Run one quantum; never raises for a failure of the task itself."""
+        _reset_peak_rss()
+        started = time.perf_counter()
+        try:
+            for ref in quantum.outputs:  # leftovers of an interrupted or failed attempt
+                self.repository.remove(ref)
+            task = self.task(quantum.task_label)
+            io = RepositoryQuantumIO(self.repository, quantum, task.resolved)
+            task.run_quantum(io)
+            written = {ref.id for ref in io.written}
+            missing = [str(ref) for ref in quantum.outputs if ref.id not in written]
+            if missing:
+                raise RuntimeError(
+                    f"{quantum.task_label} finished without writing {len(missing)} predicted "
+                    f"output(s): {', '.join(missing[:5])}"
+                )
+            outputs = tuple(
+                OutputRecord(ref.id, *self.repository.fingerprint(ref)) for ref in quantum.outputs
+            )
+        except Exception as err:  # the task's failure is the attempt's outcome, not ours
+            lines = traceback.format_exception(err)
+            tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
+            return self._outcome(
+                quantum, started, succeeded=False, error=f"{type(err).__name__}: {err}\n{tail}"
+            )
+        return self._outcome(quantum, started, succeeded=True, outputs=outputs)
+
+    def _outcome(
+        self,
+        quantum: Quantum,
+        started: float,
+        *,
+        succeeded: bool,
+        error: str | None = None,
+        outputs: tuple[OutputRecord, ...] = (),
+    ) -> AttemptOutcome:
+        return AttemptOutcome(
+            quantum_id=quantum.id,
+            succeeded=succeeded,
+            duration_s=time.perf_counter() - started,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            peak_rss_mb=_peak_rss_mb(),
+            exit_status=0 if succeeded else 1,
+            error=error,
+            outputs=outputs,
+        )
+
+
+#: The worker process's runner, set by `init_worker`.
+_WORKER: dict[str, QuantumRunner] = {}
+
+
+def init_worker(repository_root: str, pipeline_yaml: str, overrides: dict[str, dict[str, object]]) -> None:
+    """Set up a worker process: open the repository, load the pipeline with its overrides.
+
+    Workers ignore Ctrl-C: the Activator that owns them decides how to stop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
+    _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
+
+
+def run_in_worker(quantum: Quantum) -> AttemptOutcome:
+    """Run one quantum in a worker set up by `init_worker`."""
+    runner = _WORKER.get("runner")
+    if runner is None:
+        raise RuntimeError("run_in_worker called in a process that init_worker did not set up")
+    return runner.run(quantum)

@@ -1,0 +1,218 @@
+"""Execution provenance in the graph: executions, quantum claims, attempts and outcomes.
+
+An Activator records what really ran through an `ExecutionRecord`:
+
+1. `ExecutionRecord.start` creates the ``(:Execution)`` node of this run of a
+   plan and starts its heartbeat; quanta held by executions found dead are
+   given back first (`repair`).
+2. `claim` takes quanta under their node lock: a claimed quantum is
+   ``running``, held by this execution, with a new ``(:Attempt)``.
+3. `finish`, `skip`, `block` and `release` record outcomes. Each checks that
+   this execution still holds the quantum, so a run wrongly judged dead can
+   never overwrite its successor's records.
+4. `close` ends the execution with its counts.
+
+The statuses and the Cypher live in ``cypher/execution.cypher``; the schema
+(version 3) is documented in ``docs/schema.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from provenance_graph.errors import PlanNotFoundError
+from provenance_graph.model import AttemptOutcome, OutputRecord, QuantumStatus
+from provenance_graph.store.connection import GraphStore
+
+__all__ = [
+    "ExecutionRecord",
+    "Holder",
+    "attempts",
+    "status_counts",
+]
+
+#: An execution whose heartbeat is older than this (seconds) is dead, wherever it runs.
+STALE_AFTER = 120.0
+HEARTBEAT_EVERY = 5.0
+
+
+@dataclass(frozen=True)
+class Holder:
+    """An execution that holds quanta of a plan, and whether it looks alive."""
+
+    execution_id: str
+    quanta: int
+    status: str | None
+    host: str | None
+    pid: int | None
+    idle_seconds: int
+
+    def alive(self, stale_after: float = STALE_AFTER) -> bool:
+        """Alive: heartbeating, and (on this host) its process exists."""
+        if self.status != "running" or self.idle_seconds > stale_after:
+            return False
+        if self.host == socket.gethostname() and self.pid is not None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+        return True
+
+
+@dataclass
+class ExecutionRecord:
+    """One execution of one plan by this process, as recorded in the graph."""
+
+    store: GraphStore
+    plan_id: str
+    activator: str
+    jobs: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _beat: threading.Thread | None = field(default=None, repr=False)
+
+    # --- life cycle ------------------------------------------------------------------
+    def start(self) -> int:
+        """Record the execution and start its heartbeat; returns how many quanta `repair` gave back."""
+        repaired = self.repair()
+        rows = self.store.write(
+            "execution_start",
+            plan_id=self.plan_id,
+            execution_id=self.id,
+            activator=self.activator,
+            host=self.host,
+            pid=self.pid,
+            user=getpass.getuser(),
+            jobs=self.jobs,
+            options_json=json.dumps(dict(self.options), sort_keys=True, default=str),
+        )
+        if not rows:
+            raise PlanNotFoundError(
+                f"there is no complete plan {self.plan_id!r} to run",
+                hint="list plans with 'provgraph plans list', or make one with 'provgraph plan'",
+            )
+        self._beat = threading.Thread(target=self._heartbeat, name="execution-heartbeat", daemon=True)
+        self._beat.start()
+        return repaired
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY):
+            with contextlib.suppress(Exception):  # a missed beat only makes us look idle
+                self.store.write("execution_heartbeat", execution_id=self.id)
+
+    def close(self, status: str, counts: Mapping[str, int], message: str = "") -> None:
+        """End the execution: 'succeeded', 'failed' or 'interrupted', with its status counts."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=10)
+        self.store.write(
+            "execution_finish",
+            execution_id=self.id,
+            status=status,
+            counts_json=json.dumps(dict(counts), sort_keys=True),
+            message=message,
+        )
+
+    # --- repair ------------------------------------------------------------------------
+    def holders(self) -> list[Holder]:
+        """The executions that hold quanta of this plan right now."""
+        return [
+            Holder(r["execution_id"], r["quanta"], r["status"], r["host"], r["pid"], int(r["idle_seconds"]))
+            for r in self.store.read("execution_holders", plan_id=self.plan_id)
+            if r["execution_id"] != self.id
+        ]
+
+    def repair(self, stale_after: float = STALE_AFTER) -> int:
+        """Give back the quanta of dead executions (killed, crashed, lost); returns how many."""
+        repaired = 0
+        for holder in self.holders():
+            if holder.alive(stale_after):
+                continue
+            reason = (
+                f"execution {holder.execution_id} (pid {holder.pid} on {holder.host}) stopped "
+                f"without finishing; found by execution {self.id}"
+            )
+            rows = self.store.write(
+                "execution_repair",
+                plan_id=self.plan_id,
+                dead_execution_id=holder.execution_id,
+                reason=reason,
+            )
+            repaired += int(rows[0]["repaired"]) if rows else 0
+        return repaired
+
+    # --- quanta --------------------------------------------------------------------------
+    def statuses(self, ids: Sequence[str] | None = None) -> dict[str, tuple[QuantumStatus, str | None]]:
+        """Status and holding execution of every quantum of the plan (or of ``ids``)."""
+        rows = (
+            self.store.read("execution_statuses", plan_id=self.plan_id)
+            if ids is None
+            else self.store.read("execution_statuses_of", ids=list(ids))
+        )
+        return {r["id"]: (QuantumStatus(r["status"]), r["execution_id"]) for r in rows}
+
+    def claim(self, ids: Iterable[str]) -> set[str]:
+        """Claim quanta to run; returns those this execution now holds."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        rows = self.store.write("execution_claim", ids=ids, execution_id=self.id)
+        return {r["id"] for r in rows}
+
+    def finish(self, outcomes: Sequence[AttemptOutcome]) -> set[str]:
+        """Record finished attempts; returns the quanta recorded (those this execution held)."""
+        if not outcomes:
+            return set()
+        rows = self.store.write(
+            "execution_finish_quanta", rows=[o.row() for o in outcomes], execution_id=self.id
+        )
+        return {r["id"] for r in rows}
+
+    def skip(self, found: Mapping[str, Sequence[OutputRecord]]) -> set[str]:
+        """Mark claimed quanta whose outputs all existed as skipped, recording those outputs."""
+        if not found:
+            return set()
+        rows = [{"id": q, "outputs": [o.row() for o in outs]} for q, outs in found.items()]
+        return {r["id"] for r in self.store.write("execution_skip_quanta", rows=rows, execution_id=self.id)}
+
+    def block(self, blocked: Mapping[str, str]) -> set[str]:
+        """Mark quanta blocked by a failed upstream quantum (``{quantum: failed quantum}``)."""
+        if not blocked:
+            return set()
+        rows = [{"id": q, "blocked_by": by} for q, by in blocked.items()]
+        return {r["id"] for r in self.store.write("execution_block_quanta", rows=rows, execution_id=self.id)}
+
+    def release(self, ids: Iterable[str], reason: str) -> set[str]:
+        """Give back claimed quanta that did not finish (the run was stopped)."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        rows = self.store.write("execution_release_quanta", ids=ids, execution_id=self.id, reason=reason)
+        return {r["id"] for r in rows}
+
+
+def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
+    """``{task: {status: quanta}}`` for one plan."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in store.read("execution_summary", plan_id=plan_id):
+        counts.setdefault(r["task"], {})[r["status"]] = r["quanta"]
+    return counts
+
+
+def attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
+    """Every attempt of a plan's quanta, oldest first."""
+    return store.read("execution_attempts", plan_id=plan_id)
