@@ -142,6 +142,11 @@ def _chunks(pieces: Iterable[str]) -> Iterator[bytes]:
 def load_plan(path: Path) -> PlanGraph:
     """Read a plan file written by `save_plan`, checking it whole."""
     path = Path(path)
+    return _graph_from(_read_document(path), path)
+
+
+def _read_document(path: Path) -> _PlanFile:
+    """Parse and check the structure of the file; the parsed JSON is dropped on return."""
     try:
         with gzip.open(path, "rb") as handle:
             raw = json.loads(handle.read().decode("utf-8"))
@@ -171,10 +176,11 @@ def load_plan(path: Path) -> PlanGraph:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise PlanFileError(f"{path}: {where}: {first['msg']} ({err.error_count()} problem(s))") from None
-    return _graph_from(document, path)
+    return document
 
 
 def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
+    """Build the plan graph, emptying ``document``'s entries once read so objects reuse their memory."""
     where = "plan"
     try:
         plan = Plan.model_validate(document.plan)
@@ -197,6 +203,7 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             refs.append(ref)
             if uri:
                 uris[did] = uri
+        document.datasets = []
         quanta: list[Quantum] = []
         for i, (qid, label, data_id, run, inputs, outputs) in enumerate(document.quanta):
             where = f"quanta[{i}]"
@@ -213,6 +220,7 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             if quantum.id != qid:
                 raise PlanFileError(f"{path}: {where}: id {qid} does not match its content {quantum}")
             quanta.append(quantum)
+        document.quanta = []
         notes = []
         for i, n in enumerate(document.notes):
             where = f"notes[{i}]"
