@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from provenance_graph import planfile
 from provenance_graph.errors import PlanFileError
+from provenance_graph.model import DataId, NoteKind, PlanGraph, PlanNote, Quantum
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.synthetic import drp_plan
 
@@ -24,6 +26,68 @@ def test_save_then_load_gives_an_identical_plan(tmp_path: Path) -> None:
     assert back == graph
     assert back.digest() == graph.digest()
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json.gz"], "no temporary file left behind"
+
+
+def _plan_with_notes_and_uris() -> PlanGraph:
+    graph = drp_plan(3, 4, tracts=2, plan_id="streamed")
+    notes = [
+        PlanNote(
+            task_label="isr",
+            kind=NoteKind.MISSING_PREREQUISITE,
+            connection="bias",
+            dataset_type="bias",
+            data_ids=(DataId.of(instrument="DemoCam", exposure=9, detector=1),),
+            message="isr: no bias for 1 data ID",
+        ),
+        PlanNote(task_label="makeWarp", kind=NoteKind.NO_QUANTA, message="makeWarp: no quanta"),
+    ]
+    uris = {did: f"file:///repo/{i}/caf\u00e9.fits" for i, did in enumerate(graph.datasets) if i % 3}
+    return PlanGraph(graph.plan, graph.quanta.values(), notes, uris)
+
+
+def test_streamed_file_round_trips_notes_and_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planfile, "_CHUNK_CHARS", 200)  # many chunks, entries split across them
+    graph = _plan_with_notes_and_uris()
+    path = tmp_path / "plan.json.gz"
+    save_plan(graph, path)
+    back = load_plan(path)
+    assert back == graph
+    assert back.notes == graph.notes and len(back.notes) == 2
+    assert back.uris == graph.uris and back.uris
+    with gzip.open(path, "rb") as handle:
+        text = handle.read().decode()
+    document = json.loads(text)
+    assert list(document) == ["format", "version", "plan", "dataset_types", "datasets", "quanta", "notes"]
+    assert text == json.dumps(document, separators=(",", ":")), "compact JSON, as one json.dumps writes it"
+
+
+def test_failed_save_leaves_no_file_and_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(planfile, "_CHUNK_CHARS", 200)  # part of the document reaches the temp file
+    graph = _plan_with_notes_and_uris()
+    entry = planfile._quantum_entry
+    written = 0
+
+    def fail_halfway(quantum: Quantum, index: Mapping[str, int]) -> list[object]:
+        nonlocal written
+        written += 1
+        if written > len(graph) // 2:
+            raise RuntimeError("serialization failed")
+        return entry(quantum, index)
+
+    monkeypatch.setattr(planfile, "_quantum_entry", fail_halfway)
+    with pytest.raises(RuntimeError, match="serialization failed"):
+        save_plan(graph, tmp_path / "new.json.gz")
+    assert list(tmp_path.iterdir()) == [], "neither the file nor a temporary one"
+
+    old = tmp_path / "old.json.gz"
+    old.write_bytes(b"the previous plan file")
+    written = 0
+    with pytest.raises(RuntimeError, match="serialization failed"):
+        save_plan(graph, old)
+    assert [p.name for p in tmp_path.iterdir()] == ["old.json.gz"]
+    assert old.read_bytes() == b"the previous plan file"
 
 
 def _write(path: Path, document: object) -> None:
