@@ -3,8 +3,8 @@
 Run by `benchmarks/preflight.py` in a fresh subprocess; prints one JSON object
 on stdout. Two modes:
 
-    python benchmarks/preflight_ours.py --create --repo DIR --visits 39 --detectors 48 --tracts 2
-    python benchmarks/preflight_ours.py --repo DIR --visits 39 [--plan-file plan.json.gz]
+    python benchmarks/preflight_ours.py --create --repo DIR --visits 40 --detectors 49 --tracts 2
+    python benchmarks/preflight_ours.py --repo DIR --visits 40 [--plan-file plan.json.gz]
 
 ``--create`` makes the demo repository (registry only, no pixels:
 `make_demo_repo(..., write_pixels=False)`) and reports how long that took.

@@ -1,10 +1,11 @@
 """A generator of demo repositories: N visits x M detectors of synthetic DemoCam data.
 
 `make_demo_repo` creates a repository with the dimension records of DemoCam
-and the ``demo`` sky map, the overlap join rows, and the pre-existing inputs of
-the demo pipeline in run ``DemoCam/raw/all`` (raws) and ``DemoCam/calib``
-(biases, the camera, the sky map). Raws show the fixed star field of
-`geometry.true_stars` through each detector, plus bias, sky and noise.
+and the ``demo`` sky map (sized to the camera, see `geometry`), the overlap
+join rows, and the pre-existing inputs of the demo pipeline in run
+``DemoCam/raw/all`` (raws) and ``DemoCam/calib`` (biases, the camera, the sky
+map). Raws show the fixed star field of `geometry.true_stars` through each
+detector, plus bias, sky and noise.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def make_demo_repo(
         Write real pixel files; with False, datasets are registered pointing at
         one shared placeholder file, for benchmarks that only plan.
     """
+    camera = geometry.Camera.on_sky_map(detectors, tracts)
+    skymap = camera.skymap
     repo = Repository.create(path, templates=DEMO_TEMPLATES)
     for dtype in _INPUT_TYPES:
         repo.register_dataset_type(dtype)
@@ -102,7 +105,7 @@ def make_demo_repo(
     )
     repo.insert_records("skymap", [{"skymap": geometry.SKYMAP}])
     repo.insert_records("tract", [{"skymap": geometry.SKYMAP, "tract": t} for t in range(tracts)])
-    n_patches = geometry.PATCHES_PER_SIDE**2
+    n_patches = skymap.patches_per_side**2
     repo.insert_records(
         "patch",
         [
@@ -117,32 +120,19 @@ def make_demo_repo(
             {"instrument": inst, "visit": v, "detector": d, "skymap": geometry.SKYMAP, "tract": t, "patch": p}
             for v in visit_ids
             for d in range(detectors)
-            for t, p in geometry.detector_patches(v, d, detectors, tracts)
+            for t, p in camera.detector_patches(v, d)
         ],
     )
     say(f"Writing {visits} x {detectors} raws and {detectors} biases to {path} ...")
-    camera = {
-        "instrument": inst,
-        "n_detectors": detectors,
-        "n_tracts": tracts,
-        "detector_size": geometry.DETECTOR_SIZE,
-    }
-    repo.put(camera, repo.ref("camera", {"instrument": inst}, CALIB_RUN))
-    repo.put(
-        {
-            "skymap": geometry.SKYMAP,
-            "patch_size": geometry.PATCH_SIZE,
-            "patches_per_side": geometry.PATCHES_PER_SIDE,
-        },
-        repo.ref("skyMap", {"skymap": geometry.SKYMAP}, CALIB_RUN),
-    )
+    repo.put(camera.dataset(), repo.ref("camera", {"instrument": inst}, CALIB_RUN))
+    repo.put(skymap.dataset(), repo.ref("skyMap", {"skymap": geometry.SKYMAP}, CALIB_RUN))
     rng = np.random.default_rng(1234)
     for d in range(detectors):
         if d in missing_biases:
             continue
-        bias = BIAS_LEVEL + rng.normal(0.0, 2.0, (geometry.DETECTOR_SIZE, geometry.DETECTOR_SIZE))
+        bias = BIAS_LEVEL + rng.normal(0.0, 2.0, (camera.detector_size, camera.detector_size))
         repo.put(bias, repo.ref("bias", {"instrument": inst, "detector": d}, CALIB_RUN))
-    stars = geometry.true_stars(tracts)
+    stars = geometry.true_stars(skymap)
     placeholder: Path | None = None
     for v in visit_ids:
         for d in range(detectors):
@@ -157,7 +147,7 @@ def make_demo_repo(
                     np.save(placeholder, np.zeros((1, 1)))
                 repo.ingest(ref, str(placeholder))
                 continue
-            box = geometry.detector_box(v, d, detectors, tracts)
+            box = camera.detector_box(v, d)
             band = geometry.visit_band(v)
             sky = _render(box, stars) + SKY_LEVEL[band]
             pixels = rng.poisson(np.maximum(sky, 0)).astype("f8") + BIAS_LEVEL + rng.normal(0, 2.0, sky.shape)

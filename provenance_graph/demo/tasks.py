@@ -16,8 +16,9 @@ The pipeline follows the data-release shape of FIELD.md (see ``pipeline.yaml``):
 - per (visit, detector, tract): `ForcedPhotCcdTask` measures every object on the calexp.
 
 Images are ``float64`` arrays; catalogs are structured arrays. Sky geometry
-comes from the ``camera`` and ``skyMap`` prerequisite datasets and
-`provenance_graph.demo.geometry`.
+comes from the ``camera`` and ``skyMap`` prerequisite datasets, read through
+`provenance_graph.demo.geometry`: where a detector lands from ``camera``
+(which holds the sky map its visits point at), where a patch is from ``skyMap``.
 """
 
 from __future__ import annotations
@@ -111,7 +112,12 @@ class DemoTask(PipelineTask):
 
 def _sky_box(camera: dict[str, Any], visit: int | str, detector: int | str) -> geometry.Box:
     """Where a detector of a visit lands on the sky, for the camera described by the ``camera`` dataset."""
-    return geometry.detector_box(int(visit), int(detector), camera["n_detectors"], camera["n_tracts"])
+    return geometry.Camera.from_dataset(camera).detector_box(int(visit), int(detector))
+
+
+def _patch_box(skymap: dict[str, Any], tract: int | str, patch: int | str) -> geometry.Box:
+    """Where a patch is on the sky, for the sky map described by the ``skyMap`` dataset."""
+    return geometry.SkyMap.from_dataset(skymap).patch_box(int(tract), int(patch))
 
 
 def robust_sigma(image: np.ndarray) -> float:
@@ -280,7 +286,7 @@ class MakeWarpTask(DemoTask):
         """Shift each calexp into the patch's frame."""
         camera = io.get("camera")
         data_id = io.data_id
-        pbox = geometry.patch_box(int(data_id["tract"]), int(data_id["patch"]))
+        pbox = _patch_box(io.get("skyMap"), data_id["tract"], data_id["patch"])
         warp = np.full((pbox[3], pbox[2]), np.nan)
         for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
             dbox = _sky_box(camera, data_id["visit"], ref.data_id["detector"])
@@ -325,6 +331,7 @@ class DetectionTask(DemoTask):
     ConfigClass = DetectionConfig
     connections = {
         "coadd": Input("deepCoadd", PATCH_BAND, "Image"),
+        "skyMap": PrerequisiteInput("skyMap", ("skymap",), "StructuredData"),
         "detections": Output("deepCoadd_det", PATCH_BAND, "Catalog"),
     }
 
@@ -333,7 +340,7 @@ class DetectionTask(DemoTask):
         config: Any = self.config
         coadd = io.get("coadd")
         found = find_peaks(coadd, config.threshold * robust_sigma(coadd))
-        x0, y0, _w, _h = geometry.patch_box(int(io.data_id["tract"]), int(io.data_id["patch"]))
+        x0, y0, _w, _h = _patch_box(io.get("skyMap"), io.data_id["tract"], io.data_id["patch"])
         found["x"] += x0
         found["y"] += y0
         io.put("detections", found)
