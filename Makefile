@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench bench-preflight clean-venv
+.PHONY: demo test lint unit bench bench-preflight bench-execution clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "provenance-graph needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -38,6 +38,9 @@ bench: $(STAMP)
 
 bench-preflight: $(STAMP)
 	$(BIN)/python benchmarks/preflight.py --sizes small,medium --repeat 3
+
+bench-execution: $(STAMP)
+	$(BIN)/python benchmarks/execution.py --quanta 1000 --jobs 1 2
 
 clean-venv:
 	rm -rf $(VENV)

@@ -218,9 +218,11 @@ class Activator(abc.ABC):
         except BaseException as err:  # Ctrl-C, or a lost database: give back what we hold
             self._close(cancel=True)
             reason = f"the run was stopped: {type(err).__name__}"
-            # If the database is gone too, the next run repairs what we could not give back.
+            # Each step on its own: an interrupt may have broken the connection in use. What we
+            # cannot give back (the database is gone too) the next run repairs.
             with contextlib.suppress(Exception):
                 record.release(in_flight.values(), reason)
+            with contextlib.suppress(Exception):
                 record.close("interrupted", progress.counts, reason)
             raise
         self._close(cancel=False)

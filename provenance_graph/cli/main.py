@@ -32,16 +32,30 @@ def demo(
     visits: Annotated[int, typer.Option(min=1, help="Visits in the demo repository.")] = 4,
     detectors: Annotated[int, typer.Option(min=1, help="Detectors per visit.")] = 8,
     repo: Annotated[Path | None, typer.Option(help="Where to make the demo repository.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Quanta to run at once.")] = 2,
 ) -> None:
-    """Make a demo repository, plan the demo pipeline over it, store the plan, print its summary."""
+    """Make a demo repository, plan and run the demo pipeline, and show where one coadd came from."""
     from provenance_graph.demo import run_demo
 
-    result = run_demo(visits, detectors, repo, say=err_console.print)
+    with running.progress_bar(0) as update:
+        result = run_demo(visits, detectors, repo, say=err_console.print, jobs=jobs, on_progress=update)
     console.print(
         f"Plan {result.write.plan_id!r} {result.write.outcome} in {result.write.seconds:.1f} s "
         f"({result.write.elements} graph elements)."
     )
     planning.print_plan(result.graph, result.pipeline)
+    report = result.report
+    ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
+    console.print(f"Run: {report.status} in {report.seconds:.1f} s ({ran}); execution {report.execution_id}")
+    if result.coadd is not None and result.lineage is not None:
+        console.print(f"Provenance of deepCoadd {result.coadd['data_id']}:")
+        console.print(f"  file:     {result.coadd['uri']}")
+        console.print(f"  checksum: {result.coadd['checksum']}")
+        for task, counts in result.lineage.quanta.items():
+            statuses = ", ".join(f"{n} {s}" for s, n in counts.items())
+            console.print(f"  made by   {task}: {statuses}")
+        for dataset_type, n in result.lineage.inputs.items():
+            console.print(f"  from      {n} {dataset_type}", highlight=False)
     console.print(f"Repository: {result.repo}")
     console.print(f"Neo4j:   {result.uri}")
     if result.browser_url:
@@ -49,8 +63,11 @@ def demo(
             f"Browser: {result.browser_url}  (user neo4j; password: provgraph server status --show-password)"
         )
     console.print(
-        "Try in Browser: MATCH p=(:Quantum {task:'assembleCoadd'})-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
+        "Try in Browser: MATCH p=(:Dataset {dataset_type:'deepCoadd'})<-[:PRODUCES]-(:Quantum)"
+        "-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
     )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -26,7 +26,7 @@ from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.store.execution import status_counts
 
-__all__ = ["parse_config", "print_report", "run_command"]
+__all__ = ["parse_config", "print_report", "progress_bar", "run_command"]
 
 STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
 STATUS_STYLE = {
@@ -66,7 +66,7 @@ def _counts_text(progress: Progress) -> str:
 
 
 @contextmanager
-def _progress_bar(total: int) -> Iterator[Any]:
+def progress_bar(total: int) -> Iterator[Any]:
     """A progress bar of finished quanta with counts per status; yields the update callback."""
     with Bar(
         TextColumn("[bold]running"),
@@ -80,6 +80,7 @@ def _progress_bar(total: int) -> Iterator[Any]:
         task = bar.add_task("", total=total)
 
         def update(progress: Progress) -> None:
+            bar.update(task, total=progress.total)
             finished = sum(progress.counts.get(s, 0) for s in ("succeeded", "skipped", "failed", "blocked"))
             bar.update(task, completed=finished, description=_counts_text(progress))
 
@@ -201,7 +202,7 @@ def run_command(
             err_console.print(
                 f"saved plan to {save_plan_to} ({save_plan(activator.graph, save_plan_to)} bytes)"
             )
-        with _progress_bar(len(activator.graph)) as update:
+        with progress_bar(len(activator.graph)) as update:
             activator.on_progress = update
             try:
                 report = activator.run()

@@ -3,8 +3,9 @@
 It makes a demo repository of synthetic DemoCam images (one raw deliberately
 missing, so the plan has a note to show), runs pre-flight of the shipped
 twelve-task pipeline over it with a data query, stores the plan whole in Neo4j
-(starting the managed server when nothing else is configured), and reads its
-summary back from the graph.
+(starting the managed server when nothing else is configured), runs it with the
+command-line Activator (recording every attempt in the graph), and reads back
+the lineage of one coadd.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository
 
 if TYPE_CHECKING:
+    from provenance_graph.activators import Progress, RunReport
     from provenance_graph.store import PlanSummary, WriteResult
+    from provenance_graph.store.lineage import DatasetLineage
 
 __all__ = ["DEMO_PLAN_ID", "DemoResult", "default_demo_repo", "run_demo"]
 
@@ -53,6 +56,12 @@ class DemoResult:
     """How the plan was written."""
     summary: PlanSummary
     """The stored plan's summary, read from the graph."""
+    report: RunReport
+    """What running the plan did."""
+    coadd: dict[str, object] | None
+    """One coadd the run produced: id, data ID, URI, checksum."""
+    lineage: DatasetLineage | None
+    """That coadd's upstream lineage, read from the graph."""
     uri: str
     """The Bolt URI of the server used."""
     browser_url: str | None
@@ -64,11 +73,15 @@ def run_demo(
     detectors: int = 8,
     repo_path: Path | None = None,
     say: Callable[[str], None] = lambda _m: None,
+    jobs: int = 2,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> DemoResult:
-    """Make the demo repository afresh, plan it, store the plan (replacing an earlier one)."""
+    """Make the demo repository afresh, plan it, store the plan (replacing an earlier one), run it."""
     # Imported here so that importing the demo (its repository generator, its pipeline)
     # does not load the Neo4j driver: pre-flight alone never needs it.
+    from provenance_graph.activators import LocalActivator
     from provenance_graph.store import open_store, plan_summary, write_plan
+    from provenance_graph.store.lineage import pick_dataset, upstream_lineage
 
     path = repo_path or default_demo_repo()
     if path.exists():
@@ -85,9 +98,16 @@ def run_demo(
         say(f"Writing plan {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ...")
         result = write_plan(store, graph, replace=True)
         summary = plan_summary(store, graph.plan.id)
+        say(f"Running {len(graph)} quanta with {jobs} worker processes ...")
+        activator = LocalActivator(store, graph.plan.id, repository=path, jobs=jobs, on_progress=on_progress)
+        report = activator.run()
+        coadd = pick_dataset(store, graph.plan.id, "deepCoadd")
+        lineage = upstream_lineage(store, str(coadd["id"])) if coadd else None
         browser = None
         if store.settings.managed:
             from provenance_graph.server import ManagedServer
 
             browser = ManagedServer().browser_url
-        return DemoResult(graph, pipeline, path, result, summary, store.settings.uri, browser)
+        return DemoResult(
+            graph, pipeline, path, result, summary, report, coadd, lineage, store.settings.uri, browser
+        )

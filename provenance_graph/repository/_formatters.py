@@ -12,6 +12,7 @@ leaves a half-written artifact under a dataset's path.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -25,7 +26,12 @@ import numpy as np
 from provenance_graph.errors import RepositoryError
 from provenance_graph.model import suggest
 
-__all__ = ["STORAGE_CLASSES", "StorageClass", "storage_class"]
+__all__ = [
+    "STORAGE_CLASSES",
+    "StorageClass",
+    "storage_class",
+    "temporary_leftovers",
+]
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,17 @@ def storage_class(name: str) -> StorageClass:
     return found
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def temporary_leftovers(path: Path) -> list[Path]:
+    """Temporary files a writer of ``path`` killed half-way (``kill -9``) left beside it."""
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f"{glob.escape(_temp_prefix(path))}*.tmp"))
+
+
 def write_atomically(sc: StorageClass, obj: Any, path: Path, what: str) -> None:
     """Write ``obj`` at ``path`` through a temporary file in the same directory."""
     if not sc.check(obj):
@@ -106,7 +123,7 @@ def write_atomically(sc: StorageClass, obj: Any, path: Path, what: str) -> None:
             f"cannot store a {type(obj).__name__} as {what}: storage class {sc.name} takes a {sc.python_type}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -45,7 +45,12 @@ from provenance_graph.model import (
     suggest,
 )
 from provenance_graph.model._names import check_run_name
-from provenance_graph.repository._formatters import StorageClass, storage_class, write_atomically
+from provenance_graph.repository._formatters import (
+    StorageClass,
+    storage_class,
+    temporary_leftovers,
+    write_atomically,
+)
 
 __all__ = ["DEFAULT_TEMPLATE", "FORMAT_VERSION", "Repository"]
 
@@ -195,20 +200,22 @@ class Repository:
         storage_class(dataset_type.storage_class)
         _check_template(dataset_type.name, self.template(dataset_type.name), dataset_type)
         known = self.dataset_types().get(dataset_type.name)
-        if known is not None:
-            if known != dataset_type:
-                raise RepositoryError(
-                    f"dataset type {dataset_type.name!r} is registered as {known.dimensions} "
-                    f"({known.storage_class}), not {dataset_type.dimensions} ({dataset_type.storage_class})",
-                    hint="use the registered definition, or another name",
+        if known is None:
+            # Another process may register the same name at the same moment: insert if absent,
+            # then compare with whatever won.
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO dataset_types VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (dataset_type.name, json.dumps(dataset_type.dimensions), dataset_type.storage_class),
                 )
-            return
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO dataset_types VALUES (?, ?, ?)",
-                (dataset_type.name, json.dumps(dataset_type.dimensions), dataset_type.storage_class),
+            self._types = None
+            known = self.dataset_types()[dataset_type.name]
+        if known != dataset_type:
+            raise RepositoryError(
+                f"dataset type {dataset_type.name!r} is registered as {known.dimensions} "
+                f"({known.storage_class}), not {dataset_type.dimensions} ({dataset_type.storage_class})",
+                hint="use the registered definition, or another name",
             )
-        self._types = None
 
     def dataset_types(self) -> dict[str, DatasetType]:
         """Every registered dataset type, by name."""
@@ -387,14 +394,18 @@ class Repository:
             )
 
     def remove(self, ref: DatasetRef) -> bool:
-        """Unregister dataset ``ref`` and delete its file; False if it was not registered.
+        """Unregister dataset ``ref``, delete its file and any temporary file a killed writer left.
 
         Only for what a failed or interrupted attempt left behind: the executor
         calls it on the outputs of a quantum it holds, before running it again.
+        Returns whether anything was there.
         """
+        leftovers = temporary_leftovers(self.path(ref))
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
         row = self._db.execute("SELECT uri FROM datasets WHERE id = ?", (ref.id,)).fetchone()
         if row is None:
-            return False
+            return bool(leftovers)
         with self._transaction() as db:
             db.execute("DELETE FROM datasets WHERE id = ?", (ref.id,))
         Path(row[0].removeprefix("file://")).unlink(missing_ok=True)

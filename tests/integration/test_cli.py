@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from provenance_graph.model import PlanGraph
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
@@ -36,7 +37,27 @@ def run(args: list[str], settings: ConnectionSettings, **env: str) -> subprocess
     )
 
 
-def test_demo_stores_a_plan_and_prints_its_summary(
+def _upstream(graph: PlanGraph, dataset_id: str) -> tuple[set[str], set[str]]:
+    """Quanta upstream of a dataset, and the pre-existing datasets they read (plain BFS)."""
+    quanta: set[str] = set()
+    inputs: set[str] = set()
+    producer = graph.producer(dataset_id)
+    stack = [producer.id] if producer else []
+    while stack:
+        quantum = graph.quanta[stack.pop()]
+        if quantum.id in quanta:
+            continue
+        quanta.add(quantum.id)
+        for ref in quantum.inputs:
+            parent = graph.producer(ref.id)
+            if parent is None:
+                inputs.add(ref.id)
+            else:
+                stack.append(parent.id)
+    return quanta, inputs
+
+
+def test_demo_plans_runs_and_shows_a_coadds_provenance(
     store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path
 ) -> None:
     repo_path = tmp_path / "demo-repo"
@@ -52,6 +73,26 @@ def test_demo_stores_a_plan_and_prints_its_summary(
     graph = read_plan(store, "demo-drp")
     assert graph.task_counts() == counts
     assert [n.kind.value for n in graph.notes] == ["missing_input"]
+    # It ran: every quantum succeeded, and the printed provenance is the coadd's real lineage.
+    assert "Run: succeeded in" in done.stdout and f"({expected} succeeded)" in done.stdout
+    with store.driver.session(database=store.settings.database) as session:
+        statuses = session.run(
+            "MATCH (q:Quantum {plan_id: 'demo-drp'}) RETURN collect(DISTINCT q.status) AS s"
+        ).single(strict=True)["s"]
+    assert statuses == ["succeeded"]
+    coadd_line = next(line for line in done.stdout.splitlines() if line.startswith("Provenance of deepCoadd"))
+    data_id = coadd_line.removeprefix("Provenance of deepCoadd ").rstrip(":")
+    [coadd] = [
+        r
+        for r in graph.datasets.values()
+        if r.dataset_type.name == "deepCoadd" and r.data_id.key() == data_id
+    ]
+    quanta, inputs = _upstream(graph, coadd.id)
+    raws = sum(1 for d in inputs if graph.datasets[d].dataset_type.name == "raw")
+    assert f"  from      {raws} raw" in done.stdout.splitlines()
+    isr = sum(1 for q in quanta if graph.quanta[q].task_label == "isr")
+    assert f"  made by   isr: {isr} succeeded" in done.stdout.splitlines()
+    assert isr == raws > 0
     if neo4j_settings.managed:
         url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Browser:"))
         with urllib.request.urlopen(url, timeout=10) as page:
@@ -119,15 +160,16 @@ def test_readme_python_example_runs(
     )
     try:
         done = subprocess.run(
-            [sys.executable, "-c", snippet + "\nprint(len(isr))\n"],
+            [sys.executable, "-c", snippet + "\nprint(len(isr), report.status)\n"],
             capture_output=True,
             text=True,
             env={**os.environ, **env},
+            cwd=tmp_path,  # the example makes "my-repo" in the current directory
             timeout=300,
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "16"  # 2 visits x 8 detectors of isr
+        assert done.stdout.strip() == "16 succeeded"  # 2 visits x 8 detectors of isr; all ran
     finally:
         from provenance_graph.store import delete_plan
 

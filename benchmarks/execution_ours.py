@@ -1,0 +1,145 @@
+"""Our side of the execution-overhead benchmark: run a chain of two copy tasks with `provgraph run`.
+
+Run by `benchmarks/execution.py` (or alone) with the project's Python; prints
+one JSON line per measurement on stdout:
+
+    python benchmarks/execution_ours.py --quanta 1000 --jobs 1 2
+
+What it does, for each ``-j`` value, in a fresh work directory:
+
+1. *setup* (not measured): a repository with V visits x D detectors (the same
+   split as `pipetask_overhead.py`) and one small JSON ``bench_d0`` input per
+   (visit, detector); pre-flight of the two-task pipeline of `noop_tasks.py`;
+   the plan is stored in Neo4j (the managed server, or ``NEO4J_URI``).
+2. *run* (measured): ``provgraph run --plan ID -j N`` in a subprocess: the real
+   command, with interpreter start-up, connecting, reading the plan, starting
+   the workers, claiming and recording every quantum in the graph. Peak memory
+   is sampled over the whole process tree (the command, the fork server and
+   the workers).
+3. *verify*: every quantum's status in the graph is ``succeeded`` and every
+   output is registered in the repository; then the plan is deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measure_tree import TreeRssSampler, choose_shape
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `benchmarks.noop_tasks`, for this process and its workers
+
+from provenance_graph.model import DatasetType  # noqa: E402
+from provenance_graph.pipeline import Pipeline  # noqa: E402
+from provenance_graph.preflight import preflight  # noqa: E402
+from provenance_graph.repository import Repository  # noqa: E402
+from provenance_graph.store import delete_plan, open_store, write_plan  # noqa: E402
+from provenance_graph.store.execution import status_counts  # noqa: E402
+
+INSTRUMENT = "BenchCam"
+DIMENSIONS = ("instrument", "visit", "detector")
+INPUT_RUN = "bench/input"
+PIPELINE = """
+description: execution-overhead benchmark, two copy tasks
+tasks:
+  bench_t1: {class: benchmarks.noop_tasks.CopyTask1}
+  bench_t2: {class: benchmarks.noop_tasks.CopyTask2}
+"""
+
+
+def make_repo(root: Path, visits: int, detectors: int) -> Repository:
+    repo = Repository.create(root)
+    for name in ("bench_d0", "bench_d1", "bench_d2"):
+        repo.register_dataset_type(
+            DatasetType(name=name, dimensions=DIMENSIONS, storage_class="StructuredData")
+        )
+    repo.insert_records("instrument", [{"instrument": INSTRUMENT}])
+    repo.insert_records("detector", [{"instrument": INSTRUMENT, "detector": d} for d in range(detectors)])
+    repo.insert_records(
+        "visit", [{"instrument": INSTRUMENT, "visit": 1000 + v, "band": "r"} for v in range(visits)]
+    )
+    for v in range(visits):
+        for d in range(detectors):
+            data_id = {"instrument": INSTRUMENT, "visit": 1000 + v, "detector": d}
+            repo.put({"value": v * 1000 + d}, repo.ref("bench_d0", data_id, INPUT_RUN))
+    return repo
+
+
+def measure(args: argparse.Namespace, jobs: int, work: Path) -> dict[str, object]:
+    visits, detectors = choose_shape(args.quanta, 2)
+    started = time.perf_counter()
+    repo = make_repo(work / "repo", visits, detectors)
+    pipeline = Pipeline.from_yaml(PIPELINE, source="benchmark pipeline")
+    plan_id = f"bench-exec-{os.getpid()}-j{jobs}"
+    graph = preflight(pipeline, repo, output_run=f"bench/exec/{plan_id}", plan_id=plan_id)
+    repo.close()
+    assert len(graph) == args.quanta, (len(graph), args.quanta)
+    with open_store() as store:
+        write_plan(store, graph, replace=True)
+    setup = time.perf_counter() - started
+
+    provgraph = str(Path(sys.executable).parent / "provgraph")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    load1 = os.getloadavg()[0]
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [provgraph, "run", "--plan", plan_id, "-j", str(jobs)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sampler = TreeRssSampler(child.pid)
+    sampler.start()
+    out, err = child.communicate()
+    wall = time.perf_counter() - started
+    sampler.stop()
+    if child.returncode != 0:
+        raise SystemExit(f"provgraph run failed ({child.returncode}):\n{out}\n{err}")
+    with open_store() as store:
+        counts = status_counts(store, plan_id)
+        attempts = store.read("execution_attempts", plan_id=plan_id)
+        delete_plan(store, plan_id)
+    succeeded = sum(c.get("succeeded", 0) for c in counts.values())
+    in_quantum = sum(a["duration_s"] for a in attempts)
+    return {
+        "tool": "provgraph run",
+        "version": importlib.metadata.version("provenance-graph"),
+        "jobs": jobs,
+        "quanta": args.quanta,
+        "tasks": 2,
+        "wall_seconds": round(wall, 3),
+        "seconds_per_quantum": round(wall / args.quanta, 4),
+        "in_quantum_seconds_per_quantum": round(in_quantum / args.quanta, 4),
+        "peak_tree_rss_mb": round(sampler.peak_kb / 1024, 1),
+        "succeeded": succeeded,
+        "setup_seconds": round(setup, 3),
+        "loadavg_1m_before": round(load1, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quanta", type=int, default=1000, help="total quanta (two tasks); default 1000")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="-j values; default 1 2")
+    args = parser.parse_args()
+    for jobs in args.jobs:
+        with tempfile.TemporaryDirectory(prefix="exec-bench-") as work:
+            record = measure(args, jobs, Path(work))
+        print(json.dumps(record), flush=True)
+        if record["succeeded"] != args.quanta:
+            raise SystemExit(f"only {record['succeeded']} of {args.quanta} quanta succeeded")
+
+
+if __name__ == "__main__":
+    main()
