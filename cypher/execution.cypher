@@ -31,9 +31,11 @@ SET e.heartbeat = datetime()
 RETURN e.status AS status;
 
 // name: execution_finish
-// Closes an execution with its outcome and its counts per quantum status.
+// Closes an execution with its outcome and its counts per quantum status (an execution already
+// closed as 'interrupted' by another run's repair keeps that status).
 MATCH (e:Execution {id: $execution_id})
-SET e.status = $status, e.ended = datetime(), e.heartbeat = datetime(),
+SET e.status = CASE e.status WHEN 'running' THEN $status ELSE e.status END,
+    e.ended = datetime(), e.heartbeat = datetime(),
     e.duration_s = duration.inSeconds(e.started, datetime()).milliseconds / 1000.0,
     e.counts_json = $counts_json, e.message = $message
 RETURN e.id AS id;
@@ -59,11 +61,17 @@ WHERE q.status = 'running' AND q.execution_id = $dead_execution_id
 SET q.status = 'pending'
 WITH q
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
-SET a.status = 'interrupted', a.error = $reason
+SET a.status = 'interrupted', a.error = $reason, a.ended = datetime()
 WITH count(DISTINCT q) AS repaired
 OPTIONAL MATCH (e:Execution {id: $dead_execution_id, status: 'running'})
 SET e.status = 'interrupted', e.message = $reason
 RETURN repaired;
+
+// name: execution_live
+// The executions of a plan that say they are running, with what tells whether they are alive.
+MATCH (e:Execution {plan_id: $plan_id, status: 'running'})
+RETURN e.id AS execution_id, 0 AS quanta, e.status AS status, e.host AS host, e.pid AS pid,
+       duration.inSeconds(e.heartbeat, datetime()).seconds AS idle_seconds;
 
 // name: execution_statuses
 // Every quantum of a plan with its status (a missing status reads 'pending') and holder.
@@ -77,39 +85,48 @@ MATCH (q:Quantum {id: id})
 RETURN q.id AS id, coalesce(q.status, 'pending') AS status, q.execution_id AS execution_id;
 
 // name: execution_claim
-// Claims quanta for this execution: each must be pending, failed or blocked (and not failed
-// by this same execution). Claimed quanta become 'running' with a new attempt. Returns the
-// ids claimed; the others are held by someone else or finished meanwhile.
+// Claims quanta of the plan for this execution, which must still be 'running' (one judged
+// dead cannot claim). Each must be pending, failed or blocked (and not failed by this same
+// execution): it becomes 'running' with a new attempt. Quanta this execution holds already
+// are returned as claimed without a new attempt, so a retried transaction is harmless.
+// Returns the ids claimed; the others are held by someone else or finished meanwhile.
+MATCH (e:Execution {id: $execution_id, status: 'running'})
 UNWIND $ids AS id
-MATCH (q:Quantum {id: id})
+MATCH (q:Quantum {id: id, plan_id: $plan_id})
 SET q._lock = true
 REMOVE q._lock
-WITH q
-WHERE coalesce(q.status, 'pending') IN ['pending', 'failed', 'blocked']
-  AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id)
-SET q.status = 'running', q.execution_id = $execution_id,
-    q.attempt_count = coalesce(q.attempt_count, 0) + 1
-REMOVE q.blocked_by
-CREATE (q)-[:HAS_ATTEMPT]->(a:Attempt {
-  id: q.id + '/' + toString(q.attempt_count), quantum_id: q.id, plan_id: q.plan_id,
-  task: q.task, data_id: q.data_id, number: q.attempt_count, execution_id: $execution_id,
-  status: 'running', started: datetime()
-})
+WITH q, coalesce(q.status = 'running' AND q.execution_id = $execution_id, false) AS mine
+WHERE mine
+   OR (coalesce(q.status, 'pending') IN ['pending', 'failed', 'blocked']
+       AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id))
+CALL (q, mine) {
+  WITH q, mine
+  WHERE NOT mine
+  SET q.status = 'running', q.execution_id = $execution_id,
+      q.attempt_count = coalesce(q.attempt_count, 0) + 1
+  REMOVE q.blocked_by
+  CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {
+    id: q.id + '/' + toString(q.attempt_count), quantum_id: q.id, plan_id: q.plan_id,
+    task: q.task, data_id: q.data_id, number: q.attempt_count, execution_id: $execution_id,
+    status: 'running', started: datetime()
+  })
+}
 RETURN q.id AS id;
 
 // name: execution_finish_quanta
 // Records the outcome of attempts this execution holds: the attempt's figures, the quantum's
 // new status, and for a success the produced datasets (exists, size, checksum, uri).
 // Rows: {id, status, attempt: {ended, duration_s, host, pid, peak_rss_mb, exit_status,
-// error, ...}, outputs: [{id, uri, size, checksum}]}. Returns the ids recorded.
+// error, ...}, outputs: [{id, uri, size, checksum}]}. Returns the ids recorded; recording the
+// same outcome again (a retried transaction) changes nothing.
 UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true
 REMOVE q._lock
 WITH q, r
-WHERE q.status = 'running' AND q.execution_id = $execution_id
+WHERE q.execution_id = $execution_id AND (q.status = 'running' OR q.status = r.status)
 MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
-SET q.status = r.status, a += r.attempt, a.status = r.status, a.ended = datetime()
+SET q.status = r.status, a += r.attempt, a.status = r.status, a.ended = coalesce(a.ended, datetime())
 WITH q, r
 CALL (q, r) {
   UNWIND r.outputs AS o

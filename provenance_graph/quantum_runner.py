@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 import socket
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class QuantumRunner:
                 OutputRecord(ref.id, *self.repository.fingerprint(ref)) for ref in quantum.outputs
             )
         except Exception as err:  # the task's failure is the attempt's outcome, not ours
+            # What a failed attempt wrote must not pass for its outputs later (skip-existing).
+            for ref in quantum.outputs:
+                with contextlib.suppress(Exception):
+                    self.repository.remove(ref)
             lines = traceback.format_exception(err)
             tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
             return self._outcome(
@@ -117,12 +122,33 @@ class QuantumRunner:
 _WORKER: dict[str, QuantumRunner] = {}
 
 
-def init_worker(repository_root: str, pipeline_yaml: str, overrides: dict[str, dict[str, object]]) -> None:
+def _exit_when_gone(pid: int, every: float = 1.0) -> None:
+    """Exit this worker at once when process ``pid`` (the Activator) no longer exists."""
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)  # orphaned: the next run repairs and reruns what we were doing
+        except PermissionError:
+            pass
+
+
+def init_worker(
+    repository_root: str,
+    pipeline_yaml: str,
+    overrides: dict[str, dict[str, object]],
+    activator_pid: int | None = None,
+) -> None:
     """Set up a worker process: open the repository, load the pipeline with its overrides.
 
-    Workers ignore Ctrl-C: the Activator that owns them decides how to stop.
+    Workers ignore Ctrl-C: the Activator that owns them decides how to stop. With
+    ``activator_pid``, a worker exits when that process dies (``kill -9``), so no
+    orphan goes on writing beside the run that repairs its quanta.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if activator_pid is not None:
+        threading.Thread(target=_exit_when_gone, args=(activator_pid,), daemon=True).start()
     pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
     _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
 

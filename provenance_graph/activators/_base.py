@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, final
 
-from provenance_graph.errors import ExecutionError
+from provenance_graph.errors import ExecutionError, RepositoryError
 from provenance_graph.model import AttemptOutcome, OutputRecord, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.repository import Repository
@@ -210,12 +210,18 @@ class Activator(abc.ABC):
                     continue
                 done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 outcomes = [self._outcome(f, in_flight.pop(f)) for f in done]
-                if self._record(record, state, outcomes, progress, ran, failures):
-                    stopping = stopping or self.fail_fast
+                if self._record(record, state, outcomes, progress, ran, failures) and self.fail_fast:
+                    stopping = True
+                    self._cancel_queued(record, state, in_flight, progress)
+                record.check_alive()
                 if state.waiting_on_others():
                     state.refresh_others(record, progress)
                 self.on_progress(progress)
         except BaseException as err:  # Ctrl-C, or a lost database: give back what we hold
+            finished = [f for f in in_flight if f.done() and not f.cancelled()]
+            with contextlib.suppress(Exception):  # record what did finish before giving back the rest
+                outcomes = [self._outcome(f, in_flight.pop(f)) for f in finished]
+                self._record(record, state, outcomes, progress, ran, failures)
             self._close(cancel=True)
             reason = f"the run was stopped: {type(err).__name__}"
             # Each step on its own: an interrupt may have broken the connection in use. What we
@@ -271,20 +277,15 @@ class Activator(abc.ABC):
         while state.ready and len(in_flight) < 2 * self.jobs:
             batch = state.take(2 * self.jobs - len(in_flight))
             claimed = record.claim(batch)
-            state.held_elsewhere(q for q in batch if q not in claimed)
+            state.held_elsewhere((q for q in batch if q not in claimed), progress)
             existing: dict[str, list[OutputRecord]] = {}
             for quantum_id in batch:
                 if quantum_id not in claimed:
                     continue
                 quantum = self.graph.quanta[quantum_id]
-                if (
-                    self.skip_existing
-                    and quantum.outputs
-                    and all(map(self.repository.exists, quantum.outputs))
-                ):
-                    existing[quantum_id] = [
-                        OutputRecord(r.id, *self.repository.fingerprint(r)) for r in quantum.outputs
-                    ]
+                found = self._existing_outputs(quantum) if self.skip_existing else None
+                if found is not None:
+                    existing[quantum_id] = found
                     continue
                 state.start(quantum_id, progress)
                 in_flight[self._submit(quantum)] = quantum_id
@@ -292,8 +293,28 @@ class Activator(abc.ABC):
                 ran["skipped"] += 1
                 state.done(quantum_id, QuantumStatus.SKIPPED, progress)
 
-    def _outputs_exist(self, quantum: Quantum) -> bool:
-        return bool(quantum.outputs) and all(map(self.repository.exists, quantum.outputs))
+    def _cancel_queued(
+        self,
+        record: ExecutionRecord,
+        state: _Schedule,
+        in_flight: dict[Future[AttemptOutcome], str],
+        progress: Progress,
+    ) -> None:
+        """Fail fast: take back the quanta submitted but not started yet."""
+        cancelled = [f for f in in_flight if f.cancel()]
+        ids = [in_flight.pop(f) for f in cancelled]
+        record.release(ids, "not started: --fail-fast stopped the run after a failure")
+        for quantum_id in ids:
+            state.give_back(quantum_id, progress)
+
+    def _existing_outputs(self, quantum: Quantum) -> list[OutputRecord] | None:
+        """The fingerprints of a quantum's outputs if every one exists with its file, else None."""
+        if not quantum.outputs or not all(map(self.repository.exists, quantum.outputs)):
+            return None
+        try:
+            return [OutputRecord(r.id, *self.repository.fingerprint(r)) for r in quantum.outputs]
+        except RepositoryError:  # registered, but the file is gone: run the quantum again
+            return None
 
     def _outcome(self, future: Future[AttemptOutcome], quantum_id: str) -> AttemptOutcome:
         try:
@@ -374,10 +395,16 @@ class _Schedule:
             stack.extend(self.graph.children(child))
         return blocked
 
-    def held_elsewhere(self, ids: Any) -> None:
+    def held_elsewhere(self, ids: Any, progress: Progress) -> None:
         for quantum_id in ids:
             self.others.add(quantum_id)
+            progress.move(self.status[quantum_id].value, QuantumStatus.RUNNING.value)
             self.status[quantum_id] = QuantumStatus.RUNNING
+
+    def give_back(self, quantum_id: str, progress: Progress) -> None:
+        """A quantum this run claimed but did not start is pending again."""
+        progress.move(self.status[quantum_id].value, QuantumStatus.PENDING.value)
+        self.status[quantum_id] = QuantumStatus.PENDING
 
     def waiting_on_others(self) -> bool:
         return bool(self.others)
@@ -392,7 +419,14 @@ class _Schedule:
             return
         self.looked = time.monotonic()
         record.repair()
-        for quantum_id, (status, _holder) in record.statuses(sorted(self.others)).items():
+        found = record.statuses(sorted(self.others))
+        if gone := self.others - found.keys():
+            raise ExecutionError(
+                f"{len(gone)} quanta of plan {record.plan_id!r} vanished from the graph while it ran: "
+                "the plan was deleted or replaced",
+                hint="run the plan again by its id once it is stored",
+            )
+        for quantum_id, (status, _holder) in found.items():
             if status is QuantumStatus.RUNNING:
                 continue
             self.others.discard(quantum_id)

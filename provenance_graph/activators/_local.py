@@ -10,6 +10,7 @@ quanta in dependency order; everything else (claims, records, resume) is the
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from provenance_graph.activators._base import Activator
@@ -33,7 +34,7 @@ class LocalActivator(Activator):
             max_workers=self.jobs,
             mp_context=context,
             initializer=init_worker,
-            initargs=(str(self.repository_root), self.graph.plan.pipeline or "", self.config),
+            initargs=(str(self.repository_root), self.graph.plan.pipeline or "", self.config, os.getpid()),
         )
 
     def _submit(self, quantum: Quantum) -> Future[AttemptOutcome]:

@@ -198,10 +198,9 @@ def run_command(
             skip_existing=skip_existing,
             config=run_overrides,
         )
-        if save_plan_to is not None and graph is None:
-            err_console.print(
-                f"saved plan to {save_plan_to} ({save_plan(activator.graph, save_plan_to)} bytes)"
-            )
+        if save_plan_to is not None:
+            size = save_plan(activator.graph, save_plan_to)
+            err_console.print(f"saved plan to {save_plan_to} ({size} bytes)")
         with progress_bar(len(activator.graph)) as update:
             activator.on_progress = update
             try:

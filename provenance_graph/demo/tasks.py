@@ -23,6 +23,7 @@ comes from the ``camera`` and ``skyMap`` prerequisite datasets, read through
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,6 +90,8 @@ class DemoConfig(TaskConfig):
     fail_on: list[dict[str, int | str]] = []
     """Failure injection: fail on a quantum whose data ID has all the values of one entry, e.g.
     ``[{"visit": 2, "detector": 1}]``. Empty: never fail."""
+    sleep: float = 0.0
+    """Seconds to wait before running each quantum: makes a run slow enough to interrupt (tests)."""
 
 
 class DemoTask(PipelineTask):
@@ -103,6 +106,8 @@ class DemoTask(PipelineTask):
         for entry in self.config.fail_on:
             if all(data_id.get(k) == v for k, v in entry.items()):
                 raise InjectedFailure(f"{self.label}: failure injected at {io.data_id} (config fail_on)")
+        if self.config.sleep > 0:
+            time.sleep(self.config.sleep)
         self.run(io)
 
     def run(self, io: QuantumIO) -> None:

@@ -86,6 +86,13 @@ CREATE INDEX IF NOT EXISTS datasets_by_type ON datasets (dataset_type);
 _TEMPLATE_FIELDS = {"run", "dataset_type", "data_id"}
 
 
+def _uri_path(uri: str) -> Path:
+    """The local path of a ``file://`` URI (percent-escapes undone), or of a plain path."""
+    if uri.startswith("file://"):
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+    return Path(uri)
+
+
 def _data_id_path(data_id: DataId) -> str:
     return "_".join(f"{k}-{v}" for k, v in data_id.root)
 
@@ -368,7 +375,7 @@ class Repository:
             path = self.path(ref)
             uri = path.resolve().as_uri()
         elif uri.startswith("file://"):
-            path = Path(uri.removeprefix("file://"))
+            path = _uri_path(uri)
         else:
             path = Path(uri).resolve()
             uri = path.as_uri()
@@ -408,7 +415,7 @@ class Repository:
             return bool(leftovers)
         with self._transaction() as db:
             db.execute("DELETE FROM datasets WHERE id = ?", (ref.id,))
-        Path(row[0].removeprefix("file://")).unlink(missing_ok=True)
+        _uri_path(row[0]).unlink(missing_ok=True)
         return True
 
     def fingerprint(self, ref: DatasetRef) -> tuple[str, int, str]:
@@ -416,7 +423,7 @@ class Repository:
         row = self._db.execute("SELECT uri FROM datasets WHERE id = ?", (ref.id,)).fetchone()
         if row is None:
             raise RepositoryError(f"dataset {ref} does not exist in {str(self.root)!r}")
-        path = Path(row[0].removeprefix("file://"))
+        path = _uri_path(row[0])
         digest = hashlib.sha256()
         size = 0
         try:
@@ -438,7 +445,7 @@ class Repository:
         row = self._db.execute("SELECT uri FROM datasets WHERE id = ?", (ref.id,)).fetchone()
         if row is None:
             raise RepositoryError(f"dataset {ref} does not exist in {str(self.root)!r}")
-        path = Path(row[0].removeprefix("file://"))
+        path = _uri_path(row[0])
         try:
             return storage_class(ref.dataset_type.storage_class).read(path)
         except FileNotFoundError:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenance_graph.errors import PlanNotFoundError
+from provenance_graph.errors import ExecutionError, PlanBusyError, PlanNotFoundError
 from provenance_graph.model import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.store.connection import GraphStore
 
@@ -37,6 +37,7 @@ __all__ = [
     "ExecutionRecord",
     "Holder",
     "attempts",
+    "refuse_if_running",
     "status_counts",
 ]
 
@@ -82,6 +83,8 @@ class ExecutionRecord:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
+    lost: bool = False
+    """Set when the heartbeat finds this execution no longer 'running' in the graph."""
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _beat: threading.Thread | None = field(default=None, repr=False)
 
@@ -112,7 +115,18 @@ class ExecutionRecord:
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_EVERY):
             with contextlib.suppress(Exception):  # a missed beat only makes us look idle
-                self.store.write("execution_heartbeat", execution_id=self.id)
+                rows = self.store.write("execution_heartbeat", execution_id=self.id)
+                if not rows or rows[0]["status"] != "running":
+                    self.lost = True  # judged dead by another run, or the plan was deleted
+
+    def check_alive(self) -> None:
+        """Raise `ExecutionError` if another run judged this one dead (its quanta were taken over)."""
+        if self.lost:
+            raise ExecutionError(
+                f"execution {self.id} of plan {self.plan_id!r} was judged dead by another run "
+                "(no heartbeat for too long) and its quanta were given back",
+                hint=f"rerun 'provgraph run --plan {self.plan_id}' to resume",
+            )
 
     def close(self, status: str, counts: Mapping[str, int], message: str = "") -> None:
         """End the execution: 'succeeded', 'failed' or 'interrupted', with its status counts."""
@@ -167,10 +181,11 @@ class ExecutionRecord:
 
     def claim(self, ids: Iterable[str]) -> set[str]:
         """Claim quanta to run; returns those this execution now holds."""
+        self.check_alive()
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write("execution_claim", ids=ids, execution_id=self.id)
+        rows = self.store.write("execution_claim", ids=ids, execution_id=self.id, plan_id=self.plan_id)
         return {r["id"] for r in rows}
 
     def finish(self, outcomes: Sequence[AttemptOutcome]) -> set[str]:
@@ -203,6 +218,20 @@ class ExecutionRecord:
             return set()
         rows = self.store.write("execution_release_quanta", ids=ids, execution_id=self.id, reason=reason)
         return {r["id"] for r in rows}
+
+
+def refuse_if_running(store: GraphStore, plan_id: str, verb: str) -> None:
+    """Raise `PlanBusyError` if a live execution is running the plan (it cannot be deleted or replaced)."""
+    for row in store.read("execution_live", plan_id=plan_id):
+        holder = Holder(
+            row["execution_id"], 0, row["status"], row["host"], row["pid"], int(row["idle_seconds"])
+        )
+        if holder.alive():
+            raise PlanBusyError(
+                f"plan {plan_id!r} cannot be {verb}: execution {holder.execution_id} (pid {holder.pid} "
+                f"on {holder.host}) is running it",
+                hint="wait for that run to finish, or stop it (Ctrl-C), then try again",
+            )
 
 
 def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:

@@ -58,6 +58,7 @@ from provenance_graph.model import (
     Quantum,
 )
 from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.execution import refuse_if_running
 from provenance_graph.store.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -333,6 +334,7 @@ class _PlanWriter:
                     "(write_plan(..., replace=True))",
                 )
             _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
+            refuse_if_running(self.store, self.plan_id, "replaced")
             taken = self.store.write(
                 "plan_reclaim_complete",
                 plan_id=self.plan_id,
@@ -820,6 +822,7 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
             hint="wait for that write to finish, or stop it, then delete the plan",
         )
     _refuse_if_read_by_others(store, plan_id, "deleted")
+    refuse_if_running(store, plan_id, "deleted")
     _delete_content(store, plan_id)
     store.write("plan_delete_node", plan_id=plan_id, token=None)
     return True

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from provenance_graph.demo import demo_pipeline_path, make_demo_repo
+from provenance_graph.planfile import load_plan
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from tests.integration.test_cli import PROVGRAPH, _env_for, run
@@ -62,12 +63,23 @@ def _plan(settings: ConnectionSettings, repo: Path, plan_id: str, output_run: st
     assert planned.returncode == 0, planned.stderr
 
 
+#: Run-time config that makes each calibrate quantum take a while, so a run can be interrupted mid-way.
+SLOW = ("-c", "calibrate:sleep=0.15")
+
+
+def _planned(settings: ConnectionSettings, tmp_path: Path, plan_id: str, visits: int, detectors: int) -> str:
+    """Make a demo repository and store a plan of it (output run ``<plan_id>/out``); return the id."""
+    make_demo_repo(tmp_path / "repo", visits, detectors).close()
+    _plan(settings, tmp_path / "repo", plan_id, f"{plan_id}/out")
+    return plan_id
+
+
 def _start_run(
     settings: ConnectionSettings, store: GraphStore, plan_id: str, until_succeeded: int
 ) -> subprocess.Popen[str]:
-    """Start ``provgraph run --plan`` in its own process group; return once enough quanta succeeded."""
+    """Start a slowed ``provgraph run --plan`` in its own process group; return once enough quanta succeeded."""
     child = subprocess.Popen(
-        [PROVGRAPH, "run", "--plan", plan_id, "-j", "2"],
+        [PROVGRAPH, "run", "--plan", plan_id, "-j", "2", *SLOW],
         env={**os.environ, **_env_for(settings)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -89,9 +101,11 @@ def test_run_plans_runs_and_records_every_quantum(
     repo = tmp_path / "repo"
     make_demo_repo(repo, 3, 4).close()
     plan_id, output_run = f"{namespace}-run", f"{namespace}/out"
-    done = _plan_and_run(neo4j_settings, repo, plan_id, output_run, "-j", "2")
+    saved = tmp_path / "plan.json.gz"
+    done = _plan_and_run(neo4j_settings, repo, plan_id, output_run, "-j", "2", "--save-plan", str(saved))
     assert done.returncode == 0, done.stderr
     graph = read_plan(store, plan_id)
+    assert load_plan(saved) == graph  # --save-plan keeps the plan that ran
     assert f"plan:       {plan_id}" in done.stdout
     assert f"this run:   {len(graph)} succeeded" in done.stdout
     assert _statuses(store, plan_id) == {"succeeded": len(graph)}
@@ -229,10 +243,7 @@ def test_run_killed_with_kill_9_resumes_to_the_same_files_as_a_clean_run(
 def test_two_runs_racing_on_one_plan_never_run_a_quantum_twice(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    make_demo_repo(repo, 3, 4).close()
-    plan_id = f"{namespace}-race"
-    _plan(neo4j_settings, repo, plan_id, f"{namespace}/out")
+    plan_id = _planned(neo4j_settings, tmp_path, f"{namespace}-race", 3, 4)
     env = {**os.environ, **_env_for(neo4j_settings)}
     runs = [
         subprocess.Popen(
@@ -263,10 +274,7 @@ def test_two_runs_racing_on_one_plan_never_run_a_quantum_twice(
 def test_ctrl_c_gives_back_what_was_running_and_the_rerun_finishes(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    make_demo_repo(repo, 4, 6).close()
-    plan_id = f"{namespace}-ctrlc"
-    _plan(neo4j_settings, repo, plan_id, f"{namespace}/out")
+    plan_id = _planned(neo4j_settings, tmp_path, f"{namespace}-ctrlc", 4, 6)
     total = len(read_plan(store, plan_id))
     child = _start_run(neo4j_settings, store, plan_id, until_succeeded=total // 4)
     os.killpg(child.pid, signal.SIGINT)  # what a terminal sends to the foreground group
@@ -316,3 +324,43 @@ def test_run_time_override_of_an_unknown_task_is_refused_before_anything_runs(
     assert "config override for unknown task 'calibrat'" in done.stderr
     assert "calibrate" in done.stderr  # the suggestion
     assert _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN count(e) AS n", p=plan_id)[0]["n"] == 0
+
+
+def test_fail_fast_stops_starting_quanta_after_the_first_failure(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    plan_id = _planned(neo4j_settings, tmp_path, f"{namespace}-failfast", 3, 4)
+    done = run(
+        ["run", "--plan", plan_id, "-j", "2", "--fail-fast", "-c", "isr:fail_on=[{detector: 0}]"],
+        neo4j_settings,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    statuses = _statuses(store, plan_id)
+    assert statuses.get("failed", 0) >= 1
+    assert statuses.get("pending", 0) > 0  # not started: stopped, not blocked
+    assert "running" not in statuses
+    # Without --fail-fast every isr quantum of detector 0 is tried.
+    done = run(["run", "--plan", plan_id, "-j", "2", "-c", "isr:fail_on=[{detector: 0}]"], neo4j_settings)
+    assert done.returncode == 1
+    failed = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p, status: 'failed'}) RETURN collect(DISTINCT q.task) AS t, count(q) AS n",
+        p=plan_id,
+    )
+    assert failed[0]["t"] == ["isr"] and failed[0]["n"] == 3  # one exposure per visit, 3 visits
+
+
+def test_a_plan_being_run_cannot_be_deleted_or_replaced(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    plan_id = _planned(neo4j_settings, tmp_path, f"{namespace}-busy", 3, 4)
+    child = _start_run(neo4j_settings, store, plan_id, until_succeeded=1)
+    try:
+        refused = run(["plans", "delete", plan_id], neo4j_settings)
+        assert refused.returncode == 1
+        assert f"plan {plan_id!r} cannot be deleted: execution" in refused.stderr
+        assert "is running it" in refused.stderr
+    finally:
+        _out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err
+    assert set(_statuses(store, plan_id)) == {"succeeded"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, TaskConfig
+from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, QuantumIO, TaskConfig
 
 VD = ("instrument", "visit", "detector")
 
@@ -75,3 +75,23 @@ class BWithOtherDimensions(PipelineTask):
 
 class NotATask:
     """Not a PipelineTask."""
+
+
+class WritesThenFails(PipelineTask):
+    """Writes its output b, then raises: a failed attempt that left a file behind."""
+
+    dimensions = VD
+    connections = {"a": Input("a", VD, "StructuredData"), "b": Output("b", VD, "StructuredData")}  # noqa: RUF012
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Copy a to b, then fail."""
+        io.put("b", io.get("a"))
+        raise RuntimeError("failed after writing b")
+
+
+class CopiesAtoB(WritesThenFails):
+    """Copies a to b, and succeeds."""
+
+    def run_quantum(self, io: QuantumIO) -> None:
+        """Copy a to b."""
+        io.put("b", io.get("a"))

@@ -23,7 +23,7 @@ def test_demo_pipeline_loads_in_dependency_order() -> None:
             if producer is not None:
                 assert position[producer] < position[node.label]
     assert set(pipeline.overall_inputs()) == {"raw", "bias", "camera", "skyMap"}
-    assert pipeline["isr"].config.model_dump() == {"saturation": 60000.0, "fail_on": []}
+    assert pipeline["isr"].config.model_dump() == {"saturation": 60000.0, "fail_on": [], "sleep": 0.0}
 
 
 def test_tasks_listed_out_of_order_are_sorted() -> None:
