@@ -134,6 +134,14 @@ CALL (q, r) {
   SET d.exists = true, d.uri = o.uri, d.size = o.size, d.checksum = o.checksum,
       d.created = datetime(), d.execution_id = $execution_id
 }
+CALL (q, r) {
+  // What a successful quantum read exists too (pre-existing inputs are otherwise unknown).
+  WITH q, r
+  WHERE r.status = 'succeeded'
+  MATCH (q)-[:CONSUMES]->(i:Dataset)
+  WHERE i.exists IS NULL
+  SET i.exists = true
+}
 RETURN q.id AS id;
 
 // name: execution_skip_quanta
@@ -212,3 +220,18 @@ CALL (a) {
 // Deletes the executions of a plan.
 MATCH (e:Execution {plan_id: $plan_id})
 DETACH DELETE e;
+
+// name: execution_release_all
+// Gives back every quantum of the plan this execution still holds (it is stopping): they
+// become pending, their open attempts 'interrupted'. Returns how many.
+MATCH (q:Quantum {plan_id: $plan_id, status: 'running'})
+WHERE q.execution_id = $execution_id
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+SET q.status = 'pending'
+WITH q
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
+SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
+RETURN count(q) AS released;

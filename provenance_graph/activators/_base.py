@@ -227,7 +227,7 @@ class Activator(abc.ABC):
             # Each step on its own: an interrupt may have broken the connection in use. What we
             # cannot give back (the database is gone too) the next run repairs.
             with contextlib.suppress(Exception):
-                record.release(in_flight.values(), reason)
+                record.release_all(reason)
             with contextlib.suppress(Exception):
                 record.close("interrupted", progress.counts, reason)
             raise

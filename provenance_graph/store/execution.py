@@ -211,6 +211,18 @@ class ExecutionRecord:
         rows = [{"id": q, "blocked_by": by} for q, by in blocked.items()]
         return {r["id"] for r in self.store.write("execution_block_quanta", rows=rows, execution_id=self.id)}
 
+    def release_all(self, reason: str) -> int:
+        """Give back every quantum this execution still holds (it is stopping); returns how many.
+
+        Asks the graph rather than trusting our own bookkeeping: an interrupt may land after a
+        claim committed and before we learnt of it.
+        """
+        return _released(
+            self.store.write(
+                "execution_release_all", plan_id=self.plan_id, execution_id=self.id, reason=reason
+            )
+        )
+
     def release(self, ids: Iterable[str], reason: str) -> set[str]:
         """Give back claimed quanta that did not finish (the run was stopped)."""
         ids = list(ids)
@@ -218,6 +230,10 @@ class ExecutionRecord:
             return set()
         rows = self.store.write("execution_release_quanta", ids=ids, execution_id=self.id, reason=reason)
         return {r["id"] for r in rows}
+
+
+def _released(rows: list[dict[str, Any]]) -> int:
+    return int(rows[0]["released"]) if rows else 0
 
 
 def refuse_if_running(store: GraphStore, plan_id: str, verb: str) -> None:
