@@ -32,6 +32,9 @@ Hierarchy::
      |    +-- DatabaseAuthError
      |    +-- SchemaVersionError
      +-- QueryError .................... a named Cypher query is missing or malformed
+     +-- QuestionError ................. a provenance question is asked wrongly
+     |    +-- NotInGraphError
+
      +-- ServerError ................... the managed local Neo4j server
           +-- JavaNotFoundError
           +-- MavenError
@@ -55,6 +58,7 @@ __all__ = [
     "JavaNotFoundError",
     "MavenError",
     "ModelError",
+    "NotInGraphError",
     "PipelineError",
     "PlanBusyError",
     "PlanConflictError",
@@ -66,6 +70,7 @@ __all__ = [
     "PreflightError",
     "ProvenanceGraphError",
     "QueryError",
+    "QuestionError",
     "RepositoryError",
     "SchemaVersionError",
     "ServerError",
@@ -202,6 +207,14 @@ class SchemaVersionError(DatabaseError):
 
 class QueryError(ProvenanceGraphError):
     """Raised when a named Cypher query is missing or its file is malformed."""
+
+
+class QuestionError(ProvenanceGraphError):
+    """Raised when a provenance question is asked with arguments that cannot be answered."""
+
+
+class NotInGraphError(QuestionError):
+    """Raised when a dataset or quantum a question names is not in the graph."""
 
 
 class ServerError(ProvenanceGraphError):

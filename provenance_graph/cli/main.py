@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import interop, planning, plans, repo, running, server
+from provenance_graph.cli import interop, planning, plans, query, repo, running, server
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(server.app, name="server")
 app.add_typer(plans.app, name="plans")
 app.add_typer(repo.app, name="repo")
+app.add_typer(query.app, name="query")
 app.command("plan")(planning.plan_command)
 app.command("run")(running.run_command)
 app.command("import-qgraph")(interop.import_qgraph_command)
@@ -51,10 +52,10 @@ def demo(
         console.print(f"Provenance of deepCoadd {result.coadd['data_id']}:")
         console.print(f"  file:     {result.coadd['uri']}")
         console.print(f"  checksum: {result.coadd['checksum']}")
-        for task, counts in result.lineage.quanta.items():
+        for task, counts in result.lineage.tasks().items():
             statuses = ", ".join(f"{n} {s}" for s, n in counts.items())
             console.print(f"  made by   {task}: {statuses}")
-        for dataset_type, n in result.lineage.inputs.items():
+        for dataset_type, n in result.lineage.dataset_types(inputs_only=True).items():
             console.print(f"  from      {n} {dataset_type}", highlight=False)
     console.print(f"Repository: {result.repo}")
     console.print(f"Neo4j:   {result.uri}")

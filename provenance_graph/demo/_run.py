@@ -27,7 +27,7 @@ from provenance_graph.repository import Repository
 if TYPE_CHECKING:
     from provenance_graph.activators import Progress, RunReport
     from provenance_graph.store import PlanSummary, WriteResult
-    from provenance_graph.store.lineage import DatasetLineage
+    from provenance_graph.store.provenance import Lineage
 
 __all__ = ["DEMO_PLAN_ID", "DemoResult", "default_demo_repo", "run_demo"]
 
@@ -60,7 +60,7 @@ class DemoResult:
     """What running the plan did."""
     coadd: dict[str, object] | None
     """One coadd the run produced: id, data ID, URI, checksum."""
-    lineage: DatasetLineage | None
+    lineage: Lineage | None
     """That coadd's upstream lineage, read from the graph."""
     uri: str
     """The Bolt URI of the server used."""
@@ -81,7 +81,7 @@ def run_demo(
     # does not load the Neo4j driver: pre-flight alone never needs it.
     from provenance_graph.activators import LocalActivator
     from provenance_graph.store import open_store, plan_summary, write_plan
-    from provenance_graph.store.lineage import pick_dataset, upstream_lineage
+    from provenance_graph.store.provenance import pick_dataset, upstream
 
     path = repo_path or default_demo_repo()
     if path.exists():
@@ -102,7 +102,7 @@ def run_demo(
         activator = LocalActivator(store, graph.plan.id, repository=path, jobs=jobs, on_progress=on_progress)
         report = activator.run()
         coadd = pick_dataset(store, graph.plan.id, "deepCoadd")
-        lineage = upstream_lineage(store, str(coadd["id"])) if coadd else None
+        lineage = upstream(store, str(coadd["id"])) if coadd else None
         browser = None
         if store.settings.managed:
             from provenance_graph.server import ManagedServer

@@ -1,0 +1,141 @@
+// Provenance and planning questions, as traversals of (:Quantum)-[:PRODUCES|CONSUMES]->(:Dataset).
+//
+// Lineage and impact walk dataset -> quantum -> dataset with quantified path patterns under
+// ANY SHORTEST: one path per reachable dataset, found breadth-first, so the cost grows with
+// what is reached, not with the number of paths to it. A dataset's level is the number of
+// quanta between it and the start (the start's level is 0). Depth limits count levels:
+// $max_hops = 2 * depth relationships. Stop rules ("don't walk past") are the iteration's
+// WHERE: a walk never continues from a dataset of a stop type or through a quantum of a stop
+// task, but both are reported.
+
+// name: lineage_upstream
+// Upstream lineage: every dataset the start datasets were made from (within $max_hops
+// relationships), with its level and its producer (when its level is under $max_levels and
+// its type is not a stop type). Rows: one per dataset, with the producer's fields or nulls.
+MATCH (start:Dataset) WHERE start.id IN $dataset_ids
+OPTIONAL MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(d:Dataset)
+    WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+WHERE length(p) <= $max_hops
+WITH start, collect({d: x, level: length(p) / 2}) AS found
+UNWIND [{d: start, level: 0}] + [f IN found WHERE f.d IS NOT NULL] AS r
+WITH r.d AS d, min(r.level) AS level
+OPTIONAL MATCH (d)<-[:PRODUCES]-(q:Quantum)
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+RETURN d.id AS dataset_id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run,
+       d.exists AS exists, level,
+       q.id AS quantum_id, q.task AS task, q.data_id AS quantum_data_id, q.plan_id AS plan_id,
+       coalesce(q.status, CASE WHEN q IS NULL THEN null ELSE 'pending' END) AS status;
+
+// name: lineage_downstream
+// Downstream impact: every dataset made, directly or not, from the start datasets (within
+// $max_hops relationships), with its level and the quanta that read it (when its level is
+// under $max_levels and its type is not a stop type). Rows: one per (dataset, consumer).
+MATCH (start:Dataset) WHERE start.id IN $dataset_ids
+OPTIONAL MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(d:Dataset)
+    WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+WHERE length(p) <= $max_hops
+WITH start, collect({d: x, level: length(p) / 2}) AS found
+UNWIND [{d: start, level: 0}] + [f IN found WHERE f.d IS NOT NULL] AS r
+WITH r.d AS d, min(r.level) AS level
+OPTIONAL MATCH (d)<-[:CONSUMES]-(q:Quantum)
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+RETURN d.id AS dataset_id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run,
+       d.exists AS exists, level,
+       q.id AS quantum_id, q.task AS task, q.data_id AS quantum_data_id, q.plan_id AS plan_id,
+       coalesce(q.status, CASE WHEN q IS NULL THEN null ELSE 'pending' END) AS status;
+
+// name: quantum_io
+// A quantum's inputs and outputs (the start of a quantum's lineage or impact).
+MATCH (q:Quantum {id: $quantum_id})
+OPTIONAL MATCH (q)-[:CONSUMES]->(i:Dataset)
+WITH q, collect(i.id) AS inputs
+OPTIONAL MATCH (q)-[:PRODUCES]->(o:Dataset)
+RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
+       coalesce(q.status, 'pending') AS status, inputs, collect(o.id) AS outputs;
+
+// name: quantum_parents
+// The quanta a quantum depends on: the producers of its inputs.
+MATCH (:Quantum {id: $quantum_id})-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
+RETURN DISTINCT p.id AS id, p.task AS task, p.data_id AS data_id, p.plan_id AS plan_id,
+       coalesce(p.status, 'pending') AS status
+ORDER BY task, data_id;
+
+// name: quantum_children
+// The quanta that depend on a quantum: the consumers of its outputs.
+MATCH (:Quantum {id: $quantum_id})-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
+RETURN DISTINCT c.id AS id, c.task AS task, c.data_id AS data_id, c.plan_id AS plan_id,
+       coalesce(c.status, 'pending') AS status
+ORDER BY task, data_id;
+
+// name: plan_overview_tasks
+// Per task of a plan: quanta by status.
+MATCH (q:Quantum {plan_id: $plan_id})
+RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quanta;
+
+// name: plan_overview_inputs
+// A plan's initial inputs (datasets it reads that it does not produce), per dataset type.
+MATCH (q:Quantum {plan_id: $plan_id})-[:CONSUMES]->(d:Dataset)
+WHERE coalesce(d.plan_id, '') <> $plan_id
+WITH DISTINCT d
+RETURN d.dataset_type AS dataset_type, count(d) AS datasets, count(d.exists) AS existing;
+
+// name: plan_overview_outputs
+// A plan's final outputs (datasets it produces that none of its quanta reads), per dataset
+// type, with how many exist.
+MATCH (d:Dataset {plan_id: $plan_id})
+WHERE NOT EXISTS { MATCH (d)<-[:CONSUMES]-(:Quantum {plan_id: $plan_id}) }
+RETURN d.dataset_type AS dataset_type, count(d) AS datasets,
+       count(CASE WHEN d.exists THEN 1 END) AS existing;
+
+// name: dataset_find
+// Datasets by type and data ID (canonical JSON), optionally in one run, newest plans first.
+MATCH (d:Dataset {dataset_type: $dataset_type, data_id: $data_id})
+WHERE $run IS NULL OR d.run = $run
+RETURN d.id AS id, d.run AS run, d.plan_id AS plan_id, d.exists AS exists
+ORDER BY d.run;
+
+// name: plan_pick_dataset
+// One dataset of a type that a plan produces (the first by data ID), with its file and checksum.
+MATCH (q:Quantum {plan_id: $plan_id})-[:PRODUCES]->(d:Dataset {dataset_type: $dataset_type})
+RETURN d.id AS id, d.data_id AS data_id, d.uri AS uri, d.checksum AS checksum, d.exists AS exists,
+       q.task AS task, q.status AS status
+ORDER BY d.data_id
+LIMIT 1;
+
+// name: dataset_facts
+// What is known of datasets: file, size, checksum, existence.
+UNWIND $ids AS id
+MATCH (d:Dataset {id: id})
+RETURN d.id AS id, d.uri AS uri, d.size AS size, d.checksum AS checksum, d.exists AS exists;
+
+// name: plan_quantum_signatures
+// Each quantum of a plan by (task, data ID) with its inputs and outputs as "type data_id"
+// strings: what a plan diff compares (ids differ between runs, these do not).
+MATCH (q:Quantum {plan_id: $plan_id})
+OPTIONAL MATCH (q)-[:CONSUMES]->(i:Dataset)
+WITH q, collect(i.dataset_type + ' ' + i.data_id) AS inputs
+OPTIONAL MATCH (q)-[:PRODUCES]->(o:Dataset)
+RETURN q.task AS task, q.data_id AS data_id, inputs, collect(o.dataset_type + ' ' + o.data_id) AS outputs;
+
+// name: plan_missing_outputs
+// Planned vs actual: datasets a plan predicted that do not exist, per task, producer status
+// and dataset type.
+MATCH (q:Quantum {plan_id: $plan_id})-[:PRODUCES]->(d:Dataset)
+WHERE d.exists IS NULL OR NOT d.exists
+RETURN q.task AS task, coalesce(q.status, 'pending') AS status, d.dataset_type AS dataset_type,
+       count(d) AS datasets
+ORDER BY task, status, dataset_type;
+
+// name: data_id_history
+// Every quantum, in any complete plan, whose data ID has all of the given dimension values,
+// with its plan, status and attempts (oldest first).
+MATCH (p:Plan {status: 'complete'})
+MATCH (q:Quantum {plan_id: p.id})
+WHERE all(k IN keys($values) WHERE q[k] = $values[k])
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt)
+WITH p, q, a ORDER BY a.number
+RETURN p.id AS plan_id, p.created AS created, q.run AS run, q.task AS task, q.data_id AS data_id,
+       q.id AS quantum_id, coalesce(q.status, 'pending') AS status,
+       [x IN collect(a) | {number: x.number, status: x.status, started: toString(x.started),
+                           duration_s: x.duration_s, execution_id: x.execution_id}] AS attempts
+ORDER BY created, task, data_id;

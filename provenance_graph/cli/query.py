@@ -1,0 +1,397 @@
+"""``provgraph query``: provenance and planning questions, as tables, JSON, or the Cypher itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+
+from provenance_graph.cli._output import console, err_console
+from provenance_graph.errors import InvalidDataIdError, NotInGraphError, QuestionError
+from provenance_graph.interop.prov import serialize_prov
+from provenance_graph.model import DataId, DimensionValue
+from provenance_graph.store import GraphStore, open_store
+from provenance_graph.store.provenance import (
+    QUERIES,
+    Lineage,
+    children,
+    data_id_history,
+    downstream,
+    find_datasets,
+    lineage_parameters,
+    missing_outputs,
+    parents,
+    plan_diff,
+    plan_overview,
+    prov_document,
+    subgraph,
+    upstream,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Provenance and planning questions, answered by Cypher traversals.")
+
+DatasetArg = Annotated[
+    str | None, typer.Argument(metavar="[DATASET_ID]", help="The dataset's id (or use --type and --data-id).")
+]
+TypeOpt = Annotated[str | None, typer.Option("--type", help="The dataset type, with --data-id.")]
+DataIdOpt = Annotated[
+    str | None,
+    typer.Option(help="The data ID: JSON, or key=value,... e.g. 'skymap=demo,tract=0,patch=5,band=g'."),
+]
+RunOpt = Annotated[str | None, typer.Option(help="The run, when the data ID is in several.")]
+QuantumOpt = Annotated[str | None, typer.Option("--quantum", help="Start from a quantum (its id) instead.")]
+DepthOpt = Annotated[int | None, typer.Option(min=0, help="At most this many quanta away; default no limit.")]
+StopTaskOpt = Annotated[
+    list[str] | None, typer.Option("--stop-task", help="Don't walk past quanta of this task label (repeat).")
+]
+StopTypeOpt = Annotated[
+    list[str] | None, typer.Option("--stop-type", help="Don't walk past datasets of this type (repeat).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")]
+CypherOpt = Annotated[
+    bool, typer.Option("--cypher", help="Print the Cypher and its parameters; run nothing.")
+]
+
+
+def parse_data_id(text: str) -> str:
+    """A data ID from JSON or ``key=value,...``, as canonical JSON."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            values: Any = json.loads(text)
+        else:
+            values = {}
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                key, sep, value = part.partition("=")
+                if not sep:
+                    raise ValueError(f"{part!r} is not key=value")
+                values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+        return DataId(values).key()
+    except (ValueError, InvalidDataIdError) as err:
+        raise QuestionError(
+            f"cannot read data ID {text!r}: {err}",
+            hint='write it as JSON (\'{"visit": 1, "detector": 2}\') or as visit=1,detector=2',
+        ) from None
+
+
+def resolve_dataset(
+    store: GraphStore, dataset_id: str | None, dataset_type: str | None, data_id: str | None, run: str | None
+) -> str | None:
+    """The dataset id a command names: given, or found by type, data ID and run."""
+    if dataset_id is not None:
+        return dataset_id
+    if dataset_type is None and data_id is None:
+        return None
+    if dataset_type is None or data_id is None:
+        raise QuestionError("--type and --data-id go together", hint="give both, or a dataset id")
+    key = parse_data_id(data_id)
+    found = find_datasets(store, dataset_type, key, run)
+    if not found:
+        raise NotInGraphError(
+            f"no {dataset_type} dataset with data ID {key}" + (f" in run {run!r}" if run else ""),
+            hint="check the dataset type and every dimension of its data ID",
+        )
+    if len(found) > 1:
+        runs = ", ".join(repr(f["run"]) for f in found)
+        raise QuestionError(
+            f"{dataset_type} {key} is in {len(found)} runs ({runs})", hint="choose one with --run"
+        )
+    return str(found[0]["id"])
+
+
+def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
+    for name in QUERIES[question]:
+        query = store.queries[name]
+        used = {k: v for k, v in params.items() if k in query.parameters}
+        text = (
+            f"// {name}: {query.doc}\n{query.text.rstrip().rstrip(';')};\n// parameters: {json.dumps(used)}"
+        )
+        console.print(text, markup=False)  # Cypher has [..] that is not markup
+
+
+def _print_lineage(result: Lineage) -> None:
+    word = "made from" if result.direction == "upstream" else "read by"
+    console.print(
+        f"{result.direction} of {len(result.start)} dataset(s): "
+        f"{len(result.quanta)} quanta, {len(result.datasets)} datasets"
+    )
+    statuses = sorted({s for counts in result.tasks().values() for s in counts})
+    table = Table("task", *statuses, title=f"quanta {word} them")
+    for task, counts in sorted(result.tasks().items()):
+        table.add_row(task, *(str(counts.get(s, "")) for s in statuses))
+    console.print(table)
+    types = Table("dataset type", "datasets", "nearest level")
+    for name, n in result.dataset_types().items():
+        level = min(d.level for d in result.datasets.values() if d.dataset_type == name)
+        types.add_row(name, str(n), str(level))
+    console.print(types)
+
+
+def _lineage_command(
+    direction: str,
+    dataset_id: str | None,
+    dataset_type: str | None,
+    data_id: str | None,
+    run: str | None,
+    quantum: str | None,
+    depth: int | None,
+    stop_task: list[str] | None,
+    stop_type: list[str] | None,
+    as_json: bool,
+    cypher: bool,
+) -> None:
+    with open_store() as store:
+        start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
+        if cypher:
+            ids = [start] if start else ["<the quantum's datasets>"]
+            _print_cypher(store, direction, lineage_parameters(ids, depth, stop_task or (), stop_type or ()))
+            return
+        walk = upstream if direction == "upstream" else downstream
+        result = walk(
+            store,
+            start,
+            quantum_id=quantum,
+            depth=depth,
+            stop_tasks=stop_task or (),
+            stop_types=stop_type or (),
+        )
+    if as_json:
+        console.print_json(
+            data={
+                "direction": result.direction,
+                "start": list(result.start),
+                "quanta": [dataclasses.asdict(q) for q in result.quanta.values()],
+                "datasets": [dataclasses.asdict(d) for d in result.datasets.values()],
+            }
+        )
+    else:
+        _print_lineage(result)
+
+
+def _lineage_cli(direction: str, doc: str) -> Any:
+    """The ``lineage`` (upstream) or ``impact`` (downstream) command: same options, other walk."""
+
+    def command(
+        dataset_id: DatasetArg = None,
+        dataset_type: TypeOpt = None,
+        data_id: DataIdOpt = None,
+        run: RunOpt = None,
+        quantum: QuantumOpt = None,
+        depth: DepthOpt = None,
+        stop_task: StopTaskOpt = None,
+        stop_type: StopTypeOpt = None,
+        as_json: JsonOpt = False,
+        cypher: CypherOpt = False,
+    ) -> None:
+        start = (dataset_id, dataset_type, data_id, run, quantum)
+        _lineage_command(direction, *start, depth, stop_task, stop_type, as_json, cypher)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("lineage")(
+    _lineage_cli(
+        "upstream", "Upstream lineage: the quanta and datasets a dataset (or a quantum) was made from."
+    )
+)
+app.command("impact")(
+    _lineage_cli(
+        "downstream", "Downstream impact: what to recompute if a dataset (or a quantum's outputs) changes."
+    )
+)
+
+
+@app.command("deps")
+def deps_command(
+    quantum_id: Annotated[str, typer.Argument(help="The quantum's id.")],
+    as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
+) -> None:
+    """A quantum's parents (producers of its inputs) and children (consumers of its outputs)."""
+    with open_store() as store:
+        if cypher:
+            _print_cypher(store, "parents", {"quantum_id": quantum_id})
+            _print_cypher(store, "children", {"quantum_id": quantum_id})
+            return
+        found = {"parents": parents(store, quantum_id), "children": children(store, quantum_id)}
+    if as_json:
+        console.print_json(data={k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
+        return
+    for kind, quanta in found.items():
+        table = Table("task", "data ID", "status", "quantum id", title=f"{kind} ({len(quanta)})")
+        for q in quanta:
+            table.add_row(q.task, q.data_id, q.status, q.id)
+        console.print(table)
+
+
+@app.command("overview")
+def overview_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
+) -> None:
+    """A plan's initial inputs, final outputs, and quanta per task and status."""
+    with open_store() as store:
+        if cypher:
+            _print_cypher(store, "overview", {"plan_id": plan_id})
+            return
+        overview = plan_overview(store, plan_id)
+    if as_json:
+        console.print_json(data=dataclasses.asdict(overview))
+        return
+    statuses = sorted({s for counts in overview.tasks.values() for s in counts})
+    table = Table("task", *statuses, title=f"plan {plan_id}: quanta")
+    for task, counts in overview.tasks.items():
+        table.add_row(task, *(str(counts.get(s, "")) for s in statuses))
+    console.print(table)
+    for title, part in (
+        ("initial inputs", overview.initial_inputs),
+        ("final outputs", overview.final_outputs),
+    ):
+        t = Table("dataset type", "datasets", "exist", title=title)
+        for name, (n, existing) in part.items():
+            t.add_row(name, str(n), str(existing))
+        console.print(t)
+
+
+TaskFilterOpt = Annotated[
+    list[str] | None, typer.Option("--task", help="Only quanta of this task label (repeat).")
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", help="Only quanta with these dimension values, e.g. 'visit=1,2' (repeat)."),
+]
+
+
+def parse_where(items: list[str] | None) -> dict[str, list[DimensionValue]]:
+    """``dim=v1,v2`` options as ``{dim: [v1, v2]}`` (integers where they look like integers)."""
+    where: dict[str, list[DimensionValue]] = {}
+    for item in items or []:
+        dim, sep, values = item.partition("=")
+        if not sep or not dim.strip() or not values.strip():
+            raise QuestionError(
+                f"--where {item!r} is not DIMENSION=VALUE[,VALUE...]", hint="e.g. --where visit=1,2"
+            )
+        where.setdefault(dim.strip(), []).extend(
+            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in values.split(",") if v.strip()
+        )
+    return where
+
+
+@app.command("subgraph")
+def subgraph_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    task: TaskFilterOpt = None,
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Quanta of a plan by task and data-ID values, with the external inputs they need."""
+    with open_store() as store:
+        part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
+    if as_json:
+        console.print_json(
+            data={
+                "plan_id": plan_id,
+                "quanta": part.graph.task_counts(),
+                "external_inputs": part.external_inputs,
+                "quantum_ids": sorted(part.graph.quanta),
+            }
+        )
+        return
+    console.print(f"plan {plan_id}: {len(part.graph)} quanta selected")
+    table = Table("task", "quanta", title="selected")
+    for name, n in part.graph.task_counts().items():
+        table.add_row(name, str(n))
+    console.print(table)
+    inputs = Table("dataset type", "datasets", title="external inputs")
+    for name, n in part.external_inputs.items():
+        inputs.add_row(name, str(n))
+    console.print(inputs)
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[str, typer.Argument(help="The older plan's id.")],
+    new: Annotated[str, typer.Argument(help="The newer plan's id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Quanta added, removed, or with other inputs or outputs, between two plans."""
+    with open_store() as store:
+        diff = plan_diff(store, old, new)
+    if as_json:
+        console.print_json(data=dataclasses.asdict(diff))
+        return
+    console.print(
+        f"{old} -> {new}: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
+    )
+    for label, rows in (("+", diff.added), ("-", diff.removed)):
+        for task, data_id in rows[:20]:
+            console.print(f"{label} {task} {data_id}", markup=False)
+    for task, data_id, gone, came in diff.changed[:20]:
+        console.print(f"~ {task} {data_id}: -{gone} +{came}", markup=False)
+
+
+@app.command("missing")
+def missing_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Planned vs actual: the datasets a plan predicted that do not exist, and why."""
+    with open_store() as store:
+        rows = missing_outputs(store, plan_id)
+    if as_json:
+        console.print_json(data=rows)
+        return
+    table = Table("task", "quantum status", "dataset type", "datasets", title=f"plan {plan_id}: not produced")
+    for r in rows:
+        table.add_row(r["task"], r["status"], r["dataset_type"], str(r["datasets"]))
+    console.print(table)
+
+
+@app.command("history")
+def history_command(
+    data_id: Annotated[str, typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Every quantum at a data ID across all plans and runs, with its attempts."""
+    values = json.loads(parse_data_id(data_id))
+    with open_store() as store:
+        rows = data_id_history(store, values)
+    if as_json:
+        console.print_json(data=[{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])
+        return
+    table = Table("plan", "run", "task", "data ID", "status", "attempts")
+    for r in rows:
+        tries = ", ".join(f"#{a['number']} {a['status']}" for a in r["attempts"] if a["number"] is not None)
+        table.add_row(r["plan_id"], r["run"], r["task"], r["data_id"], r["status"], tries)
+    console.print(table)
+
+
+@app.command("prov")
+def prov_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    task: TaskFilterOpt = None,
+    where: WhereOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="json (PROV-JSON) or provn (PROV-N).")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Export a plan (or a subgraph) and its execution as W3C PROV."""
+    if fmt not in ("json", "provn"):
+        raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
+    kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"
+    with open_store() as store:
+        text = serialize_prov(
+            prov_document(store, plan_id, tasks=task, where=parse_where(where) or None), kind
+        )
+    if output is None:
+        console.print(text, markup=False)
+    else:
+        output.write_text(text)
+        err_console.print(f"wrote {output} ({len(text)} characters)")

@@ -1,0 +1,398 @@
+"""Provenance and planning questions, answered by Cypher traversals of the stored plans.
+
+- `upstream`: what a dataset (or a quantum) was made from, with a depth limit and
+  stop rules ("don't walk past these task labels or dataset types");
+- `downstream`: what must be recomputed if a dataset or a quantum changes;
+- `parents` / `children`: a quantum's dependencies, derived through datasets;
+- `plan_overview`: initial inputs, final outputs and quanta by task and status;
+- `subgraph`: quanta by task labels and data-ID values, with their external inputs;
+- `plan_diff`: quanta added, removed or changed between two plans;
+- `missing_outputs` and `data_id_history`: planned against actual;
+- `prov_document`: a plan (or subgraph) and its execution as W3C PROV.
+
+Each function runs named queries of ``cypher/provenance.cypher`` and returns
+plain, typed results; `QUERIES` names the queries each function runs, so the
+command line can show them (``--cypher``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import prov.model
+
+from provenance_graph.errors import NotInGraphError, PlanNotFoundError, QuestionError
+from provenance_graph.interop.prov import plan_to_prov
+from provenance_graph.model import DimensionValue, PlanGraph
+from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.execution import attempts
+from provenance_graph.store.plans import read_plan
+
+__all__ = [
+    "QUERIES",
+    "DatasetNode",
+    "Lineage",
+    "PlanDiff",
+    "PlanOverview",
+    "QuantumNode",
+    "Subgraph",
+    "children",
+    "data_id_history",
+    "downstream",
+    "find_datasets",
+    "lineage_parameters",
+    "missing_outputs",
+    "parents",
+    "pick_dataset",
+    "plan_diff",
+    "plan_overview",
+    "prov_document",
+    "subgraph",
+    "upstream",
+]
+
+#: "No limit" for depths: more levels than any plan has.
+UNLIMITED = 1_000_000
+
+#: The named queries behind each question.
+QUERIES: dict[str, tuple[str, ...]] = {
+    "upstream": ("lineage_upstream",),
+    "downstream": ("lineage_downstream",),
+    "parents": ("quantum_parents",),
+    "children": ("quantum_children",),
+    "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
+    "subgraph": ("plan_quanta", "datasets_by_id"),
+    "diff": ("plan_quantum_signatures",),
+    "missing": ("plan_missing_outputs",),
+    "history": ("data_id_history",),
+}
+
+
+@dataclass(frozen=True)
+class DatasetNode:
+    """A dataset reached by a traversal."""
+
+    id: str
+    dataset_type: str
+    data_id: str
+    """Canonical JSON."""
+    run: str
+    level: int
+    """Quanta between it and the start (0: a start dataset)."""
+    exists: bool | None
+    """True once produced (or found existing) by a run; None when not known."""
+    producer: str | None = None
+    """Upstream only: the id of the quantum reached that produces it (None: made outside the
+    walk, i.e. pre-existing, of a stop type, or beyond the depth limit)."""
+
+
+@dataclass(frozen=True)
+class QuantumNode:
+    """A quantum reached by a traversal, or a quantum's neighbour."""
+
+    id: str
+    task: str
+    data_id: str
+    plan_id: str
+    status: str
+    level: int = 0
+    """Its level: that of the dataset through which it was reached, plus one."""
+
+
+@dataclass
+class Lineage:
+    """The result of `upstream` or `downstream`: datasets and quanta reached, with levels."""
+
+    direction: Literal["upstream", "downstream"]
+    start: tuple[str, ...]
+    """The start datasets' ids."""
+    datasets: dict[str, DatasetNode] = field(default_factory=dict)
+    quanta: dict[str, QuantumNode] = field(default_factory=dict)
+
+    def tasks(self) -> dict[str, dict[str, int]]:
+        """``{task: {status: quanta}}`` of the quanta reached."""
+        out: dict[str, dict[str, int]] = {}
+        for q in self.quanta.values():
+            counts = out.setdefault(q.task, {})
+            counts[q.status] = counts.get(q.status, 0) + 1
+        return out
+
+    def dataset_types(self, *, inputs_only: bool = False) -> dict[str, int]:
+        """Datasets reached per type; ``inputs_only`` (upstream): only those no reached quantum made."""
+        out: dict[str, int] = {}
+        for d in self.datasets.values():
+            if not (inputs_only and d.producer is not None):
+                out[d.dataset_type] = out.get(d.dataset_type, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def lineage_parameters(
+    dataset_ids: Sequence[str],
+    depth: int | None,
+    stop_tasks: Iterable[str],
+    stop_types: Iterable[str],
+) -> dict[str, Any]:
+    """The parameters of ``lineage_upstream`` / ``lineage_downstream``."""
+    if depth is not None and depth < 0:
+        raise QuestionError(f"depth must be 0 or more, not {depth}", hint="leave it out for no limit")
+    levels = UNLIMITED if depth is None else depth
+    return {
+        "dataset_ids": list(dataset_ids),
+        "max_levels": levels,
+        "max_hops": 2 * levels,
+        "stop_tasks": sorted(stop_tasks),
+        "stop_types": sorted(stop_types),
+    }
+
+
+def _start_ids(store: GraphStore, dataset_id: str | None, quantum_id: str | None, side: str) -> list[str]:
+    if (dataset_id is None) == (quantum_id is None):
+        raise QuestionError("give a dataset id or a quantum id, not both or neither")
+    if dataset_id is not None:
+        return [dataset_id]
+    return list(_quantum_io(store, str(quantum_id))[side])
+
+
+def _quantum_io(store: GraphStore, quantum_id: str) -> dict[str, Any]:
+    rows = store.read("quantum_io", quantum_id=quantum_id)
+    if not rows:
+        raise NotInGraphError(
+            f"there is no quantum {quantum_id!r} in the graph",
+            hint="quantum ids are UUIDs; 'provgraph query' commands print them",
+        )
+    return rows[0]
+
+
+def _lineage(
+    store: GraphStore,
+    direction: Literal["upstream", "downstream"],
+    query: str,
+    start: list[str],
+    params: Mapping[str, Any],
+) -> Lineage:
+    result = Lineage(direction, tuple(start))
+    for r in store.read(query, **params):
+        level = int(r["level"])
+        if r["dataset_id"] not in result.datasets:
+            producer = r["quantum_id"] if direction == "upstream" else None
+            result.datasets[r["dataset_id"]] = DatasetNode(
+                r["dataset_id"], r["dataset_type"], r["data_id"], r["run"], level, r["exists"], producer
+            )
+        if r["quantum_id"] is not None:
+            known = result.quanta.get(r["quantum_id"])
+            if known is None or known.level > level + 1:
+                result.quanta[r["quantum_id"]] = QuantumNode(
+                    r["quantum_id"], r["task"], r["quantum_data_id"], r["plan_id"], r["status"], level + 1
+                )
+    return result
+
+
+def upstream(
+    store: GraphStore,
+    dataset_id: str | None = None,
+    *,
+    quantum_id: str | None = None,
+    depth: int | None = None,
+    stop_tasks: Iterable[str] = (),
+    stop_types: Iterable[str] = (),
+) -> Lineage:
+    """What a dataset (or a quantum's inputs) was made from.
+
+    Parameters
+    ----------
+    dataset_id, quantum_id
+        Where to start: one dataset, or the inputs of one quantum.
+    depth
+        At most this many quanta up (None: all the way).
+    stop_tasks, stop_types
+        Do not walk past quanta of these task labels or datasets of these types:
+        they are reported, what lies beyond them is not.
+    """
+    start = _start_ids(store, dataset_id, quantum_id, "inputs")
+    params = lineage_parameters(start, depth, stop_tasks, stop_types)
+    return _lineage(store, "upstream", "lineage_upstream", start, params)
+
+
+def downstream(
+    store: GraphStore,
+    dataset_id: str | None = None,
+    *,
+    quantum_id: str | None = None,
+    depth: int | None = None,
+    stop_tasks: Iterable[str] = (),
+    stop_types: Iterable[str] = (),
+) -> Lineage:
+    """Everything that must be recomputed if a dataset (or a quantum's outputs) changes.
+
+    For a quantum, its outputs are the start datasets (level 0); the quantum
+    itself is not listed. Parameters as for `upstream`.
+    """
+    start = _start_ids(store, dataset_id, quantum_id, "outputs")
+    params = lineage_parameters(start, depth, stop_tasks, stop_types)
+    return _lineage(store, "downstream", "lineage_downstream", start, params)
+
+
+def _neighbours(store: GraphStore, query: str, quantum_id: str) -> list[QuantumNode]:
+    _quantum_io(store, quantum_id)
+    return [
+        QuantumNode(r["id"], r["task"], r["data_id"], r["plan_id"], r["status"])
+        for r in store.read(query, quantum_id=quantum_id)
+    ]
+
+
+def parents(store: GraphStore, quantum_id: str) -> list[QuantumNode]:
+    """The quanta a quantum depends on (the producers of its inputs)."""
+    return _neighbours(store, "quantum_parents", quantum_id)
+
+
+def children(store: GraphStore, quantum_id: str) -> list[QuantumNode]:
+    """The quanta that depend on a quantum (the consumers of its outputs)."""
+    return _neighbours(store, "quantum_children", quantum_id)
+
+
+@dataclass(frozen=True)
+class PlanOverview:
+    """A plan at a glance."""
+
+    plan_id: str
+    tasks: dict[str, dict[str, int]]
+    """``{task: {status: quanta}}``."""
+    initial_inputs: dict[str, tuple[int, int]]
+    """``{dataset type: (datasets, of which exist)}`` the plan reads and does not produce."""
+    final_outputs: dict[str, tuple[int, int]]
+    """``{dataset type: (datasets, of which exist)}`` the plan produces and does not read."""
+
+
+def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:
+    """Initial inputs, final outputs, and quanta per task and status of a complete plan."""
+    if not store.read("plan_header", plan_id=plan_id):
+        raise PlanNotFoundError(
+            f"no plan {plan_id!r} is stored", hint="list the stored plans with 'provgraph plans list'"
+        )
+    tasks: dict[str, dict[str, int]] = {}
+    for r in store.read("plan_overview_tasks", plan_id=plan_id):
+        tasks.setdefault(r["task"], {})[r["status"]] = r["quanta"]
+    inputs = {
+        r["dataset_type"]: (r["datasets"], r["existing"])
+        for r in store.read("plan_overview_inputs", plan_id=plan_id)
+    }
+    outputs = {
+        r["dataset_type"]: (r["datasets"], r["existing"])
+        for r in store.read("plan_overview_outputs", plan_id=plan_id)
+    }
+    return PlanOverview(
+        plan_id,
+        dict(sorted(tasks.items())),
+        dict(sorted(inputs.items())),
+        dict(sorted(outputs.items())),
+    )
+
+
+def find_datasets(
+    store: GraphStore, dataset_type: str, data_id: str, run: str | None = None
+) -> list[dict[str, Any]]:
+    """Datasets of a type at a data ID (canonical JSON), in every run or one."""
+    return store.read("dataset_find", dataset_type=dataset_type, data_id=data_id, run=run)
+
+
+def pick_dataset(store: GraphStore, plan_id: str, dataset_type: str) -> dict[str, Any] | None:
+    """One dataset of a type that a plan produces (the first by data ID), or None."""
+    rows = store.read("plan_pick_dataset", plan_id=plan_id, dataset_type=dataset_type)
+    return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class Subgraph:
+    """Part of a plan, as an Activator pulls it to plan against."""
+
+    graph: PlanGraph
+    """The quanta selected, with their datasets."""
+    external_inputs: dict[str, int]
+    """``{dataset type: datasets}`` the selected quanta read and do not produce themselves."""
+
+
+def subgraph(
+    store: GraphStore,
+    plan_id: str,
+    tasks: Sequence[str] | None = None,
+    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+) -> Subgraph:
+    """Quanta of a plan by task labels and data-ID values, with their external inputs."""
+    graph = read_plan(store, plan_id, tasks=tasks, where=where)
+    external: dict[str, int] = {}
+    for ref in graph.initial_inputs():
+        external[ref.dataset_type.name] = external.get(ref.dataset_type.name, 0) + 1
+    return Subgraph(graph, dict(sorted(external.items())))
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """How plan ``new`` differs from plan ``old``; quanta are matched by (task, data ID)."""
+
+    old: str
+    new: str
+    added: list[tuple[str, str]]
+    """(task, data ID) of quanta only in the new plan."""
+    removed: list[tuple[str, str]]
+    """(task, data ID) of quanta only in the old plan."""
+    changed: list[tuple[str, str, list[str], list[str]]]
+    """(task, data ID, inputs/outputs only in old, only in new) of quanta in both whose
+    inputs or outputs differ, each as "dataset type data ID" (runs are not compared)."""
+
+    @property
+    def same(self) -> bool:
+        """Whether the two plans have the same quanta with the same inputs and outputs."""
+        return not (self.added or self.removed or self.changed)
+
+
+def _signatures(store: GraphStore, plan_id: str) -> dict[tuple[str, str], frozenset[str]]:
+    if not store.read("plan_header", plan_id=plan_id):
+        raise PlanNotFoundError(
+            f"no plan {plan_id!r} is stored", hint="list the stored plans with 'provgraph plans list'"
+        )
+    return {
+        (r["task"], r["data_id"]): frozenset(
+            [f"in: {i}" for i in r["inputs"]] + [f"out: {o}" for o in r["outputs"]]
+        )
+        for r in store.read("plan_quantum_signatures", plan_id=plan_id)
+    }
+
+
+def plan_diff(store: GraphStore, old: str, new: str) -> PlanDiff:
+    """Quanta added, removed, or with other inputs or outputs, from plan ``old`` to plan ``new``."""
+    a, b = _signatures(store, old), _signatures(store, new)
+    changed = [
+        (task, data_id, sorted(a[(task, data_id)] - sig), sorted(sig - a[(task, data_id)]))
+        for (task, data_id), sig in sorted(b.items())
+        if (task, data_id) in a and a[(task, data_id)] != sig
+    ]
+    return PlanDiff(old, new, sorted(b.keys() - a.keys()), sorted(a.keys() - b.keys()), changed)
+
+
+def missing_outputs(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
+    """Planned but not produced: per task, producer status and dataset type, how many datasets."""
+    return store.read("plan_missing_outputs", plan_id=plan_id)
+
+
+def data_id_history(store: GraphStore, values: Mapping[str, DimensionValue]) -> list[dict[str, Any]]:
+    """Every quantum in every complete plan at the given dimension values, with its attempts."""
+    if not values:
+        raise QuestionError("give at least one dimension value", hint="e.g. visit=2,detector=1")
+    return store.read("data_id_history", values=dict(values))
+
+
+def prov_document(
+    store: GraphStore,
+    plan_id: str,
+    tasks: Sequence[str] | None = None,
+    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+) -> prov.model.ProvDocument:
+    """A plan (or a subgraph of it) and what ran of it, as a W3C PROV document."""
+    graph = read_plan(store, plan_id, tasks=tasks, where=where)
+    statuses = {r["id"]: r["status"] for r in store.read("execution_statuses", plan_id=plan_id)}
+    last = {a["quantum_id"]: a for a in attempts(store, plan_id)}  # oldest first: the last wins
+    facts = {r["id"]: r for r in store.read("dataset_facts", ids=sorted(graph.datasets))}
+    return plan_to_prov(graph, statuses, last, facts)
