@@ -10,14 +10,24 @@ RETURN p {.*} AS plan,
 // name: plan_quanta
 // Quanta of a complete plan, optionally filtered by task labels and data-ID values.
 // $tasks: list of task labels or null for all. $where: map of dimension -> list of allowed
-// values; a constraint applies to the quanta that have that dimension.
+// values; a constraint applies to the quanta that have that dimension. Rows carry $chunk
+// quanta each, as [id, task, data_id, run, input ids, output ids]: a client decodes a few
+// long lists much faster than many short records.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
 MATCH (q:Quantum {plan_id: $plan_id})
 WHERE ($tasks IS NULL OR q.task IN $tasks)
   AND all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])
-RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.run AS run,
-       COLLECT { MATCH (q)-[:CONSUMES]->(d:Dataset) RETURN d.id } AS inputs,
-       COLLECT { MATCH (q)-[:PRODUCES]->(d:Dataset) RETURN d.id } AS outputs;
+WITH collect(q) AS selected
+UNWIND range(0, size(selected) - 1, $chunk) AS i
+RETURN [q IN selected[i..i + $chunk] | [q.id, q.task, q.data_id, q.run,
+          [(q)-[:CONSUMES]->(d:Dataset) | d.id], [(q)-[:PRODUCES]->(d:Dataset) | d.id]]] AS quanta;
+
+// name: datasets_in_chunks
+// Dataset nodes by id, $chunk per row, each as [id, dataset_type, data_id, run, uri].
+MATCH (d:Dataset) WHERE d.id IN $ids
+WITH collect(d) AS found
+UNWIND range(0, size(found) - 1, $chunk) AS i
+RETURN [d IN found[i..i + $chunk] | [d.id, d.dataset_type, d.data_id, d.run, d.uri]] AS datasets;
 
 // name: datasets_by_id
 // Dataset nodes by id.

@@ -7,42 +7,93 @@
 // $max_hops = 2 * depth relationships. Stop rules ("don't walk past") are the iteration's
 // WHERE: a walk never continues from a dataset of a stop type or through a quantum of a stop
 // task, but both are reported.
+//
+// A quantifier's bounds must be literals in Cypher 5, so a depth limit cannot bound the
+// walk of lineage_upstream / lineage_downstream: they walk everything the stop rules allow
+// and keep what lies within $max_hops. With a depth limit, `provgraph query` walks level
+// by level instead (lineage_upstream_level / lineage_downstream_level, one query per level,
+// in one read transaction), which touches only what it returns; both give the same answer.
+//
+// Answers come grouped by dataset type, one row per type, with compact lists:
+//   datasets: [id, data_id, run, exists, level, producer id (upstream; else null)]
+//   quanta:   [id, task, data_id, plan_id, status, level]  (a quantum's level is that of
+//             the dataset through which it was reached, plus one; it may be listed under
+//             several types: take its lowest level)
+// A row per dataset would cost the client about twice as long to receive.
 
 // name: lineage_upstream
 // Upstream lineage: every dataset the start datasets were made from (within $max_hops
 // relationships), with its level and its producer (when its level is under $max_levels and
-// its type is not a stop type). Rows: one per dataset, with the producer's fields or nulls.
+// its type is not a stop type).
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-OPTIONAL MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(d:Dataset)
-    WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
-WHERE length(p) <= $max_hops
-WITH start, collect({d: x, level: length(p) / 2}) AS found
-UNWIND [{d: start, level: 0}] + [f IN found WHERE f.d IS NOT NULL] AS r
-WITH r.d AS d, min(r.level) AS level
+CALL (start) {
+    RETURN start AS d, 0 AS level
+  UNION
+    MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+    WHERE length(p) <= $max_hops
+    RETURN x AS d, length(p) / 2 AS level
+}
+WITH d, min(level) AS level
 OPTIONAL MATCH (d)<-[:PRODUCES]-(q:Quantum)
   WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
-RETURN d.id AS dataset_id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run,
-       d.exists AS exists, level,
-       q.id AS quantum_id, q.task AS task, q.data_id AS quantum_data_id, q.plan_id AS plan_id,
-       coalesce(q.status, CASE WHEN q IS NULL THEN null ELSE 'pending' END) AS status;
+WITH d.dataset_type AS dataset_type,
+     collect([d.id, d.data_id, d.run, d.exists, level, q.id]) AS datasets,
+     collect(DISTINCT CASE WHEN q IS NOT NULL
+       THEN [q.id, q.task, q.data_id, q.plan_id, coalesce(q.status, 'pending'), level + 1] END) AS quanta
+RETURN dataset_type, size(datasets) AS reached, datasets, quanta
+ORDER BY dataset_type;
 
 // name: lineage_downstream
 // Downstream impact: every dataset made, directly or not, from the start datasets (within
 // $max_hops relationships), with its level and the quanta that read it (when its level is
-// under $max_levels and its type is not a stop type). Rows: one per (dataset, consumer).
+// under $max_levels and its type is not a stop type).
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-OPTIONAL MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(d:Dataset)
-    WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
-WHERE length(p) <= $max_hops
-WITH start, collect({d: x, level: length(p) / 2}) AS found
-UNWIND [{d: start, level: 0}] + [f IN found WHERE f.d IS NOT NULL] AS r
-WITH r.d AS d, min(r.level) AS level
+CALL (start) {
+    RETURN start AS d, 0 AS level
+  UNION
+    MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+    WHERE length(p) <= $max_hops
+    RETURN x AS d, length(p) / 2 AS level
+}
+WITH d, min(level) AS level
 OPTIONAL MATCH (d)<-[:CONSUMES]-(q:Quantum)
   WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
-RETURN d.id AS dataset_id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run,
-       d.exists AS exists, level,
-       q.id AS quantum_id, q.task AS task, q.data_id AS quantum_data_id, q.plan_id AS plan_id,
-       coalesce(q.status, CASE WHEN q IS NULL THEN null ELSE 'pending' END) AS status;
+WITH d.dataset_type AS dataset_type,
+     collect(DISTINCT [d.id, d.data_id, d.run, d.exists, level, null]) AS datasets,
+     collect(DISTINCT CASE WHEN q IS NOT NULL
+       THEN [q.id, q.task, q.data_id, q.plan_id, coalesce(q.status, 'pending'), level + 1] END) AS quanta
+RETURN dataset_type, size(datasets) AS reached, datasets, quanta
+ORDER BY dataset_type;
+
+// name: lineage_start
+// The start datasets of a level-by-level walk: [id, data_id, run, exists, level 0, null] by type.
+MATCH (d:Dataset) WHERE d.id IN $dataset_ids
+RETURN d.dataset_type AS dataset_type, collect([d.id, d.data_id, d.run, d.exists, 0, null]) AS datasets;
+
+// name: lineage_upstream_level
+// One level of an upstream walk: the producers of the $frontier datasets (`via`: which of
+// them each made) and, unless a producer is of a stop task, its inputs (`next`:
+// [id, dataset_type, data_id, run, exists]).
+UNWIND $frontier AS id
+MATCH (:Dataset {id: id})<-[:PRODUCES]-(q:Quantum)
+WITH q, collect(id) AS via
+OPTIONAL MATCH (q)-[:CONSUMES]->(d:Dataset) WHERE NOT q.task IN $stop_tasks
+RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
+       coalesce(q.status, 'pending') AS status, via,
+       collect(CASE WHEN d IS NOT NULL THEN [d.id, d.dataset_type, d.data_id, d.run, d.exists] END) AS next;
+
+// name: lineage_downstream_level
+// One level of a downstream walk: the quanta that read the $frontier datasets and, unless a
+// reader is of a stop task, its outputs (`next`: [id, dataset_type, data_id, run, exists]).
+UNWIND $frontier AS id
+MATCH (:Dataset {id: id})<-[:CONSUMES]-(q:Quantum)
+WITH q, collect(id) AS via
+OPTIONAL MATCH (q)-[:PRODUCES]->(d:Dataset) WHERE NOT q.task IN $stop_tasks
+RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
+       coalesce(q.status, 'pending') AS status, via,
+       collect(CASE WHEN d IS NOT NULL THEN [d.id, d.dataset_type, d.data_id, d.run, d.exists] END) AS next;
 
 // name: quantum_io
 // A quantum's inputs and outputs (the start of a quantum's lineage or impact).

@@ -106,12 +106,15 @@ def resolve_dataset(
 
 
 def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
+    """Print the question's queries as a Neo4j Browser script: ``:params {...}`` then the query.
+
+    Parameter names are identifiers of our own queries, and JSON values are
+    Cypher literals, so the ``:params`` map is valid Cypher.
+    """
     for name in QUERIES[question]:
         query = store.queries[name]
-        used = {k: v for k, v in params.items() if k in query.parameters}
-        text = (
-            f"// {name}: {query.doc}\n{query.text.rstrip().rstrip(';')};\n// parameters: {json.dumps(used)}"
-        )
+        used = ", ".join(f"{k}: {json.dumps(v)}" for k, v in params.items() if k in query.parameters)
+        text = f"// {name}: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};"
         console.print(text, markup=False)  # Cypher has [..] that is not markup
 
 

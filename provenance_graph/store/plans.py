@@ -56,6 +56,8 @@ from provenance_graph.model import (
     PlanGraph,
     PlanNote,
     Quantum,
+    check_run_name,
+    check_task_label,
 )
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.execution import refuse_if_running
@@ -152,6 +154,10 @@ class PlanSummary:
     """Datasets the plan reads but does not produce."""
     final_outputs: int
     """Datasets the plan produces that none of its quanta read."""
+
+
+#: Quanta or datasets per row when reading a plan back (see ``plan_quanta``).
+_READ_CHUNK = 2_000
 
 
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -678,17 +684,23 @@ def read_plan(
         the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``.
     """
     props = _complete_header(store, plan_id)
-    rows = store.read(
-        "plan_quanta",
-        plan_id=plan_id,
-        tasks=list(tasks) if tasks is not None else None,
-        where={k: list(v) for k, v in (where or {}).items()},
-    )
-    dataset_ids = sorted({d for r in rows for d in (*r["inputs"], *r["outputs"])})
-    dataset_rows: list[dict[str, Any]] = []
+    rows = [
+        q
+        for r in store.read(
+            "plan_quanta",
+            plan_id=plan_id,
+            tasks=list(tasks) if tasks is not None else None,
+            where={k: list(v) for k, v in (where or {}).items()},
+            chunk=_READ_CHUNK,
+        )
+        for q in r["quanta"]
+    ]
+    dataset_ids = sorted({d for q in rows for d in (*q[4], *q[5])})
+    dataset_rows: list[list[Any]] = []
     for chunk in _batches(dataset_ids, 50_000):
-        dataset_rows.extend(store.read("datasets_by_id", ids=list(chunk)))
-    type_names = sorted({r["dataset_type"] for r in dataset_rows})
+        for r in store.read("datasets_in_chunks", ids=list(chunk), chunk=_READ_CHUNK):
+            dataset_rows.extend(r["datasets"])
+    type_names = sorted({r[1] for r in dataset_rows})
     types = {
         t["name"]: DatasetType(
             name=t["name"], dimensions=tuple(t["dimensions"]), storage_class=t["storage_class"]
@@ -719,33 +731,56 @@ def _check_unchanged(store: GraphStore, plan_id: str, before: Mapping[str, Any])
 def _graph_from_rows(
     plan_id: str,
     props: Mapping[str, Any],
-    rows: list[dict[str, Any]],
-    dataset_rows: list[dict[str, Any]],
+    rows: list[list[Any]],
+    dataset_rows: list[list[Any]],
     types: Mapping[str, DatasetType],
     note_rows: list[dict[str, Any]],
 ) -> PlanGraph:
+    # What is read back is checked as strictly as what is written, but each distinct data ID,
+    # run, task label and (type, dimensions) pair once: then parts are assembled with the
+    # models' trusted constructors, and every id is recomputed and compared.
     refs: dict[str, DatasetRef] = {}
-    uris = {r["id"]: r["uri"] for r in dataset_rows if r.get("uri")}
-    for r in dataset_rows:
-        ref = DatasetRef(
-            dataset_type=types[r["dataset_type"]],
-            data_id=DataId.from_key(r["data_id"]),
-            run=r["run"],
-        )
-        if ref.id != r["id"]:
-            raise PlanError(f"dataset {r['id']} does not match its stored identity {ref}")
-        refs[r["id"]] = ref
+    uris = {r[0]: r[4] for r in dataset_rows if r[4]}
+    data_ids: dict[str, DataId] = {}
+    runs: dict[str, str] = {}
+    fits: set[tuple[str, tuple[str, ...]]] = set()
+
+    def data_id_of(text: str) -> DataId:
+        found = data_ids.get(text)
+        if found is None:
+            found = data_ids[text] = DataId.from_key(text)
+        return found
+
+    def checked_run(run: str) -> str:
+        found = runs.get(run)
+        if found is None:
+            found = runs[run] = check_run_name(run)
+        return found
+
+    for d_id, type_name, data_id_text, run, _uri in dataset_rows:
+        dataset_type, data_id = types[type_name], data_id_of(data_id_text)
+        if (dataset_type.name, data_id.dimensions) in fits:
+            ref = DatasetRef.trusted(dataset_type, data_id, checked_run(run))
+        else:  # the first of its kind: full validation, with its error message on failure
+            ref = DatasetRef(dataset_type=dataset_type, data_id=data_id, run=run)
+            fits.add((dataset_type.name, data_id.dimensions))
+        if ref.id != d_id:
+            raise PlanError(f"dataset {d_id} does not match its stored identity {ref}")
+        refs[d_id] = ref
+    labels: set[str] = set()
     quanta = []
-    for r in rows:
-        quantum = Quantum(
-            task_label=r["task"],
-            data_id=DataId.from_key(r["data_id"]),
-            run=r["run"],
-            inputs=tuple(refs[i] for i in r["inputs"]),
-            outputs=tuple(refs[o] for o in r["outputs"]),
+    for q_id, task, data_id_text, run, inputs, outputs in rows:
+        if task not in labels:
+            labels.add(check_task_label(task))
+        quantum = Quantum.trusted(
+            task_label=task,
+            data_id=data_id_of(data_id_text),
+            run=checked_run(run),
+            inputs=[refs[i] for i in inputs],
+            outputs=[refs[o] for o in outputs],
         )
-        if quantum.id != r["id"]:
-            raise PlanError(f"quantum {r['id']} does not match its stored identity {quantum}")
+        if quantum.id != q_id:
+            raise PlanError(f"quantum {q_id} does not match its stored identity {quantum}")
         quanta.append(quantum)
     notes = [
         PlanNote(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 from provenance_graph.errors import NotInGraphError, PlanNotFoundError, QuestionError
 from provenance_graph.interop.prov import plan_to_prov
 from provenance_graph.model import DimensionValue, PlanGraph
-from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.connection import GraphStore, Reader
 from provenance_graph.store.execution import attempts
 from provenance_graph.store.plans import read_plan
 
@@ -64,7 +64,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "parents": ("quantum_parents",),
     "children": ("quantum_children",),
     "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
-    "subgraph": ("plan_quanta", "datasets_by_id"),
+    "subgraph": ("plan_quanta", "datasets_in_chunks"),
     "diff": ("plan_quantum_signatures",),
     "missing": ("plan_missing_outputs",),
     "history": ("data_id_history",),
@@ -169,25 +169,74 @@ def _quantum_io(store: GraphStore, quantum_id: str) -> dict[str, Any]:
 def _lineage(
     store: GraphStore,
     direction: Literal["upstream", "downstream"],
-    query: str,
     start: list[str],
     params: Mapping[str, Any],
 ) -> Lineage:
+    """Run the walk: in one query when the depth is unlimited, else level by level."""
+    if params["max_levels"] == UNLIMITED:
+        rows = store.read(f"lineage_{direction}", **params)
+    else:
+        rows = store.read_many("lineage_start", lambda read: _walk_levels(read, direction, params))
     result = Lineage(direction, tuple(start))
-    for r in store.read(query, **params):
-        level = int(r["level"])
-        if r["dataset_id"] not in result.datasets:
-            producer = r["quantum_id"] if direction == "upstream" else None
-            result.datasets[r["dataset_id"]] = DatasetNode(
-                r["dataset_id"], r["dataset_type"], r["data_id"], r["run"], level, r["exists"], producer
-            )
-        if r["quantum_id"] is not None:
-            known = result.quanta.get(r["quantum_id"])
-            if known is None or known.level > level + 1:
-                result.quanta[r["quantum_id"]] = QuantumNode(
-                    r["quantum_id"], r["task"], r["quantum_data_id"], r["plan_id"], r["status"], level + 1
-                )
+    for row in rows:
+        dataset_type = row["dataset_type"]
+        for d_id, data_id, run, exists, level, producer in row["datasets"]:
+            result.datasets[d_id] = DatasetNode(d_id, dataset_type, data_id, run, level, exists, producer)
+        for q_id, task, q_data_id, plan_id, status, level in row["quanta"]:
+            known = result.quanta.get(q_id)
+            if known is None or known.level > level:
+                result.quanta[q_id] = QuantumNode(q_id, task, q_data_id, plan_id, status, level)
     return result
+
+
+def _walk_levels(read: Reader, direction: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A depth-limited walk, one ``lineage_*_level`` query per level; rows shaped as the walk's.
+
+    Each level asks only for the neighbours of the datasets first reached at the
+    level before, so the work is bounded by what is returned (the one-query walk
+    cannot be bounded: Cypher 5 quantifiers take literals only).
+    """
+    stop_types = set(params["stop_types"])
+    datasets: dict[str, list[Any]] = {}  # id -> [type, data_id, run, exists, level, producer]
+    quanta: dict[str, list[Any]] = {}  # id -> [task, data_id, plan_id, status, level]
+    for row in read("lineage_start", dataset_ids=params["dataset_ids"]):
+        for d_id, data_id, run, exists, level, producer in row["datasets"]:
+            datasets[d_id] = [row["dataset_type"], data_id, run, exists, level, producer]
+    frontier = [d for d, v in datasets.items() if v[0] not in stop_types]
+    for level in range(params["max_levels"]):
+        if not frontier:
+            break
+        reached: list[str] = []
+        for q in read(
+            f"lineage_{direction}_level",
+            frontier=frontier,
+            stop_tasks=params["stop_tasks"],
+        ):
+            if direction == "upstream":
+                for d_id in q["via"]:
+                    datasets[d_id][5] = q["id"]
+            if q["id"] in quanta:
+                continue
+            quanta[q["id"]] = [q["task"], q["data_id"], q["plan_id"], q["status"], level + 1]
+            for d_id, dataset_type, data_id, run, exists in q["next"]:
+                if d_id not in datasets:
+                    datasets[d_id] = [dataset_type, data_id, run, exists, level + 1, None]
+                    if dataset_type not in stop_types:
+                        reached.append(d_id)
+        frontier = reached
+    return _as_walk_rows(datasets, quanta)
+
+
+def _as_walk_rows(datasets: dict[str, list[Any]], quanta: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """What `_walk_levels` found, in the row shape of ``lineage_upstream`` / ``lineage_downstream``."""
+    by_type: dict[str, dict[str, list[Any]]] = {}
+    for d_id, (dataset_type, data_id, run, exists, level, producer) in datasets.items():
+        group = by_type.setdefault(dataset_type, {"datasets": [], "quanta": []})
+        group["datasets"].append([d_id, data_id, run, exists, level, producer])
+    rows = [{"dataset_type": t, **g} for t, g in sorted(by_type.items())]
+    if rows:
+        rows[0]["quanta"] = [[q_id, *fields] for q_id, fields in quanta.items()]
+    return rows
 
 
 def upstream(
@@ -213,7 +262,7 @@ def upstream(
     """
     start = _start_ids(store, dataset_id, quantum_id, "inputs")
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
-    return _lineage(store, "upstream", "lineage_upstream", start, params)
+    return _lineage(store, "upstream", start, params)
 
 
 def downstream(
@@ -232,7 +281,7 @@ def downstream(
     """
     start = _start_ids(store, dataset_id, quantum_id, "outputs")
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
-    return _lineage(store, "downstream", "lineage_downstream", start, params)
+    return _lineage(store, "downstream", start, params)
 
 
 def _neighbours(store: GraphStore, query: str, quantum_id: str) -> list[QuantumNode]:

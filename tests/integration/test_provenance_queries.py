@@ -27,6 +27,7 @@ from provenance_graph.store.provenance import (
     children,
     data_id_history,
     downstream,
+    lineage_parameters,
     missing_outputs,
     parents,
     plan_diff,
@@ -165,6 +166,9 @@ def test_random_plans_match_networkx(
             want_d, want_q = walk(g, start, direction, depth, stop_tasks, stop_types)
             assert {d: n.level for d, n in got.datasets.items()} == want_d
             assert {q: n.level for q, n in got.quanta.items()} == want_q
+            # The one-query form (what --cypher prints) gives the same answer at any depth.
+            params = lineage_parameters([start], depth, stop_tasks, stop_types)
+            assert levels(store.read(f"lineage_{direction}", **params)) == (want_d, want_q)
         q_id = data.draw(st.sampled_from(sorted(graph.quanta)), label="quantum")
         assert {p.id for p in parents(store, q_id)} == set(graph.parents(q_id)) == _nx_parents(g, q_id)
         assert {c.id for c in children(store, q_id)} == _nx_children(g, q_id)
@@ -176,6 +180,35 @@ def test_random_plans_match_networkx(
         assert {t: sum(c.values()) for t, c in overview.tasks.items()} == graph.task_counts()
     finally:
         delete_plan(store, graph.plan.id)
+
+
+def levels(rows: Iterable[dict]) -> tuple[dict[str, int], dict[str, int]]:  # type: ignore[type-arg]
+    """{dataset: level}, {quantum: lowest level} from the rows of lineage_upstream/downstream."""
+    datasets = {d[0]: d[4] for r in rows for d in r["datasets"]}
+    quanta: dict[str, int] = {}
+    for q in (q for r in rows for q in r["quanta"]):
+        quanta[q[0]] = min(quanta.get(q[0], q[5]), q[5])
+    return datasets, quanta
+
+
+def paste_into_browser(store: GraphStore, script: str) -> list[list[dict]]:  # type: ignore[type-arg]
+    """Run what `--cypher` printed as Neo4j Browser would: `:params` maps, then each statement."""
+    params: dict = {}  # type: ignore[type-arg]
+    answers = []
+    statement: list[str] = []
+    with store.session() as session:
+        for line in script.splitlines():
+            if line.startswith("//") or not line.strip():
+                continue
+            if line.startswith(":params "):
+                params = session.run(f"RETURN {line.removeprefix(':params ')} AS p").single()["p"]  # type: ignore[index]
+                continue
+            statement.append(line)
+            if line.rstrip().endswith(";"):
+                answers.append([r.data() for r in session.run("\n".join(statement).rstrip(";"), params)])
+                statement = []
+    assert not statement, f"unterminated statement: {statement}"
+    return answers
 
 
 def _nx_parents(g: nx.DiGraph, q: str) -> set[str]:
@@ -247,9 +280,13 @@ def test_query_commands_print_tables_json_and_cypher(
     assert answer["start"] == [final.id] and len(answer["quanta"]) == 4
     table = run(["query", "lineage", final.id, "--stop-task", "task2"], neo4j_settings)
     assert "task2" in table.stdout and "task1" not in table.stdout
-    cypher = run(["query", "impact", final.id, "--depth", "2", "--cypher"], neo4j_settings)
-    assert "ANY SHORTEST" in cypher.stdout and '"max_levels": 2' in cypher.stdout
-    assert "[f IN found WHERE f.d IS NOT NULL]" in cypher.stdout  # printed verbatim
+    raw = next(r for r in graph.datasets.values() if r.dataset_type.name == "prov_raw")
+    cypher = run(["query", "impact", raw.id, "--depth", "2", "--cypher"], neo4j_settings)
+    assert "ANY SHORTEST" in cypher.stdout and "max_levels: 2" in cypher.stdout
+    [pasted] = paste_into_browser(store, cypher.stdout)
+    impact = downstream(store, raw.id, depth=2)
+    want = {d: n.level for d, n in impact.datasets.items()}, {q: n.level for q, n in impact.quanta.items()}
+    assert levels(pasted) == want and len(want[1]) == 3  # task1, then both task2 quanta
     [task3] = [q for q in graph.quanta.values() if q.task_label == "task3"]
     deps = run(["query", "deps", task3.id, "--json"], neo4j_settings)
     assert {p["task"] for p in json.loads(deps.stdout)["parents"]} == {"task2"}
