@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -105,15 +107,35 @@ def resolve_dataset(
     return str(found[0]["id"])
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def cypher_literal(value: Any) -> str:
+    """``value`` (JSON-like) as a Cypher literal, for a Neo4j Browser ``:params`` line.
+
+    Strings use JSON's escapes, which Cypher shares; map keys that are not plain
+    identifiers are backquoted.
+    """
+    if isinstance(value, Mapping):
+        pairs = [
+            (k if _IDENTIFIER.fullmatch(k) else "`" + k.replace("`", "``") + "`", cypher_literal(v))
+            for k, v in value.items()
+        ]
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(cypher_literal(v) for v in value) + "]"
+    return json.dumps(value)  # str, int, float, bool (true/false), None (null)
+
+
 def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
     """Print the question's queries as a Neo4j Browser script: ``:params {...}`` then the query.
 
-    Parameter names are identifiers of our own queries, and JSON values are
-    Cypher literals, so the ``:params`` map is valid Cypher.
+    Parameter names are identifiers of our own queries and values are written
+    as Cypher literals (`cypher_literal`), so the ``:params`` map is valid Cypher.
     """
     for name in QUERIES[question]:
         query = store.queries[name]
-        used = ", ".join(f"{k}: {json.dumps(v)}" for k, v in params.items() if k in query.parameters)
+        used = ", ".join(f"{k}: {cypher_literal(v)}" for k, v in params.items() if k in query.parameters)
         text = f"// {name}: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};"
         console.print(text, markup=False)  # Cypher has [..] that is not markup
 
@@ -294,9 +316,16 @@ def subgraph_command(
     task: TaskFilterOpt = None,
     where: WhereOpt = None,
     as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
 ) -> None:
     """Quanta of a plan by task and data-ID values, with the external inputs they need."""
     with open_store() as store:
+        if cypher:
+            values = parse_where(where) or {}
+            params = {"plan_id": plan_id, "tasks": task, "where": values, "chunk": 2000}
+            _print_cypher(store, "subgraph", params)
+            console.print("// then datasets_in_chunks, $ids: the input and output ids listed", markup=False)
+            return
         part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
     if as_json:
         console.print_json(
@@ -324,9 +353,14 @@ def diff_command(
     old: Annotated[str, typer.Argument(help="The older plan's id.")],
     new: Annotated[str, typer.Argument(help="The newer plan's id.")],
     as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
 ) -> None:
     """Quanta added, removed, or with other inputs or outputs, between two plans."""
     with open_store() as store:
+        if cypher:  # the diff itself is computed here, from each plan's signatures
+            _print_cypher(store, "diff", {"plan_id": old})
+            _print_cypher(store, "diff", {"plan_id": new})
+            return
         diff = plan_diff(store, old, new)
     if as_json:
         console.print_json(data=dataclasses.asdict(diff))
@@ -345,9 +379,13 @@ def diff_command(
 def missing_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
 ) -> None:
     """Planned vs actual: the datasets a plan predicted that do not exist, and why."""
     with open_store() as store:
+        if cypher:
+            _print_cypher(store, "missing", {"plan_id": plan_id})
+            return
         rows = missing_outputs(store, plan_id)
     if as_json:
         console.print_json(data=rows)
@@ -362,10 +400,14 @@ def missing_command(
 def history_command(
     data_id: Annotated[str, typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON.")],
     as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
     values = json.loads(parse_data_id(data_id))
     with open_store() as store:
+        if cypher:
+            _print_cypher(store, "history", {"values": values})
+            return
         rows = data_id_history(store, values)
     if as_json:
         console.print_json(data=[{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])

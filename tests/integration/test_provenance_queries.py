@@ -335,3 +335,17 @@ def test_subgraph_diff_missing_history_and_prov(store: GraphStore, namespace: st
     assert kinds["ProvUsage"] == sum(len(q.inputs) for q in old.quanta.values())
     assert kinds["ProvGeneration"] == sum(len(q.outputs) for q in old.quanta.values())
     assert "wasGeneratedBy(" in serialize_prov(document, "provn")
+
+
+def test_params_lines_are_cypher_literals_of_the_values(store: GraphStore) -> None:
+    """What --cypher prints after ':params' evaluates, in Neo4j, to exactly the parameters."""
+    from provenance_graph.cli.query import cypher_literal
+
+    value = {
+        "plain": ["a'b", 'q"uote', "back`tick", "new\nline", "ünï", "{brace}", "MATCH (n) DETACH DELETE n"],
+        "odd key`s": {"visit": [1, 2], "x y": None, "ok": True, "f": 1.5},
+        "empty": [],
+    }
+    with store.session() as session:
+        got = session.run(f"RETURN {cypher_literal(value)} AS v").single()["v"]  # type: ignore[index]
+    assert got == value
