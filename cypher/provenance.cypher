@@ -105,15 +105,19 @@ RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
        coalesce(q.status, 'pending') AS status, inputs, collect(o.id) AS outputs;
 
 // name: quantum_parents
-// The quanta a quantum depends on: the producers of its inputs.
-MATCH (:Quantum {id: $quantum_id})-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
+// The quanta a quantum depends on: the producers of its inputs. No rows: no such quantum;
+// one row of nulls: it has no parents.
+MATCH (q:Quantum {id: $quantum_id})
+OPTIONAL MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
 RETURN DISTINCT p.id AS id, p.task AS task, p.data_id AS data_id, p.plan_id AS plan_id,
        coalesce(p.status, 'pending') AS status
 ORDER BY task, data_id;
 
 // name: quantum_children
-// The quanta that depend on a quantum: the consumers of its outputs.
-MATCH (:Quantum {id: $quantum_id})-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
+// The quanta that depend on a quantum: the consumers of its outputs. No rows: no such
+// quantum; one row of nulls: it has no children.
+MATCH (q:Quantum {id: $quantum_id})
+OPTIONAL MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
 RETURN DISTINCT c.id AS id, c.task AS task, c.data_id AS data_id, c.plan_id AS plan_id,
        coalesce(c.status, 'pending') AS status
 ORDER BY task, data_id;

@@ -277,11 +277,14 @@ class ConsolidateVisitSummaryTask(DemoTask):
 
 
 class MakeWarpTask(DemoTask):
-    """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data)."""
+    """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data),
+    each less its background level from the visit summary (as Rubin's makeWarp reads its
+    calibrations from visitSummary, so a warp depends on the whole visit)."""
 
     dimensions = WARP
     connections = {
         "calexps": Input("calexp", VISIT_DETECTOR, "Image", multiple=True),
+        "summary": Input("visitSummary", VISIT, "StructuredData"),
         "camera": PrerequisiteInput("camera", ("instrument",), "StructuredData"),
         "skyMap": PrerequisiteInput("skyMap", ("skymap",), "StructuredData"),
         "warp": Output("warp", WARP, "Image"),
@@ -293,8 +296,10 @@ class MakeWarpTask(DemoTask):
         data_id = io.data_id
         pbox = _patch_box(io.get("skyMap"), data_id["tract"], data_id["patch"])
         warp = np.full((pbox[3], pbox[2]), np.nan)
+        levels = io.get("summary")["detectors"]
         for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
             dbox = _sky_box(camera, data_id["visit"], ref.data_id["detector"])
+            image = image - levels[str(ref.data_id["detector"])]["median"]
             common = geometry.overlap(dbox, pbox)
             if common is None:
                 continue

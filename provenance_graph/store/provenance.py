@@ -285,10 +285,13 @@ def downstream(
 
 
 def _neighbours(store: GraphStore, query: str, quantum_id: str) -> list[QuantumNode]:
-    _quantum_io(store, quantum_id)
+    rows = store.read(query, quantum_id=quantum_id)  # one round trip: no rows means no quantum
+    if not rows:
+        _quantum_io(store, quantum_id)  # raises NotInGraphError, naming it
     return [
         QuantumNode(r["id"], r["task"], r["data_id"], r["plan_id"], r["status"])
-        for r in store.read(query, quantum_id=quantum_id)
+        for r in rows
+        if r["id"] is not None
     ]
 
 
