@@ -277,9 +277,11 @@ class ConsolidateVisitSummaryTask(DemoTask):
 
 
 class MakeWarpTask(DemoTask):
-    """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data),
-    each less its background level from the visit summary (as Rubin's makeWarp reads its
-    calibrations from visitSummary, so a warp depends on the whole visit)."""
+    """Paste a visit's calexps that overlap a patch onto the patch grid (NaN where no data).
+
+    Each calexp is pasted less its background level from the visit summary, as Rubin's
+    makeWarp reads its calibrations from visitSummary: a warp depends on the whole visit.
+    """
 
     dimensions = WARP
     connections = {
@@ -297,9 +299,9 @@ class MakeWarpTask(DemoTask):
         pbox = _patch_box(io.get("skyMap"), data_id["tract"], data_id["patch"])
         warp = np.full((pbox[3], pbox[2]), np.nan)
         levels = io.get("summary")["detectors"]
-        for ref, image in zip(io.refs("calexps"), io.get("calexps"), strict=True):
+        for ref, calexp in zip(io.refs("calexps"), io.get("calexps"), strict=True):
             dbox = _sky_box(camera, data_id["visit"], ref.data_id["detector"])
-            image = image - levels[str(ref.data_id["detector"])]["median"]
+            image = calexp - levels[str(ref.data_id["detector"])]["median"]
             common = geometry.overlap(dbox, pbox)
             if common is None:
                 continue
