@@ -16,7 +16,7 @@ bench-queries-VxDxT --replace``, in a subprocess (timed, reported as
   the same, not walking past ``calexp`` (what built this coadd, down to the calibrated
   exposures);
 - ``downstream_raw``: the whole impact of a ``raw`` (``--repeat-full``); ``downstream_raw_depth2``;
-- ``parents_children``: both neighbour lists of a random quantum;
+- ``parents_children``: both neighbour lists of a random quantum (`dependencies`, one query);
 - ``subgraph``: the isr quanta of the first exposures, about 10k quanta, with their
   external inputs, as the `PlanGraph` an Activator runs (``subgraph``), and the two
   queries alone, records received but no objects built (``subgraph_queries_only``);
@@ -57,7 +57,7 @@ from rich.table import Table
 
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.store import GraphStore, open_store
-from provenance_graph.store.provenance import children, downstream, parents, subgraph, upstream
+from provenance_graph.store.provenance import dependencies, downstream, subgraph, upstream
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "queries.jsonl"
@@ -156,7 +156,7 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
     record["downstream_raw"] = timed(lambda d: downstream(store, d), raws[:full], lineage_size)
     record["downstream_raw_depth2"] = timed(lambda d: downstream(store, d, depth=2), raws, lineage_size)
     record["parents_children"] = timed(
-        lambda q: (parents(store, q), children(store, q)),
+        lambda q: dependencies(store, q),
         quanta,
         lambda pc: {"parents": len(pc[0]), "children": len(pc[1])},
     )

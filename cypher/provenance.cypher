@@ -122,6 +122,21 @@ RETURN DISTINCT c.id AS id, c.task AS task, c.data_id AS data_id, c.plan_id AS p
        coalesce(c.status, 'pending') AS status
 ORDER BY task, data_id;
 
+// name: quantum_deps
+// A quantum's parents and children in one answer, each [id, task, data_id, plan_id, status],
+// ordered by task and data ID. No rows: no such quantum.
+MATCH (q:Quantum {id: $quantum_id})
+RETURN COLLECT {
+         MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
+         WITH DISTINCT p ORDER BY p.task, p.data_id
+         RETURN [p.id, p.task, p.data_id, p.plan_id, coalesce(p.status, 'pending')]
+       } AS parents,
+       COLLECT {
+         MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
+         WITH DISTINCT c ORDER BY c.task, c.data_id
+         RETURN [c.id, c.task, c.data_id, c.plan_id, coalesce(c.status, 'pending')]
+       } AS children;
+
 // name: plan_overview_tasks
 // Per task of a plan: quanta by status.
 MATCH (q:Quantum {plan_id: $plan_id})

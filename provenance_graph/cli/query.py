@@ -20,13 +20,12 @@ from provenance_graph.store import GraphStore, open_store
 from provenance_graph.store.provenance import (
     QUERIES,
     Lineage,
-    children,
     data_id_history,
+    dependencies,
     downstream,
     find_datasets,
     lineage_parameters,
     missing_outputs,
-    parents,
     plan_diff,
     plan_overview,
     prov_document,
@@ -242,10 +241,10 @@ def deps_command(
     """A quantum's parents (producers of its inputs) and children (consumers of its outputs)."""
     with open_store() as store:
         if cypher:
-            _print_cypher(store, "parents", {"quantum_id": quantum_id})
-            _print_cypher(store, "children", {"quantum_id": quantum_id})
+            _print_cypher(store, "deps", {"quantum_id": quantum_id})
             return
-        found = {"parents": parents(store, quantum_id), "children": children(store, quantum_id)}
+        up, down = dependencies(store, quantum_id)
+        found = {"parents": up, "children": down}
     if as_json:
         console.print_json(data={k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
         return

@@ -41,6 +41,7 @@ __all__ = [
     "Subgraph",
     "children",
     "data_id_history",
+    "dependencies",
     "downstream",
     "find_datasets",
     "lineage_parameters",
@@ -63,6 +64,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "downstream": ("lineage_downstream",),
     "parents": ("quantum_parents",),
     "children": ("quantum_children",),
+    "deps": ("quantum_deps",),
     "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
     "subgraph": ("plan_quanta", "datasets_in_chunks"),
     "diff": ("plan_quantum_signatures",),
@@ -293,6 +295,18 @@ def _neighbours(store: GraphStore, query: str, quantum_id: str) -> list[QuantumN
         for r in rows
         if r["id"] is not None
     ]
+
+
+def dependencies(store: GraphStore, quantum_id: str) -> tuple[list[QuantumNode], list[QuantumNode]]:
+    """A quantum's parents and children, in one query (one round trip)."""
+    rows = store.read("quantum_deps", quantum_id=quantum_id)
+    if not rows:
+        _quantum_io(store, quantum_id)  # raises NotInGraphError, naming it
+    found = rows[0]
+    return (
+        [QuantumNode(*q) for q in found["parents"]],
+        [QuantumNode(*q) for q in found["children"]],
+    )
 
 
 def parents(store: GraphStore, quantum_id: str) -> list[QuantumNode]:

@@ -26,6 +26,7 @@ from provenance_graph.store import GraphStore, delete_plan, write_plan
 from provenance_graph.store.provenance import (
     children,
     data_id_history,
+    dependencies,
     downstream,
     lineage_parameters,
     missing_outputs,
@@ -172,6 +173,8 @@ def test_random_plans_match_networkx(
         q_id = data.draw(st.sampled_from(sorted(graph.quanta)), label="quantum")
         assert {p.id for p in parents(store, q_id)} == set(graph.parents(q_id)) == _nx_parents(g, q_id)
         assert {c.id for c in children(store, q_id)} == _nx_children(g, q_id)
+        up, down = dependencies(store, q_id)
+        assert ({p.id for p in up}, {c.id for c in down}) == (_nx_parents(g, q_id), _nx_children(g, q_id))
         overview = plan_overview(store, graph.plan.id)
         consumed = {d for q in graph.quanta for d in g.successors(q) if g.edges[q, d]["rel"] == "CONSUMES"}
         produced = {d for q in graph.quanta for d in g.successors(q) if g.edges[q, d]["rel"] == "PRODUCES"}
@@ -261,6 +264,8 @@ def test_hand_made_diamond(store: GraphStore, namespace: str) -> None:
 def test_bad_questions_are_named(store: GraphStore) -> None:
     with pytest.raises(NotInGraphError, match="no quantum 'nope'"):
         parents(store, "nope")
+    with pytest.raises(NotInGraphError, match="no quantum 'nope'"):
+        dependencies(store, "nope")
     with pytest.raises(QuestionError, match="depth must be 0 or more"):
         upstream(store, "x", depth=-1)
     with pytest.raises(QuestionError, match="not both or neither"):
