@@ -323,7 +323,10 @@ def subgraph_command(
             values = parse_where(where) or {}
             params = {"plan_id": plan_id, "tasks": task, "where": values, "chunk": 2000}
             _print_cypher(store, "subgraph", params)
-            console.print("// then datasets_in_chunks, $ids: the input and output ids listed", markup=False)
+            console.print(
+                "// the datasets: datasets_in_chunks (cypher/plan_read.cypher), $ids: the ids above",
+                markup=False,
+            )
             return
         part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
     if as_json:

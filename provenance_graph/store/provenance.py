@@ -66,7 +66,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "children": ("quantum_children",),
     "deps": ("quantum_deps",),
     "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
-    "subgraph": ("plan_quanta", "datasets_in_chunks"),
+    "subgraph": ("plan_quanta",),  # then datasets_in_chunks on the ids it lists
     "diff": ("plan_quantum_signatures",),
     "missing": ("plan_missing_outputs",),
     "history": ("data_id_history",),

@@ -11,6 +11,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -354,3 +355,61 @@ def test_params_lines_are_cypher_literals_of_the_values(store: GraphStore) -> No
     with store.session() as session:
         got = session.run(f"RETURN {cypher_literal(value)} AS v").single()["v"]  # type: ignore[index]
     assert got == value
+
+
+def test_every_cypher_printout_pasted_into_browser_gives_the_cli_answer(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str
+) -> None:
+    """Issue 5's 'done when': each question's --cypher, run as Browser runs it, answers as the CLI does."""
+    graph = _diamond(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    by_type = {r.dataset_type.name: r for r in graph.datasets.values()}
+    [task3] = [q for q in graph.quanta.values() if q.task_label == "task3"]
+
+    def pasted(*args: str) -> list[list[dict]]:  # type: ignore[type-arg]
+        printed = run(["query", *args, "--cypher"], neo4j_settings)
+        assert printed.returncode == 0, printed.stderr
+        return paste_into_browser(store, printed.stdout)
+
+    def answered(*args: str) -> Any:
+        done = run(["query", *args, "--json"], neo4j_settings)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    [lineage] = pasted("lineage", by_type["prov_L3"].id, "--stop-task", "task2")
+    cli = answered("lineage", by_type["prov_L3"].id, "--stop-task", "task2")
+    assert levels(lineage) == (
+        {d["id"]: d["level"] for d in cli["datasets"]},
+        {q["id"]: q["level"] for q in cli["quanta"]},
+    )
+
+    [deps] = pasted("deps", task3.id)
+    cli = answered("deps", task3.id)
+    assert [p[0] for p in deps[0]["parents"]] == [p["id"] for p in cli["parents"]] and len(
+        cli["parents"]
+    ) == 2
+    assert deps[0]["children"] == cli["children"] == []
+
+    tasks, inputs, outputs = pasted("overview", plan_id)
+    cli = answered("overview", plan_id)
+    assert {(r["task"], r["status"], r["quanta"]) for r in tasks} == {
+        (t, s, n) for t, counts in cli["tasks"].items() for s, n in counts.items()
+    }
+    assert {r["dataset_type"]: [r["datasets"], r["existing"]] for r in inputs} == cli["initial_inputs"]
+    assert {r["dataset_type"]: [r["datasets"], r["existing"]] for r in outputs} == cli["final_outputs"]
+
+    [missing] = pasted("missing", plan_id)
+    assert missing == answered("missing", plan_id) and len(missing) == 3  # one row per task and type
+
+    visit = str(task3.data_id["visit"])
+    [history] = pasted("history", f"visit={visit}")
+    cli = answered("history", f"visit={visit}")
+    assert [r["quantum_id"] for r in history] == [r["quantum_id"] for r in cli] and len(cli) >= 1
+
+    [part] = pasted("subgraph", plan_id, "--task", "task2")
+    cli = answered("subgraph", plan_id, "--task", "task2")
+    assert (
+        sorted(q[0] for row in part for q in row["quanta"]) == cli["quantum_ids"]
+        and len(cli["quantum_ids"]) == 2
+    )
