@@ -31,7 +31,10 @@ memory (networkx), on its own seeded starts: the two graphs have the same shape,
 not the same ids. Its ``load_seconds`` is what a user waits before the first answer.
 
 One JSON line per run goes to ``results/queries.jsonl``; a summary table is printed.
-The stored plan is kept (delete it with ``provgraph plans delete``).
+The stored plan is kept (delete it with ``provgraph plans delete``). A dataset read by
+several plans is one node, and impact crosses plans: the demo repositories of all
+shapes share their raws, so measure one shape at a time, on a database holding no
+other plan of this benchmark.
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ from provenance_graph.store.provenance import dependencies, downstream, subgraph
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "queries.jsonl"
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
-OUTPUT_RUN = "bench/queries/run"
 
 
 def sample(store: GraphStore, plan_id: str, cypher: str, n: int, seed: int) -> list[str]:
@@ -116,7 +118,7 @@ def store_plan(args: argparse.Namespace, workdir: Path, plan_id: str) -> dict[st
     subprocess.run(
         [
             PROVGRAPH, "plan", str(demo_pipeline_path()), "--repo", str(repo),
-            "--where", where_clause(args.visits), "--output-run", OUTPUT_RUN,
+            "--where", where_clause(args.visits), "--output-run", f"bench/queries/{plan_id}",
             "--plan-id", plan_id, "--replace",
         ],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
