@@ -17,7 +17,7 @@ bench-queries-VxDxT --replace``, in a subprocess (timed, reported as
   exposures);
 - ``downstream_raw``: the whole impact of a ``raw`` (``--repeat-full``); ``downstream_raw_depth2``;
 - ``parents_children``: both neighbour lists of a random quantum (`dependencies`, one query);
-- ``subgraph``: the isr quanta of the first exposures, about 10k quanta, with their
+- ``subgraph``: the isr quanta of the first exposures (by id), about 10k quanta, with their
   external inputs, as the `PlanGraph` an Activator runs (``subgraph``), and the two
   queries alone, records received but no objects built (``subgraph_queries_only``);
 - ``cold_cli_*``: a fresh ``provgraph query lineage ID --json`` process, start to exit.
@@ -146,9 +146,11 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
         store, plan_id, "MATCH (q:Quantum {plan_id: $plan_id}) RETURN q.id AS id", args.repeat, args.seed
     )
     with store.session() as session:
-        record["quanta"] = session.run(
-            "MATCH (q:Quantum {plan_id: $plan_id}) RETURN count(q) AS n", plan_id=plan_id
-        ).single()["n"]  # type: ignore[index]
+        counts = session.run(
+            "MATCH (q:Quantum {plan_id: $plan_id}) RETURN count(q) AS n, count(CASE q.task WHEN 'isr' THEN 1 END) AS isr",
+            plan_id=plan_id,
+        ).single()
+        record["quanta"], record["quanta_isr"] = counts["n"], counts["isr"]  # type: ignore[index]
     full = args.repeat_full
     record["upstream_coadd"] = timed(lambda d: upstream(store, d), coadds[:full], lineage_size)
     record["upstream_coadd_depth2"] = timed(lambda d: upstream(store, d, depth=2), coadds, lineage_size)
@@ -162,8 +164,16 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
         quanta,
         lambda pc: {"parents": len(pc[0]), "children": len(pc[1])},
     )
-    exposures = list(range(1, math.ceil(10_000 / args.detectors) + 1))
-    where = {"exposure": exposures}
+    with store.session() as session:
+        exposures = [
+            r["e"]
+            for r in session.run(
+                "MATCH (q:Quantum {plan_id: $plan_id, task: 'isr'}) RETURN DISTINCT q.exposure AS e ORDER BY e",
+                plan_id=plan_id,
+            )
+        ]
+    per_exposure = record["isr_per_exposure"] = round(record["quanta_isr"] / max(1, len(exposures)))
+    where = {"exposure": exposures[: math.ceil(10_000 / max(1, per_exposure))]}
     record["subgraph"] = timed(
         lambda _: subgraph(store, plan_id, tasks=["isr"], where=where),
         ["isr"] * 5,

@@ -13,10 +13,18 @@ RETURN p {.*} AS plan,
 // values; a constraint applies to the quanta that have that dimension. Rows carry $chunk
 // quanta each, as [id, task, data_id, run, input ids, output ids]: a client decodes a few
 // long lists much faster than many short records.
+// With $tasks, the quanta are found per task through the (plan_id, task) index.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
-MATCH (q:Quantum {plan_id: $plan_id})
-WHERE ($tasks IS NULL OR q.task IN $tasks)
-  AND all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])
+CALL (p) {
+    UNWIND CASE WHEN $tasks IS NULL THEN [p.id] ELSE [] END AS plan_id  // all tasks
+    MATCH (q:Quantum {plan_id: plan_id})
+    RETURN q
+  UNION
+    UNWIND $tasks AS task
+    MATCH (q:Quantum {plan_id: p.id, task: task})
+    RETURN q
+}
+WITH q WHERE all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])
 WITH collect(q) AS selected
 UNWIND range(0, size(selected) - 1, $chunk) AS i
 RETURN [q IN selected[i..i + $chunk] | [q.id, q.task, q.data_id, q.run,

@@ -49,6 +49,10 @@ CREATE INDEX quantum_plan IF NOT EXISTS FOR (q:Quantum) ON (q.plan_id);
 // name: schema_quantum_task
 CREATE INDEX quantum_task IF NOT EXISTS FOR (q:Quantum) ON (q.task);
 
+// name: schema_quantum_plan_task
+// A plan's quanta of some tasks (subgraph pulls), without scanning the whole plan (since v4).
+CREATE INDEX quantum_plan_task IF NOT EXISTS FOR (q:Quantum) ON (q.plan_id, q.task);
+
 // name: schema_dataset_type
 CREATE INDEX dataset_type IF NOT EXISTS FOR (d:Dataset) ON (d.dataset_type);
 

@@ -18,6 +18,8 @@ Changelog of `SCHEMA_VERSION`:
    (with ``execution_id``, ``attempt_count``, ``blocked_by``) and, on produced datasets,
    ``exists``, ``size``, ``checksum``, ``created``. A version-2 database is upgraded in
    place: its quanta have no status, which reads as ``pending``.
+4. A composite index ``quantum_plan_task`` on ``:Quantum(plan_id, task)``, so a
+   subgraph pull by task reads only those quanta. A version-3 database gains it on connect.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from provenance_graph.store.connection import GraphStore
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_FILE = "schema.cypher"
 
 
