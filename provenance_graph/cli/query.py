@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._output import console, err_console
+from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import InvalidDataIdError, NotInGraphError, QuestionError
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue
@@ -186,12 +186,12 @@ def _lineage_command(
             stop_types=stop_type or (),
         )
     if as_json:
-        console.print_json(
-            data={
+        print_json(
+            {
                 "direction": result.direction,
                 "start": list(result.start),
-                "quanta": [dataclasses.asdict(q) for q in result.quanta.values()],
-                "datasets": [dataclasses.asdict(d) for d in result.datasets.values()],
+                "quanta": [vars(q) for q in result.quanta.values()],  # flat dataclasses
+                "datasets": [vars(d) for d in result.datasets.values()],
             }
         )
     else:
@@ -246,7 +246,7 @@ def deps_command(
         up, down = dependencies(store, quantum_id)
         found = {"parents": up, "children": down}
     if as_json:
-        console.print_json(data={k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
+        print_json({k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
         return
     for kind, quanta in found.items():
         table = Table("task", "data ID", "status", "quantum id", title=f"{kind} ({len(quanta)})")
@@ -268,7 +268,7 @@ def overview_command(
             return
         overview = plan_overview(store, plan_id)
     if as_json:
-        console.print_json(data=dataclasses.asdict(overview))
+        print_json(dataclasses.asdict(overview))
         return
     statuses = sorted({s for counts in overview.tasks.values() for s in counts})
     table = Table("task", *statuses, title=f"plan {plan_id}: quanta")
@@ -330,8 +330,8 @@ def subgraph_command(
             return
         part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
     if as_json:
-        console.print_json(
-            data={
+        print_json(
+            {
                 "plan_id": plan_id,
                 "quanta": part.graph.task_counts(),
                 "external_inputs": part.external_inputs,
@@ -365,7 +365,7 @@ def diff_command(
             return
         diff = plan_diff(store, old, new)
     if as_json:
-        console.print_json(data=dataclasses.asdict(diff))
+        print_json(dataclasses.asdict(diff))
         return
     console.print(
         f"{old} -> {new}: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
@@ -390,7 +390,7 @@ def missing_command(
             return
         rows = missing_outputs(store, plan_id)
     if as_json:
-        console.print_json(data=rows)
+        print_json(rows)
         return
     table = Table("task", "quantum status", "dataset type", "datasets", title=f"plan {plan_id}: not produced")
     for r in rows:
@@ -412,7 +412,7 @@ def history_command(
             return
         rows = data_id_history(store, values)
     if as_json:
-        console.print_json(data=[{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])
+        print_json([{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])
         return
     table = Table("plan", "run", "task", "data ID", "status", "attempts")
     for r in rows:
