@@ -18,6 +18,13 @@ __all__ = ["DataId", "DimensionValue"]
 DimensionValue = int | str
 
 
+def _json_string(value: str) -> str:
+    """``json.dumps(value, ensure_ascii=False)``, without its cost for the common plain string."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
 class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
     """A data ID such as ``{instrument: "HSC", visit: 903334, detector: 16}``.
 
@@ -99,10 +106,7 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
         # The same text as json.dumps(dict(root), separators=(",", ":"), ensure_ascii=False),
         # built directly: dimension names are plain identifiers and need no escaping, and
         # pre-flight computes this for every dataset of a plan.
-        parts = [
-            f'"{k}":{v}' if type(v) is int else f'"{k}":{json.dumps(v, ensure_ascii=False)}'
-            for k, v in self.root
-        ]
+        parts = [f'"{k}":{v}' if type(v) is int else f'"{k}":{_json_string(v)}' for k, v in self.root]
         return "{" + ",".join(parts) + "}"
 
     @classmethod

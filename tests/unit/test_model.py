@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -137,3 +139,12 @@ def test_any_valid_data_id_round_trips_through_its_key(values: dict[str, int | s
     data_id = DataId(values)
     assert DataId.from_key(data_id.key()) == data_id
     assert data_id.to_dict() == values
+
+
+@given(st.text(max_size=12), st.integers(-(2**40), 2**40))
+def test_data_id_key_is_canonical_json_for_any_string(text: str, number: int) -> None:
+    """The hand-built key (with its fast path for plain strings) is exactly json.dumps' text."""
+    data_id = DataId({"instrument": text, "visit": number})
+    want = json.dumps({"instrument": text, "visit": number}, separators=(",", ":"), ensure_ascii=False)
+    assert data_id.key() == want
+    assert DataId.from_key(data_id.key()) == data_id
