@@ -18,9 +18,9 @@ __all__ = ["DataId", "DimensionValue"]
 DimensionValue = int | str
 
 
-def _json_string(value: str) -> str:
+def _json_string(value: str | int) -> str:
     """``json.dumps(value, ensure_ascii=False)``, without its cost for the common plain string."""
-    if value.isprintable() and '"' not in value and "\\" not in value:
+    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
         return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
 
