@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench bench-preflight bench-execution clean-venv
+.PHONY: demo test lint unit bench bench-preflight bench-execution bench-queries clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "provenance-graph needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -41,6 +41,9 @@ bench-preflight: $(STAMP)
 
 bench-execution: $(STAMP)
 	$(BIN)/python benchmarks/execution.py --quanta 1000 --jobs 1 2
+
+bench-queries: $(STAMP)
+	$(BIN)/python benchmarks/queries.py --visits 106 --detectors 189 --tracts 4 --lsst
 
 clean-venv:
 	rm -rf $(VENV)
