@@ -117,8 +117,10 @@ def main() -> None:
     record["setup_seconds"] = round(time.perf_counter() - started, 3)
     record["rss_before_build_mb"] = peak_rss_mb()
 
-    visits = ",".join(str(v) for v in SKY.visit_ids(args.visits))
-    where = f"instrument='{SKY.instrument}' AND skymap='{SKY.skymap}' AND visit IN ({visits})"
+    # A range, not a list of ids: daf_butler turns a list into a chain of ORs that SQLite
+    # refuses past about 1,000 values ("Expression tree is too large").
+    first, last = SKY.visit_id(0), SKY.visit_id(args.visits - 1)
+    where = f"instrument='{SKY.instrument}' AND skymap='{SKY.skymap}' AND visit IN ({first}..{last})"
     started = time.perf_counter()
     builder = AllDimensionsQuantumGraphBuilder(
         repo.pipeline_graph,

@@ -67,6 +67,65 @@ WITH d.dataset_type AS dataset_type,
 RETURN dataset_type, size(datasets) AS reached, datasets, quanta
 ORDER BY dataset_type;
 
+// name: lineage_upstream_summary
+// Upstream lineage in counts, computed in the server: per dataset type, how many datasets and
+// the nearest level; per task and status, how many quanta. The same walk as lineage_upstream.
+MATCH (start:Dataset) WHERE start.id IN $dataset_ids
+CALL (start) {
+    RETURN start AS d, 0 AS level
+  UNION
+    MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+    WHERE length(p) <= $max_hops
+    RETURN x AS d, length(p) / 2 AS level
+}
+WITH d, min(level) AS level
+OPTIONAL MATCH (d)<-[:PRODUCES]-(q:Quantum)
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+WITH d, level, collect(q) AS next
+WITH collect({t: d.dataset_type, level: level}) AS datasets, collect(next) AS nexts
+CALL (datasets, nexts) {
+    UNWIND datasets AS x
+    RETURN 'dataset' AS kind, x.t AS name, null AS status, count(*) AS n, min(x.level) AS nearest
+  UNION ALL
+    UNWIND nexts AS next
+    UNWIND next AS q
+    WITH DISTINCT q
+    RETURN 'quantum' AS kind, q.task AS name, coalesce(q.status, 'pending') AS status, count(*) AS n,
+           null AS nearest
+}
+RETURN kind, name, status, n, nearest
+ORDER BY kind, name, status;
+
+// name: lineage_downstream_summary
+// Downstream impact in counts, computed in the server (see lineage_upstream_summary).
+MATCH (start:Dataset) WHERE start.id IN $dataset_ids
+CALL (start) {
+    RETURN start AS d, 0 AS level
+  UNION
+    MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+    WHERE length(p) <= $max_hops
+    RETURN x AS d, length(p) / 2 AS level
+}
+WITH d, min(level) AS level
+OPTIONAL MATCH (d)<-[:CONSUMES]-(q:Quantum)
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+WITH d, level, collect(q) AS next
+WITH collect({t: d.dataset_type, level: level}) AS datasets, collect(next) AS nexts
+CALL (datasets, nexts) {
+    UNWIND datasets AS x
+    RETURN 'dataset' AS kind, x.t AS name, null AS status, count(*) AS n, min(x.level) AS nearest
+  UNION ALL
+    UNWIND nexts AS next
+    UNWIND next AS q
+    WITH DISTINCT q
+    RETURN 'quantum' AS kind, q.task AS name, coalesce(q.status, 'pending') AS status, count(*) AS n,
+           null AS nearest
+}
+RETURN kind, name, status, n, nearest
+ORDER BY kind, name, status;
+
 // name: lineage_start
 // The start datasets of a level-by-level walk: [id, data_id, run, exists, level 0, null] by type.
 MATCH (d:Dataset) WHERE d.id IN $dataset_ids

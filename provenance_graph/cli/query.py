@@ -19,12 +19,13 @@ from provenance_graph.model import DataId, DimensionValue
 from provenance_graph.store import GraphStore, open_store
 from provenance_graph.store.provenance import (
     QUERIES,
-    Lineage,
+    LineageSummary,
     data_id_history,
     dependencies,
     downstream,
     find_datasets,
     lineage_parameters,
+    lineage_summary,
     missing_outputs,
     plan_diff,
     plan_overview,
@@ -139,20 +140,19 @@ def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> N
         console.print(text, markup=False)  # Cypher has [..] that is not markup
 
 
-def _print_lineage(result: Lineage) -> None:
+def _print_lineage(result: LineageSummary) -> None:
     word = "made from" if result.direction == "upstream" else "read by"
     console.print(
         f"{result.direction} of {len(result.start)} dataset(s): "
-        f"{len(result.quanta)} quanta, {len(result.datasets)} datasets"
+        f"{result.quanta} quanta, {result.datasets} datasets"
     )
-    statuses = sorted({s for counts in result.tasks().values() for s in counts})
+    statuses = sorted({s for counts in result.tasks.values() for s in counts})
     table = Table("task", *statuses, title=f"quanta {word} them")
-    for task, counts in sorted(result.tasks().items()):
+    for task, counts in result.tasks.items():
         table.add_row(task, *(str(counts.get(s, "")) for s in statuses))
     console.print(table)
     types = Table("dataset type", "datasets", "nearest level")
-    for name, n in result.dataset_types().items():
-        level = min(d.level for d in result.datasets.values() if d.dataset_type == name)
+    for name, (n, level) in result.dataset_types.items():
         types.add_row(name, str(n), str(level))
     console.print(types)
 
@@ -172,30 +172,30 @@ def _lineage_command(
 ) -> None:
     with open_store() as store:
         start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
-        if cypher:
+        if cypher:  # the query behind the output asked for: the members (--json) or the counts
             ids = [start] if start else ["<the quantum's datasets>"]
-            _print_cypher(store, direction, lineage_parameters(ids, depth, stop_task or (), stop_type or ()))
+            question = direction if as_json else f"{direction}_summary"
+            _print_cypher(store, question, lineage_parameters(ids, depth, stop_task or (), stop_type or ()))
+            return
+        options: dict[str, Any] = {
+            "quantum_id": quantum,
+            "depth": depth,
+            "stop_tasks": stop_task or (),
+            "stop_types": stop_type or (),
+        }
+        if not as_json:
+            _print_lineage(lineage_summary(store, direction, start, **options))  # type: ignore[arg-type]
             return
         walk = upstream if direction == "upstream" else downstream
-        result = walk(
-            store,
-            start,
-            quantum_id=quantum,
-            depth=depth,
-            stop_tasks=stop_task or (),
-            stop_types=stop_type or (),
-        )
-    if as_json:
-        print_json(
-            {
-                "direction": result.direction,
-                "start": list(result.start),
-                "quanta": [vars(q) for q in result.quanta.values()],  # flat dataclasses
-                "datasets": [vars(d) for d in result.datasets.values()],
-            }
-        )
-    else:
-        _print_lineage(result)
+        result = walk(store, start, **options)
+    print_json(
+        {
+            "direction": result.direction,
+            "start": list(result.start),
+            "quanta": [vars(q) for q in result.quanta.values()],  # flat dataclasses
+            "datasets": [vars(d) for d in result.datasets.values()],
+        }
+    )
 
 
 def _lineage_cli(direction: str, doc: str) -> Any:

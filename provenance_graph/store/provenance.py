@@ -35,6 +35,7 @@ __all__ = [
     "QUERIES",
     "DatasetNode",
     "Lineage",
+    "LineageSummary",
     "PlanDiff",
     "PlanOverview",
     "QuantumNode",
@@ -45,6 +46,7 @@ __all__ = [
     "downstream",
     "find_datasets",
     "lineage_parameters",
+    "lineage_summary",
     "missing_outputs",
     "parents",
     "pick_dataset",
@@ -62,6 +64,8 @@ UNLIMITED = 1_000_000
 QUERIES: dict[str, tuple[str, ...]] = {
     "upstream": ("lineage_upstream",),
     "downstream": ("lineage_downstream",),
+    "upstream_summary": ("lineage_upstream_summary",),
+    "downstream_summary": ("lineage_downstream_summary",),
     "parents": ("quantum_parents",),
     "children": ("quantum_children",),
     "deps": ("quantum_deps",),
@@ -284,6 +288,64 @@ def downstream(
     start = _start_ids(store, dataset_id, quantum_id, "outputs")
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
     return _lineage(store, "downstream", start, params)
+
+
+@dataclass(frozen=True)
+class LineageSummary:
+    """A lineage in counts: what `Lineage.tasks` and `Lineage.dataset_types` give, without the members."""
+
+    direction: Literal["upstream", "downstream"]
+    start: tuple[str, ...]
+    tasks: dict[str, dict[str, int]]
+    """``{task: {status: quanta}}``."""
+    dataset_types: dict[str, tuple[int, int]]
+    """``{dataset type: (datasets, nearest level)}``."""
+
+    @property
+    def quanta(self) -> int:
+        """How many quanta were reached."""
+        return sum(n for counts in self.tasks.values() for n in counts.values())
+
+    @property
+    def datasets(self) -> int:
+        """How many datasets were reached (the start datasets included)."""
+        return sum(n for n, _level in self.dataset_types.values())
+
+
+def lineage_summary(
+    store: GraphStore,
+    direction: Literal["upstream", "downstream"],
+    dataset_id: str | None = None,
+    *,
+    quantum_id: str | None = None,
+    depth: int | None = None,
+    stop_tasks: Iterable[str] = (),
+    stop_types: Iterable[str] = (),
+) -> LineageSummary:
+    """`upstream` or `downstream` in counts per task and status and per dataset type.
+
+    Without a depth limit the counting is done in the server (``lineage_*_summary``),
+    so a lineage of tens of thousands of quanta costs the walk, not its transfer.
+    With one, the bounded level-by-level walk is counted here.
+    """
+    side = "inputs" if direction == "upstream" else "outputs"
+    start = _start_ids(store, dataset_id, quantum_id, side)
+    params = lineage_parameters(start, depth, stop_tasks, stop_types)
+    tasks: dict[str, dict[str, int]] = {}
+    types: dict[str, tuple[int, int]] = {}
+    if params["max_levels"] != UNLIMITED:
+        walk = _lineage(store, direction, start, params)
+        for d in walk.datasets.values():
+            n, nearest = types.get(d.dataset_type, (0, d.level))
+            types[d.dataset_type] = (n + 1, min(nearest, d.level))
+        tasks = walk.tasks()
+    else:
+        for r in store.read(f"lineage_{direction}_summary", **params):
+            if r["kind"] == "dataset":
+                types[r["name"]] = (r["n"], r["nearest"])
+            else:
+                tasks.setdefault(r["name"], {})[r["status"]] = r["n"]
+    return LineageSummary(direction, tuple(start), dict(sorted(tasks.items())), dict(sorted(types.items())))
 
 
 def _neighbours(store: GraphStore, query: str, quantum_id: str) -> list[QuantumNode]:

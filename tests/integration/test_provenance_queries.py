@@ -30,6 +30,7 @@ from provenance_graph.store.provenance import (
     dependencies,
     downstream,
     lineage_parameters,
+    lineage_summary,
     missing_outputs,
     parents,
     plan_diff,
@@ -171,6 +172,15 @@ def test_random_plans_match_networkx(
             # The one-query form (what --cypher prints) gives the same answer at any depth.
             params = lineage_parameters([start], depth, stop_tasks, stop_types)
             assert levels(store.read(f"lineage_{direction}", **params)) == (want_d, want_q)
+            # The counts (what the CLI's table shows), computed in the server when unbounded.
+            counts = lineage_summary(
+                store, direction, start, depth=depth, stop_tasks=stop_tasks, stop_types=stop_types
+            )
+            assert counts.tasks == got.tasks() and counts.quanta == len(want_q)
+            assert counts.dataset_types == {
+                t: (n, min(want_d[d] for d in want_d if g.nodes[d]["type"] == t))
+                for t, n in _per_type(g, want_d).items()
+            }
         q_id = data.draw(st.sampled_from(sorted(graph.quanta)), label="quantum")
         assert {p.id for p in parents(store, q_id)} == set(graph.parents(q_id)) == _nx_parents(g, q_id)
         assert {c.id for c in children(store, q_id)} == _nx_children(g, q_id)
@@ -287,7 +297,7 @@ def test_query_commands_print_tables_json_and_cypher(
     table = run(["query", "lineage", final.id, "--stop-task", "task2"], neo4j_settings)
     assert "task2" in table.stdout and "task1" not in table.stdout
     raw = next(r for r in graph.datasets.values() if r.dataset_type.name == "prov_raw")
-    cypher = run(["query", "impact", raw.id, "--depth", "2", "--cypher"], neo4j_settings)
+    cypher = run(["query", "impact", raw.id, "--depth", "2", "--json", "--cypher"], neo4j_settings)
     assert "ANY SHORTEST" in cypher.stdout and "max_levels: 2" in cypher.stdout
     [pasted] = paste_into_browser(store, cypher.stdout)
     impact = downstream(store, raw.id, depth=2)
@@ -377,12 +387,15 @@ def test_every_cypher_printout_pasted_into_browser_gives_the_cli_answer(
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    [lineage] = pasted("lineage", by_type["prov_L3"].id, "--stop-task", "task2")
+    [lineage] = pasted("lineage", by_type["prov_L3"].id, "--stop-task", "task2", "--json")
     cli = answered("lineage", by_type["prov_L3"].id, "--stop-task", "task2")
     assert levels(lineage) == (
         {d["id"]: d["level"] for d in cli["datasets"]},
         {q["id"]: q["level"] for q in cli["quanta"]},
     )
+    [counts] = pasted("lineage", by_type["prov_L3"].id, "--stop-task", "task2")  # what the table shows
+    assert {(r["name"], r["n"]) for r in counts if r["kind"] == "quantum"} == {("task2", 2), ("task3", 1)}
+    assert sum(r["n"] for r in counts if r["kind"] == "dataset") == len(cli["datasets"])
 
     [deps] = pasted("deps", task3.id)
     cli = answered("deps", task3.id)
