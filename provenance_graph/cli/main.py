@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import interop, planning, plans, query, repo, running, server
+from provenance_graph.cli import interop, planning, plans, query, repo, running, server, viz
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -23,6 +23,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(plans.app, name="plans")
 app.add_typer(repo.app, name="repo")
 app.add_typer(query.app, name="query")
+app.add_typer(viz.app, name="viz")
 app.command("plan")(planning.plan_command)
 app.command("run")(running.run_command)
 app.command("import-qgraph")(interop.import_qgraph_command)
