@@ -107,11 +107,15 @@ def worst_status(counts: Mapping[str, int]) -> str:
     return present[0] if present else "pending"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _task_label(task: str, counts: Mapping[str, int]) -> str:
     """``task``, its number of quanta, and the count of each status present."""
     total = sum(counts.values())
     statuses = ", ".join(f"{counts[s]:,} {s}" for s in _SEVERITY if counts.get(s))
-    return f"{task}\n{total:,} quanta\n{statuses}"
+    return f"{task}\n{_count(total, 'quantum', 'quanta')}\n{statuses}"
 
 
 def _rollup(
@@ -128,7 +132,7 @@ def _rollup(
     for row in types:
         name, n, existing = str(row["dataset_type"]), int(str(row["datasets"])), int(str(row["existing"]))
         fill = _EXISTS_COLOUR if n and existing == n else _DATASET_COLOUR
-        label = f"{name}\n{n:,} datasets, {existing:,} exist"
+        label = f"{name}\n{_count(n, 'dataset', 'datasets')}, {existing:,} exist"
         view.nodes.append(Node(f"type:{name}", label, "dataset_type", fill))
     for row in flow:
         task, name, count = (
