@@ -20,23 +20,29 @@
 //             the dataset through which it was reached, plus one; it may be listed under
 //             several types: take its lowest level)
 // A row per dataset would cost the client about twice as long to receive.
+//
+// Only quanta of complete plans are walked through or reported: a plan being written (or
+// left half-written by a crash) is invisible until its final commit (docs/storage.md).
 
 // name: lineage_upstream
 // Upstream lineage: every dataset the start datasets were made from (within $max_hops
 // relationships), with its level and its producer (when its level is under $max_levels and
 // its type is not a stop type).
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-CALL (start) {
+CALL (start, plans) {
     RETURN start AS d, 0 AS level
   UNION
     MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(:Dataset)
-        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks
+          AND q.plan_id IN plans){1,} (x:Dataset)
     WHERE length(p) <= $max_hops
     RETURN x AS d, length(p) / 2 AS level
 }
-WITH d, min(level) AS level
+WITH plans, d, min(level) AS level
 OPTIONAL MATCH (d)<-[:PRODUCES]-(q:Quantum)
-  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types AND q.plan_id IN plans
 WITH d.dataset_type AS dataset_type,
      collect([d.id, d.data_id, d.run, d.exists, level, q.id]) AS datasets,
      collect(DISTINCT CASE WHEN q IS NOT NULL
@@ -48,18 +54,21 @@ ORDER BY dataset_type;
 // Downstream impact: every dataset made, directly or not, from the start datasets (within
 // $max_hops relationships), with its level and the quanta that read it (when its level is
 // under $max_levels and its type is not a stop type).
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-CALL (start) {
+CALL (start, plans) {
     RETURN start AS d, 0 AS level
   UNION
     MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(:Dataset)
-        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks
+          AND q.plan_id IN plans){1,} (x:Dataset)
     WHERE length(p) <= $max_hops
     RETURN x AS d, length(p) / 2 AS level
 }
-WITH d, min(level) AS level
+WITH plans, d, min(level) AS level
 OPTIONAL MATCH (d)<-[:CONSUMES]-(q:Quantum)
-  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types AND q.plan_id IN plans
 WITH d.dataset_type AS dataset_type,
      collect(DISTINCT [d.id, d.data_id, d.run, d.exists, level, null]) AS datasets,
      collect(DISTINCT CASE WHEN q IS NOT NULL
@@ -70,18 +79,21 @@ ORDER BY dataset_type;
 // name: lineage_upstream_summary
 // Upstream lineage in counts, computed in the server: per dataset type, how many datasets and
 // the nearest level; per task and status, how many quanta. The same walk as lineage_upstream.
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-CALL (start) {
+CALL (start, plans) {
     RETURN start AS d, 0 AS level
   UNION
     MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:PRODUCES]-(q:Quantum)-[:CONSUMES]->(:Dataset)
-        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks
+          AND q.plan_id IN plans){1,} (x:Dataset)
     WHERE length(p) <= $max_hops
     RETURN x AS d, length(p) / 2 AS level
 }
-WITH d, min(level) AS level
+WITH plans, d, min(level) AS level
 OPTIONAL MATCH (d)<-[:PRODUCES]-(q:Quantum)
-  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types AND q.plan_id IN plans
 WITH d, level, collect(q) AS next
 WITH collect({t: d.dataset_type, level: level}) AS datasets, collect(next) AS nexts
 CALL (datasets, nexts) {
@@ -99,18 +111,21 @@ ORDER BY kind, name, status;
 
 // name: lineage_downstream_summary
 // Downstream impact in counts, computed in the server (see lineage_upstream_summary).
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (start:Dataset) WHERE start.id IN $dataset_ids
-CALL (start) {
+CALL (start, plans) {
     RETURN start AS d, 0 AS level
   UNION
     MATCH p = ANY SHORTEST (start) ((s:Dataset)<-[:CONSUMES]-(q:Quantum)-[:PRODUCES]->(:Dataset)
-        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks){1,} (x:Dataset)
+        WHERE NOT s.dataset_type IN $stop_types AND NOT q.task IN $stop_tasks
+          AND q.plan_id IN plans){1,} (x:Dataset)
     WHERE length(p) <= $max_hops
     RETURN x AS d, length(p) / 2 AS level
 }
-WITH d, min(level) AS level
+WITH plans, d, min(level) AS level
 OPTIONAL MATCH (d)<-[:CONSUMES]-(q:Quantum)
-  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types
+  WHERE level < $max_levels AND NOT d.dataset_type IN $stop_types AND q.plan_id IN plans
 WITH d, level, collect(q) AS next
 WITH collect({t: d.dataset_type, level: level}) AS datasets, collect(next) AS nexts
 CALL (datasets, nexts) {
@@ -135,8 +150,10 @@ RETURN d.dataset_type AS dataset_type, collect([d.id, d.data_id, d.run, d.exists
 // One level of an upstream walk: the producers of the $frontier datasets (`via`: which of
 // them each made) and, unless a producer is of a stop task, its inputs (`next`:
 // [id, dataset_type, data_id, run, exists]).
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 UNWIND $frontier AS id
-MATCH (:Dataset {id: id})<-[:PRODUCES]-(q:Quantum)
+MATCH (:Dataset {id: id})<-[:PRODUCES]-(q:Quantum) WHERE q.plan_id IN plans
 WITH q, collect(id) AS via
 OPTIONAL MATCH (q)-[:CONSUMES]->(d:Dataset) WHERE NOT q.task IN $stop_tasks
 RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
@@ -146,8 +163,10 @@ RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
 // name: lineage_downstream_level
 // One level of a downstream walk: the quanta that read the $frontier datasets and, unless a
 // reader is of a stop task, its outputs (`next`: [id, dataset_type, data_id, run, exists]).
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 UNWIND $frontier AS id
-MATCH (:Dataset {id: id})<-[:CONSUMES]-(q:Quantum)
+MATCH (:Dataset {id: id})<-[:CONSUMES]-(q:Quantum) WHERE q.plan_id IN plans
 WITH q, collect(id) AS via
 OPTIONAL MATCH (q)-[:PRODUCES]->(d:Dataset) WHERE NOT q.task IN $stop_tasks
 RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
@@ -166,8 +185,10 @@ RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.plan_id AS plan_id,
 // name: quantum_parents
 // The quanta a quantum depends on: the producers of its inputs. No rows: no such quantum;
 // one row of nulls: it has no parents.
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (q:Quantum {id: $quantum_id})
-OPTIONAL MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
+OPTIONAL MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum) WHERE p.plan_id IN plans
 RETURN DISTINCT p.id AS id, p.task AS task, p.data_id AS data_id, p.plan_id AS plan_id,
        coalesce(p.status, 'pending') AS status
 ORDER BY task, data_id;
@@ -175,23 +196,27 @@ ORDER BY task, data_id;
 // name: quantum_children
 // The quanta that depend on a quantum: the consumers of its outputs. No rows: no such
 // quantum; one row of nulls: it has no children.
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (q:Quantum {id: $quantum_id})
-OPTIONAL MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
+OPTIONAL MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum) WHERE c.plan_id IN plans
 RETURN DISTINCT c.id AS id, c.task AS task, c.data_id AS data_id, c.plan_id AS plan_id,
        coalesce(c.status, 'pending') AS status
 ORDER BY task, data_id;
 
 // name: quantum_deps
 // A quantum's parents and children in one answer, each [id, task, data_id, plan_id, status],
-// ordered by task and data ID. No rows: no such quantum.
+// ordered by task and data ID; quanta of incomplete plans are left out. No rows: no such quantum.
+MATCH (plan:Plan {status: 'complete'})
+WITH collect(plan.id) AS plans
 MATCH (q:Quantum {id: $quantum_id})
 RETURN COLLECT {
-         MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum)
+         MATCH (q)-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Quantum) WHERE p.plan_id IN plans
          WITH DISTINCT p ORDER BY p.task, p.data_id
          RETURN [p.id, p.task, p.data_id, p.plan_id, coalesce(p.status, 'pending')]
        } AS parents,
        COLLECT {
-         MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum)
+         MATCH (q)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(c:Quantum) WHERE c.plan_id IN plans
          WITH DISTINCT c ORDER BY c.task, c.data_id
          RETURN [c.id, c.task, c.data_id, c.plan_id, coalesce(c.status, 'pending')]
        } AS children;

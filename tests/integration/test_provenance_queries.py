@@ -426,3 +426,29 @@ def test_every_cypher_printout_pasted_into_browser_gives_the_cli_answer(
         sorted(q[0] for row in part for q in row["quanta"]) == cli["quantum_ids"]
         and len(cli["quantum_ids"]) == 2
     )
+
+
+def test_quanta_of_an_unfinished_plan_are_invisible_to_every_walk(store: GraphStore, namespace: str) -> None:
+    """A plan being written (or left half-written by a crash) shows up in no lineage, impact or deps."""
+    graph = _diamond(namespace)
+    write_plan(store, graph)
+    raw = next(r for r in graph.datasets.values() if r.dataset_type.name == "prov_raw")
+    final = next(r for r in graph.datasets.values() if r.dataset_type.name == "prov_L3")
+    [task1] = [q for q in graph.quanta.values() if q.task_label == "task1"]
+
+    def seen() -> tuple[int, ...]:
+        return (
+            len(downstream(store, raw.id).quanta),
+            len(downstream(store, raw.id, depth=2).quanta),
+            len(upstream(store, final.id).quanta),
+            lineage_summary(store, "upstream", final.id).quanta,
+            len(dependencies(store, task1.id)[1]),
+        )
+
+    assert seen() == (4, 3, 4, 4, 2)
+    with store.session() as session:  # as if its writer were still at work, or had died
+        session.run("MATCH (p:Plan {id: $id}) SET p.status = 'writing'", id=graph.plan.id).consume()
+    assert seen() == (0, 0, 0, 0, 0)
+    with store.session() as session:
+        session.run("MATCH (p:Plan {id: $id}) SET p.status = 'complete'", id=graph.plan.id).consume()
+    assert seen() == (4, 3, 4, 4, 2)
