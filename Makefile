@@ -12,20 +12,24 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test lint unit bench bench-preflight bench-execution bench-queries system-packages clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
-	@command -v dot >/dev/null || $(MAKE) --no-print-directory system-packages
+	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || $(MAKE) --no-print-directory system-packages
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "provenance-graph needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev,lsst]'
 	@touch $(STAMP)
 
-# Graphviz's dot draws `provgraph viz` pictures: installed from Debian's packages when we may.
+# From Debian's packages, when we may: Graphviz's dot draws `provgraph viz` pictures;
+# Chromium and its driver run the Neo4j Browser test.
+SYSTEM_PACKAGES := graphviz chromium chromium-driver
 system-packages:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Graphviz (apt-get install graphviz) ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  echo "installing $(SYSTEM_PACKAGES) (apt-get) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	else \
-	  echo "note: 'provgraph viz' needs Graphviz's dot: install the graphviz package (e.g. sudo apt-get install graphviz)"; \
+	  echo "note: install $(SYSTEM_PACKAGES) (e.g. sudo apt-get install ...): 'provgraph viz' needs dot,"; \
+	  echo "      and the Neo4j Browser test is skipped without chromium and chromedriver"; \
 	fi
 
 demo: $(STAMP)

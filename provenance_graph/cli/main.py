@@ -27,6 +27,7 @@ app.add_typer(viz.app, name="viz")
 app.command("plan")(planning.plan_command)
 app.command("run")(running.run_command)
 app.command("import-qgraph")(interop.import_qgraph_command)
+app.command("browse")(server.browse)
 
 
 @app.command()

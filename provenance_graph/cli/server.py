@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import webbrowser
 from typing import Annotated
 
 import typer
@@ -66,3 +69,32 @@ def logs(
 ) -> None:
     """Show the end of one of the managed server's logs."""
     console.print(ManagedServer().log_tail(lines, file), markup=False)
+
+
+def has_desktop() -> bool:
+    """Whether a web browser window can be opened here (macOS, Windows, or an X/Wayland display)."""
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def browse(
+    no_open: Annotated[bool, typer.Option("--no-open", help="Only print the URL.")] = False,
+) -> None:
+    """Open Neo4j Browser on the managed server (starting it if needed), or print where it is.
+
+    On connect, Browser loads provenance-graph's style (quanta green with task and data ID,
+    datasets blue with type and data ID) and opens a guide of clickable provenance queries.
+    """
+    server = ManagedServer()
+    status = server.start(say=err_console.print)
+    url = f"{status.browser_url}?dbms=neo4j://neo4j@127.0.0.1:{server.settings.bolt_port}&preselectAuthMethod=USERNAME_PASSWORD"
+    console.print(f"Neo4j Browser: {url}")
+    console.print("user neo4j; password: provgraph server status --show-password")
+    if not no_open and has_desktop():
+        webbrowser.open(url)
+        err_console.print("opened it in your web browser")
+    elif not no_open:
+        err_console.print(
+            "no desktop here: open the URL above in a browser on this machine (it listens on 127.0.0.1)"
+        )

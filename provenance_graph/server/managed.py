@@ -35,6 +35,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -57,6 +58,10 @@ from provenance_graph.settings import ConnectionSettings, ServerSettings, server
 __all__ = ["JavaRuntime", "ManagedServer", "ServerStatus", "find_java", "neo4j_version"]
 
 MIN_JAVA = 17
+#: Our Neo4j Browser assets (a GraSS style and a guide), served by the server itself from
+#: the Browser's jar under /browser/provgraph/, so Browser can load them on connect.
+BROWSER_ASSETS = ("provgraph.grass", "guide.html")
+_BROWSER_ASSET_DIR = "browser/provgraph/"
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 _FALLBACK_HINT = (
@@ -197,6 +202,10 @@ class ManagedServer:
         """The Neo4j Browser URL of the managed server."""
         return f"http://127.0.0.1:{self.settings.http_port}/browser/"
 
+    def asset_url(self, name: str) -> str:
+        """Where the server serves one of our `BROWSER_ASSETS`."""
+        return f"http://127.0.0.1:{self.settings.http_port}/{_BROWSER_ASSET_DIR}{name}"
+
     def connection(self) -> ConnectionSettings:
         """Connection settings for the managed server (it must have been started once)."""
         return ConnectionSettings(
@@ -273,6 +282,31 @@ class ManagedServer:
         (self.dist / ".assembled").write_text(self._pom_digest() + "\n")
         say("Neo4j assembled.")
 
+    def _install_browser_assets(self) -> None:
+        """Add our GraSS style and guide to the Neo4j Browser jar (idempotent).
+
+        Neo4j serves Browser from that jar's ``browser/`` folder, and Browser only
+        fetches styles and guides from allowlisted hosts that answer CORS: files
+        served from the server's own origin need neither, and need no second process.
+        The jar is rewritten next to itself and moved into place, so it is whole or
+        unchanged.
+        """
+        [jar] = sorted((self.dist / "lib").glob("neo4j-browser-*.jar"))
+        assets = resources.files("provenance_graph.server").joinpath("browser")
+        wanted = {_BROWSER_ASSET_DIR + name: assets.joinpath(name).read_bytes() for name in BROWSER_ASSETS}
+        with zipfile.ZipFile(jar) as current:
+            present = {n: current.read(n) for n in current.namelist() if n in wanted}
+            if present == wanted:
+                return
+            partial = jar.with_suffix(".jar.partial")
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
+                for item in current.infolist():
+                    if item.filename not in wanted:
+                        out.writestr(item, current.read(item.filename))
+                for name, data in wanted.items():
+                    out.writestr(name, data)
+        partial.replace(jar)
+
     # --- process -----------------------------------------------------------------------
 
     def _pid(self) -> int | None:
@@ -346,6 +380,7 @@ class ManagedServer:
             java = find_java()
             self._check_ports()
             self.assemble(say)
+            self._install_browser_assets()
             for directory in (
                 self.conf_dir,
                 self.data_dir,
@@ -443,6 +478,11 @@ class ManagedServer:
             "dbms.usage_report.enabled": "false",
             "db.tx_log.rotation.retention_policy": "1G size",
             "db.transaction.timeout": "0s",
+            # On connect, Browser loads our style and opens our guide (docs/seeing-the-graph.md).
+            "browser.remote_content_hostname_whitelist": "127.0.0.1,localhost,guides.neo4j.com",
+            "browser.post_connect_cmd": (
+                f"style {self.asset_url('provgraph.grass')}; play {self.asset_url('guide.html')}"
+            ),
         }
         text = "# Written by provenance-graph on every start; edit the settings, not this file.\n"
         text += "".join(f"{k}={v}\n" for k, v in lines.items())

@@ -1,0 +1,104 @@
+"""Neo4j Browser, as a user meets it: headless Chromium connects to the managed server, our style
+and guide load by themselves, and a lineage query is drawn with our captions and colours.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make`` installs them when run as root)
+and the managed server (Browser is served by it). Saves a screenshot; with
+``PROVGRAPH_SCREENSHOTS=1`` also to ``docs/images/neo4j-browser.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from provenance_graph.server import ManagedServer
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, write_plan
+from tests.integration.test_provenance_queries import _diamond
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "neo4j-browser.png"
+QUANTUM_FILL, DATASET_FILL = "#9CCC65", "#BBDEFB"  # provenance_graph/server/browser/provgraph.grass
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs Debian's chromium and chromium-driver (make installs them when run as root)",
+    ),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_browser_connects_styles_guides_and_draws_a_lineage(
+    browser: object, store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    server = ManagedServer()
+    if neo4j_settings.uri != server.bolt_uri:
+        pytest.skip("Neo4j Browser is checked on the managed server, which serves it and our assets")
+    graph = _diamond(namespace)
+    write_plan(store, graph)
+    run = graph.plan.output_run
+    driver: WebDriver = browser  # type: ignore[assignment]
+    wait = WebDriverWait(driver, 90)
+
+    driver.get(server.browser_url)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=connect]"))
+    method = Select(driver.find_element(By.CSS_SELECTOR, "[data-testid=authenticationMethod]"))
+    method.select_by_visible_text("No authentication")  # re-selecting shows the user and password fields
+    method.select_by_visible_text("Username / Password")
+    user = driver.find_element(By.CSS_SELECTOR, "[data-testid=username]")
+    user.clear()
+    user.send_keys("neo4j")
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=password]").send_keys(server.password())
+    driver.find_element(By.CSS_SELECTOR, "[data-testid=connect]").click()
+
+    # browser.post_connect_cmd: our style, then our guide, with no click from the user.
+    wait.until(lambda d: "Execution plans and provenance of pipelines" in d.page_source)
+    query = (
+        f"MATCH p = (:Dataset {{dataset_type: 'prov_L3', run: '{run}'}})"
+        "<-[:PRODUCES]-(:Quantum)-[:CONSUMES]->(:Dataset) RETURN p"
+    )
+    driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(query)
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= 4)
+    time.sleep(2)  # let the force layout settle before the screenshot
+
+    nodes = driver.find_elements(By.CSS_SELECTOR, "svg g.node")
+    fills = [n.find_element(By.CSS_SELECTOR, "circle.b-outline").get_attribute("fill") for n in nodes]
+    captions = [n.text for n in nodes]
+    # task3 reads two prov_L2 datasets and writes prov_L3: 1 quantum and 3 datasets.
+    assert sorted(fills) == sorted([QUANTUM_FILL] + [DATASET_FILL] * 3), fills
+    assert any(c.startswith("task3") for c in captions), captions
+    assert sum(c.startswith("prov_L") for c in captions) == 3, captions
+    shot = tmp_path / "neo4j-browser.png"
+    driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("PROVGRAPH_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOT.write_bytes(shot.read_bytes())
