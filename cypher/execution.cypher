@@ -59,6 +59,7 @@ REMOVE q._lock
 WITH q
 WHERE q.status = 'running' AND q.execution_id = $dead_execution_id
 SET q.status = 'pending'
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 WITH q
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
 SET a.status = 'interrupted', a.error = $reason, a.ended = datetime()
@@ -104,7 +105,8 @@ CALL (q, mine) {
   WHERE NOT mine
   SET q.status = 'running', q.execution_id = $execution_id,
       q.attempt_count = coalesce(q.attempt_count, 0) + 1
-  REMOVE q.blocked_by
+  REMOVE q.blocked_by, q:Running:Succeeded:Failed:Blocked:Skipped
+  SET q:Running
   CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {
     id: q.id + '/' + toString(q.attempt_count), quantum_id: q.id, plan_id: q.plan_id,
     task: q.task, data_id: q.data_id, number: q.attempt_count, execution_id: $execution_id,
@@ -112,6 +114,10 @@ CALL (q, mine) {
   })
 }
 RETURN q.id AS id;
+
+// A quantum's status is mirrored by one label (schema v5) so that Neo4j Browser can colour
+// it: :Running, :Succeeded, :Failed, :Blocked or :Skipped; none while pending. Every query
+// that sets q.status sets that label too.
 
 // name: execution_finish_quanta
 // Records the outcome of attempts this execution holds: the attempt's figures, the quantum's
@@ -127,6 +133,12 @@ WITH q, r
 WHERE q.execution_id = $execution_id AND (q.status = 'running' OR q.status = r.status)
 MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET q.status = r.status, a += r.attempt, a.status = r.status, a.ended = coalesce(a.ended, datetime())
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
+FOREACH (_ IN CASE r.status WHEN 'succeeded' THEN [1] ELSE [] END | SET q:Succeeded)
+FOREACH (_ IN CASE r.status WHEN 'failed' THEN [1] ELSE [] END | SET q:Failed)
+FOREACH (_ IN CASE r.status WHEN 'skipped' THEN [1] ELSE [] END | SET q:Skipped)
+FOREACH (_ IN CASE r.status WHEN 'blocked' THEN [1] ELSE [] END | SET q:Blocked)
+FOREACH (_ IN CASE r.status WHEN 'running' THEN [1] ELSE [] END | SET q:Running)
 WITH q, r
 CALL (q, r) {
   UNWIND r.outputs AS o
@@ -154,6 +166,8 @@ REMOVE q._lock
 WITH q, r
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'skipped'
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
+SET q:Skipped
 WITH q, r
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'skipped', a.ended = datetime(), a.duration_s = 0.0,
@@ -177,6 +191,8 @@ WITH q, r
 WHERE coalesce(q.status, 'pending') IN ['pending', 'blocked']
    OR (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') <> $execution_id)
 SET q.status = 'blocked', q.blocked_by = r.blocked_by
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
+SET q:Blocked
 RETURN q.id AS id;
 
 // name: execution_release_quanta
@@ -189,6 +205,7 @@ REMOVE q._lock
 WITH q
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'pending'
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 WITH q
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
@@ -231,6 +248,7 @@ REMOVE q._lock
 WITH q
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'pending'
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 WITH q
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason

@@ -105,3 +105,16 @@ CREATE INDEX quantum_patch IF NOT EXISTS FOR (q:Quantum) ON (q.patch);
 
 // name: schema_quantum_band
 CREATE INDEX quantum_band IF NOT EXISTS FOR (q:Quantum) ON (q.band);
+
+// name: schema_quantum_status_labels
+// Since v5 a quantum's status is mirrored by a label (:Running, :Succeeded, :Failed, :Blocked,
+// :Skipped; none while pending), for Neo4j Browser's colours. Labels the quanta of an older
+// database once, on upgrade.
+MATCH (q:Quantum) WHERE q.status IN ['running', 'succeeded', 'failed', 'blocked', 'skipped']
+CALL (q) {
+  FOREACH (_ IN CASE q.status WHEN 'running' THEN [1] ELSE [] END | SET q:Running)
+  FOREACH (_ IN CASE q.status WHEN 'succeeded' THEN [1] ELSE [] END | SET q:Succeeded)
+  FOREACH (_ IN CASE q.status WHEN 'failed' THEN [1] ELSE [] END | SET q:Failed)
+  FOREACH (_ IN CASE q.status WHEN 'blocked' THEN [1] ELSE [] END | SET q:Blocked)
+  FOREACH (_ IN CASE q.status WHEN 'skipped' THEN [1] ELSE [] END | SET q:Skipped)
+} IN TRANSACTIONS OF 10000 ROWS;

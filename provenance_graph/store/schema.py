@@ -20,6 +20,9 @@ Changelog of `SCHEMA_VERSION`:
    place: its quanta have no status, which reads as ``pending``.
 4. A composite index ``quantum_plan_task`` on ``:Quantum(plan_id, task)``, so a
    subgraph pull by task reads only those quanta. A version-3 database gains it on connect.
+5. A quantum's status is mirrored by a label, ``:Running``, ``:Succeeded``, ``:Failed``,
+   ``:Blocked`` or ``:Skipped`` (none while pending), so Neo4j Browser can colour quanta by
+   status. A version-4 database's quanta are labelled on connect.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from provenance_graph.store.connection import GraphStore
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA_FILE = "schema.cypher"
 
 

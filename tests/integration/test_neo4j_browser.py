@@ -23,7 +23,7 @@ from tests.integration.test_provenance_queries import _diamond
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "neo4j-browser.png"
-QUANTUM_FILL, DATASET_FILL = "#9CCC65", "#BBDEFB"  # provenance_graph/server/browser/provgraph.grass
+QUANTUM_FILL, DATASET_FILL = "#EEEEEE", "#BBDEFB"  # pending quanta, datasets: server/browser/provgraph.grass
 
 pytestmark = [
     pytest.mark.browser,

@@ -151,6 +151,23 @@ def test_run_plans_runs_and_records_every_quantum(
     )
 
 
+STATUS_LABELS = {"running": "Running", "succeeded": "Succeeded", "failed": "Failed", "blocked": "Blocked",
+                 "skipped": "Skipped"}  # fmt: skip
+
+
+def assert_status_labels_mirror_status(store: GraphStore, plan_id: str) -> None:
+    """Every quantum carries exactly the label of its status (schema v5), none while pending."""
+    rows = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p}) RETURN q.id AS id, coalesce(q.status, 'pending') AS s, labels(q) AS l",
+        p=plan_id,
+    )
+    for r in rows:
+        have = set(r["l"]) & set(STATUS_LABELS.values())
+        want = {STATUS_LABELS[r["s"]]} if r["s"] in STATUS_LABELS else set()
+        assert have == want, f"quantum {r['id']} is {r['s']} but labelled {sorted(have)}"
+
+
 def test_injected_failure_blocks_downstream_then_resume_completes(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:
@@ -186,12 +203,14 @@ def test_injected_failure_blocks_downstream_then_resume_completes(
     assert {q for q, s in status.items() if s == "blocked"} == downstream
     assert {r["by"] for r in rows if r["s"] == "blocked"} == {failed.id}
     assert {q for q, s in status.items() if s == "succeeded"} == set(graph.quanta) - downstream - {failed.id}
+    assert_status_labels_mirror_status(store, plan_id)
 
     # The failure is fixed: resume with the injection switched off at run time.
     resumed = run(["run", "--plan", plan_id, "-c", "calibrate:fail_on=[]"], neo4j_settings)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"this run:   {len(downstream) + 1} succeeded" in resumed.stdout
     assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    assert_status_labels_mirror_status(store, plan_id)
     attempts = _rows(
         store,
         "MATCH (a:Attempt {plan_id: $p}) RETURN a.quantum_id AS q, a.status AS s ORDER BY a.number",
@@ -288,11 +307,13 @@ def test_ctrl_c_gives_back_what_was_running_and_the_rerun_finishes(
     assert "interrupted" in err
     stopped = _statuses(store, plan_id)
     assert "running" not in stopped  # given back, not left for the next run to repair
+    assert_status_labels_mirror_status(store, plan_id)  # the released are pending: no label
     execution = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e.status AS s", p=plan_id)
     assert [r["s"] for r in execution] == ["interrupted"]
     rerun = run(["run", "--plan", plan_id, "-j", "2"], neo4j_settings)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert set(_statuses(store, plan_id)) <= {"succeeded", "skipped"}
+    assert_status_labels_mirror_status(store, plan_id)
 
 
 @pytest.mark.parametrize(
