@@ -16,6 +16,7 @@ bench-queries-VxDxT --replace``, in a subprocess (timed, reported as
   the same, not walking past ``calexp`` (what built this coadd, down to the calibrated
   exposures);
 - ``downstream_raw``: the whole impact of a ``raw`` (``--repeat-full``); ``downstream_raw_depth2``;
+- ``*_summary``: the whole lineage or impact in counts, computed in the server (`lineage_summary`);
 - ``parents_children``: both neighbour lists of a random quantum (`dependencies`, one query);
 - ``subgraph``: the isr quanta of the first exposures (by id), about 10k quanta, with their
   external inputs, as the `PlanGraph` an Activator runs (``subgraph``), and the two
@@ -60,7 +61,7 @@ from rich.table import Table
 
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.store import GraphStore, open_store
-from provenance_graph.store.provenance import dependencies, downstream, subgraph, upstream
+from provenance_graph.store.provenance import dependencies, downstream, lineage_summary, subgraph, upstream
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "queries.jsonl"
@@ -157,7 +158,13 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
     record["upstream_coadd_stop_calexp"] = timed(
         lambda d: upstream(store, d, stop_types=["calexp"]), coadds, lineage_size
     )
+    record["upstream_coadd_summary"] = timed(
+        lambda d: lineage_summary(store, "upstream", d), coadds[:full], lambda s: {"quanta": s.quanta}
+    )
     record["downstream_raw"] = timed(lambda d: downstream(store, d), raws[:full], lineage_size)
+    record["downstream_raw_summary"] = timed(
+        lambda d: lineage_summary(store, "downstream", d), raws[:full], lambda s: {"quanta": s.quanta}
+    )
     record["downstream_raw_depth2"] = timed(lambda d: downstream(store, d, depth=2), raws, lineage_size)
     record["parents_children"] = timed(
         lambda q: dependencies(store, q),
