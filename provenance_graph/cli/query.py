@@ -30,6 +30,7 @@ from provenance_graph.store.provenance import (
     plan_diff,
     plan_overview,
     prov_document,
+    start_ids,
     subgraph,
     upstream,
 )
@@ -173,7 +174,7 @@ def _lineage_command(
     with open_store() as store:
         start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
         if cypher:  # the query behind the output asked for: the members (--json) or the counts
-            ids = [start] if start else ["<the quantum's datasets>"]
+            ids = start_ids(store, "upstream" if direction == "upstream" else "downstream", start, quantum)
             question = direction if as_json else f"{direction}_summary"
             _print_cypher(store, question, lineage_parameters(ids, depth, stop_task or (), stop_type or ()))
             return

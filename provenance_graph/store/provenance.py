@@ -53,6 +53,7 @@ __all__ = [
     "plan_diff",
     "plan_overview",
     "prov_document",
+    "start_ids",
     "subgraph",
     "upstream",
 ]
@@ -152,6 +153,16 @@ def lineage_parameters(
         "stop_tasks": sorted(stop_tasks),
         "stop_types": sorted(stop_types),
     }
+
+
+def start_ids(
+    store: GraphStore,
+    direction: Literal["upstream", "downstream"],
+    dataset_id: str | None = None,
+    quantum_id: str | None = None,
+) -> list[str]:
+    """The start datasets of a walk: the dataset, or a quantum's inputs (upstream) or outputs."""
+    return _start_ids(store, dataset_id, quantum_id, "inputs" if direction == "upstream" else "outputs")
 
 
 def _start_ids(store: GraphStore, dataset_id: str | None, quantum_id: str | None, side: str) -> list[str]:

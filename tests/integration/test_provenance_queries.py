@@ -397,6 +397,10 @@ def test_every_cypher_printout_pasted_into_browser_gives_the_cli_answer(
     assert {(r["name"], r["n"]) for r in counts if r["kind"] == "quantum"} == {("task2", 2), ("task3", 1)}
     assert sum(r["n"] for r in counts if r["kind"] == "dataset") == len(cli["datasets"])
 
+    [from_quantum] = pasted("impact", "--quantum", task3.id, "--json")  # starts at its outputs
+    cli = answered("impact", "--quantum", task3.id)
+    assert levels(from_quantum)[0] == {d["id"]: d["level"] for d in cli["datasets"]} and cli["datasets"]
+
     [deps] = pasted("deps", task3.id)
     cli = answered("deps", task3.id)
     assert [p[0] for p in deps[0]["parents"]] == [p["id"] for p in cli["parents"]] and len(
