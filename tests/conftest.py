@@ -83,3 +83,29 @@ def namespace(store: GraphStore) -> Iterator[str]:
             with contextlib.suppress(Exception):
                 delete_plan(store, row["id"])
     store.autocommit("datasets_delete_orphans", run_prefix=prefix)
+
+
+# --- reliability counts ------------------------------------------------------------------
+# Tests marked ``reliability`` add what they tried and what they found to these counters
+# (``reliability.count("inputs fuzzed", n)``); the totals close the pytest report.
+
+_RELIABILITY: dict[str, int] = {}
+
+
+class ReliabilityCounts:
+    """What the reliability tests tried and found, summed over the session."""
+
+    def count(self, what: str, n: int = 1) -> None:
+        _RELIABILITY[what] = _RELIABILITY.get(what, 0) + n
+
+
+@pytest.fixture
+def reliability() -> ReliabilityCounts:
+    return ReliabilityCounts()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _RELIABILITY:
+        terminalreporter.section("reliability counts")
+        for what, n in sorted(_RELIABILITY.items()):
+            terminalreporter.write_line(f"{what}: {n:,}")
