@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import graphviz  # type: ignore[import-untyped]
 
@@ -121,8 +121,8 @@ def _task_label(task: str, counts: Mapping[str, int]) -> str:
 def _rollup(
     title: str,
     tasks: Mapping[str, Mapping[str, int]],
-    flow: Iterable[Mapping[str, object]],
-    types: Iterable[Mapping[str, object]],
+    flow: Iterable[Mapping[str, Any]],
+    types: Iterable[Mapping[str, Any]],
 ) -> View:
     """Task boxes, dataset-type ellipses and counted arrows, from server-side counts."""
     view = View(title)
@@ -130,7 +130,7 @@ def _rollup(
         fill = STATUS_COLOURS[worst_status(counts)]
         view.nodes.append(Node(f"task:{task}", _task_label(task, counts), "task", fill))
     for row in types:
-        name, n, existing = str(row["dataset_type"]), int(str(row["datasets"])), int(str(row["existing"]))
+        name, n, existing = row["dataset_type"], int(row["datasets"]), int(row["existing"])
         fill = _EXISTS_COLOUR if n and existing == n else _DATASET_COLOUR
         label = f"{name}\n{_count(n, 'dataset', 'datasets')}, {existing:,} exist"
         view.nodes.append(Node(f"type:{name}", label, "dataset_type", fill))
@@ -138,7 +138,7 @@ def _rollup(
         task, name, count = (
             f"task:{row['task']}",
             f"type:{row['dataset_type']}",
-            f"{int(str(row['edges'])):,}",
+            f"{int(row['edges']):,}",
         )
         produced = row["rel"] == "PRODUCES"
         view.edges.append(Edge(task, name, count) if produced else Edge(name, task, count))

@@ -159,7 +159,7 @@ def _print_lineage(result: LineageSummary) -> None:
 
 
 def _lineage_command(
-    direction: str,
+    direction: Literal["upstream", "downstream"],
     dataset_id: str | None,
     dataset_type: str | None,
     data_id: str | None,
@@ -174,7 +174,7 @@ def _lineage_command(
     with open_store() as store:
         start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
         if cypher:  # the query behind the output asked for: the members (--json) or the counts
-            ids = start_ids(store, "upstream" if direction == "upstream" else "downstream", start, quantum)
+            ids = start_ids(store, direction, start, quantum)
             question = direction if as_json else f"{direction}_summary"
             _print_cypher(store, question, lineage_parameters(ids, depth, stop_task or (), stop_type or ()))
             return
@@ -185,7 +185,7 @@ def _lineage_command(
             "stop_types": stop_type or (),
         }
         if not as_json:
-            _print_lineage(lineage_summary(store, direction, start, **options))  # type: ignore[arg-type]
+            _print_lineage(lineage_summary(store, direction, start, **options))
             return
         walk = upstream if direction == "upstream" else downstream
         result = walk(store, start, **options)
@@ -199,7 +199,7 @@ def _lineage_command(
     )
 
 
-def _lineage_cli(direction: str, doc: str) -> Any:
+def _lineage_cli(direction: Literal["upstream", "downstream"], doc: str) -> Any:
     """The ``lineage`` (upstream) or ``impact`` (downstream) command: same options, other walk."""
 
     def command(

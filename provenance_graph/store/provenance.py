@@ -162,14 +162,11 @@ def start_ids(
     quantum_id: str | None = None,
 ) -> list[str]:
     """The start datasets of a walk: the dataset, or a quantum's inputs (upstream) or outputs."""
-    return _start_ids(store, dataset_id, quantum_id, "inputs" if direction == "upstream" else "outputs")
-
-
-def _start_ids(store: GraphStore, dataset_id: str | None, quantum_id: str | None, side: str) -> list[str]:
     if (dataset_id is None) == (quantum_id is None):
         raise QuestionError("give a dataset id or a quantum id, not both or neither")
     if dataset_id is not None:
         return [dataset_id]
+    side = "inputs" if direction == "upstream" else "outputs"
     return list(_quantum_io(store, str(quantum_id))[side])
 
 
@@ -277,7 +274,7 @@ def upstream(
         Do not walk past quanta of these task labels or datasets of these types:
         they are reported, what lies beyond them is not.
     """
-    start = _start_ids(store, dataset_id, quantum_id, "inputs")
+    start = start_ids(store, "upstream", dataset_id, quantum_id)
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
     return _lineage(store, "upstream", start, params)
 
@@ -296,7 +293,7 @@ def downstream(
     For a quantum, its outputs are the start datasets (level 0); the quantum
     itself is not listed. Parameters as for `upstream`.
     """
-    start = _start_ids(store, dataset_id, quantum_id, "outputs")
+    start = start_ids(store, "downstream", dataset_id, quantum_id)
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
     return _lineage(store, "downstream", start, params)
 
@@ -339,8 +336,7 @@ def lineage_summary(
     so a lineage of tens of thousands of quanta costs the walk, not its transfer.
     With one, the bounded level-by-level walk is counted here.
     """
-    side = "inputs" if direction == "upstream" else "outputs"
-    start = _start_ids(store, dataset_id, quantum_id, side)
+    start = start_ids(store, direction, dataset_id, quantum_id)
     params = lineage_parameters(start, depth, stop_tasks, stop_types)
     tasks: dict[str, dict[str, int]] = {}
     types: dict[str, tuple[int, int]] = {}

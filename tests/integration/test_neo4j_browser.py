@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from provenance_graph.cli.query import cypher_literal
 from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, write_plan
@@ -81,12 +82,18 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
 
     # browser.post_connect_cmd: our style, then our guide, with no click from the user.
     wait.until(lambda d: "Execution plans and provenance of pipelines" in d.page_source)
-    query = (
-        f"MATCH p = (:Dataset {{dataset_type: 'prov_L3', run: '{run}'}})"
+
+    def type_and_run(text: str) -> None:
+        driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)
+        ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+
+    # As a user would from a --cypher printout: the value as a Browser parameter, then the query.
+    type_and_run(f":params {cypher_literal({'run': run})}")
+    wait.until(lambda d: run in d.page_source)
+    type_and_run(
+        "MATCH p = (:Dataset {dataset_type: 'prov_L3', run: $run})"
         "<-[:PRODUCES]-(:Quantum)-[:CONSUMES]->(:Dataset) RETURN p"
     )
-    driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(query)
-    ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= 4)
     time.sleep(2)  # let the force layout settle before the screenshot
 
