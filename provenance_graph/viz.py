@@ -32,7 +32,7 @@ from provenance_graph.store import GraphStore
 from provenance_graph.store.provenance import (
     Lineage,
     downstream,
-    plan_overview,
+    plan_task_statuses,
     subgraph,
     upstream,
 )
@@ -147,11 +147,11 @@ def _rollup(
 
 def plan_rollup(store: GraphStore, plan_id: str) -> View:
     """A whole plan at pipeline level (see the module docstring)."""
-    overview = plan_overview(store, plan_id)  # raises PlanNotFoundError, naming the plan
-    quanta = sum(n for counts in overview.tasks.values() for n in counts.values())
+    tasks = plan_task_statuses(store, plan_id)  # raises PlanNotFoundError, naming the plan
+    quanta = sum(n for counts in tasks.values() for n in counts.values())
     return _rollup(
         f"plan {plan_id}: {quanta:,} quanta",
-        overview.tasks,
+        tasks,
         store.read("plan_rollup_flow", plan_id=plan_id),
         store.read("plan_rollup_types", plan_id=plan_id),
     )

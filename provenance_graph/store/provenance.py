@@ -52,6 +52,7 @@ __all__ = [
     "pick_dataset",
     "plan_diff",
     "plan_overview",
+    "plan_task_statuses",
     "prov_document",
     "start_ids",
     "subgraph",
@@ -401,8 +402,8 @@ class PlanOverview:
     """``{dataset type: (datasets, of which exist)}`` the plan produces and does not read."""
 
 
-def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:
-    """Initial inputs, final outputs, and quanta per task and status of a complete plan."""
+def plan_task_statuses(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
+    """``{task: {status: quanta}}`` of a stored plan, tasks sorted."""
     if not store.read("plan_header", plan_id=plan_id):
         raise PlanNotFoundError(
             f"no plan {plan_id!r} is stored", hint="list the stored plans with 'provgraph plans list'"
@@ -410,6 +411,12 @@ def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:
     tasks: dict[str, dict[str, int]] = {}
     for r in store.read("plan_overview_tasks", plan_id=plan_id):
         tasks.setdefault(r["task"], {})[r["status"]] = r["quanta"]
+    return dict(sorted(tasks.items()))
+
+
+def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:
+    """Initial inputs, final outputs, and quanta per task and status of a complete plan."""
+    tasks = plan_task_statuses(store, plan_id)
     inputs = {
         r["dataset_type"]: (r["datasets"], r["existing"])
         for r in store.read("plan_overview_inputs", plan_id=plan_id)
@@ -420,7 +427,7 @@ def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:
     }
     return PlanOverview(
         plan_id,
-        dict(sorted(tasks.items())),
+        tasks,
         dict(sorted(inputs.items())),
         dict(sorted(outputs.items())),
     )
