@@ -30,6 +30,7 @@ Hierarchy::
      +-- DatabaseError ................. talking to Neo4j failed
      |    +-- DatabaseUnavailableError
      |    +-- DatabaseAuthError
+     |    +-- DatabaseTLSError
      |    +-- SchemaVersionError
      +-- QueryError .................... a named Cypher query is missing or malformed
      +-- QuestionError ................. a provenance question is asked wrongly
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseAuthError",
     "DatabaseError",
+    "DatabaseTLSError",
     "DatabaseUnavailableError",
     "DatasetTypeConflictError",
     "DuplicateProducerError",
@@ -199,6 +201,10 @@ class DatabaseUnavailableError(DatabaseError):
 
 class DatabaseAuthError(DatabaseError):
     """Raised when Neo4j rejects the configured user name or password."""
+
+
+class DatabaseTLSError(DatabaseError):
+    """Raised when TLS with Neo4j fails: an untrusted certificate, or TLS on one side only."""
 
 
 class SchemaVersionError(DatabaseError):

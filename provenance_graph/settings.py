@@ -8,9 +8,14 @@ Resolution order for the database connection:
    ``~/.config/provenance-graph/config.toml``) with a ``[neo4j]`` table does.
 3. Otherwise the managed local server is used, started on demand.
 
+TLS to an existing server is chosen by the URI scheme (``bolt+s``/``neo4j+s``: the
+system's CAs; ``+ssc``: any certificate), or by ``NEO4J_TRUSTED_CA`` (or ``trusted_ca``
+in ``[neo4j]``), a private CA's certificate file, with a ``bolt://`` or ``neo4j://`` URI.
+
 The managed server is tuned by ``PROVGRAPH_HOME``, ``PROVGRAPH_BOLT_PORT``,
-``PROVGRAPH_HTTP_PORT``, ``PROVGRAPH_NEO4J_HEAP`` and ``PROVGRAPH_NEO4J_PAGECACHE``,
-or by a ``[server]`` table in the same config file; the environment wins.
+``PROVGRAPH_HTTP_PORT``, ``PROVGRAPH_NEO4J_HEAP``, ``PROVGRAPH_NEO4J_PAGECACHE`` and
+``PROVGRAPH_BOLT_TLS``, or by a ``[server]`` table in the same config file; the
+environment wins.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -29,6 +34,7 @@ from provenance_graph.errors import ConfigurationError
 __all__ = [
     "ConnectionSettings",
     "ServerSettings",
+    "TlsMode",
     "config_path",
     "connection_from_env",
     "server_settings",
@@ -36,6 +42,8 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 _MEMORY = re.compile(r"[1-9][0-9]*[kKmMgG]\Z")
+TlsMode = Literal["disabled", "optional", "required"]
+"""TLS on the managed server's Bolt port, as Neo4j's ``server.bolt.tls_level`` names it."""
 
 
 class ConnectionSettings(BaseModel):
@@ -51,6 +59,10 @@ class ConnectionSettings(BaseModel):
     """The password; shown as ``**********`` in any repr or log."""
     database: str = "neo4j"
     """The database to use on that server."""
+    trusted_ca: Path | None = None
+    """A CA certificate file (PEM) to trust instead of the system's CAs, for a server whose
+    certificate a private CA signed. It turns TLS on for a ``bolt://`` or ``neo4j://`` URI;
+    the ``+s`` and ``+ssc`` schemes choose their own trust and do not take it."""
     managed: bool = False
     """True when this is the managed local server."""
 
@@ -70,6 +82,9 @@ class ServerSettings(BaseModel):
     """JVM heap size (initial and maximum), e.g. ``2g``."""
     pagecache: str = "3g"
     """Page cache size, e.g. ``3g``; the store files it caches are the graph on disk."""
+    bolt_tls: TlsMode = "disabled"
+    """TLS on the Bolt port: ``disabled``, ``optional`` or ``required``. When on, the server
+    gets a certificate for 127.0.0.1 and localhost from a private CA made for it."""
 
     @field_validator("heap", "pagecache")
     @classmethod
@@ -77,6 +92,11 @@ class ServerSettings(BaseModel):
         if not _MEMORY.match(value):
             raise ValueError(f"{value!r} is not a memory size like 512m or 2g")
         return value.lower()
+
+    @field_validator("bolt_tls", mode="before")
+    @classmethod
+    def _tls_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 def config_path() -> Path:
@@ -123,6 +143,12 @@ def connection_from_env() -> ConnectionSettings | None:
     else:
         table = dict(_read_config().get("neo4j", {}))
         if not table:
+            if os.environ.get("NEO4J_TRUSTED_CA"):
+                raise ConfigurationError(
+                    "NEO4J_TRUSTED_CA is set but no server is configured, so the managed one would be used",
+                    hint="set NEO4J_URI (or uri in the [neo4j] config table) to the server that CA "
+                    "signed for; the managed server trusts its own CA by itself",
+                )
             return None
         source = str(config_path())
         if "password_file" in table:
@@ -131,11 +157,15 @@ def connection_from_env() -> ConnectionSettings | None:
                 table["password"] = pw_path.read_text(encoding="utf-8").strip()
             except OSError as err:
                 raise ConfigurationError(f"cannot read password_file {pw_path}: {err}") from err
+    if os.environ.get("NEO4J_TRUSTED_CA"):
+        table["trusted_ca"] = os.environ["NEO4J_TRUSTED_CA"]
+    if isinstance(table.get("trusted_ca"), str):
+        table["trusted_ca"] = Path(table["trusted_ca"]).expanduser()
     return _validated(
         ConnectionSettings,
         table,
         f"Neo4j connection settings from {source}",
-        "the [neo4j] table takes uri, user, password or password_file, and database",
+        "the [neo4j] table takes uri, user, password or password_file, database and trusted_ca",
     )
 
 
@@ -157,6 +187,7 @@ def server_settings() -> ServerSettings:
         "PROVGRAPH_HTTP_PORT": "http_port",
         "PROVGRAPH_NEO4J_HEAP": "heap",
         "PROVGRAPH_NEO4J_PAGECACHE": "pagecache",
+        "PROVGRAPH_BOLT_TLS": "bolt_tls",
     }
     for var, key in env_map.items():
         if os.environ.get(var):

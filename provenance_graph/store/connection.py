@@ -8,6 +8,7 @@ name and parameters. Driver errors are translated into this package's errors
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -16,7 +17,13 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from provenance_graph import __version__
-from provenance_graph.errors import DatabaseAuthError, DatabaseError, DatabaseUnavailableError
+from provenance_graph.errors import (
+    ConfigurationError,
+    DatabaseAuthError,
+    DatabaseError,
+    DatabaseTLSError,
+    DatabaseUnavailableError,
+)
 from provenance_graph.queries import QueryLibrary, queries
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 
@@ -47,6 +54,100 @@ def _rows(result: neo4j.Result) -> list[dict[str, Any]]:
     return [dict(zip(keys, record, strict=True)) for record in result]
 
 
+def _trust_options(settings: ConnectionSettings) -> dict[str, Any]:
+    """Driver options for ``settings.trusted_ca``: TLS on, verified against that CA only.
+
+    The CA file is read here, so a missing or malformed one is a clear error at once
+    rather than a failed handshake later.
+    """
+    ca = settings.trusted_ca
+    if ca is None:
+        return {}
+    scheme, _, rest = settings.uri.partition("://")
+    if scheme.endswith(("+s", "+ssc")):
+        plain = scheme.partition("+")[0]
+        raise ConfigurationError(
+            f"a trusted CA certificate ({ca}) cannot be used with {settings.uri}: the {scheme}:// "
+            "scheme chooses its own certificate check (the system's CAs, or none for +ssc)",
+            hint=f"use {plain}://{rest} with NEO4J_TRUSTED_CA (TLS is then on, checked against "
+            "that CA), or unset NEO4J_TRUSTED_CA (trusted_ca in the config file)",
+        )
+    try:
+        ssl.create_default_context(cafile=str(ca))
+    except ssl.SSLError as err:
+        raise ConfigurationError(
+            f"the trusted CA file {ca} holds no usable PEM certificate: {err.reason or err}",
+            hint="NEO4J_TRUSTED_CA (or trusted_ca) names the CA's certificate in PEM, "
+            "'-----BEGIN CERTIFICATE-----'",
+        ) from err
+    except OSError as err:
+        raise ConfigurationError(
+            f"cannot read the trusted CA file {ca}: {err.strerror or err}",
+            hint="check NEO4J_TRUSTED_CA (or trusted_ca in the config file); the managed server "
+            "makes its CA on 'provgraph server start'",
+        ) from err
+    return {"encrypted": True, "trusted_certificates": neo4j.TrustCustomCAs(str(ca))}
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what lies under it: causes, contexts, and the members of exception groups."""
+    seen: set[int] = set()
+    stack = [err]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(current.exceptions if isinstance(current, BaseExceptionGroup) else ())
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _tls_error(
+    err: neo4j_errors.ServiceUnavailable, settings: ConnectionSettings, *, encrypted: bool
+) -> DatabaseTLSError | None:
+    """The TLS problem behind a failed connection, if that is what it was.
+
+    The driver reports these as `ServiceUnavailable`; the `ssl` error under it, or a
+    server closing the connection at the Bolt handshake, tells them apart from a
+    server that is not there.
+    """
+    uri = settings.uri
+    for cause in _causes(err):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message or cause.reason or str(cause)
+            if settings.trusted_ca is not None:
+                hint = (
+                    f"check that {settings.trusted_ca} is the certificate of the CA that signed the "
+                    "server's, and that the server's certificate names the host in the URI"
+                )
+            else:
+                hint = (
+                    "if a private CA signed it, set NEO4J_TRUSTED_CA=/path/to/ca.pem (or trusted_ca "
+                    "in the [neo4j] config table) and use bolt:// or neo4j:// without +s; if it is "
+                    "self-signed, use bolt+ssc:// or neo4j+ssc:// (encrypted, not verified)"
+                )
+            return DatabaseTLSError(
+                f"Neo4j at {uri} presented a TLS certificate this client does not trust: {why}", hint=hint
+            )
+        if isinstance(cause, ssl.SSLError):
+            return DatabaseTLSError(
+                f"the TLS handshake with Neo4j at {uri} failed ({cause.reason or cause}): "
+                "the server may not accept TLS on that port",
+                hint="if its Bolt TLS is off, use bolt:// or neo4j:// without +s and without "
+                "NEO4J_TRUSTED_CA; otherwise check the host and port",
+            )
+    if not encrypted and any("closed with incomplete handshake" in str(c) for c in _causes(err)):
+        return DatabaseTLSError(
+            f"Neo4j at {uri} closed the connection at the Bolt handshake, as a server that "
+            "requires TLS does, and this connection is not encrypted",
+            hint="connect with TLS: bolt+s:// or neo4j+s:// (a certificate from a public CA), "
+            "bolt:// or neo4j:// with NEO4J_TRUSTED_CA=/path/to/ca.pem (a private CA), or "
+            "bolt+ssc:// or neo4j+ssc:// (self-signed: encrypted, not verified)",
+        )
+    return None
+
+
 class GraphStore:
     """A connection to one Neo4j database, with the package's named queries.
 
@@ -65,6 +166,7 @@ class GraphStore:
                 max_transaction_retry_time=60.0,
                 connection_acquisition_timeout=120.0,
                 notifications_min_severity="OFF",
+                **_trust_options(settings),
             )
         except (ValueError, neo4j_errors.ConfigurationError) as err:
             raise DatabaseError(
@@ -101,6 +203,9 @@ class GraphStore:
                 "server the password is in its password file",
             ) from err
         except neo4j_errors.ServiceUnavailable as err:
+            tls_error = _tls_error(err, self.settings, encrypted=self.driver.encrypted)
+            if tls_error is not None:
+                raise tls_error from err
             raise DatabaseUnavailableError(
                 f"no Neo4j server answers at {self.settings.uri}",
                 hint="start it ('provgraph server start' for the managed one), or check NEO4J_URI",

@@ -12,7 +12,15 @@ from provenance_graph.settings import connection_from_env, server_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE", "PROVGRAPH_HOME"):
+    for var in (
+        "NEO4J_URI",
+        "NEO4J_USER",
+        "NEO4J_PASSWORD",
+        "NEO4J_DATABASE",
+        "NEO4J_TRUSTED_CA",
+        "PROVGRAPH_HOME",
+        "PROVGRAPH_BOLT_TLS",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PROVGRAPH_CONFIG", str(tmp_path / "config.toml"))
     (tmp_path / "config.toml").write_text("")
@@ -66,4 +74,43 @@ def test_bad_config_names_the_culprit(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "config.toml").write_text("")
     monkeypatch.setenv("PROVGRAPH_NEO4J_HEAP", "lots")
     with pytest.raises(ConfigurationError, match="heap"):
+        server_settings()
+
+
+def test_a_trusted_ca_from_the_environment_or_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[neo4j]\nuri = "bolt://graph.example.org:7687"\npassword = "pw"\ntrusted_ca = "~/ca.pem"\n'
+    )
+    settings = connection_from_env()
+    assert settings is not None
+    assert settings.trusted_ca == Path("~/ca.pem").expanduser()
+    monkeypatch.setenv("NEO4J_TRUSTED_CA", str(tmp_path / "env-ca.pem"))
+    settings = connection_from_env()
+    assert settings is not None and settings.trusted_ca == tmp_path / "env-ca.pem", "the environment wins"
+    monkeypatch.setenv("NEO4J_URI", "neo4j://graph.example.org:7687")
+    monkeypatch.setenv("NEO4J_PASSWORD", "pw")
+    settings = connection_from_env()
+    assert settings is not None and settings.trusted_ca == tmp_path / "env-ca.pem"
+    monkeypatch.delenv("NEO4J_TRUSTED_CA")
+    settings = connection_from_env()
+    assert settings is not None and settings.trusted_ca is None
+
+
+def test_a_trusted_ca_without_a_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEO4J_TRUSTED_CA", "/etc/ssl/ca.pem")
+    with pytest.raises(ConfigurationError, match="NEO4J_TRUSTED_CA is set but no server is configured"):
+        connection_from_env()
+
+
+def test_managed_server_tls_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert server_settings().bolt_tls == "disabled"
+    monkeypatch.setenv("PROVGRAPH_BOLT_TLS", "Required")
+    assert server_settings().bolt_tls == "required"
+    monkeypatch.delenv("PROVGRAPH_BOLT_TLS")
+    (tmp_path / "config.toml").write_text('[server]\nbolt_tls = "optional"\n')
+    assert server_settings().bolt_tls == "optional"
+    monkeypatch.setenv("PROVGRAPH_BOLT_TLS", "yes")
+    with pytest.raises(ConfigurationError, match="bolt_tls"):
         server_settings()
