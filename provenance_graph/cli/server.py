@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from provenance_graph.cli._output import console, err_console
-from provenance_graph.server import ManagedServer
+from provenance_graph.server import ManagedServer, ServerStatus
 
 app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when none is configured.")
 
@@ -22,9 +22,16 @@ def start() -> None:
     status = server.start(say=err_console.print)
     console.print(f"Neo4j {status.version} {status.edition} is running (pid {status.pid}).")
     console.print(f"bolt:    {status.bolt_uri}")
+    console.print(_tls_line(status), markup=False)
     console.print(
         f"browser: {status.browser_url}   (user neo4j; password: provgraph server status --show-password)"
     )
+
+
+def _tls_line(status: ServerStatus) -> str:
+    if status.ca_certificate is None:
+        return f"tls:     {status.tls}"
+    return f"tls:     {status.tls}  (CA certificate: {status.ca_certificate}; clients: NEO4J_TRUSTED_CA)"
 
 
 @app.command()
@@ -52,6 +59,7 @@ def status(
     if st.version:
         console.print(f"version: Neo4j {st.version} {st.edition}")
     console.print(f"bolt:    {st.bolt_uri}")
+    console.print(_tls_line(st), markup=False)
     console.print(f"browser: {st.browser_url}")
     console.print(f"home:    {st.home}")
     if show_password:

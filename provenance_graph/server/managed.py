@@ -10,6 +10,7 @@ Layout under the home directory (``ServerSettings.home``)::
     dist/.assembled           digest of the POM that produced dist/
     conf/neo4j.conf           written on every start from the settings
     data/ logs/ run/ import/  the server's own directories
+    certificates/             with Bolt TLS on: a private CA, and the Bolt key and certificate
     password                  the neo4j user's password (mode 0600)
     neo4j.pid                 pid of the running server
 
@@ -53,7 +54,8 @@ from provenance_graph.errors import (
     ServerError,
     ServerStartError,
 )
-from provenance_graph.settings import ConnectionSettings, ServerSettings, server_settings
+from provenance_graph.server.tls import BoltCertificates
+from provenance_graph.settings import ConnectionSettings, ServerSettings, TlsMode, server_settings
 
 __all__ = ["JavaRuntime", "ManagedServer", "ServerStatus", "find_java", "neo4j_version"]
 
@@ -63,6 +65,7 @@ MIN_JAVA = 17
 BROWSER_ASSETS = ("provgraph.grass", "guide.html")
 _BROWSER_ASSET_DIR = "browser/provgraph/"
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+_TLS_LEVELS: dict[str, TlsMode] = {"DISABLED": "disabled", "OPTIONAL": "optional", "REQUIRED": "required"}
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 _FALLBACK_HINT = (
     "or point provgraph at an existing server with NEO4J_URI/NEO4J_PASSWORD, "
@@ -166,6 +169,10 @@ class ServerStatus:
     """The Neo4j edition the server reports, if running."""
     home: Path
     """The managed server's home directory."""
+    tls: TlsMode = "disabled"
+    """TLS on the Bolt port: the running server's, else what the next start will use."""
+    ca_certificate: Path | None = None
+    """The CA certificate that clients trust, when TLS is on (``NEO4J_TRUSTED_CA``)."""
 
 
 class ManagedServer:
@@ -189,6 +196,7 @@ class ManagedServer:
         self.import_dir = home / "import"
         self.password_file = home / "password"
         self.pid_file = home / "neo4j.pid"
+        self.certificates = BoltCertificates(home / "certificates")
 
     # --- addresses ---------------------------------------------------------------------
 
@@ -207,14 +215,31 @@ class ManagedServer:
         return f"http://127.0.0.1:{self.settings.http_port}/{_BROWSER_ASSET_DIR}{name}"
 
     def connection(self) -> ConnectionSettings:
-        """Connection settings for the managed server (it must have been started once)."""
+        """Connection settings for the managed server (it must have been started once).
+
+        With Bolt TLS on (``optional`` or ``required``) they use TLS and trust the server's
+        own CA, and only it.
+        """
+        tls = self.tls_mode() != "disabled"
         return ConnectionSettings(
             uri=self.bolt_uri,
             user="neo4j",
             password=SecretStr(self.password()),
             database="neo4j",
+            trusted_ca=self.certificates.ca_file if tls else None,
             managed=True,
         )
+
+    def tls_mode(self) -> TlsMode:
+        """TLS on Bolt: the running server's (from the neo4j.conf it started with), else the settings'."""
+        if self._pid() is not None:
+            with contextlib.suppress(OSError):
+                for line in (self.conf_dir / "neo4j.conf").read_text(encoding="utf-8").splitlines():
+                    key, _, value = line.partition("=")
+                    if key == "server.bolt.tls_level" and value in _TLS_LEVELS:
+                        return _TLS_LEVELS[value]
+                return "disabled"  # written before TLS could be chosen: Neo4j's default
+        return self.settings.bolt_tls
 
     def password(self) -> str:
         """The neo4j user's password, read from the mode-0600 password file."""
@@ -345,6 +370,7 @@ class ManagedServer:
         pid = self._pid()
         info = self._discovery() if pid else None
         running = pid is not None and info is not None and self._bolt_accepts()
+        tls = self.tls_mode()
         return ServerStatus(
             running=running,
             pid=pid,
@@ -353,6 +379,8 @@ class ManagedServer:
             version=str(info.get("neo4j_version")) if info else None,
             edition=str(info.get("neo4j_edition")) if info else None,
             home=self.home,
+            tls=tls,
+            ca_certificate=self.certificates.ca_file if tls != "disabled" else None,
         )
 
     @contextlib.contextmanager
@@ -373,6 +401,11 @@ class ManagedServer:
         with self._lock():
             current = self.status()
             if current.running:
+                if current.tls != self.settings.bolt_tls:
+                    say(
+                        f"note: the running server's Bolt TLS is {current.tls}, not "
+                        f"{self.settings.bolt_tls}; 'provgraph server stop' and start again to change it"
+                    )
                 return current
             if current.pid is not None:
                 # Alive but not answering yet: another start is still warming it up.
@@ -389,6 +422,8 @@ class ManagedServer:
                 self.import_dir,
             ):
                 directory.mkdir(parents=True, exist_ok=True)
+            if self.settings.bolt_tls != "disabled" and self.certificates.ensure():
+                say(f"Made a private CA and a Bolt certificate for 127.0.0.1 ({self.certificates.ca_file})")
             self._write_conf()
             self._ensure_password(java)
             say(f"Starting Neo4j {neo4j_version()} (logs in {self.logs_dir}) ...")
@@ -470,6 +505,7 @@ class ManagedServer:
             "server.http.listen_address": f"127.0.0.1:{s.http_port}",
             "server.http.advertised_address": f"127.0.0.1:{s.http_port}",
             "server.https.enabled": "false",
+            "server.bolt.tls_level": s.bolt_tls.upper(),
             "dbms.security.auth_enabled": "true",
             "server.memory.heap.initial_size": s.heap,
             "server.memory.heap.max_size": s.heap,
@@ -484,6 +520,16 @@ class ManagedServer:
                 f"style {self.asset_url('provgraph.grass')}; play {self.asset_url('guide.html')}"
             ),
         }
+        if s.bolt_tls != "disabled":
+            # Neo4j's SSL framework: the Bolt policy's files, and no client certificates asked for.
+            certs = self.certificates
+            lines |= {
+                "dbms.ssl.policy.bolt.enabled": "true",
+                "dbms.ssl.policy.bolt.base_directory": certs.directory,
+                "dbms.ssl.policy.bolt.private_key": certs.key_file.name,
+                "dbms.ssl.policy.bolt.public_certificate": certs.cert_file.name,
+                "dbms.ssl.policy.bolt.client_auth": "NONE",
+            }
         text = "# Written by provenance-graph on every start; edit the settings, not this file.\n"
         text += "".join(f"{k}={v}\n" for k, v in lines.items())
         (self.conf_dir / "neo4j.conf").write_text(text, encoding="utf-8")
