@@ -27,6 +27,9 @@ Hierarchy::
      |    +-- PlanConflictError
      |    +-- PlanBusyError
      |    +-- PlanFileError
+     +-- ClusteringError ............... clustering rules are invalid, or cannot be applied to a plan
+     |    +-- ClusteringCycleError
+     |    +-- ClusteringNotFoundError
      +-- DatabaseError ................. talking to Neo4j failed
      |    +-- DatabaseUnavailableError
      |    +-- DatabaseAuthError
@@ -46,6 +49,9 @@ Hierarchy::
 from __future__ import annotations
 
 __all__ = [
+    "ClusteringCycleError",
+    "ClusteringError",
+    "ClusteringNotFoundError",
     "ConfigurationError",
     "DatabaseAuthError",
     "DatabaseError",
@@ -189,6 +195,18 @@ class PlanBusyError(PlanError):
 
 class PlanFileError(PlanError):
     """Raised when a plan file cannot be read or does not hold a valid plan."""
+
+
+class ClusteringError(ProvenanceGraphError):
+    """Raised when clustering rules are malformed or name tasks or dimensions a plan does not have."""
+
+
+class ClusteringCycleError(ClusteringError):
+    """Raised when a clustering would make batch jobs depend on each other in a cycle."""
+
+
+class ClusteringNotFoundError(ClusteringError):
+    """Raised when no complete, current clustering of that name is stored for the plan."""
 
 
 class DatabaseError(ProvenanceGraphError):

@@ -1,0 +1,32 @@
+"""Clustering quanta into batch jobs, the job-level DAG, and HTCondor DAGMan files.
+
+The pure half of the production Activator: rules (`ClusteringSpec`, read from YAML),
+`cluster_quanta` (quanta to `BatchJob` s and a `JobGraph`) and `write_dagman`. Storing
+jobs in Neo4j and the blast-radius query live in `provenance_graph.store.clustering`;
+nothing here talks to a database.
+"""
+
+from provenance_graph.clustering._dagman import DagmanFiles, write_dagman
+from provenance_graph.clustering._jobs import (
+    BatchJob,
+    ClusteringSummary,
+    JobGraph,
+    QuantumDag,
+    QuantumNode,
+    cluster_quanta,
+)
+from provenance_graph.clustering._spec import ClusteringSpec, ClusterRule, load_clustering
+
+__all__ = [
+    "BatchJob",
+    "ClusterRule",
+    "ClusteringSpec",
+    "ClusteringSummary",
+    "DagmanFiles",
+    "JobGraph",
+    "QuantumDag",
+    "QuantumNode",
+    "cluster_quanta",
+    "load_clustering",
+    "write_dagman",
+]
