@@ -212,9 +212,15 @@ class PlanGraph:
         return sum(len(q.inputs) + len(q.outputs) for q in self._quanta.values())
 
     def digest(self) -> str:
-        """A SHA-256 of the plan's header and content; equal plans have equal digests."""
+        """A SHA-256 of the plan's header and content; equal plans have equal digests.
+
+        The header's ``created`` time is left out: planning the same thing again, e.g.
+        rerunning a ``provgraph plan`` that was killed after it stored the plan, gives the
+        same digest, so the stored plan counts as ``unchanged`` rather than a conflict.
+        """
         h = hashlib.sha256()
-        h.update(json.dumps(self.plan.model_dump(mode="json"), sort_keys=True).encode())
+        header = self.plan.model_dump(mode="json", exclude={"created"})
+        h.update(json.dumps(header, sort_keys=True).encode())
         for qid in sorted(self._quanta):
             q = self._quanta[qid]
             h.update(qid.encode())

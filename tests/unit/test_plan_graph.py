@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import networkx as nx
 import pytest
 from hypothesis import given, settings
@@ -135,3 +137,7 @@ def test_digest_changes_with_content_only() -> None:
     assert one == same
     other = drp_plan(2, 4, plan_id="p")
     assert one.digest() != other.digest()
+    # Planned again later: the same content, so the same digest (created is not content).
+    later = PlanGraph(one.plan.model_copy(update={"created": one.plan.created + dt.timedelta(hours=1)}),
+                      list(one.quanta.values()))  # fmt: skip
+    assert later.digest() == one.digest()
