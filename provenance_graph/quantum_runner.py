@@ -122,16 +122,33 @@ class QuantumRunner:
 _WORKER: dict[str, QuantumRunner] = {}
 
 
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended.
+
+    A killed process whose parent has not reaped it yet (a zombie) has ended too; it
+    still answers ``kill(pid, 0)``. A parent that reads the killed command's output
+    to the end, as ``subprocess.communicate`` does, reaps it only once the workers,
+    which hold that output open, are gone.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # Linux: the state follows the parenthesised command name
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state == "Z"
+
+
 def _exit_when_gone(pid: int, every: float = 1.0) -> None:
-    """Exit this worker at once when process ``pid`` (the Activator) no longer exists."""
+    """Exit this worker at once when process ``pid`` (the Activator) has ended."""
     while True:
         time.sleep(every)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             os._exit(1)  # orphaned: the next run repairs and reruns what we were doing
-        except PermissionError:
-            pass
 
 
 def init_worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from provenance_graph.model import DatasetType, Quantum
@@ -67,3 +68,22 @@ def test_a_quantum_whose_output_is_registered_already_runs_again_cleanly(tmp_pat
     repo.put({"stale": True}, ref)  # a partial earlier attempt registered it
     assert runner.run(quantum).succeeded
     assert repo.get(ref) == {"x": 1}
+
+
+def test_a_killed_activator_counts_as_gone_before_it_is_reaped() -> None:
+    """Workers watch their Activator; a zombie one (killed, not reaped yet) has ended too."""
+    import subprocess
+    import sys
+    import time
+
+    from provenance_graph.quantum_runner import _gone
+
+    assert not _gone(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _gone(child.pid)  # ended, not reaped: kill(pid, 0) still succeeds
+    child.wait()
+    assert _gone(child.pid)
