@@ -15,13 +15,14 @@
 
 // name: execution_start
 // Records a new execution of a complete plan; returns nothing if the plan is not complete.
+// MERGE on the id: a transaction retried after its commit was lost finds its own node.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
-CREATE (e:Execution {
-  id: $execution_id, plan_id: $plan_id, status: 'running', activator: $activator,
-  host: $host, pid: $pid, user: $user, jobs: $jobs, started: datetime(), heartbeat: datetime(),
-  options_json: $options_json
-})
-CREATE (e)-[:EXECUTES]->(p)
+MERGE (e:Execution {id: $execution_id})
+ON CREATE SET e += {
+  plan_id: $plan_id, status: 'running', activator: $activator, host: $host, pid: $pid,
+  user: $user, jobs: $jobs, started: datetime(), heartbeat: datetime(), options_json: $options_json
+}
+MERGE (e)-[:EXECUTES]->(p)
 RETURN e.id AS id;
 
 // name: execution_heartbeat
@@ -157,14 +158,15 @@ CALL (q, r) {
 RETURN q.id AS id;
 
 // name: execution_skip_quanta
-// Marks pending quanta whose outputs all exist already as 'skipped', and records those
-// outputs. Rows: {id, outputs: [{id, uri, size, checksum}]}. Returns the ids skipped.
+// Marks claimed quanta whose outputs all exist already as 'skipped', and records those
+// outputs. Rows: {id, outputs: [{id, uri, size, checksum}]}. Returns the ids skipped;
+// skipping them again (a retried transaction) changes nothing.
 UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true
 REMOVE q._lock
 WITH q, r
-WHERE q.status = 'running' AND q.execution_id = $execution_id
+WHERE q.status IN ['running', 'skipped'] AND q.execution_id = $execution_id
 SET q.status = 'skipped'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 SET q:Skipped

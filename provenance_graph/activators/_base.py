@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, final
 
+from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError, RepositoryError
 from provenance_graph.model import AttemptOutcome, OutputRecord, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.pipeline import Pipeline
@@ -190,6 +191,7 @@ class Activator(abc.ABC):
             options={"fail_fast": self.fail_fast, "skip_existing": self.skip_existing, "config": self.config},
         )
         repaired = record.start()
+        crash_point("run.started")
         state = _Schedule(self.graph, record.statuses(), record.id)
         progress = Progress(len(self.graph), state.counts())
         self.on_progress(progress)
@@ -210,6 +212,7 @@ class Activator(abc.ABC):
                     continue
                 done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 outcomes = [self._outcome(f, in_flight.pop(f)) for f in done]
+                crash_point("run.outcomes")
                 if self._record(record, state, outcomes, progress, ran, failures) and self.fail_fast:
                     stopping = True
                     self._cancel_queued(record, state, in_flight, progress)
@@ -234,6 +237,7 @@ class Activator(abc.ABC):
         self._close(cancel=False)
         counts = {k: v for k, v in state.counts().items() if v}
         status = "succeeded" if counts.keys() <= {"succeeded", "skipped"} else "failed"
+        crash_point("run.closing")
         record.close(status, counts)
         return RunReport(
             self.plan_id, record.id, status, counts, ran, repaired, failures, time.perf_counter() - started
@@ -250,6 +254,7 @@ class Activator(abc.ABC):
     ) -> bool:
         """Record finished attempts and block what failures hold up; True if any failed."""
         recorded = record.finish(outcomes)
+        crash_point("run.recorded")
         any_failed = False
         for outcome in outcomes:
             if outcome.quantum_id not in recorded:
@@ -277,6 +282,7 @@ class Activator(abc.ABC):
         while state.ready and len(in_flight) < 2 * self.jobs:
             batch = state.take(2 * self.jobs - len(in_flight))
             claimed = record.claim(batch)
+            crash_point("run.claimed")
             state.held_elsewhere((q for q in batch if q not in claimed), progress)
             existing: dict[str, list[OutputRecord]] = {}
             for quantum_id in batch:
@@ -289,6 +295,7 @@ class Activator(abc.ABC):
                     continue
                 state.start(quantum_id, progress)
                 in_flight[self._submit(quantum)] = quantum_id
+                crash_point("run.submitted")
             for quantum_id in record.skip(existing):
                 ran["skipped"] += 1
                 state.done(quantum_id, QuantumStatus.SKIPPED, progress)

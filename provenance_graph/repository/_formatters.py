@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import RepositoryError
 from provenance_graph.model import suggest
 
@@ -128,6 +129,7 @@ def write_atomically(sc: StorageClass, obj: Any, path: Path, what: str) -> None:
     tmp_path = Path(tmp)
     try:
         sc.write(obj, tmp_path)
+        crash_point("file.written")
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -39,7 +39,9 @@ import neo4j.time
 import psutil
 from neo4j import exceptions as neo4j_errors
 
+from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import (
+    ConfigurationError,
     DatasetTypeConflictError,
     PlanBusyError,
     PlanConflictError,
@@ -87,6 +89,10 @@ def _no_progress(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
+#: Seconds between looks at a plan that another live process is writing with the same content.
+WAIT_FOR_SAME_WRITER = 0.5
+
+
 @dataclass(frozen=True)
 class BatchSizes:
     """How many rows each write transaction carries."""
@@ -97,6 +103,27 @@ class BatchSizes:
     """Quanta, with their edges, per transaction."""
     workers: int = 2
     """Write transactions in flight at once."""
+
+    @classmethod
+    def from_env(cls) -> BatchSizes:
+        """The defaults, changed by ``PROVGRAPH_BATCH_DATASETS``, ``..._QUANTA`` and ``..._WORKERS``.
+
+        Smaller batches use less memory in the server per transaction; more of them cost
+        more round trips.
+        """
+        sizes: dict[str, int] = {}
+        for name in ("datasets", "quanta", "workers"):
+            var = f"PROVGRAPH_BATCH_{name.upper()}"
+            text = os.environ.get(var, "").strip()
+            if not text:
+                continue
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigurationError(
+                    f"{var}={text!r} is not a positive whole number",
+                    hint=f"set {var} to a number such as {getattr(cls(), name)}, or unset it",
+                )
+            sizes[name] = int(text)
+        return cls(**sizes)
 
 
 @dataclass(frozen=True)
@@ -268,8 +295,10 @@ class _PlanWriter:
             outcome = self._claim(replace)
             if outcome == "unchanged":
                 return self._result(outcome, started)
+            crash_point("plan.claimed")
             with self._heartbeat():
                 self._write(outcome)
+            crash_point("plan.completed")
             return self._result(outcome, started)
         finally:
             with _LIVE_LOCK:
@@ -327,7 +356,18 @@ class _PlanWriter:
         register_dataset_types(self.store, self.graph.dataset_types.values(), f"plan {self.plan_id!r}")
 
     def _claim(self, replace: bool) -> WriteOutcome:
-        [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
+        while True:
+            [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
+            if row["status"] != "writing" or row["writer"] == self.token or row["digest"] != self.digest:
+                break
+            if not _writer_alive(
+                row["writer"], row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after
+            ):
+                break
+            # Another live process writes this very plan (two `provgraph run` of one plan
+            # started together): wait for it, then find the plan `unchanged`, or take it over
+            # if that writer dies.
+            time.sleep(WAIT_FOR_SAME_WRITER)
         if row["writer"] == self.token:
             return "written"
         if row["status"] == "complete":
@@ -436,6 +476,7 @@ class _PlanWriter:
                     for n in graph.notes
                 ],
             )
+        crash_point("plan.header")
 
         def check_inputs(rows: list[dict[str, Any]]) -> int:
             if rows and rows[0]["unfinished"]:
@@ -510,6 +551,7 @@ class _PlanWriter:
                 )
             return 1
 
+        crash_point("plan.before_complete")
         self.store.write_with(
             "plan_complete",
             check_complete,
@@ -561,6 +603,7 @@ class _PlanWriter:
                     finished, pending = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
                     for future in finished:
                         done += future.result()
+                        crash_point("plan.batch")
                         self.progress(phase, done, total)
             except BaseException:
                 for future in pending:
@@ -601,13 +644,13 @@ def write_plan(
         Replace a complete plan of the same id but different content, instead of
         raising `PlanConflictError`.
     batches
-        Rows per write transaction.
+        Rows per write transaction; default `BatchSizes.from_env`.
     progress
         Called as ``progress(phase, done, total)`` after every batch.
     stale_after
         Seconds after which a silent writer on another host counts as dead.
     """
-    writer = _PlanWriter(store, graph, batches or BatchSizes(), progress, stale_after)
+    writer = _PlanWriter(store, graph, batches or BatchSizes.from_env(), progress, stale_after)
     with _gc_frozen():
         return writer.run(replace)
 

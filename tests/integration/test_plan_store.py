@@ -6,6 +6,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -235,6 +236,39 @@ def test_a_plan_being_written_by_a_live_process_is_busy(store: GraphStore, names
     assert read_plan(store, graph.plan.id) == graph
 
 
+def test_a_write_of_the_same_plan_waits_for_its_live_writer_and_takes_over_when_it_dies(
+    store: GraphStore, namespace: str
+) -> None:
+    import threading
+
+    graph = small_plan(namespace)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    store.write(
+        "plan_claim",
+        plan_id=graph.plan.id,
+        digest=graph.digest(),  # the same plan: the write waits instead of refusing
+        token="someone-else",
+        host=socket.gethostname(),
+        pid=holder.pid,
+    )
+    killed_at: list[float] = []
+
+    def kill_holder() -> None:
+        time.sleep(1.5)
+        killed_at.append(time.monotonic())
+        holder.kill()
+        holder.wait()
+
+    killer = threading.Thread(target=kill_holder)
+    killer.start()
+    result = write_plan(store, graph)
+    finished = time.monotonic()
+    killer.join()
+    assert killed_at and finished > killed_at[0], "the write did not wait for the live writer"
+    assert result.outcome == "resumed"
+    assert read_plan(store, graph.plan.id) == graph
+
+
 def test_delete_refuses_while_another_plan_reads_its_outputs(store: GraphStore, namespace: str) -> None:
     upstream = small_plan(namespace, "up")
     write_plan(store, upstream)
@@ -277,7 +311,8 @@ def test_two_threads_racing_on_one_plan_store_it_once(store: GraphStore, namespa
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) in (["busy", "written"], ["unchanged", "written"])
+    # The loser waits for the winner's write of the same plan, then finds it stored.
+    assert sorted(outcomes) == ["unchanged", "written"]
     assert read_plan(store, graph.plan.id) == graph
     assert graph_counts(store, graph.plan.id) == (len(graph), len(graph.datasets), graph.edge_count)
 
