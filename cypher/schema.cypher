@@ -118,3 +118,18 @@ CALL (q) {
   FOREACH (_ IN CASE q.status WHEN 'blocked' THEN [1] ELSE [] END | SET q:Blocked)
   FOREACH (_ IN CASE q.status WHEN 'skipped' THEN [1] ELSE [] END | SET q:Skipped)
 } IN TRANSACTIONS OF 10000 ROWS;
+
+// name: schema_clustering_id
+// A clustering of a plan: id '<plan id>/<clustering name>' (since schema version 6).
+CREATE CONSTRAINT clustering_id IF NOT EXISTS FOR (c:Clustering) REQUIRE c.id IS UNIQUE;
+
+// name: schema_batch_job_id
+// A batch job: id '<plan id>/<clustering name>/<job name>' (since schema version 6).
+CREATE CONSTRAINT batch_job_id IF NOT EXISTS FOR (j:BatchJob) REQUIRE j.id IS UNIQUE;
+
+// name: schema_clustering_plan
+CREATE INDEX clustering_plan IF NOT EXISTS FOR (c:Clustering) ON (c.plan_id);
+
+// name: schema_batch_job_clustering
+// A clustering's jobs, without going through its (dense) :Clustering node.
+CREATE INDEX batch_job_clustering IF NOT EXISTS FOR (j:BatchJob) ON (j.clustering_id);

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import interop, planning, plans, query, repo, running, server, viz
+from provenance_graph.cli import batch, interop, planning, plans, query, repo, running, server, viz
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -28,6 +28,10 @@ app.command("plan")(planning.plan_command)
 app.command("run")(running.run_command)
 app.command("import-qgraph")(interop.import_qgraph_command)
 app.command("browse")(server.browse)
+app.command("cluster")(batch.cluster_command)
+app.command("blast-radius")(batch.blast_radius_command)
+app.command("export-dagman")(batch.export_dagman_command)
+app.command("run-job")(batch.run_job_command)
 
 
 @app.command()

@@ -367,19 +367,19 @@ def _check_spec(dag: QuantumDag, spec: ClusteringSpec, known_tasks: Iterable[str
                     f"which plan {dag.plan_id!r} does not have",
                     hint=hint,
                 )
-            dims = task_dims.get(task)
-            if dims is None:  # a task of the pipeline with no quanta in this plan
-                continue
-            for dim in rule.dimensions:
-                if dim not in dims and aliases.get(dim) not in dims:
-                    close = suggest(dim, sorted(dims))
-                    raise ClusteringError(
-                        f"clustering rule {label!r} groups by dimension {dim!r}, but quanta of task "
-                        f"{task!r} have dimensions {', '.join(sorted(dims))}",
-                        hint=close
-                        or "group by dimensions all the rule's tasks have, or map one onto another with "
-                        "equalDimensions (e.g. 'visit:exposure')",
-                    )
+        # A dimension no task of the rule has (nor an alias of it) is a typo or a wrong rule;
+        # one that only some tasks have is inherited along dependencies (see `_groups`).
+        rule_dims = set().union(*(task_dims.get(t, set()) for t in rule.pipetasks))
+        if not rule_dims:
+            continue  # none of its tasks has quanta in this plan
+        for dim in rule.dimensions:
+            if dim not in rule_dims and aliases.get(dim) not in rule_dims:
+                close = suggest(dim, sorted(rule_dims))
+                raise ClusteringError(
+                    f"clustering rule {label!r} groups by dimension {dim!r}, but quanta of its tasks "
+                    f"have dimensions {', '.join(sorted(rule_dims))}",
+                    hint=close or "group by dimensions the rule's tasks have",
+                )
 
 
 Group = tuple[str, tuple[DimensionValue, ...]]
@@ -446,31 +446,84 @@ def cluster_quanta(
 
 
 def _groups(dag: QuantumDag, spec: ClusteringSpec) -> tuple[dict[Group, list[int]], list[int]]:
-    """Each rule's quanta by their values of its dimensions; and the quanta no rule selects."""
+    """Each rule's quanta by their values of its dimensions; and the quanta no rule selects.
+
+    A quantum without one of its rule's dimensions (``isr`` is per exposure, the rule groups
+    by visit) takes the value of the quanta of the same rule it feeds (else of those that
+    feed it) when they agree on one, else its `ClusterRule.equal_dimensions` alias.
+    """
     rule_of = spec.rule_of()
-    groups: dict[Group, list[int]] = defaultdict(list)
-    singles: list[int] = []
-    for i, node in enumerate(dag.nodes):
-        label = rule_of.get(node.task)
+    label_of = [rule_of.get(n.task) for n in dag.nodes]
+    singles = [i for i, label in enumerate(label_of) if label is None]
+    values: dict[int, dict[str, DimensionValue]] = {}
+    incomplete: list[int] = []
+    for i, label in enumerate(label_of):
         if label is None:
-            singles.append(i)
             continue
+        data_id = dag.nodes[i].data_id
+        dims = spec.cluster[label].dimensions
+        values[i] = {d: data_id[d] for d in dims if d in data_id}
+        if len(values[i]) < len(dims):
+            incomplete.append(i)
+    if incomplete:
+        _inherit(dag, spec, label_of, values, incomplete)
+    groups: dict[Group, list[int]] = defaultdict(list)
+    for i, vals in values.items():
+        label = label_of[i]
+        assert label is not None
         rule = spec.cluster[label]
-        aliases = rule.aliases()
-        key: list[DimensionValue] = []
         for dim in rule.dimensions:
-            value = node.data_id.get(dim)
-            if value is None:
-                value = node.data_id.get(aliases.get(dim, ""))
-            if value is None:
+            if dim not in vals and rule.aliases().get(dim) in dag.nodes[i].data_id:
+                vals[dim] = dag.nodes[i].data_id[rule.aliases()[dim]]
+            if dim not in vals:
+                node = dag.nodes[i]
                 raise ClusteringError(
                     f"clustering rule {label!r} groups by {dim!r}, but quantum "
-                    f"{_describe(node.task, node.data_id)} has no {dim!r}",
-                    hint="group by dimensions every quantum of the rule's tasks has",
+                    f"{_describe(node.task, node.data_id)} has no {dim!r}, and no quantum of the rule "
+                    f"that it feeds or that feeds it gives it one",
+                    hint=f"put the tasks between into rule {label!r}, group by dimensions every task of "
+                    "the rule has, or map one onto another with equalDimensions (e.g. 'visit:exposure') "
+                    "when their values are equal",
                 )
-            key.append(value)
-        groups[(label, tuple(key))].append(i)
+        groups[(label, tuple(vals[d] for d in rule.dimensions))].append(i)
     return groups, singles
+
+
+def _inherit(
+    dag: QuantumDag,
+    spec: ClusteringSpec,
+    label_of: list[str | None],
+    values: dict[int, dict[str, DimensionValue]],
+    incomplete: list[int],
+) -> None:
+    """Fill missing dimension values from neighbours of the same rule, until nothing changes."""
+    children: dict[int, list[int]] = defaultdict(list)
+    parents: dict[int, list[int]] = defaultdict(list)
+    for p, c in dag.edges:
+        if label_of[p] is not None and label_of[p] == label_of[c]:
+            children[p].append(c)
+            parents[c].append(p)
+    changed = True
+    while changed and incomplete:
+        changed = False
+        still = []
+        for i in incomplete:
+            label = label_of[i]
+            assert label is not None
+            dims = spec.cluster[label].dimensions
+            vals = values[i]
+            for dim in dims:
+                if dim in vals:
+                    continue
+                found = {values[c][dim] for c in children[i] if dim in values[c]}
+                if not found:
+                    found = {values[p][dim] for p in parents[i] if dim in values[p]}
+                if len(found) == 1:
+                    vals[dim] = found.pop()
+                    changed = True
+            if len(vals) < len(dims):
+                still.append(i)
+        incomplete = still
 
 
 Planned = tuple[str, str | None, DataId, list[int], tuple[object, ...]]

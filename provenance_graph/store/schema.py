@@ -23,6 +23,11 @@ Changelog of `SCHEMA_VERSION`:
 5. A quantum's status is mirrored by a label, ``:Running``, ``:Succeeded``, ``:Failed``,
    ``:Blocked`` or ``:Skipped`` (none while pending), so Neo4j Browser can colour quanta by
    status. A version-4 database's quanta are labelled on connect.
+6. Batch jobs: ``:Clustering`` nodes (``(:Clustering)-[:CLUSTERS]->(:Plan)``), ``:BatchJob``
+   nodes with ``(:BatchJob)-[:RUNS {position}]->(:Quantum)`` and the job DAG
+   ``(:BatchJob)-[:DEPENDS_ON]->(:BatchJob)``; constraints ``clustering_id``, ``batch_job_id``;
+   indexes ``clustering_plan``, ``batch_job_clustering``. A version-5 database gains the
+   constraints and indexes on connect; nothing else changes.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from provenance_graph.store.connection import GraphStore
 
 __all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA_FILE = "schema.cypher"
 
 

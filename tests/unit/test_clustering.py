@@ -104,10 +104,10 @@ def test_an_unknown_task_or_dimension_suggests_the_close_one() -> None:
     with pytest.raises(ClusteringError, match="dimension 'vist'") as info:
         cluster(graph, "cluster:\n  a: {pipetasks: calibrate, dimensions: vist}\n")
     assert "did you mean 'visit'" in str(info.value)
-    # isr is per exposure: grouping it by visit needs equalDimensions, and the hint says so
-    with pytest.raises(ClusteringError, match="quanta of task 'isr' have dimensions") as info:
+    # isr is per exposure; with calibrate but without characterizeImage, nothing gives it a visit
+    with pytest.raises(ClusteringError, match=r"quantum isr@.* has no 'visit'") as info:
         cluster(graph, "cluster:\n  a: {pipetasks: 'isr, calibrate', dimensions: 'visit, detector'}\n")
-    assert "equalDimensions" in str(info.value)
+    assert "equalDimensions" in str(info.value) and "put the tasks between into rule 'a'" in str(info.value)
 
 
 def test_a_task_of_the_pipeline_without_quanta_in_this_plan_is_accepted() -> None:
@@ -146,6 +146,14 @@ def test_a_hundred_isr_quanta_per_job() -> None:
     sizes = sorted(len(j) for j in jobs if j.rule == "isr_batch")
     assert sizes == [50, 100, 100, 100, 100]
     assert {j.name for j in jobs if j.rule == "isr_batch"} == {f"isr_batch_p{k}" for k in range(1, 6)}
+
+
+def test_a_quantum_without_the_rules_dimension_takes_it_from_the_quanta_it_feeds() -> None:
+    graph = drp_plan(2, 3)
+    jobs = cluster(graph, CHAIN.replace("    equalDimensions: visit:exposure\n", ""))
+    chains = [j for j in jobs if j.rule == "visit_chain"]
+    assert len(chains) == 2 * 3
+    assert all(j.tasks == ("isr", "characterizeImage", "calibrate") for j in chains)
 
 
 def test_per_visit_chains_split_by_size_keep_each_detectors_chain_whole() -> None:

@@ -35,7 +35,7 @@ def test_quick_start_is_two_make_targets() -> None:
 )
 def test_every_listed_command_exists(line: str) -> None:
     words = line.split()[1:]
-    path = [w for w in words if re.fullmatch(r"[a-z]+(\|[a-z]+)*", w)][:2]
+    path = [w for w in words if re.fullmatch(r"[a-z][a-z-]*(\|[a-z][a-z-]*)*", w)][:2]
     variants = path[-1].split("|")
     for variant in variants:
         args = [*path[:-1], variant, "--help"]
