@@ -12,6 +12,11 @@ TLS to an existing server is chosen by the URI scheme (``bolt+s``/``neo4j+s``: t
 system's CAs; ``+ssc``: any certificate), or by ``NEO4J_TRUSTED_CA`` (or ``trusted_ca``
 in ``[neo4j]``), a private CA's certificate file, with a ``bolt://`` or ``neo4j://`` URI.
 
+When the server goes away mid-command (a restart, a failover, a network cut), each
+transaction is retried with backoff for up to ``NEO4J_RETRY_SECONDS`` (or
+``retry_seconds`` in ``[neo4j]``; default 120 s, for the managed server too) before the
+command stops with a clear message; every write is safe to retry.
+
 The managed server is tuned by ``PROVGRAPH_HOME``, ``PROVGRAPH_BOLT_PORT``,
 ``PROVGRAPH_HTTP_PORT``, ``PROVGRAPH_NEO4J_HEAP``, ``PROVGRAPH_NEO4J_PAGECACHE`` and
 ``PROVGRAPH_BOLT_TLS``, or by a ``[server]`` table in the same config file; the
@@ -32,11 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from provenance_graph.errors import ConfigurationError
 
 __all__ = [
+    "DEFAULT_RETRY_SECONDS",
     "ConnectionSettings",
     "ServerSettings",
     "TlsMode",
     "config_path",
     "connection_from_env",
+    "retry_seconds_from_env",
     "server_settings",
 ]
 
@@ -44,6 +51,27 @@ M = TypeVar("M", bound=BaseModel)
 _MEMORY = re.compile(r"[1-9][0-9]*[kKmMgG]\Z")
 TlsMode = Literal["disabled", "optional", "required"]
 """TLS on the managed server's Bolt port, as Neo4j's ``server.bolt.tls_level`` names it."""
+
+
+#: Seconds a transaction is retried while the server does not answer, unless configured.
+DEFAULT_RETRY_SECONDS = 120.0
+
+
+def retry_seconds_from_env() -> float:
+    """``NEO4J_RETRY_SECONDS`` if set, else `DEFAULT_RETRY_SECONDS`."""
+    text = os.environ.get("NEO4J_RETRY_SECONDS", "").strip()
+    if not text:
+        return DEFAULT_RETRY_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(
+            f"NEO4J_RETRY_SECONDS={text!r} is not a number of seconds",
+            hint=f"set it to e.g. {DEFAULT_RETRY_SECONDS:.0f} (0: never retry), or unset it",
+        )
+    return value
 
 
 class ConnectionSettings(BaseModel):
@@ -63,6 +91,9 @@ class ConnectionSettings(BaseModel):
     """A CA certificate file (PEM) to trust instead of the system's CAs, for a server whose
     certificate a private CA signed. It turns TLS on for a ``bolt://`` or ``neo4j://`` URI;
     the ``+s`` and ``+ssc`` schemes choose their own trust and do not take it."""
+    retry_seconds: float = Field(default_factory=retry_seconds_from_env, ge=0)
+    """How long a transaction is retried, with backoff, while the server does not answer
+    (restarting, failing over); then the command stops with a clear message."""
     managed: bool = False
     """True when this is the managed local server."""
 
@@ -159,13 +190,16 @@ def connection_from_env() -> ConnectionSettings | None:
                 raise ConfigurationError(f"cannot read password_file {pw_path}: {err}") from err
     if os.environ.get("NEO4J_TRUSTED_CA"):
         table["trusted_ca"] = os.environ["NEO4J_TRUSTED_CA"]
+    if os.environ.get("NEO4J_RETRY_SECONDS", "").strip():
+        table["retry_seconds"] = retry_seconds_from_env()
     if isinstance(table.get("trusted_ca"), str):
         table["trusted_ca"] = Path(table["trusted_ca"]).expanduser()
     return _validated(
         ConnectionSettings,
         table,
         f"Neo4j connection settings from {source}",
-        "the [neo4j] table takes uri, user, password or password_file, database and trusted_ca",
+        "the [neo4j] table takes uri, user, password or password_file, database, trusted_ca "
+        "and retry_seconds",
     )
 
 

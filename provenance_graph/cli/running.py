@@ -17,7 +17,7 @@ from rich.table import Table
 
 from provenance_graph.activators import LocalActivator, Progress, RunReport
 from provenance_graph.cli._output import console, err_console
-from provenance_graph.errors import PipelineError
+from provenance_graph.errors import DatabaseError, PipelineError
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import load_plan, save_plan
@@ -208,6 +208,12 @@ def run_command(
             except KeyboardInterrupt:
                 err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
                 raise typer.Exit(130) from None
+            except DatabaseError as err:  # the database went away for longer than we retry
+                raise type(err)(
+                    f"{err.message}; the run of plan {the_plan_id!r} stopped",
+                    hint=f"once Neo4j answers again, 'provgraph run --plan {the_plan_id}' resumes it; "
+                    "what succeeded stays done",
+                ) from err
         print_report(report, store)
     if not report.ok:
         raise typer.Exit(1)

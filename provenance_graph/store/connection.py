@@ -163,7 +163,7 @@ class GraphStore:
                 settings.uri,
                 auth=(settings.user, settings.password.get_secret_value()),
                 user_agent=f"provenance-graph/{__version__}",
-                max_transaction_retry_time=60.0,
+                max_transaction_retry_time=settings.retry_seconds,
                 connection_acquisition_timeout=120.0,
                 notifications_min_severity="OFF",
                 **_trust_options(settings),
@@ -287,24 +287,31 @@ class GraphStore:
         with self._translated(), self.session() as session:
             return session.execute_write(work) if write else session.execute_read(work)
 
-    def autocommit(self, name: str, attempts: int = 5, **params: Any) -> list[dict[str, Any]]:
+    def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named, idempotent query in an auto-commit transaction.
 
         Needed by ``CALL ... IN TRANSACTIONS``. The driver retries only managed
-        transactions, so transient errors (deadlocks with concurrent writers) are
-        retried here, with backoff.
+        transactions, so transient errors (deadlocks with concurrent writers) and a
+        server that does not answer are retried here, with backoff, for up to
+        ``settings.retry_seconds``, as the driver does for managed ones.
         """
         q = self.queries[name].query()
+        deadline = time.monotonic() + self.settings.retry_seconds
+        delay = 0.5
         with self._translated():
-            for attempt in range(attempts):
+            while True:
                 try:
                     with self.session() as session:
                         return [r.data() for r in session.run(q, params)]
-                except neo4j_errors.TransientError:
-                    if attempt == attempts - 1:
+                except (
+                    neo4j_errors.TransientError,
+                    neo4j_errors.ServiceUnavailable,
+                    neo4j_errors.SessionExpired,
+                ):
+                    if time.monotonic() + delay > deadline:
                         raise
-                    time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+                    time.sleep(delay)
+                    delay = min(2 * delay, 8.0)
 
 
 def open_store(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from provenance_graph.errors import ConfigurationError
-from provenance_graph.settings import connection_from_env, server_settings
+from provenance_graph.settings import DEFAULT_RETRY_SECONDS, connection_from_env, server_settings
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +18,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "NEO4J_PASSWORD",
         "NEO4J_DATABASE",
         "NEO4J_TRUSTED_CA",
+        "NEO4J_RETRY_SECONDS",
         "PROVGRAPH_HOME",
         "PROVGRAPH_BOLT_TLS",
     ):
@@ -114,3 +115,35 @@ def test_managed_server_tls_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("PROVGRAPH_BOLT_TLS", "yes")
     with pytest.raises(ConfigurationError, match="bolt_tls"):
         server_settings()
+
+
+def test_the_retry_window_comes_from_the_environment_or_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", "neo4j://graph.example.org:7687")
+    monkeypatch.setenv("NEO4J_PASSWORD", "s3cret")
+    settings = connection_from_env()
+    assert settings is not None and settings.retry_seconds == DEFAULT_RETRY_SECONDS
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", "7.5")
+    settings = connection_from_env()
+    assert settings is not None and settings.retry_seconds == 7.5
+    monkeypatch.delenv("NEO4J_URI")
+    (tmp_path / "config.toml").write_text(
+        '[neo4j]\nuri = "neo4j://h:7687"\npassword = "p"\nretry_seconds = 30\n'
+    )
+    settings = connection_from_env()
+    assert settings is not None and settings.retry_seconds == 7.5, "the environment wins"
+    monkeypatch.delenv("NEO4J_RETRY_SECONDS")
+    settings = connection_from_env()
+    assert settings is not None and settings.retry_seconds == 30
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
+def test_a_bad_retry_window_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", "neo4j://graph.example.org:7687")
+    monkeypatch.setenv("NEO4J_PASSWORD", "s3cret")
+    monkeypatch.setenv("NEO4J_RETRY_SECONDS", value)
+    with pytest.raises(ConfigurationError, match=f"NEO4J_RETRY_SECONDS='{value}' is not a number of seconds"):
+        connection_from_env()
