@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench bench-preflight bench-execution bench-queries system-packages clean-venv
+.PHONY: demo test lint unit bench bench-preflight bench-execution bench-queries bench-clustering system-packages clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
@@ -58,6 +58,10 @@ bench-execution: $(STAMP)
 
 bench-queries: $(STAMP)
 	$(BIN)/python benchmarks/queries.py --visits 106 --detectors 189 --tracts 4 --lsst
+
+# 1M quanta in memory (no database); add --plan-id PLAN to also store a stored plan's clustering.
+bench-clustering: $(STAMP)
+	$(BIN)/python benchmarks/clustering.py --memory --visits 1050 --detectors 189 --tracts 10
 
 clean-venv:
 	rm -rf $(VENV)
