@@ -878,11 +878,13 @@ def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[S
 
 
 def delete_plan(store: GraphStore, plan_id: str) -> bool:
-    """Delete a plan (complete or not), its quanta and the datasets only it produced.
+    """Delete a plan (complete or not), its clusterings, its quanta and the datasets only it produced.
 
     Refuses when quanta of other plans read datasets this plan produces.
     Returns False when there was no such plan.
     """
+    from provenance_graph.store.clustering import delete_clustering, list_clusterings
+
     header = store.read("plan_header", plan_id=plan_id)
     if not header:
         return False
@@ -901,6 +903,8 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
         )
     _refuse_if_read_by_others(store, plan_id, "deleted")
     refuse_if_running(store, plan_id, "deleted")
+    for clustering in list_clusterings(store, plan_id):  # batch jobs point at the plan's quanta
+        delete_clustering(store, plan_id, clustering.name)
     _delete_content(store, plan_id)
     store.write("plan_delete_node", plan_id=plan_id, token=None)
     return True

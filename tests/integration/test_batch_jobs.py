@@ -31,7 +31,7 @@ from provenance_graph.errors import (
 )
 from provenance_graph.model import PlanGraph
 from provenance_graph.settings import ConnectionSettings
-from provenance_graph.store import GraphStore, read_plan, write_plan
+from provenance_graph.store import GraphStore, delete_plan, read_plan, write_plan
 from provenance_graph.store.clustering import (
     blast_radius,
     cluster_plan,
@@ -112,6 +112,15 @@ def test_a_clustering_is_stored_and_read_back_equal_and_storing_it_again_changes
         len(graph),
         len(jobs.critical_path()),
     )
+
+
+def test_deleting_a_plan_deletes_its_clusterings(store: GraphStore, namespace: str, plans: list[str]) -> None:
+    graph = stored_drp(store, namespace, plans)
+    cluster_plan(store, graph.plan.id, load_clustering(DEMO_RULES))
+    assert counts(store, graph.plan.id, "demo")["jobs"] > 0
+    assert delete_plan(store, graph.plan.id)
+    assert counts(store, graph.plan.id, "demo") == {"nodes": 0, "jobs": 0, "runs": 0, "deps": 0}
+    assert list_clusterings(store, graph.plan.id) == []
 
 
 def test_other_rules_under_the_same_name_are_refused_unless_replaced(
