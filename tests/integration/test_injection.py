@@ -36,11 +36,15 @@ CLI_HOSTILE = ["' OR 1=1 //", "`) DETACH DELETE n //", "}) MATCH (n) DETACH DELE
 hostile_text = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=3), min_size=1, max_size=6).map("".join)
 
 #: The schema's labels and relationship types (docs/schema.md); nothing else may appear.
+#: The schema's labels and relationship types (docs/schema.md, version 6).
 LABELS = {
     "Plan", "Quantum", "Dataset", "DatasetType", "SchemaVersion", "PlanNote", "Execution", "Attempt",
-    "Running", "Succeeded", "Failed", "Blocked", "Skipped",
+    "Running", "Succeeded", "Failed", "Blocked", "Skipped", "Clustering", "BatchJob",
 }  # fmt: skip
-RELATIONSHIP_TYPES = {"PRODUCES", "CONSUMES", "IN_PLAN", "HAS_NOTE", "EXECUTES", "HAS_ATTEMPT"}
+RELATIONSHIP_TYPES = {
+    "PRODUCES", "CONSUMES", "IN_PLAN", "HAS_NOTE", "EXECUTES", "HAS_ATTEMPT", "CLUSTERS", "RUNS",
+    "DEPENDS_ON",
+}  # fmt: skip
 _counter = itertools.count()
 
 
