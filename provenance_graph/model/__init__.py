@@ -9,7 +9,13 @@ from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetTy
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.model._graph import PlanGraph
-from provenance_graph.model._names import RESERVED_PROPERTIES, check_run_name, check_task_label, suggest
+from provenance_graph.model._names import (
+    RESERVED_PROPERTIES,
+    check_run_name,
+    check_task_label,
+    check_text,
+    suggest,
+)
 from provenance_graph.model._notes import NoteKind, PlanNote
 from provenance_graph.model._plan import MetadataValue, Plan, new_plan_id
 from provenance_graph.model._quantum import Quantum
@@ -36,6 +42,7 @@ __all__ = [
     "QuantumStatus",
     "check_run_name",
     "check_task_label",
+    "check_text",
     "new_plan_id",
     "stable_id",
     "suggest",

@@ -10,12 +10,15 @@ from typing import Any
 from pydantic import RootModel, model_validator
 
 from provenance_graph.errors import InvalidDataIdError
-from provenance_graph.model._names import check_dimension_name
+from provenance_graph.model._names import check_dimension_name, check_text
 
 __all__ = ["DataId", "DimensionValue"]
 
 #: A dimension value: an integer (visit, detector, tract, patch) or a string (instrument, band).
 DimensionValue = int | str
+
+#: The integers a data ID may hold: Neo4j stores 64-bit signed integers.
+_INT64 = range(-(2**63), 2**63)
 
 
 def _json_string(value: str | int) -> str:
@@ -48,6 +51,11 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
         if isinstance(value, Mapping):
             items = list(value.items())
         elif isinstance(value, (list, tuple)):
+            odd = [pair for pair in value if not isinstance(pair, (list, tuple))]
+            if odd:
+                raise InvalidDataIdError(
+                    f"malformed data ID entry {odd[0]!r}", hint="give (dimension, value) pairs"
+                )
             items = [tuple(pair) for pair in value]
         else:
             raise InvalidDataIdError(
@@ -68,6 +76,14 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
                     f"data ID value for {key!r} must be an int or a str, not {val!r}",
                     hint="use integers for visit/detector/tract/patch and strings for instrument/band/skymap",
                 )
+            if isinstance(val, int) and val not in _INT64:
+                shown = val if val.bit_length() < 1000 else f"an integer of {val.bit_length()} bits"
+                raise InvalidDataIdError(
+                    f"data ID value for {key!r} does not fit in 64 bits: {shown}",
+                    hint="the graph stores integers from -2**63 to 2**63 - 1",
+                )
+            if isinstance(val, str):
+                check_text(val, f"data ID value for {key!r}", InvalidDataIdError)
         return tuple(sorted(items))
 
     @classmethod
@@ -112,7 +128,11 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
     @classmethod
     def from_key(cls, text: str) -> DataId:
         """Parse the canonical JSON text written by `key`."""
-        return cls(json.loads(text))
+        try:
+            values = json.loads(text)
+        except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+            raise InvalidDataIdError(f"data ID key {text[:200]!r} is not JSON: {err}") from None
+        return cls(values)
 
     def subset(self, dimensions: tuple[str, ...] | frozenset[str]) -> DataId:
         """Return the data ID restricted to ``dimensions``; every one must be present."""

@@ -9,12 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from provenance_graph.errors import InvalidDataIdError
+from provenance_graph.errors import InvalidDataIdError, ModelError
 from provenance_graph.model._data_id import DataId
 from provenance_graph.model._names import (
     check_dataset_type_name,
     check_dimension_name,
     check_run_name,
+    check_text,
 )
 
 __all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "stable_id"]
@@ -55,9 +56,9 @@ class DatasetType(BaseModel):
     storage_class: str = "Unknown"
     """How a dataset of this type is stored and read, e.g. ``ExposureF`` or ``DataFrame``."""
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _check_name(cls, value: str) -> str:
+    def _check_name(cls, value: Any) -> str:
         return check_dataset_type_name(value)
 
     @field_validator("dimensions", mode="before")
@@ -65,10 +66,24 @@ class DatasetType(BaseModel):
     def _sort_dimensions(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [value]
+        if not isinstance(value, (list, tuple, set, frozenset)):
+            raise ModelError(
+                f"dataset type dimensions must be a list of dimension names, not {value!r}",
+                hint="e.g. [instrument, visit, detector]",
+            )
         dims = [check_dimension_name(d) for d in value]
         if len(set(dims)) != len(dims):
             raise InvalidDataIdError(f"dataset type dimensions repeat a name: {list(value)!r}")
         return tuple(sorted(dims))
+
+    @field_validator("storage_class", mode="before")
+    @classmethod
+    def _check_storage_class(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ModelError(
+                f"a storage class is a name, not {value!r}", hint="e.g. Image, Catalog or StructuredData"
+            )
+        return check_text(value, "storage class")
 
 
 class DatasetRef(BaseModel):

@@ -4,6 +4,10 @@ Names end up as Neo4j property values and, for dimensions, as property *keys*
 of ``:Dataset`` and ``:Quantum`` nodes. They always travel to Neo4j as query
 parameters, never as query text; the rules here exist so that names stay
 readable and so that dimension keys can never shadow the graph's own properties.
+
+Free text that is stored (data-ID values, a plan's query, storage classes, notes) has
+one rule, `check_text`: it must be Unicode that can be encoded, which a Python string
+holding a lone surrogate is not.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from provenance_graph.errors import InvalidNameError
+from provenance_graph.errors import InvalidNameError, ModelError, ProvenanceGraphError
 
 __all__ = [
     "RESERVED_PROPERTIES",
@@ -19,6 +23,7 @@ __all__ = [
     "check_dimension_name",
     "check_run_name",
     "check_task_label",
+    "check_text",
     "suggest",
 ]
 
@@ -99,3 +104,23 @@ def check_run_name(run: object) -> str:
             hint="run names use letters, digits and _ . + - / @ :, e.g. 'HSC/runs/RC2/w_2026_47'",
         )
     return run
+
+
+def check_text(text: str, what: str, error: type[ProvenanceGraphError] = ModelError) -> str:
+    """Return ``text`` if it is storable Unicode, else raise ``error`` naming ``what``.
+
+    Undecodable bytes, of a file read leniently or of a command-line argument (Python
+    decodes ``argv`` with ``surrogateescape``), become lone surrogates. Such a string
+    cannot be encoded as UTF-8, so neither Neo4j nor a stable id can take it.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            around = text[max(0, err.start - 20) : err.start + 20]
+            raise error(
+                f"{what} is not valid Unicode: character {err.start + 1}, {text[err.start]!r} "
+                f"in {around!r}, is a lone surrogate",
+                hint="undecodable bytes become lone surrogates; give the text as UTF-8",
+            ) from None
+    return text

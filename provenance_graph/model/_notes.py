@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from provenance_graph.model._data_id import DataId
+from provenance_graph.model._names import check_text
 
 __all__ = ["NoteKind", "PlanNote"]
 
@@ -45,3 +46,8 @@ class PlanNote(BaseModel):
     """Every quantum data ID dropped for this reason, sorted."""
     message: str
     """A sentence for people, e.g. ``isr: no bias for 3 data IDs``."""
+
+    @field_validator("task_label", "connection", "dataset_type", "message")
+    @classmethod
+    def _check_text(cls, value: str, info: ValidationInfo) -> str:
+        return check_text(value, f"the note's {info.field_name}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from provenance_graph.model._names import check_run_name
+from provenance_graph.errors import ModelError
+from provenance_graph.model._names import check_run_name, check_text
 
 __all__ = ["MetadataValue", "Plan", "new_plan_id"]
 
@@ -53,9 +54,20 @@ class Plan(BaseModel):
     def _check_names(cls, value: str) -> str:
         return check_run_name(value)
 
+    @field_validator("pipeline_digest", "pipeline", "constraints")
+    @classmethod
+    def _check_text(cls, value: str, info: ValidationInfo) -> str:
+        return check_text(value, f"the plan's {info.field_name}")
+
     @field_validator("created")
     @classmethod
     def _utc(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ModelError(
+                f"plan creation time {value.isoformat()} is out of range in UTC",
+                hint="give a time between the years 1 and 9999 in UTC",
+            ) from None

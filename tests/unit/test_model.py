@@ -129,7 +129,8 @@ def test_plan_times_are_utc() -> None:
 
 @given(
     st.dictionaries(
-        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.one_of(st.integers(), st.text())
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+        st.one_of(st.integers(-(2**63), 2**63 - 1), st.text()),
     )
 )
 def test_any_valid_data_id_round_trips_through_its_key(values: dict[str, int | str]) -> None:
