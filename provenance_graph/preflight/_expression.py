@@ -30,7 +30,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from provenance_graph.errors import ExpressionError
-from provenance_graph.model import DEFAULT_UNIVERSE, DimensionUniverse, suggest
+from provenance_graph.model import DEFAULT_UNIVERSE, DimensionUniverse, check_text, suggest
 
 __all__ = ["Expression", "parse_expression"]
 
@@ -100,6 +100,18 @@ class _Value:
     position: int
 
 
+#: Ranges of up to this many values join the set of values; longer ones are tested arithmetically.
+_EXPANDED = 100_000
+
+
+@dataclass(frozen=True)
+class _Range:
+    """``a..b:s`` of a membership test, kept as a `range`: ``visit IN (0..10**12)`` must not fill memory."""
+
+    values: range
+    position: int
+
+
 class _Compiler(Transformer[Token, _Eval]):
     """Turns the parse tree into a closure; checks dimension names and value types."""
 
@@ -134,18 +146,29 @@ class _Compiler(Transformer[Token, _Eval]):
             )
         return value.value
 
+    def _int(self, token: Token) -> int:
+        try:
+            return int(token)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise ExpressionError(
+                f"integer of {len(token)} characters is too long",
+                expression=self.text,
+                position=token.start_pos,
+                hint="data ID values are integers of up to 19 digits",
+            ) from None
+
     @v_args(inline=True)
     def integer(self, token: Token) -> _Value:
-        return _Value(int(token), token.start_pos or 0)
+        return _Value(self._int(token), token.start_pos or 0)
 
     @v_args(inline=True)
     def string(self, token: Token) -> _Value:
         return _Value(str(token)[1:-1], token.start_pos or 0)
 
     @v_args(inline=True)
-    def range(self, start: Token, stop: Token, stride: Token | None = None) -> list[_Value]:
-        a, b = int(start), int(stop)
-        step = int(stride) if stride is not None else 1
+    def range(self, start: Token, stop: Token, stride: Token | None = None) -> _Range:
+        a, b = self._int(start), self._int(stop)
+        step = self._int(stride) if stride is not None else 1
         if a > b:
             raise ExpressionError(
                 f"range {a}..{b} is empty",
@@ -159,8 +182,7 @@ class _Compiler(Transformer[Token, _Eval]):
                 expression=self.text,
                 position=stride.start_pos if stride is not None else start.start_pos,
             )
-        pos = start.start_pos or 0
-        return [_Value(v, pos) for v in range(a, b + 1, step)]
+        return _Range(range(a, b + 1, step), start.start_pos or 0)
 
     @v_args(inline=True)
     def comparison(self, name_token: Token, op: Token, value: _Value) -> _Eval:
@@ -180,16 +202,25 @@ class _Compiler(Transformer[Token, _Eval]):
         items = children[2:] if negate else children[1:]
         name, kind = self._dimension(name_token)
         values: set[int | str] = set()
+        ranges: list[range] = []
         for item in items:
-            for v in item if isinstance(item, list) else [item]:
-                values.add(self._typed(name, kind, v))
+            if isinstance(item, _Range):
+                self._typed(name, kind, _Value(item.values.start, item.position))
+                if len(item.values) <= _EXPANDED:
+                    values.update(item.values)
+                else:
+                    ranges.append(item.values)
+            else:
+                values.add(self._typed(name, kind, item))
         frozen = frozenset(values)
 
         def evaluate(data_id: Mapping[str, Any]) -> Truth:
             have = data_id.get(name)
             if have is None:
                 return None
-            return (have not in frozen) if negate else (have in frozen)
+            # `in range` is arithmetic for an int, but a scan of the whole range for anything else.
+            found = have in frozen or (type(have) is int and any(have in r for r in ranges))
+            return not found if negate else found
 
         return evaluate
 
@@ -243,17 +274,21 @@ class Expression:
         self.dimensions: frozenset[str] = frozenset()
         if not text.strip():
             return
-        try:
-            tree = _PARSER.parse(text)
-        except UnexpectedInput as err:
-            raise _syntax_error(text, err) from None
+        check_text(text, "the expression", ExpressionError)  # a plan stores it
         compiler = _Compiler(text, universe)
         try:
+            tree = _PARSER.parse(text)
             self._evaluate = compiler.transform(tree)
+        except UnexpectedInput as err:
+            raise _syntax_error(text, err) from None
         except VisitError as err:
             if isinstance(err.orig_exc, ExpressionError):
                 raise err.orig_exc from None
-            raise
+            if not isinstance(err.orig_exc, RecursionError):
+                raise
+            raise _too_deep() from None
+        except RecursionError:
+            raise _too_deep() from None
         self.dimensions = frozenset(compiler.dimensions)
 
     def __call__(self, data_id: Mapping[str, Any]) -> Truth:
@@ -274,6 +309,12 @@ class Expression:
 def parse_expression(text: str, universe: DimensionUniverse = DEFAULT_UNIVERSE) -> Expression:
     """Parse and check a data query; raise `ExpressionError` pointing at the culprit."""
     return Expression(text, universe)
+
+
+def _too_deep() -> ExpressionError:
+    return ExpressionError(
+        "the expression nests too deeply", hint="use fewer parentheses and NOTs, or IN (...)"
+    )
 
 
 def _syntax_error(text: str, err: UnexpectedInput) -> ExpressionError:
