@@ -19,7 +19,7 @@ from provenance_graph.activators import LocalActivator, Progress, RunReport
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import DatabaseError, PipelineError
 from provenance_graph.model import PlanGraph
-from provenance_graph.pipeline import Pipeline
+from provenance_graph.pipeline import Pipeline, YamlLoader
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository
@@ -51,8 +51,10 @@ def parse_config(items: list[str] | None) -> dict[str, dict[str, Any]]:
                 hint="e.g. -c isr:saturation=60000 or -c isr:fail_on='[{visit: 2}]'",
             )
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
+            value = yaml.load(text, Loader=YamlLoader)
+        except RecursionError:
+            raise PipelineError(f"config override {item!r}: the value nests too deeply") from None
+        except (yaml.YAMLError, ValueError) as err:  # ValueError: a value like 2024-13-45 or !!int x
             raise PipelineError(f"config override {item!r}: the value is not YAML: {err}") from err
         overrides.setdefault(label.strip(), {})[field.strip()] = value
     return overrides

@@ -13,7 +13,7 @@ from provenance_graph.pipeline._connections import (
     Output,
     PrerequisiteInput,
 )
-from provenance_graph.pipeline._pipeline import Pipeline, PipelineFile, TaskEntry, TaskNode
+from provenance_graph.pipeline._pipeline import Pipeline, PipelineFile, TaskEntry, TaskNode, YamlLoader
 from provenance_graph.pipeline._task import PipelineTask, QuantaContext, QuantumIO, TaskConfig
 
 __all__ = [
@@ -30,4 +30,5 @@ __all__ = [
     "TaskConfig",
     "TaskEntry",
     "TaskNode",
+    "YamlLoader",
 ]

@@ -45,7 +45,7 @@ from provenance_graph.model._names import check_task_label
 from provenance_graph.pipeline._connections import Connection, ConnectionKind
 from provenance_graph.pipeline._task import PipelineTask, TaskConfig
 
-__all__ = ["Pipeline", "PipelineFile", "TaskEntry", "TaskNode"]
+__all__ = ["Pipeline", "PipelineFile", "TaskEntry", "TaskNode", "YamlLoader"]
 
 
 class TaskEntry(BaseModel):
@@ -150,6 +150,12 @@ class Pipeline:
                 f"pipeline file {str(path)!r} does not exist",
                 hint="give the path of a pipeline YAML file; `provgraph demo` ships one",
             ) from None
+        except UnicodeDecodeError as err:
+            raise PipelineError(
+                f"pipeline file {str(path)!r} is not UTF-8 text: byte {err.object[err.start]:#04x} "
+                f"at offset {err.start}",
+                hint="save it as UTF-8",
+            ) from None
         except OSError as err:
             raise PipelineError(f"cannot read pipeline file {str(path)!r}: {err.strerror}") from err
         return cls.from_yaml(text, source=str(path), universe=universe)
@@ -159,17 +165,7 @@ class Pipeline:
         cls, text: str, *, source: str = "<pipeline>", universe: DimensionUniverse = DEFAULT_UNIVERSE
     ) -> Pipeline:
         """Load a pipeline from YAML text; ``source`` names it in errors."""
-        try:
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise PipelineError(
-                f"{source} is not valid YAML{where}: {err.problem}",
-                hint="check the indentation and the ':' after each key",
-            ) from err
-        except yaml.YAMLError as err:
-            raise PipelineError(f"{source} is not valid YAML: {err}") from err
+        data = _load_yaml(text, source)
         if not isinstance(data, dict):
             raise PipelineError(
                 f"{source} must be a mapping with a 'tasks' key, not {type(data).__name__}",
@@ -366,6 +362,49 @@ class Pipeline:
             for n in sorted(self.tasks, key=lambda node: node.label)
         ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (plain data only), with integers of at most 64 bits.
+
+    YAML writes integers in bases 2, 8, 10, 16 and 60, and Python builds them of any
+    size; but one of more than 4300 decimal digits cannot even be printed
+    (`sys.get_int_max_str_digits`), so it broke the first message or digest showing it.
+    """
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """Build an integer, refusing one that does not fit in 64 bits (signed)."""
+        value = super().construct_yaml_int(node)
+        if not -(2**63) <= value < 2**63:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {value.bit_length()} bits; 64 at most", node.start_mark
+            )
+        return value
+
+
+YamlLoader.add_constructor("tag:yaml.org,2002:int", YamlLoader.construct_yaml_int)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """Parse YAML text as plain data; every way it fails is a `PipelineError` naming ``source``."""
+    try:
+        return yaml.load(text, Loader=YamlLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        syntax = not isinstance(err, yaml.constructor.ConstructorError)
+        raise PipelineError(
+            f"{source} is not valid YAML{where}: {err.problem}",
+            hint="check the indentation and the ':' after each key" if syntax else None,
+        ) from err
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{source} is not valid YAML: {err}") from err
+    except RecursionError:
+        raise PipelineError(
+            f"{source} nests too deeply to read", hint="a pipeline needs a few levels, not hundreds"
+        ) from None
+    except ValueError as err:  # a scalar that resolves to a type but not to a value: 2024-13-45, !!int x
+        raise PipelineError(f"{source} holds a value YAML cannot build: {err}") from None
 
 
 def _describe(dtype: DatasetType) -> str:
