@@ -32,7 +32,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from provenance_graph.errors import PlanFileError, ProvenanceGraphError
-from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, PlanNote, Quantum
+from provenance_graph.model import (
+    DataId,
+    DatasetRef,
+    DatasetType,
+    Plan,
+    PlanGraph,
+    PlanNote,
+    Quantum,
+    check_text,
+)
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_plan", "save_plan"]
 
@@ -157,7 +166,12 @@ def _read_document(path: Path) -> _PlanFile:
             f"{path} is not a gzip-compressed plan file: {err}",
             hint="plan files are written by 'provgraph plans export'",
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except RecursionError:
+        raise PlanFileError(
+            f"{path} does not hold a plan: its JSON nests too deeply to read",
+            hint="plan files are written by 'provgraph plans export'",
+        ) from None
+    except ValueError as err:  # not UTF-8, not JSON, or an integer of thousands of digits
         raise PlanFileError(f"{path} does not hold JSON: {err}") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
         raise PlanFileError(
@@ -202,7 +216,7 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
                 raise PlanFileError(f"{path}: {where}: id {did} does not match its content {ref}")
             refs.append(ref)
             if uri:
-                uris[did] = uri
+                uris[did] = check_text(uri, "dataset URI")
         document.datasets = []
         quanta: list[Quantum] = []
         for i, (qid, label, data_id, run, inputs, outputs) in enumerate(document.quanta):
