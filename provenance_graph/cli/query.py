@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
+from provenance_graph.cli._data_ids import data_id_from_pairs
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import InvalidDataIdError, NotInGraphError, QuestionError
 from provenance_graph.interop.prov import serialize_prov
@@ -67,16 +68,9 @@ def parse_data_id(text: str) -> str:
     text = text.strip()
     try:
         if text.startswith("{"):
-            values: Any = json.loads(text)
-        else:
-            values = {}
-            for part in filter(None, (p.strip() for p in text.split(","))):
-                key, sep, value = part.partition("=")
-                if not sep:
-                    raise ValueError(f"{part!r} is not key=value")
-                values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
-        return DataId(values).key()
-    except (ValueError, InvalidDataIdError) as err:
+            return DataId(json.loads(text)).key()
+        return data_id_from_pairs(filter(None, (p.strip() for p in text.split(",")))).key()
+    except (ValueError, RecursionError, InvalidDataIdError) as err:  # JSONDecodeError is a ValueError
         raise QuestionError(
             f"cannot read data ID {text!r}: {err}",
             hint='write it as JSON (\'{"visit": 1, "detector": 2}\') or as visit=1,detector=2',

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from provenance_graph.cli._data_ids import data_id_from_pairs
 from provenance_graph.cli._output import console
-from provenance_graph.errors import RepositoryError
-from provenance_graph.model import DataId, DatasetType
+from provenance_graph.model import DatasetType
 from provenance_graph.repository import Repository
 
 app = typer.Typer(help="Create, fill and inspect data repositories (where datasets live).")
@@ -65,16 +65,6 @@ def register_type(
     console.print(f"registered {name} ({', '.join(sorted(dims))}; {storage_class})")
 
 
-def _parse_data_id(items: list[str]) -> DataId:
-    values: dict[str, int | str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise RepositoryError(f"data ID entry {item!r} is not key=value", hint="write e.g. -d visit=3")
-        values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
-    return DataId(values)
-
-
 @app.command()
 def ingest(
     path: PathArg,
@@ -86,7 +76,7 @@ def ingest(
 ) -> None:
     """Register an existing FILE as a dataset (and, by default, as a :Dataset node in the graph)."""
     with Repository.open(path) as repo:
-        ref = repo.ref(dataset_type, _parse_data_id(data_id), run)
+        ref = repo.ref(dataset_type, data_id_from_pairs(data_id), run)
         uri = repo.ingest(ref, str(file))
     console.print(f"ingested {ref} at {uri}")
     if graph:
