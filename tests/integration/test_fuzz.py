@@ -16,6 +16,7 @@ import contextlib
 import io
 import itertools
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan
 from tests.conftest import ReliabilityCounts
-from tests.integration.test_cli import _env_for
+from tests.integration.test_cli import PROVGRAPH, _env_for
 from tests.support import fuzz
 from tests.support.fuzz import fuzz_settings, tried
 
@@ -168,6 +169,31 @@ def test_bad_data_queries_are_refused_by_plan_and_write_nothing(
 ) -> None:
     done = _plan(store, neo4j_settings, namespace, PIPELINE, demo_repo, f"--where={where}")
     tried(reliability, "data-query expressions", done.code == 0, command=True)
+
+
+def test_an_undecodable_byte_in_a_real_command_line_is_refused_in_one_line(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    demo_repo: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    """What the in-process runs stand for: a real process, whose argv holds a byte that is not UTF-8."""
+    plan_id, run = _ids(namespace)
+    args = ["plan", PIPELINE, "--repo", str(demo_repo), "--output-run", run, "--plan-id", plan_id]
+    before = _census(store)
+    done = subprocess.run(
+        [PROVGRAPH.encode(), *(a.encode() for a in args), b"--where=instrument = '\xff'"],
+        capture_output=True,
+        env={**os.environ, **_env_for(neo4j_settings)},
+        timeout=120,
+        check=False,
+    )
+    stderr = done.stderr.decode(errors="replace")
+    assert done.returncode == 1 and b"Traceback" not in done.stdout + done.stderr, stderr
+    assert stderr.startswith("error: the expression is not valid Unicode"), stderr
+    assert _census(store) == before
+    tried(reliability, "data-query expressions", False, command=True)
 
 
 # --- config overrides: provgraph run -c -----------------------------------------------------
