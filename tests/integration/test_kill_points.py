@@ -52,7 +52,7 @@ PIPELINE = str(demo_pipeline_path())
 WHERE = "instrument = 'DemoCam'"
 SEED = int(os.environ.get("PROVGRAPH_CRASH_SEED", "20261125"))
 #: Small batches, so that a small plan is written in dozens of transactions.
-BATCHES = {"PROVGRAPH_BATCH_DATASETS": "10", "PROVGRAPH_BATCH_QUANTA": "8"}
+BATCHES = {"PROVGRAPH_BATCH_DATASETS": "5", "PROVGRAPH_BATCH_QUANTA": "4"}
 JOBS = 2
 
 
@@ -124,7 +124,7 @@ def _command(
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("kill-points") / "template"
-    make_demo_repo(root, 2, 3).close()
+    make_demo_repo(root, 1, 3).close()  # 50 quanta, 64 datasets: 27 batches
     return root
 
 
