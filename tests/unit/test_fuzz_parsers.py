@@ -89,7 +89,10 @@ def _usable(data_id: DataId) -> None:
     assert DataId.from_key(data_id.key()) == data_id
     stable_id("run", "type", data_id.key())
     for _, value in data_id.root:
-        assert value in INT64 if isinstance(value, int) else value.encode("utf-8")
+        if isinstance(value, int):
+            assert value in INT64, value
+        else:
+            value.encode("utf-8")  # raises if Neo4j could not take it
 
 
 @fuzz_settings(400)
