@@ -288,7 +288,6 @@ class _PlanWriter:
 
     def run(self, replace: bool) -> WriteResult:
         started = time.perf_counter()
-        self._register_dataset_types()
         with _LIVE_LOCK:
             _LIVE_TOKENS.add(self.token)
         try:
@@ -324,6 +323,8 @@ class _PlanWriter:
 
     def _write(self, outcome: WriteOutcome) -> None:
         try:
+            # Only once the plan is ours: a refused write (a taken id) leaves no new type.
+            self._register_dataset_types()
             if outcome != "written" or self.store.read("plan_has_content", plan_id=self.plan_id)[0]["found"]:
                 _delete_content(self.store, self.plan_id)
             try:

@@ -313,14 +313,11 @@ def test_bad_dataset_type_names_are_refused_and_write_nothing(
     tried(reliability, "dataset type names", done.code == 0, command=True)
 
 
-# --- found by hand while fuzzing, not fixed here ------------------------------------------
+# --- found by hand while fuzzing ---------------------------------------------------------
+# write_plan registered a plan's dataset types before it claimed the plan id, so a refused
+# write left new ones behind.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write_plan registers a plan's dataset types before it claims the plan id "
-    "(provenance_graph/store/plans.py, _PlanWriter.run), so a refused write leaves new ones",
-)
 def test_a_refused_import_over_a_taken_plan_id_writes_nothing(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:

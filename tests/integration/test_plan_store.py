@@ -189,6 +189,8 @@ def test_conflicting_dataset_type_definition_is_refused(store: GraphStore, names
     write_plan(store, plan_with(original, "a"))
     with pytest.raises(DatasetTypeConflictError, match=f"'{name}' is registered in the database"):
         write_plan(store, plan_with(changed, "b"))
+    # The refused plan left nothing, not even its claim.
+    assert f"{namespace}-b" not in [p.id for p in list_plans(store, include_incomplete=True)]
     with store.session() as session:
         session.run("MATCH (t:DatasetType {name: $name}) DELETE t", name=name).consume()
 
