@@ -89,7 +89,8 @@ RETURN q.id AS id, coalesce(q.status, 'pending') AS status, q.execution_id AS ex
 // name: execution_claim
 // Claims quanta of the plan for this execution, which must still be 'running' (one judged
 // dead cannot claim). Each must be pending, failed or blocked (and not failed by this same
-// execution): it becomes 'running' with a new attempt. Quanta this execution holds already
+// execution, unless it is in $retry: a batch job retried within one execution): it becomes
+// 'running' with a new attempt. Quanta this execution holds already
 // are returned as claimed without a new attempt, so a retried transaction is harmless.
 // Returns the ids claimed; the others are held by someone else or finished meanwhile.
 MATCH (e:Execution {id: $execution_id, status: 'running'})
@@ -100,7 +101,8 @@ REMOVE q._lock
 WITH q, coalesce(q.status = 'running' AND q.execution_id = $execution_id, false) AS mine
 WHERE mine
    OR (coalesce(q.status, 'pending') IN ['pending', 'failed', 'blocked']
-       AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id))
+       AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id
+                AND NOT q.id IN $retry))
 CALL (q, mine) {
   WITH q, mine
   WHERE NOT mine
@@ -213,11 +215,37 @@ OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
 RETURN q.id AS id;
 
+// name: execution_withdraw_quanta
+// Withdraws claims of quanta that never started (the rest of a batch job after a failure, or a
+// job part of which another execution holds): they become pending again, and the attempt the
+// claim made is deleted, since nothing was attempted. Returns the ids withdrawn; withdrawing
+// again (a retried transaction) changes nothing.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count, status: 'running'})
+WITH q, a, CASE WHEN a IS NULL THEN 0 ELSE 1 END AS made
+DETACH DELETE a
+SET q.status = 'pending', q.attempt_count = q.attempt_count - made
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
+RETURN q.id AS id;
+
 // name: execution_summary
 // Per-task counts of quanta by status for one plan.
 MATCH (q:Quantum {plan_id: $plan_id})
 RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quanta
 ORDER BY task, status;
+
+// name: execution_last_options
+// The options of a plan's latest execution by one Activator (what `provgraph restart` reuses).
+MATCH (e:Execution {plan_id: $plan_id})
+WHERE e.activator = $activator
+RETURN e.options_json AS options_json
+ORDER BY e.started DESC
+LIMIT 1;
 
 // name: execution_attempts
 // Every attempt of a plan's quanta, oldest first.

@@ -1,7 +1,9 @@
 """Running quanta in a worker process: the code every Activator's workers share.
 
 A worker is set up once (`init_worker`: open the repository, load the
-pipeline), then runs quanta one after another (`run_in_worker`). Running a
+pipeline), then runs quanta one after another (`run_in_worker`), or the quanta
+of one batch job in order (`run_job_in_worker`; `run_batch_job` for engines
+such as Parsl whose workers are not set up by us). Running a
 quantum means: clear what an earlier, unfinished attempt left among its outputs,
 call the task's ``run_quantum``, check that every predicted output was written,
 and fingerprint the outputs (size, SHA-256). Whatever happens is returned as an
@@ -13,6 +15,7 @@ This module does not import the Neo4j driver: workers stay small.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -20,6 +23,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
 from provenance_graph.pipeline import Pipeline, PipelineTask
 from provenance_graph.repository import Repository, RepositoryQuantumIO
 
-__all__ = ["QuantumRunner", "init_worker", "run_in_worker"]
+__all__ = ["QuantumRunner", "init_worker", "run_batch_job", "run_in_worker", "run_job_in_worker"]
 
 #: Lines of traceback kept in an attempt's error.
 TRACEBACK_LINES = 12
@@ -96,6 +100,19 @@ class QuantumRunner:
             )
         return self._outcome(quantum, started, succeeded=True, outputs=outputs)
 
+    def run_job(self, quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
+        """Run a batch job's quanta in the order given; stop at the first failure.
+
+        Returns the outcomes of the quanta that ran: all of them, or up to and including the
+        one that failed (the ones after it were not started).
+        """
+        outcomes: list[AttemptOutcome] = []
+        for quantum in quanta:
+            outcomes.append(self.run(quantum))
+            if not outcomes[-1].succeeded:
+                break
+        return outcomes
+
     def _outcome(
         self,
         quantum: Quantum,
@@ -120,6 +137,8 @@ class QuantumRunner:
 
 #: The worker process's runner, set by `init_worker`.
 _WORKER: dict[str, QuantumRunner] = {}
+#: What `run_batch_job` set the worker's runner up with.
+_WORKER_KEY: dict[str, str] = {}
 
 
 def _gone(pid: int) -> bool:
@@ -176,3 +195,30 @@ def run_in_worker(quantum: Quantum) -> AttemptOutcome:
     if runner is None:
         raise RuntimeError("run_in_worker called in a process that init_worker did not set up")
     return runner.run(quantum)
+
+
+def run_job_in_worker(quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
+    """Run one batch job's quanta in order in a worker set up by `init_worker`."""
+    runner = _WORKER.get("runner")
+    if runner is None:
+        raise RuntimeError("run_job_in_worker called in a process that init_worker did not set up")
+    return runner.run_job(quanta)
+
+
+def run_batch_job(
+    repository_root: str,
+    pipeline_yaml: str,
+    overrides: dict[str, dict[str, object]],
+    quanta: Sequence[Quantum],
+) -> list[AttemptOutcome]:
+    """Run one batch job's quanta in order, in a worker of an engine that does not call `init_worker`.
+
+    The repository and pipeline are opened once per worker process and kept while later jobs
+    use the same ones (a Parsl worker runs many jobs).
+    """
+    key = json.dumps([repository_root, pipeline_yaml, overrides], sort_keys=True, default=str)
+    if _WORKER_KEY.get("runner") != key:
+        pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
+        _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
+        _WORKER_KEY["runner"] = key
+    return _WORKER["runner"].run_job(quanta)

@@ -15,8 +15,13 @@
 5. on Ctrl-C, stops the workers and gives the unfinished quanta back, so the
    next run resumes them; a ``kill -9`` is repaired by the next run instead.
 
-Subclasses supply only how quanta are executed: `_open`, `_submit`, `_close`.
-Rerunning a plan skips what succeeded, retries what failed and what was blocked.
+Subclasses supply only how quanta are executed: `_open`, `_submit`, `_close`,
+and may say what the unit of dispatch is (`_units`): one quantum (the default), or
+the quanta of one batch job, claimed together and run in order by one worker.
+A unit is ready when every unit it depends on is done; a unit with a failure is
+retried ``retries`` times (only its unfinished quanta), then everything
+downstream of it is blocked. Rerunning a plan skips what succeeded, retries what
+failed and what was blocked.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import abc
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +130,9 @@ class Activator(abc.ABC):
         change any connection.
     on_progress
         Called with the `Progress` whenever a status changes.
+    retries
+        How many times a unit (a batch job) with a failed quantum is run again within this
+        run, its unfinished quanta only, before what depends on it is blocked.
     """
 
     name = "activator"
@@ -140,9 +148,13 @@ class Activator(abc.ABC):
         skip_existing: bool = True,
         config: Mapping[str, Mapping[str, Any]] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        retries: int = 0,
     ) -> None:
         if jobs < 1:
             raise ExecutionError(f"jobs must be at least 1, not {jobs}", hint="use -j 1 or more")
+        if retries < 0:
+            raise ExecutionError(f"retries must be 0 or more, not {retries}", hint="use --retries 0 or more")
+        self.retries = retries
         self.store = store
         self.plan_id = plan_id
         self.jobs = jobs
@@ -171,8 +183,22 @@ class Activator(abc.ABC):
         """Start the workers."""
 
     @abc.abstractmethod
-    def _submit(self, quantum: Quantum) -> Future[AttemptOutcome]:
-        """Start one quantum; its future gives the attempt's outcome (and never raises for a task failure)."""
+    def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
+        """Start one unit's quanta, to run in this order, stopping at the first failure.
+
+        Its future gives the outcomes of the quanta that ran (and never raises for a task failure).
+        """
+
+    def _units(self) -> dict[str, list[str]]:
+        """The units of dispatch by name, each its quanta in run order; default: one per quantum.
+
+        Quanta in no unit are not run by this Activator (``run-job`` runs one batch job).
+        """
+        return {quantum_id: [quantum_id] for quantum_id in self.graph.quanta}
+
+    def _options(self) -> dict[str, Any]:
+        """The options recorded with the execution."""
+        return {"fail_fast": self.fail_fast, "skip_existing": self.skip_existing, "config": self.config}
 
     @abc.abstractmethod
     def _close(self, *, cancel: bool) -> None:
@@ -183,21 +209,16 @@ class Activator(abc.ABC):
     def run(self) -> RunReport:
         """Run the plan's unfinished quanta, recording everything; see the module docstring."""
         started = time.perf_counter()
-        record = ExecutionRecord(
-            self.store,
-            self.plan_id,
-            self.name,
-            self.jobs,
-            options={"fail_fast": self.fail_fast, "skip_existing": self.skip_existing, "config": self.config},
-        )
+        units = self._units()
+        record = ExecutionRecord(self.store, self.plan_id, self.name, self.jobs, options=self._options())
         repaired = record.start()
         crash_point("run.started")
-        state = _Schedule(self.graph, record.statuses(), record.id)
-        progress = Progress(len(self.graph), state.counts())
+        state = _Schedule(self.graph, record.statuses(), record.id, units)
+        progress = Progress(len(state.status), state.counts())
         self.on_progress(progress)
-        ran = {"succeeded": 0, "failed": 0, "skipped": 0, "blocked": 0}
+        ran = {"succeeded": 0, "failed": 0, "skipped": 0, "blocked": 0, "retried": 0}
         failures: list[Failure] = []
-        in_flight: dict[Future[AttemptOutcome], str] = {}
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted] = {}
         stopping = False
         self._open()
         try:
@@ -211,9 +232,9 @@ class Activator(abc.ABC):
                     state.refresh_others(record, progress)
                     continue
                 done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                outcomes = [self._outcome(f, in_flight.pop(f)) for f in done]
+                finished = self._collect(done, in_flight)
                 crash_point("run.outcomes")
-                if self._record(record, state, outcomes, progress, ran, failures) and self.fail_fast:
+                if self._record(record, state, finished, progress, ran, failures) and self.fail_fast:
                     stopping = True
                     self._cancel_queued(record, state, in_flight, progress)
                 record.check_alive()
@@ -221,10 +242,9 @@ class Activator(abc.ABC):
                     state.refresh_others(record, progress)
                 self.on_progress(progress)
         except BaseException as err:  # Ctrl-C, or a lost database: give back what we hold
-            finished = [f for f in in_flight if f.done() and not f.cancelled()]
             with contextlib.suppress(Exception):  # record what did finish before giving back the rest
-                outcomes = [self._outcome(f, in_flight.pop(f)) for f in finished]
-                self._record(record, state, outcomes, progress, ran, failures)
+                finished = self._collect([f for f in in_flight if f.done() and not f.cancelled()], in_flight)
+                self._record(record, state, finished, progress, ran, failures)
             self._close(cancel=True)
             reason = f"the run was stopped: {type(err).__name__}"
             # Each step on its own: an interrupt may have broken the connection in use. What we
@@ -247,54 +267,85 @@ class Activator(abc.ABC):
         self,
         record: ExecutionRecord,
         state: _Schedule,
-        outcomes: list[AttemptOutcome],
+        finished: list[tuple[_Submitted, list[AttemptOutcome]]],
         progress: Progress,
         ran: dict[str, int],
         failures: list[Failure],
     ) -> bool:
-        """Record finished attempts and block what failures hold up; True if any failed."""
-        recorded = record.finish(outcomes)
+        """Record finished units; retry or block what failures hold up. True if any quantum failed."""
+        recorded = record.finish([o for _, outcomes in finished for o in outcomes])
         crash_point("run.recorded")
         any_failed = False
-        for outcome in outcomes:
-            if outcome.quantum_id not in recorded:
-                continue  # we lost it (judged dead meanwhile): its new holder records it
-            if outcome.succeeded:
-                ran["succeeded"] += 1
-                state.done(outcome.quantum_id, QuantumStatus.SUCCEEDED, progress)
+        for submitted, outcomes in finished:
+            failed: AttemptOutcome | None = None
+            for outcome in outcomes:
+                if outcome.quantum_id not in recorded:
+                    continue  # we lost it (judged dead meanwhile): its new holder records it
+                if outcome.succeeded:
+                    ran["succeeded"] += 1
+                    state.done(outcome.quantum_id, QuantumStatus.SUCCEEDED, progress)
+                else:
+                    ran["failed"] += 1
+                    failed = outcome
+            ran_ids = {o.quantum_id for o in outcomes}
+            unrun = [q for q in submitted.quanta if q not in ran_ids]  # after the failure: never started
+            for quantum_id in record.withdraw(unrun):
+                state.give_back(quantum_id, progress)
+            if failed is None:
+                state.finished(submitted.unit)
                 continue
             any_failed = True
-            ran["failed"] += 1
-            q = self.graph.quanta[outcome.quantum_id]
-            failures.append(Failure(q.id, q.task_label, q.data_id.key(), outcome.error or ""))
-            ran["blocked"] += len(record.block(state.failed(outcome.quantum_id, progress)))
+            state.tries[submitted.unit] = state.tries.get(submitted.unit, 0) + 1
+            if state.tries[submitted.unit] <= self.retries and not self.fail_fast:
+                ran["retried"] += 1
+                state.retry(submitted.unit, failed.quantum_id, progress)
+                continue
+            q = self.graph.quanta[failed.quantum_id]
+            failures.append(Failure(q.id, q.task_label, q.data_id.key(), failed.error or ""))
+            blocked = state.failed(submitted.unit, failed.quantum_id, progress)
+            ran["blocked"] += len(record.block(blocked))
+            state.finished(submitted.unit)
         return any_failed
 
     def _dispatch(
         self,
         record: ExecutionRecord,
         state: _Schedule,
-        in_flight: dict[Future[AttemptOutcome], str],
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
         progress: Progress,
         ran: dict[str, int],
     ) -> None:
-        """Claim ready quanta up to twice the number of jobs in flight, and start them."""
+        """Claim ready units up to twice the number of jobs in flight, and start them."""
         while state.ready and len(in_flight) < 2 * self.jobs:
-            batch = state.take(2 * self.jobs - len(in_flight))
-            claimed = record.claim(batch)
+            units = {u: state.pending(u) for u in state.take(2 * self.jobs - len(in_flight))}
+            wanted = [q for ids in units.values() for q in ids]
+            claimed = record.claim(wanted, retry=[q for q in wanted if q in state.retrying])
             crash_point("run.claimed")
-            state.held_elsewhere((q for q in batch if q not in claimed), progress)
             existing: dict[str, list[OutputRecord]] = {}
-            for quantum_id in batch:
-                if quantum_id not in claimed:
+            for unit, ids in units.items():
+                state.held_elsewhere((q for q in ids if q not in claimed), progress)
+                if any(q not in claimed for q in ids):
+                    # Part of the unit is another run's: wait for it rather than run around it.
+                    record.withdraw(q for q in ids if q in claimed)
+                    state.finished(unit)
                     continue
-                quantum = self.graph.quanta[quantum_id]
-                found = self._existing_outputs(quantum) if self.skip_existing else None
-                if found is not None:
-                    existing[quantum_id] = found
+                to_run: list[str] = []
+                for quantum_id in ids:
+                    quantum = self.graph.quanta[quantum_id]
+                    runs_before = any(p in to_run for p in self.graph.parents(quantum_id))
+                    found = (
+                        self._existing_outputs(quantum) if self.skip_existing and not runs_before else None
+                    )
+                    if found is not None:
+                        existing[quantum_id] = found
+                    else:
+                        to_run.append(quantum_id)
+                if not to_run:
+                    state.finished(unit)
                     continue
-                state.start(quantum_id, progress)
-                in_flight[self._submit(quantum)] = quantum_id
+                for quantum_id in to_run:
+                    state.start(quantum_id, progress)
+                in_flight[self._submit([self.graph.quanta[q] for q in to_run])] = _Submitted(unit, to_run)
                 crash_point("run.submitted")
             for quantum_id in record.skip(existing):
                 ran["skipped"] += 1
@@ -304,12 +355,12 @@ class Activator(abc.ABC):
         self,
         record: ExecutionRecord,
         state: _Schedule,
-        in_flight: dict[Future[AttemptOutcome], str],
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
         progress: Progress,
     ) -> None:
-        """Fail fast: take back the quanta submitted but not started yet."""
-        cancelled = [f for f in in_flight if f.cancel()]
-        ids = [in_flight.pop(f) for f in cancelled]
+        """Fail fast: take back the units submitted but not started yet."""
+        cancelled = [f for f in in_flight if _cancel(f)]
+        ids = [q for f in cancelled for q in in_flight.pop(f).quanta]
         record.release(ids, "not started: --fail-fast stopped the run after a failure")
         for quantum_id in ids:
             state.give_back(quantum_id, progress)
@@ -323,47 +374,116 @@ class Activator(abc.ABC):
         except RepositoryError:  # registered, but the file is gone: run the quantum again
             return None
 
-    def _outcome(self, future: Future[AttemptOutcome], quantum_id: str) -> AttemptOutcome:
+    def _collect(
+        self,
+        done: Iterable[Future[list[AttemptOutcome]]],
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
+    ) -> list[tuple[_Submitted, list[AttemptOutcome]]]:
+        """Take finished units out of ``in_flight``, with their outcomes."""
+        finished = []
+        for future in done:
+            submitted = in_flight.pop(future)
+            finished.append((submitted, self._outcomes(future, submitted)))
+        return finished
+
+    def _outcomes(self, future: Future[list[AttemptOutcome]], submitted: _Submitted) -> list[AttemptOutcome]:
         try:
             return future.result()
         except Exception as err:  # the worker itself died (killed, out of memory, crashed)
-            return AttemptOutcome(
-                quantum_id=quantum_id,
-                succeeded=False,
-                duration_s=0.0,
-                host="",
-                pid=0,
-                peak_rss_mb=None,
-                exit_status=-1,
-                error=f"the worker running this quantum died: {type(err).__name__}: {err}",
-            )
+            # Which of the unit's quanta it was in is unknown: the first one carries the failure.
+            return [
+                AttemptOutcome(
+                    quantum_id=submitted.quanta[0],
+                    succeeded=False,
+                    duration_s=0.0,
+                    host="",
+                    pid=0,
+                    peak_rss_mb=None,
+                    exit_status=-1,
+                    error=f"the worker running this quantum died: {type(err).__name__}: {err}",
+                )
+            ]
+
+
+def _cancel(future: Future[Any]) -> bool:
+    """Cancel a future not started yet; False if it started or its engine cannot cancel (Parsl)."""
+    try:
+        return future.cancel()
+    except NotImplementedError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """A unit in flight: its name and the quanta submitted, in run order."""
+
+    unit: str
+    quanta: list[str]
 
 
 class _Schedule:
-    """The plan as one run sees it: what is done, ready, running, or held elsewhere."""
+    """The plan as one run sees it: what is done, ready, running, or held elsewhere.
+
+    Quanta are dispatched in units (a quantum, or a batch job's quanta). A unit is ready when it
+    has pending quanta, none held elsewhere, and every unit it depends on is done.
+    """
 
     def __init__(
-        self, graph: PlanGraph, statuses: Mapping[str, tuple[QuantumStatus, str | None]], execution_id: str
+        self,
+        graph: PlanGraph,
+        statuses: Mapping[str, tuple[QuantumStatus, str | None]],
+        execution_id: str,
+        units: Mapping[str, Sequence[str]],
     ) -> None:
         self.graph = graph
+        self.units = {name: list(ids) for name, ids in units.items()}
+        self.unit_of = {q: name for name, ids in self.units.items() for q in ids}
         self.status: dict[str, QuantumStatus] = {}
         self.others: set[str] = set()
+        self.retrying: set[str] = set()
+        """Quanta this run failed that their unit's retry runs again."""
+        self.tries: dict[str, int] = {}
+        """Failed runs of each unit so far."""
         self.looked = 0.0
-        self.missing_parents: dict[str, int] = {}
-        for quantum_id in graph.quanta:
+        for quantum_id in self.unit_of:
             status, holder = statuses.get(quantum_id, (QuantumStatus.PENDING, None))
             if status is QuantumStatus.RUNNING and holder != execution_id:
                 self.others.add(quantum_id)
             elif status is QuantumStatus.BLOCKED or status is QuantumStatus.FAILED:
                 status = QuantumStatus.PENDING  # retried by this run
             self.status[quantum_id] = status
-        order = [q.id for q in graph.in_order()]
+        self.parents: dict[str, set[str]] = {u: set() for u in self.units}
+        self.children: dict[str, set[str]] = {u: set() for u in self.units}
+        self.outside: dict[str, int] = dict.fromkeys(self.units, 0)
+        for quantum_id, unit in self.unit_of.items():
+            for parent in graph.parents(quantum_id):
+                other = self.unit_of.get(parent)
+                if other is None:  # not run here (run-job): it must be done already
+                    self.outside[unit] += not statuses.get(parent, (QuantumStatus.PENDING, None))[0].done
+                elif other != unit:
+                    self.parents[unit].add(other)
+                    self.children[other].add(unit)
+        self.undone = {u: sum(not self.status[q].done for q in ids) for u, ids in self.units.items()}
+        self.waiting = {u: sum(1 for p in self.parents[u] if self.undone[p]) for u in self.units}
         self.ready: deque[str] = deque()
-        for quantum_id in order:
-            waiting = sum(1 for p in graph.parents(quantum_id) if not self.status[p].done)
-            self.missing_parents[quantum_id] = waiting
-            if self.status[quantum_id] is QuantumStatus.PENDING and waiting == 0:
-                self.ready.append(quantum_id)
+        self.busy: set[str] = set()
+        """Units queued in `ready` or in flight."""
+        position = {q.id: i for i, q in enumerate(graph.in_order())}
+        for unit in sorted(self.units, key=lambda u: min(position[q] for q in self.units[u])):
+            self._check(unit)
+
+    def _check(self, unit: str) -> None:
+        """Queue the unit if it is ready."""
+        ids = self.units[unit]
+        if (
+            unit not in self.busy
+            and self.waiting[unit] == 0
+            and self.outside[unit] == 0
+            and any(self.status[q] is QuantumStatus.PENDING for q in ids)
+            and not any(q in self.others for q in ids)
+        ):
+            self.busy.add(unit)
+            self.ready.append(unit)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -372,7 +492,17 @@ class _Schedule:
         return out
 
     def take(self, n: int) -> list[str]:
+        """Up to ``n`` ready units (they stay busy until `finished`)."""
         return [self.ready.popleft() for _ in range(min(n, len(self.ready)))]
+
+    def pending(self, unit: str) -> list[str]:
+        """The unit's pending quanta, in run order."""
+        return [q for q in self.units[unit] if self.status[q] is QuantumStatus.PENDING]
+
+    def finished(self, unit: str) -> None:
+        """The unit is no longer in flight; queue it again if it has pending quanta that can run."""
+        self.busy.discard(unit)
+        self._check(unit)
 
     def start(self, quantum_id: str, progress: Progress) -> None:
         progress.move(self.status[quantum_id].value, QuantumStatus.RUNNING.value)
@@ -380,29 +510,57 @@ class _Schedule:
 
     def done(self, quantum_id: str, status: QuantumStatus, progress: Progress) -> None:
         progress.move(self.status[quantum_id].value, status.value)
+        was_done = self.status[quantum_id].done
         self.status[quantum_id] = status
-        for child in sorted(self.graph.children(quantum_id)):
-            self.missing_parents[child] -= 1
-            if self.missing_parents[child] == 0 and self.status[child] is QuantumStatus.PENDING:
-                self.ready.append(child)
+        self.retrying.discard(quantum_id)
+        unit = self.unit_of[quantum_id]
+        if was_done:
+            return
+        self.undone[unit] -= 1
+        if self.undone[unit] == 0:
+            for child in sorted(self.children[unit]):
+                self.waiting[child] -= 1
+                self._check(child)
 
-    def failed(self, quantum_id: str, progress: Progress) -> dict[str, str]:
-        """Mark a failure; returns ``{downstream quantum: this one}`` for what it blocks."""
+    def retry(self, unit: str, quantum_id: str, progress: Progress) -> None:
+        """The unit's failed quantum runs again (with the rest of the unit), first of what is ready."""
+        progress.move(self.status[quantum_id].value, QuantumStatus.PENDING.value)
+        self.status[quantum_id] = QuantumStatus.PENDING
+        self.retrying.add(quantum_id)
+        self.busy.discard(unit)
+        self._check(unit)
+        if unit in self.busy:
+            self.ready.remove(unit)
+            self.ready.appendleft(unit)
+
+    def failed(self, unit: str, quantum_id: str, progress: Progress) -> dict[str, str]:
+        """Mark a final failure; returns ``{quantum: this one}`` for what it blocks.
+
+        Blocked: the unit's own pending quanta (they would run after it in its job) and every
+        pending quantum of every unit downstream of it.
+        """
         progress.move(self.status[quantum_id].value, QuantumStatus.FAILED.value)
         self.status[quantum_id] = QuantumStatus.FAILED
+        self.retrying.discard(quantum_id)
         blocked: dict[str, str] = {}
-        stack = list(self.graph.children(quantum_id))
+        seen = {unit}
+        stack = [unit]
         while stack:
-            child = stack.pop()
-            if child in blocked or self.status[child] is not QuantumStatus.PENDING:
-                continue
-            blocked[child] = quantum_id
-            progress.move(QuantumStatus.PENDING.value, QuantumStatus.BLOCKED.value)
-            self.status[child] = QuantumStatus.BLOCKED
-            stack.extend(self.graph.children(child))
+            current = stack.pop()
+            hit = False
+            for q in self.units[current]:
+                if self.status[q] is QuantumStatus.PENDING:
+                    blocked[q] = quantum_id
+                    progress.move(QuantumStatus.PENDING.value, QuantumStatus.BLOCKED.value)
+                    self.status[q] = QuantumStatus.BLOCKED
+                    hit = True
+            if hit or current == unit:
+                for child in self.children[current] - seen:
+                    seen.add(child)
+                    stack.append(child)
         return blocked
 
-    def held_elsewhere(self, ids: Any, progress: Progress) -> None:
+    def held_elsewhere(self, ids: Iterable[str], progress: Progress) -> None:
         for quantum_id in ids:
             self.others.add(quantum_id)
             progress.move(self.status[quantum_id].value, QuantumStatus.RUNNING.value)
@@ -437,12 +595,14 @@ class _Schedule:
             if status is QuantumStatus.RUNNING:
                 continue
             self.others.discard(quantum_id)
+            unit = self.unit_of[quantum_id]
             if status.done:
                 self.done(quantum_id, status, progress)
             elif status is QuantumStatus.FAILED:
-                self.failed(quantum_id, progress)  # its holder blocks what is downstream
+                # Its holder blocks what is downstream of the quantum; the rest of a batch job
+                # that can no longer complete is blocked here.
+                record.block(self.failed(unit, quantum_id, progress))
             else:  # given back: pending or blocked again
                 progress.move(QuantumStatus.RUNNING.value, QuantumStatus.PENDING.value)
                 self.status[quantum_id] = QuantumStatus.PENDING
-                if self.missing_parents[quantum_id] == 0:
-                    self.ready.append(quantum_id)
+            self._check(unit)

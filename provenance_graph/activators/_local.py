@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from provenance_graph.activators._base import Activator
 from provenance_graph.model import AttemptOutcome, Quantum
-from provenance_graph.quantum_runner import init_worker, run_in_worker
+from provenance_graph.quantum_runner import init_worker, run_job_in_worker
 
 __all__ = ["LocalActivator"]
 
@@ -37,14 +38,14 @@ class LocalActivator(Activator):
             initargs=(str(self.repository_root), self.graph.plan.pipeline or "", self.config, os.getpid()),
         )
 
-    def _submit(self, quantum: Quantum) -> Future[AttemptOutcome]:
+    def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._pool is not None, "_open() first"
         try:
-            return self._pool.submit(run_in_worker, quantum)
+            return self._pool.submit(run_job_in_worker, list(quanta))
         except RuntimeError:  # BrokenProcessPool: a worker died; start fresh ones
             self._close(cancel=True)
             self._open()
-            return self._pool.submit(run_in_worker, quantum)
+            return self._pool.submit(run_job_in_worker, list(quanta))
 
     def _close(self, *, cancel: bool) -> None:
         pool, self._pool = self._pool, None

@@ -6,7 +6,8 @@ An Activator records what really ran through an `ExecutionRecord`:
    plan and starts its heartbeat; quanta held by executions found dead are
    given back first (`repair`).
 2. `claim` takes quanta under their node lock: a claimed quantum is
-   ``running``, held by this execution, with a new ``(:Attempt)``.
+   ``running``, held by this execution, with a new ``(:Attempt)``; `withdraw`
+   takes back a claim whose quantum never started.
 3. `finish`, `skip`, `block` and `release` record outcomes. Each checks that
    this execution still holds the quantum, so a run wrongly judged dead can
    never overwrite its successor's records.
@@ -37,6 +38,8 @@ __all__ = [
     "ExecutionRecord",
     "Holder",
     "attempts",
+    "last_options",
+    "quantum_statuses",
     "refuse_if_running",
     "status_counts",
 ]
@@ -179,13 +182,27 @@ class ExecutionRecord:
         )
         return {r["id"]: (QuantumStatus(r["status"]), r["execution_id"]) for r in rows}
 
-    def claim(self, ids: Iterable[str]) -> set[str]:
-        """Claim quanta to run; returns those this execution now holds."""
+    def claim(self, ids: Iterable[str], retry: Iterable[str] = ()) -> set[str]:
+        """Claim quanta to run; returns those this execution now holds.
+
+        A quantum this execution failed is claimed again only if it is in ``retry`` (its batch
+        job is being retried).
+        """
         self.check_alive()
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write("execution_claim", ids=ids, execution_id=self.id, plan_id=self.plan_id)
+        rows = self.store.write(
+            "execution_claim", ids=ids, execution_id=self.id, plan_id=self.plan_id, retry=list(retry)
+        )
+        return {r["id"] for r in rows}
+
+    def withdraw(self, ids: Iterable[str]) -> set[str]:
+        """Take back claims of quanta that never started: pending again, and no attempt recorded."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        rows = self.store.write("execution_withdraw_quanta", ids=ids, execution_id=self.id)
         return {r["id"] for r in rows}
 
     def finish(self, outcomes: Sequence[AttemptOutcome]) -> set[str]:
@@ -261,3 +278,20 @@ def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
 def attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
     """Every attempt of a plan's quanta, oldest first."""
     return store.read("execution_attempts", plan_id=plan_id)
+
+
+def quantum_statuses(store: GraphStore, ids: Sequence[str]) -> dict[str, QuantumStatus]:
+    """The status of each of some quanta (those in the graph)."""
+    if not ids:
+        return {}
+    rows = store.read("execution_statuses_of", ids=list(ids))
+    return {r["id"]: QuantumStatus(r["status"]) for r in rows}
+
+
+def last_options(store: GraphStore, plan_id: str, activator: str) -> dict[str, Any] | None:
+    """The options of the plan's latest execution by ``activator`` (e.g. its clustering), if any."""
+    rows = store.read("execution_last_options", plan_id=plan_id, activator=activator)
+    if not rows or not rows[0]["options_json"]:
+        return None
+    options = json.loads(rows[0]["options_json"])
+    return options if isinstance(options, dict) else None
