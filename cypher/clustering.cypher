@@ -152,6 +152,12 @@ MATCH (j:BatchJob {id: $job_id})-[r:RUNS]->(q:Quantum)
 RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.status AS status
 ORDER BY r.position;
 
+// name: clustering_job_statuses
+// Each batch job of a clustering with its quanta counted by status (`provgraph status`).
+MATCH (j:BatchJob {clustering_id: $clustering_id})-[:RUNS]->(q:Quantum)
+RETURN j.name AS job, j.label AS label, coalesce(q.status, 'pending') AS status, count(*) AS quanta
+ORDER BY job, status;
+
 // name: blast_radius
 // If quantum $quantum_id fails: its batch job, every job downstream of that one in the job DAG,
 // and every quantum of those jobs, in a complete clustering of the plan as it is now.

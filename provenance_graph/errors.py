@@ -20,6 +20,7 @@ Hierarchy::
      +-- RepositoryError ............... a data repository is missing, malformed or refuses a change
      +-- PreflightError ................ pre-flight cannot build a plan from what it was given
      +-- ExecutionError ................ a plan cannot be run as asked
+ |    +-- SiteConfigError ........... a site config (where batch jobs run) is not acceptable
      +-- PlanError ..................... an execution plan is not acceptable
      |    +-- DuplicateProducerError
      |    +-- PlanCycleError
@@ -83,6 +84,7 @@ __all__ = [
     "SchemaVersionError",
     "ServerError",
     "ServerStartError",
+    "SiteConfigError",
 ]
 
 
@@ -167,6 +169,10 @@ class PreflightError(ProvenanceGraphError):
 
 class ExecutionError(ProvenanceGraphError):
     """Raised when a plan cannot be run as asked: no repository, changed connections, a busy plan."""
+
+
+class SiteConfigError(ExecutionError):
+    """Raised when a site config (``--site FILE``: Parsl provider and executor) is not acceptable."""
 
 
 class PlanError(ProvenanceGraphError):

@@ -1,12 +1,26 @@
 """Activators: run stored plans and record what really ran.
 
 - `Activator`: the template every Activator shares (claims, records, resume);
-- `LocalActivator`: the command-line Activator, local worker processes.
+- `LocalActivator`: the command-line Activator, local worker processes;
+- `ParslActivator`: batch jobs of a clustering on Parsl (this machine, or a cluster by `SiteConfig`);
+- `JobActivator`: one batch job in this process (``provgraph run-job``, a DAGMan node).
 
 What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 """
 
 from provenance_graph.activators._base import Activator, Failure, Progress, RunReport
+from provenance_graph.activators._batch import JobActivator, ParslActivator
 from provenance_graph.activators._local import LocalActivator
+from provenance_graph.activators._site import SiteConfig, load_site
 
-__all__ = ["Activator", "Failure", "LocalActivator", "Progress", "RunReport"]
+__all__ = [
+    "Activator",
+    "Failure",
+    "JobActivator",
+    "LocalActivator",
+    "ParslActivator",
+    "Progress",
+    "RunReport",
+    "SiteConfig",
+    "load_site",
+]

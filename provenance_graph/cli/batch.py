@@ -1,8 +1,12 @@
-"""``provgraph cluster``, ``blast-radius``, ``export-dagman`` and ``run-job``: batch jobs of a plan."""
+"""Batch jobs of a plan: ``cluster``, ``blast-radius``, ``export-dagman``, and running them.
+
+``submit`` (Parsl), ``status``, ``restart``, and ``run-job`` (one job: what a DAGMan node runs).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import shutil
 import sys
 from pathlib import Path
@@ -11,24 +15,42 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from provenance_graph.activators import JobActivator, ParslActivator, load_site
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
-from provenance_graph.clustering import load_clustering, write_dagman
-from provenance_graph.errors import ExecutionError, QuestionError
+from provenance_graph.cli.running import STATUS_ORDER, parse_config, print_report, run_activator
+from provenance_graph.clustering import JobGraph, load_clustering, write_dagman
+from provenance_graph.errors import ExecutionError, PlanNotFoundError, QuestionError
 from provenance_graph.store import GraphStore, open_store
 from provenance_graph.store.clustering import (
     blast_radius,
     blast_radius_parameters,
     cluster_plan,
     find_quantum,
+    job_statuses,
+    list_clusterings,
     read_job_graph,
-    read_job_quanta,
 )
+from provenance_graph.store.execution import last_options, status_counts
 
-__all__ = ["blast_radius_command", "cluster_command", "export_dagman_command", "run_job_command"]
+__all__ = [
+    "blast_radius_command",
+    "cluster_command",
+    "export_dagman_command",
+    "restart_command",
+    "run_job_command",
+    "status_command",
+    "submit_command",
+]
 
 PlanArg = Annotated[str, typer.Argument(help="The stored plan's id.")]
 NameOpt = Annotated[str, typer.Option("--clustering", help="The stored clustering's name.")]
+
+
+class Engine(enum.StrEnum):
+    """Workflow engines ``provgraph submit`` can run batch jobs on."""
+
+    parsl = "parsl"
 
 
 def cluster_command(
@@ -141,23 +163,223 @@ def export_dagman_command(
     )
 
 
+RepoOpt = Annotated[
+    Path | None, typer.Option(help="The data repository; default the one the plan was made from.")
+]
+ConfigOpt = Annotated[
+    list[str] | None, typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat).")
+]
+SiteOpt = Annotated[
+    Path | None,
+    typer.Option("--site", help="Site config (YAML): Parsl provider and executor; default local."),
+]
+WorkersOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parsl workers (per node).")]
+
+
 def run_job_command(
     plan: Annotated[str, typer.Option("--plan", help="The plan's id.")],
     clustering: NameOpt,
     job: Annotated[str, typer.Option("--job", help="The batch job's name.")],
+    repo: RepoOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Run one batch job's quanta in order (what each DAGMan job runs). Not implemented yet.
+    """Run one batch job's quanta in order in this process, recording each attempt (a DAGMan node's command).
 
-    The interface is fixed: it finds the job in the graph and lists its quanta; running them
-    comes with the Parsl half of the production Activator, and until then it exits 1.
+    Refused while a job it depends on is not done. Exit 1 if a quantum failed.
     """
     with open_store() as store:
-        quanta = read_job_quanta(store, plan, clustering, job)
-    err_console.print(f"batch job {job} of plan {plan!r} (clustering {clustering!r}): {len(quanta)} quanta")
-    for q in quanta:
-        err_console.print(f"  {q['task']} {q['data_id']}", markup=False)
-    raise ExecutionError(
-        "provgraph run-job is not implemented yet: running a batch job's quanta comes with the "
-        "production Activator's execution engine",
-        hint="run the plan with 'provgraph run --plan PLAN' meanwhile",
+        activator = JobActivator(
+            store, plan, clustering=clustering, job=job, repository=repo, config=parse_config(config)
+        )
+        report = activator.run()
+        ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
+        console.print(
+            f"batch job {job} of plan {plan!r}: {report.status} in {report.seconds:.1f} s ({ran}); "
+            f"execution {report.execution_id}"
+        )
+        for failure in report.failures:
+            first = failure.error.splitlines()[0] if failure.error else ""
+            console.print(f"[red]failed[/] {failure.task} {failure.data_id}: {first}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_blast_radii(jobs: JobGraph) -> None:
+    """Per rule, the job whose failure would lose the most (itself and every job downstream)."""
+    radii = jobs.blast_radii()
+    worst: dict[str, str] = {}
+    for job in jobs:
+        best = worst.get(job.label)
+        if best is None or radii[job.name][1] > radii[best][1]:
+            worst[job.label] = job.name
+    table = Table(
+        "rule (or task)", "jobs", "largest blast radius", "jobs lost", "quanta lost", title="blast radius"
     )
+    counts = jobs.summary().jobs_per_label
+    for label, name in sorted(worst.items(), key=lambda kv: (-radii[kv[1]][1], kv[0])):
+        table.add_row(label, str(counts[label]), name, str(radii[name][0]), str(radii[name][1]))
+    console.print(table)
+
+
+def _engine_run(store: GraphStore, plan_id: str, activator: ParslActivator) -> None:
+    report = run_activator(activator, f"provgraph restart {plan_id}")
+    print_report(report, store, resume=f"provgraph restart {plan_id}")
+    if report.ran.get("retried"):
+        console.print(f"retried:    {report.ran['retried']} batch job run(s) after a failure")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def submit_command(
+    plan_id: PlanArg,
+    clustering: Annotated[
+        str,
+        typer.Option("--clustering", help="Clustering rules (YAML file) to store first, or a stored name."),
+    ],
+    engine: Annotated[Engine, typer.Option(help="The workflow engine.")] = Engine.parsl,
+    site: SiteOpt = None,
+    retries: Annotated[int, typer.Option(min=0, help="Run a failed batch job again this many times.")] = 0,
+    jobs: WorkersOpt = 1,
+    name: Annotated[str | None, typer.Option(help="Store the rules under this name.")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace a stored clustering of that name.")] = False,
+    repo: RepoOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run a stored plan's batch jobs on a workflow engine: clustering, blast radius, then the run.
+
+    A job starts when the jobs it depends on are done; each runs its quanta in order in one
+    worker; every attempt is recorded as 'provgraph run' records it. Exit 1 if a job failed.
+    """
+    the_site = load_site(site)
+    overrides = parse_config(config)
+    with open_store(say=err_console.print) as store:
+        if Path(clustering).is_file():
+            job_graph, write = cluster_plan(
+                store, plan_id, load_clustering(clustering), name=name, replace=replace
+            )
+            console.print(
+                f"Clustering {job_graph.name!r} of plan {plan_id!r} {write.outcome}: "
+                f"{len(job_graph)} batch jobs, {write.edges} dependencies."
+            )
+        else:
+            job_graph = read_job_graph(store, plan_id, clustering)
+        _print_blast_radii(job_graph)
+        activator = ParslActivator(
+            store,
+            plan_id,
+            clustering=job_graph.name,
+            site=the_site,
+            jobs=jobs,
+            retries=retries,
+            repository=repo,
+            config=overrides,
+        )
+        console.print(f"Submitting {len(job_graph)} batch jobs to {engine.value} ({the_site.source}).")
+        _engine_run(store, plan_id, activator)
+
+
+def restart_command(
+    plan_id: PlanArg,
+    clustering: Annotated[
+        str | None, typer.Option("--clustering", help="The stored clustering; default the last submit's.")
+    ] = None,
+    site: SiteOpt = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(min=0, help="Run a failed batch job again this many times; default the last submit's."),
+    ] = None,
+    jobs: WorkersOpt = 1,
+    repo: RepoOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Resume a submitted plan: repair dead executions, run every batch job not done.
+
+    What succeeded stays done; failed and blocked jobs run again.
+    """
+    overrides = parse_config(config)
+    with open_store(say=err_console.print) as store:
+        last = last_options(store, plan_id, ParslActivator.name) or {}
+        name = clustering or last.get("clustering") or _only_clustering(store, plan_id)
+        site_file = site or (Path(last["site"]) if Path(str(last.get("site", ""))).is_file() else None)
+        activator = ParslActivator(
+            store,
+            plan_id,
+            clustering=str(name),
+            site=load_site(site_file),
+            jobs=jobs,
+            retries=int(last.get("retries", 0)) if retries is None else retries,
+            repository=repo,
+            config=overrides,
+        )
+        console.print(f"Restarting plan {plan_id!r} with clustering {name!r}.")
+        _engine_run(store, plan_id, activator)
+
+
+def _only_clustering(store: GraphStore, plan_id: str) -> str:
+    names = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
+    if len(names) != 1:
+        raise ExecutionError(
+            f"plan {plan_id!r} was never submitted and has "
+            + (f"{len(names)} clusterings ({', '.join(names)})" if names else "no clustering"),
+            hint="name one with --clustering NAME, or submit it: 'provgraph submit PLAN --clustering FILE'",
+        )
+    return names[0]
+
+
+def _job_state(counts: dict[str, int]) -> str:
+    """A batch job's state from its quanta's statuses."""
+    for state in ("failed", "running", "blocked"):
+        if counts.get(state):
+            return state
+    if set(counts) <= {"succeeded", "skipped"}:
+        return "succeeded"
+    return "pending"
+
+
+def status_command(
+    plan_id: PlanArg,
+    clustering: Annotated[
+        str | None,
+        typer.Option("--clustering", help="The clustering whose jobs to show; default the last submit's."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """A plan's quanta per task and status, and its batch jobs per rule and state, from the graph."""
+    with open_store() as store:
+        per_task = status_counts(store, plan_id)
+        if not per_task:
+            raise PlanNotFoundError(
+                f"no plan {plan_id!r} is stored", hint="list plans with 'provgraph plans list'"
+            )
+        name = clustering or (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
+        if name is None:
+            known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
+            name = known[0] if len(known) == 1 else None
+        per_job = job_statuses(store, plan_id, str(name)) if name else {}
+    states = {job: _job_state(counts) for job, (_, counts) in per_job.items()}
+    if as_json:
+        print_json({"plan_id": plan_id, "tasks": per_task, "clustering": name,
+                    "jobs": {j: {"label": per_job[j][0], "state": states[j], "quanta": per_job[j][1]}
+                             for j in per_job}})  # fmt: skip
+        return
+    columns = [s for s in STATUS_ORDER if any(c.get(s) for c in per_task.values())]
+    table = Table("task", *columns, title=f"plan {plan_id}: quanta")
+    for task, counts in per_task.items():
+        table.add_row(task, *(str(counts.get(s, "")) for s in columns))
+    console.print(table)
+    if not per_job:
+        console.print("no batch jobs: submit with 'provgraph submit PLAN --clustering FILE'")
+        return
+    by_label: dict[str, dict[str, int]] = {}
+    for job, (label, _) in per_job.items():
+        by_label.setdefault(label, {})[states[job]] = by_label.setdefault(label, {}).get(states[job], 0) + 1
+    columns = [s for s in STATUS_ORDER if any(c.get(s) for c in by_label.values())]
+    table = Table("rule (or task)", *columns, title=f"clustering {name}: batch jobs")
+    for label in sorted(by_label):
+        table.add_row(label, *(str(by_label[label].get(s, "")) for s in columns))
+    console.print(table)
+    stuck = [j for j in per_job if states[j] in {"failed", "blocked"}]
+    for job in stuck[:10]:
+        console.print(f"{states[job]:8} {job}", highlight=False)
+    if len(stuck) > 10:
+        console.print(f"... and {len(stuck) - 10} more failed or blocked jobs")

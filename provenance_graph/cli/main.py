@@ -32,6 +32,9 @@ app.command("cluster")(batch.cluster_command)
 app.command("blast-radius")(batch.blast_radius_command)
 app.command("export-dagman")(batch.export_dagman_command)
 app.command("run-job")(batch.run_job_command)
+app.command("submit")(batch.submit_command)
+app.command("status")(batch.status_command)
+app.command("restart")(batch.restart_command)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from provenance_graph.activators import LocalActivator, Progress, RunReport
+from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import DatabaseError, PipelineError
 from provenance_graph.model import PlanGraph
@@ -26,7 +26,7 @@ from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.store.execution import status_counts
 
-__all__ = ["parse_config", "print_report", "progress_bar", "run_command"]
+__all__ = ["parse_config", "print_report", "progress_bar", "run_activator", "run_command"]
 
 STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
 STATUS_STYLE = {
@@ -89,8 +89,11 @@ def progress_bar(total: int) -> Iterator[Any]:
         yield update
 
 
-def print_report(report: RunReport, store: GraphStore) -> None:
-    """Print what a run did, the plan's counts per task and status, and the first failures."""
+def print_report(report: RunReport, store: GraphStore, resume: str | None = None) -> None:
+    """Print what a run did, the plan's counts per task and status, and the first failures.
+
+    ``resume`` is the command that retries what failed (default: ``provgraph run --plan PLAN``).
+    """
     ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
     console.print(f"plan:       {report.plan_id}")
     console.print(f"execution:  {report.execution_id}  ({report.status}, {report.seconds:.1f} s)")
@@ -109,9 +112,24 @@ def print_report(report: RunReport, store: GraphStore) -> None:
     if len(report.failures) > 5:
         console.print(f"... and {len(report.failures) - 5} more failures")
     if not report.ok:
-        console.print(
-            f"Rerun with 'provgraph run --plan {report.plan_id}' to retry failed and blocked quanta."
-        )
+        resume = resume or f"provgraph run --plan {report.plan_id}"
+        console.print(f"Rerun with '{resume}' to retry failed and blocked quanta.")
+
+
+def run_activator(activator: Activator, resume: str) -> RunReport:
+    """Run an Activator under a progress bar; Ctrl-C exits 130, a lost database says how to resume."""
+    with progress_bar(len(activator.graph)) as update:
+        activator.on_progress = update
+        try:
+            return activator.run()
+        except KeyboardInterrupt:
+            err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
+            raise typer.Exit(130) from None
+        except DatabaseError as err:  # the database went away for longer than we retry
+            raise type(err)(
+                f"{err.message}; the run of plan {activator.plan_id!r} stopped",
+                hint=f"once Neo4j answers again, '{resume}' resumes it; what succeeded stays done",
+            ) from err
 
 
 def _plan_and_store(
@@ -203,19 +221,7 @@ def run_command(
         if save_plan_to is not None:
             size = save_plan(activator.graph, save_plan_to)
             err_console.print(f"saved plan to {save_plan_to} ({size} bytes)")
-        with progress_bar(len(activator.graph)) as update:
-            activator.on_progress = update
-            try:
-                report = activator.run()
-            except KeyboardInterrupt:
-                err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
-                raise typer.Exit(130) from None
-            except DatabaseError as err:  # the database went away for longer than we retry
-                raise type(err)(
-                    f"{err.message}; the run of plan {the_plan_id!r} stopped",
-                    hint=f"once Neo4j answers again, 'provgraph run --plan {the_plan_id}' resumes it; "
-                    "what succeeded stays done",
-                ) from err
+        report = run_activator(activator, f"provgraph run --plan {the_plan_id}")
         print_report(report, store)
     if not report.ok:
         raise typer.Exit(1)

@@ -265,6 +265,33 @@ class JobGraph:
             end = best_parent[end]
         return path[::-1]
 
+    def blast_radii(self) -> dict[str, tuple[int, int]]:
+        """For each job, what its failure loses: ``(jobs, quanta)``, itself and everything downstream.
+
+        Computed in memory, in reverse topological order, with one integer bit set per job.
+        """
+        index = {name: i for i, name in enumerate(self.jobs)}
+        children: dict[str, list[str]] = defaultdict(list)
+        for p, c in self.edges:
+            children[p].append(c)
+        reach: dict[str, int] = {}
+        for name in reversed(self.jobs):  # children before parents
+            bits = 1 << index[name]
+            for child in children[name]:
+                bits |= reach[child]
+            reach[name] = bits
+        sizes = [len(j.quanta) for j in self.jobs.values()]
+        radii = {}
+        for name, reached in reach.items():
+            bits, jobs, quanta = reached, 0, 0
+            while bits:
+                low = bits & -bits
+                jobs += 1
+                quanta += sizes[low.bit_length() - 1]
+                bits ^= low
+            radii[name] = (jobs, quanta)
+        return radii
+
     def summary(self) -> ClusteringSummary:
         """Counts per rule, edges, the largest job and the critical path's length."""
         jobs_per: Counter[str] = Counter()

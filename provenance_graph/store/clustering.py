@@ -61,6 +61,7 @@ __all__ = [
     "delete_clustering",
     "find_quantum",
     "job_id",
+    "job_statuses",
     "list_clusterings",
     "read_job_graph",
     "read_job_quanta",
@@ -433,6 +434,15 @@ def read_job_quanta(store: GraphStore, plan_id: str, name: str, job: str) -> lis
     if not rows:
         raise NotInGraphError(f"clustering {name!r} of plan {plan_id!r} has no batch job {job!r}")
     return rows
+
+
+def job_statuses(store: GraphStore, plan_id: str, name: str) -> dict[str, tuple[str, dict[str, int]]]:
+    """``{job: (label, {status: quanta})}`` for every batch job of a complete, current clustering."""
+    _current(store, plan_id, name)
+    jobs: dict[str, tuple[str, dict[str, int]]] = {}
+    for r in store.read("clustering_job_statuses", clustering_id=clustering_id(plan_id, name)):
+        jobs.setdefault(r["job"], (r["label"], {}))[1][r["status"]] = int(r["quanta"])
+    return jobs
 
 
 # --- blast radius -------------------------------------------------------------------------------

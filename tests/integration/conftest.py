@@ -1,7 +1,24 @@
+"""Integration tests: marked ``integration``; a fixture that cleans up clusterings."""
+
+from collections.abc import Iterator
+
 import pytest
+
+from provenance_graph.store import GraphStore
+from provenance_graph.store.clustering import delete_clustering, list_clusterings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def plans(store: GraphStore, namespace: str) -> Iterator[list[str]]:
+    """Plan ids this test stores; their clusterings are deleted before the namespace's plans."""
+    made: list[str] = []
+    yield made
+    for plan_id in made:
+        for c in list_clusterings(store, plan_id):
+            delete_clustering(store, plan_id, c.name)

@@ -1,0 +1,146 @@
+"""The production Activators: batch jobs of a stored clustering, on Parsl or one at a time.
+
+Both dispatch **batch jobs** (`provenance_graph.store.clustering`) through the `Activator`
+template, so claims, attempts, outputs, resume and crash repair are recorded exactly as the
+command-line Activator records them:
+
+- `ParslActivator` (``provgraph submit``/``restart``) runs every job of a clustering on
+  Parsl's ``HighThroughputExecutor``, on this machine or on a cluster (`SiteConfig`). A job
+  is ready when the jobs it depends on are done; its quanta are claimed together, and one
+  Parsl app in one worker runs them in order (`provenance_graph.quantum_runner.run_batch_job`)
+  and returns their outcomes, which are recorded here. Workers never talk to Neo4j.
+- `JobActivator` (``provgraph run-job``, what each HTCondor DAGMan node runs) runs one job's
+  quanta in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from provenance_graph.activators._base import Activator
+from provenance_graph.activators._site import SiteConfig
+from provenance_graph.errors import ExecutionError
+from provenance_graph.model import AttemptOutcome, Quantum
+from provenance_graph.quantum_runner import QuantumRunner, run_batch_job
+from provenance_graph.store import GraphStore
+from provenance_graph.store.clustering import read_job_graph, read_job_quanta
+from provenance_graph.store.execution import quantum_statuses
+
+__all__ = ["JobActivator", "ParslActivator"]
+
+#: The label of the Parsl executor the Activator starts.
+EXECUTOR_LABEL = "provgraph"
+
+
+class ParslActivator(Activator):
+    """Runs a plan's batch jobs (clustering ``clustering``) on Parsl, ``jobs`` workers per node.
+
+    ``retries`` (a template parameter) is how many times a failed job runs again, its
+    unfinished quanta only. Parsl is imported when the run starts.
+    """
+
+    name = "parsl"
+
+    def __init__(
+        self,
+        store: GraphStore,
+        plan_id: str,
+        *,
+        clustering: str,
+        site: SiteConfig | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(store, plan_id, **options)
+        self.clustering = clustering
+        self.site = site or SiteConfig()
+        self.job_graph = read_job_graph(store, plan_id, clustering)
+        self._dfk: Any = None
+        self._app: Any = None
+
+    def _units(self) -> dict[str, list[str]]:
+        return {job.name: list(job.quanta) for job in self.job_graph}
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            **super()._options(),
+            "clustering": self.clustering,
+            "retries": self.retries,
+            "site": self.site.source,
+            "provider": self.site.provider,
+        }
+
+    def _open(self) -> None:
+        from parsl import python_app
+        from parsl.dataflow.dflow import DataFlowKernel
+
+        # Parsl starts its interchange and worker pool as commands of this environment.
+        bin_dir = str(Path(sys.executable).parent)
+        if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+        config = self.site.parsl_config(plan_id=self.plan_id, workers=self.jobs, label=EXECUTOR_LABEL)
+        self._dfk = DataFlowKernel(config)
+        self._app = python_app(run_batch_job, data_flow_kernel=self._dfk, executors=[EXECUTOR_LABEL])
+
+    def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
+        assert self._app is not None, "_open() first"
+        future: Future[list[AttemptOutcome]] = self._app(
+            str(self.repository_root), self.graph.plan.pipeline or "", self.config, list(quanta)
+        )
+        return future
+
+    def _close(self, *, cancel: bool) -> None:
+        dfk, self._dfk, self._app = self._dfk, None, None
+        if dfk is not None:
+            dfk.cleanup()  # stops the executor and its blocks; running jobs are given back by the template
+
+
+class JobActivator(Activator):
+    """Runs one batch job's quanta in order in this process: ``provgraph run-job``.
+
+    Refused (`ExecutionError`) while a quantum the job reads from, in another job, is not done:
+    the workflow engine (DAGMan) runs a job only after its parents.
+    """
+
+    name = "run-job"
+
+    def __init__(self, store: GraphStore, plan_id: str, *, clustering: str, job: str, **options: Any) -> None:
+        super().__init__(store, plan_id, jobs=1, **options)
+        self.clustering = clustering
+        self.job = job
+        self.quanta = [str(r["id"]) for r in read_job_quanta(store, plan_id, clustering, job)]
+        mine = set(self.quanta)
+        outside = sorted({p for q in self.quanta for p in self.graph.parents(q)} - mine)
+        waiting = [q for q, status in quantum_statuses(store, outside).items() if not status.done]
+        if waiting:
+            named = ", ".join(
+                f"{self.graph.quanta[q].task_label}@{self.graph.quanta[q].data_id.key()}" for q in waiting[:3]
+            )
+            raise ExecutionError(
+                f"batch job {job!r} of plan {plan_id!r} reads what {len(waiting)} quanta of other jobs "
+                f"have not made yet ({named}{', ...' if len(waiting) > 3 else ''})",
+                hint="run the jobs it depends on first (DAGMan does: submit the exported DAG)",
+            )
+        self._runner: QuantumRunner | None = None
+
+    def _units(self) -> dict[str, list[str]]:
+        return {self.job: self.quanta}
+
+    def _options(self) -> dict[str, Any]:
+        return {**super()._options(), "clustering": self.clustering, "job": self.job}
+
+    def _open(self) -> None:
+        self._runner = QuantumRunner(self.repository, self.pipeline)
+
+    def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
+        assert self._runner is not None, "_open() first"
+        future: Future[list[AttemptOutcome]] = Future()
+        future.set_result(self._runner.run_job(quanta))
+        return future
+
+    def _close(self, *, cancel: bool) -> None:
+        self._runner = None

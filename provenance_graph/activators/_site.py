@@ -1,0 +1,183 @@
+"""Site configs: where the Parsl Activator's batch jobs run (``provgraph submit --site FILE``).
+
+A site config is a small YAML file naming a Parsl *provider* (how worker nodes are
+obtained: the local machine, Slurm, PBS Pro, Kubernetes...), optionally a *launcher*,
+and options passed through to the provider and to Parsl's ``HighThroughputExecutor``::
+
+    provider: slurm
+    provider_options: {partition: normal, walltime: "01:00:00", max_blocks: 4,
+                       worker_init: "source /path/to/venv/bin/activate"}
+    launcher: srun
+    executor_options: {max_workers_per_node: 16}
+    run_dir: /scratch/me/provgraph-parsl
+
+Without a file the site is the local machine: one block of ``jobs`` workers, every
+connection on the loopback interface. Everything is checked before Parsl starts:
+an unknown provider, launcher or option is a `SiteConfigError` naming the file, the
+key and the close match. Parsl itself is imported only when a config is built.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from provenance_graph.errors import SiteConfigError
+from provenance_graph.model import suggest
+
+__all__ = ["PROVIDERS", "SiteConfig", "load_site"]
+
+#: Provider names and their classes in ``parsl.providers``.
+PROVIDERS = {
+    "local": "LocalProvider",
+    "slurm": "SlurmProvider",
+    "pbspro": "PBSProProvider",
+    "torque": "TorqueProvider",
+    "lsf": "LSFProvider",
+    "gridengine": "GridEngineProvider",
+    "condor": "CondorProvider",
+    "kubernetes": "KubernetesProvider",
+}
+#: Launcher names and their classes in ``parsl.launchers``.
+LAUNCHERS = {
+    "single_node": "SingleNodeLauncher",
+    "simple": "SimpleLauncher",
+    "srun": "SrunLauncher",
+    "mpiexec": "MpiExecLauncher",
+    "aprun": "AprunLauncher",
+    "jsrun": "JsrunLauncher",
+}
+#: Executor options the Activator sets itself.
+_OURS = {"label", "provider"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class SiteConfig(BaseModel):
+    """Where batch jobs run: a Parsl provider and HighThroughputExecutor options."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["local", "slurm", "pbspro", "torque", "lsf", "gridengine", "condor", "kubernetes"] = (
+        "local"
+    )
+    """The Parsl provider: ``local`` (this machine), or a batch system or Kubernetes."""
+    provider_options: dict[str, Any] = Field(default_factory=dict)
+    """Passed to the provider's class (e.g. ``partition``, ``walltime``, ``max_blocks``, ``worker_init``)."""
+    launcher: Literal["single_node", "simple", "srun", "mpiexec", "aprun", "jsrun"] | None = None
+    """How workers are started on a block's nodes; default: the provider's own."""
+    launcher_options: dict[str, Any] = Field(default_factory=dict)
+    """Passed to the launcher's class."""
+    executor_options: dict[str, Any] = Field(default_factory=dict)
+    """Passed to ``HighThroughputExecutor`` (e.g. ``max_workers_per_node``, ``address``)."""
+    run_dir: Path | None = None
+    """Parsl's logs and state; default ``<temp dir>/provgraph-parsl/<plan>``."""
+    source: str = "the default site"
+    """Where it was read from, for messages."""
+
+    def check(self) -> None:
+        """Check option names against the Parsl classes they go to (imports Parsl)."""
+        from parsl import launchers, providers
+        from parsl.executors import HighThroughputExecutor
+
+        provider = getattr(providers, PROVIDERS[self.provider])
+        _check_options(self.source, "provider_options", provider, self.provider_options)
+        if self.launcher is not None:
+            launcher = getattr(launchers, LAUNCHERS[self.launcher])
+            _check_options(self.source, "launcher_options", launcher, self.launcher_options)
+        _check_options(self.source, "executor_options", HighThroughputExecutor, self.executor_options, _OURS)
+
+    def parsl_config(self, *, plan_id: str, workers: int, label: str) -> Any:
+        """The ``parsl.config.Config`` of this site for one run of a plan with ``workers`` per node.
+
+        Parsl's own retries stay 0: a retried batch job needs new claims and attempts in the
+        graph, so the Activator retries jobs itself.
+        """
+        self.check()
+        from parsl import launchers, providers
+        from parsl.config import Config
+        from parsl.executors import HighThroughputExecutor
+
+        provider_options = dict(self.provider_options)
+        if self.launcher is not None:
+            provider_options["launcher"] = getattr(launchers, LAUNCHERS[self.launcher])(
+                **self.launcher_options
+            )
+        executor_options: dict[str, Any] = {"max_workers_per_node": workers, "cores_per_worker": 1}
+        if self.provider == "local":
+            # One block on this machine; nothing listens beyond the loopback interface.
+            provider_options = {"init_blocks": 1, "min_blocks": 1, "max_blocks": 1, **provider_options}
+            executor_options |= {"address": "127.0.0.1", "loopback_address": "127.0.0.1"}
+        executor_options |= self.executor_options
+        try:
+            provider = getattr(providers, PROVIDERS[self.provider])(**provider_options)
+            executor = HighThroughputExecutor(label=label, provider=provider, **executor_options)
+        except (TypeError, ValueError) as err:
+            raise SiteConfigError(
+                f"{self.source}: Parsl refused the {self.provider} site: {err}",
+                hint="check the option values against Parsl's documentation of that provider",
+            ) from err
+        run_dir = self.run_dir or Path(tempfile.gettempdir()) / "provgraph-parsl" / _UNSAFE.sub("_", plan_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return Config(
+            executors=[executor], run_dir=str(run_dir), retries=0, usage_tracking=0, strategy_period=1
+        )
+
+
+def _check_options(
+    source: str,
+    key: str,
+    cls: type,
+    options: dict[str, Any],
+    reserved: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    accepted = [p for p in inspect.signature(cls).parameters if p not in reserved]
+    for name in options:
+        if name in reserved:
+            raise SiteConfigError(
+                f"{source}: {key}.{name}: set by provgraph itself", hint=f"remove {name!r} from {key}"
+            )
+        if name not in accepted:
+            raise SiteConfigError(
+                f"{source}: {key}.{name}: {cls.__name__} has no option {name!r}",
+                hint=suggest(name, accepted) or f"its options: {', '.join(accepted)}",
+            )
+
+
+def load_site(path: str | Path | None) -> SiteConfig:
+    """Read and check a site config file; None gives the local site."""
+    if path is None:
+        return SiteConfig()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise SiteConfigError(f"cannot read site config {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise SiteConfigError(f"site config {path} is not YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise SiteConfigError(
+            f"site config {path} is not a mapping", hint="e.g. 'provider: slurm' with 'provider_options:'"
+        )
+    try:
+        site = SiteConfig.model_validate({**data, "source": str(path)})
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        known = list(SiteConfig.model_fields) if problem["type"] == "extra_forbidden" else []
+        if where == "provider":
+            known = list(PROVIDERS)
+        elif where == "launcher":
+            known = list(LAUNCHERS)
+        word = str(problem.get("input")) if where in {"provider", "launcher"} else where.split(".")[-1]
+        raise SiteConfigError(
+            f"{path}: {where}: {problem['msg']}",
+            hint=suggest(word, known) or (f"one of: {', '.join(known)}" if known else None),
+        ) from None
+    site.check()
+    return site

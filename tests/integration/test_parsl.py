@@ -1,0 +1,205 @@
+"""Batch jobs run as a user runs them: ``provgraph submit`` on Parsl, ``status``, ``restart``, ``run-job``.
+
+Parsl's HighThroughputExecutor starts on this machine (loopback only) for each submit, which
+costs seconds, so each test uses the smallest demo repository that shows its point (1 visit x
+3 detectors: 50 quanta in 30 batch jobs). Everything is checked from outside: exit codes,
+output, files and checksums on disk, and the records in the graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+from pathlib import Path
+from typing import Any
+
+from provenance_graph.demo import make_demo_repo
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, read_plan
+from provenance_graph.store.clustering import blast_radius, find_quantum, read_job_graph
+from tests.integration.test_batch_jobs import DEMO_RULES, parse_dag
+from tests.integration.test_cli import run
+from tests.integration.test_run import _output_files, _plan, _plan_and_run, _rows, _statuses
+
+FAILING = {"instrument": "DemoCam", "visit": 1, "detector": 1}
+FAIL = ("-c", "calibrate:fail_on=[{visit: 1, detector: 1}]")
+
+
+def _attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
+    return _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p})-[:HAS_ATTEMPT]->(a:Attempt) RETURN q.id AS q, a AS a",
+        p=plan_id,
+    )
+
+
+def _clustered(
+    settings: ConnectionSettings, tmp_path: Path, plan_id: str, output_run: str, plans: list[str]
+) -> str:
+    """A demo repository of 1 visit x 3 detectors, its plan stored and clustered with the demo rules."""
+    make_demo_repo(tmp_path / "repo", 1, 3).close()
+    _plan(settings, tmp_path / "repo", plan_id, output_run)
+    plans.append(plan_id)
+    cluster = run(["cluster", plan_id, "--clustering", str(DEMO_RULES)], settings)
+    assert cluster.returncode == 0, cluster.stderr
+    return plan_id
+
+
+def test_submit_on_parsl_makes_the_files_of_provgraph_run_and_records_the_same_attempts(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    # Dataset ids depend on the run, so each repository gets its own; files are compared by path in the run.
+    run_a, run_b = f"{namespace}/cmdline", f"{namespace}/parsl"
+    for repo in ("a", "b"):
+        make_demo_repo(tmp_path / repo, 1, 3).close()
+    ran = _plan_and_run(neo4j_settings, tmp_path / "a", f"{namespace}-a", run_a, "-j", "2")
+    assert ran.returncode == 0, ran.stderr
+    plan_id = f"{namespace}-b"
+    _plan(neo4j_settings, tmp_path / "b", plan_id, run_b)
+    plans.append(plan_id)
+
+    done = run(["submit", plan_id, "--clustering", str(DEMO_RULES), "-j", "2"], neo4j_settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Clustering 'demo' of plan '{plan_id}' written: 30 batch jobs" in done.stdout
+    assert "blast radius" in done.stdout and "ccd_chain" in done.stdout  # shown before submitting
+    assert "Submitting 30 batch jobs to parsl" in done.stdout
+    graph = read_plan(store, plan_id)
+    assert f"this run:   {len(graph)} succeeded" in done.stdout
+
+    # The same files, byte for byte.
+    files = _output_files(tmp_path / "b", run_b)
+    assert files and files == _output_files(tmp_path / "a", run_a)
+    # One succeeded attempt per quantum, with the fields the command-line Activator records.
+    cmdline = _attempts(store, f"{namespace}-a")
+    parsl = _attempts(store, plan_id)
+    assert sorted(r["q"] for r in parsl) == sorted(graph.quanta)
+    assert {frozenset(r["a"].keys()) for r in parsl} == {frozenset(r["a"].keys()) for r in cmdline}
+    for r in parsl:
+        a = r["a"]
+        assert a["status"] == "succeeded" and a["exit_status"] == 0 and a["number"] == 1
+        assert a["duration_s"] >= 0 and a["pid"] > 0 and a["host"] and a["peak_rss_mb"] > 0
+        assert a["ended"] >= a["started"] and "error" not in a
+    # Outputs recorded with size and checksum, as 'provgraph run' records them.
+    produced = _rows(
+        store,
+        "MATCH (:Quantum {plan_id: $p})-[:PRODUCES]->(d:Dataset) RETURN d.exists AS e, d.checksum AS c",
+        p=plan_id,
+    )
+    assert produced and all(d["e"] is True and d["c"].startswith("sha256:") for d in produced)
+    [execution] = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e AS e", p=plan_id)
+    assert execution["e"]["activator"] == "parsl" and execution["e"]["status"] == "succeeded"
+    # A batch job's quanta ran in one worker process, in order.
+    jobs = read_job_graph(store, plan_id, "demo")
+    by_quantum = {r["q"]: r["a"] for r in parsl}
+    for job in jobs:
+        attempts = [by_quantum[q] for q in job.quanta]
+        assert len({a["pid"] for a in attempts}) == 1, job.name
+        assert all(x["ended"] <= y["ended"] for x, y in itertools.pairwise(attempts))
+
+
+def test_a_failing_job_is_retried_then_blocks_its_dependants_and_restart_completes_the_plan(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-fail", f"{namespace}/out", plans)
+
+    failed = run(
+        ["submit", plan_id, "--clustering", "demo", "--retries", "1", "-j", "2", *FAIL], neo4j_settings
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "InjectedFailure" in failed.stdout and f"provgraph restart {plan_id}" in failed.stdout
+    assert "retried:    1 batch job run(s)" in failed.stdout
+
+    bad = find_quantum(store, plan_id, "calibrate", '{"detector":1,"instrument":"DemoCam","visit":1}')
+    radius = blast_radius(store, plan_id, "demo", bad)
+    attempts = _attempts(store, plan_id)
+    tries = sorted((r["a"]["number"], r["a"]["status"]) for r in attempts if r["q"] == bad)
+    assert tries == [(1, "failed"), (2, "failed")]  # the job ran again, and failed again
+    # Its job's quanta before it ran once (the retry ran only what was unfinished); after it, none ran.
+    jobs = read_job_graph(store, plan_id, "demo")
+    home = jobs.jobs[radius.job].quanta
+    before, after = home[: home.index(bad)], home[home.index(bad) + 1 :]
+    assert before and after
+    per_quantum: dict[str, list[dict[str, Any]]] = {}
+    for r in attempts:
+        per_quantum.setdefault(r["q"], []).append(r["a"])
+    assert all([a["status"] for a in per_quantum[q]] == ["succeeded"] for q in before)
+    # Every quantum of the jobs lost (downstream jobs, and the rest of its own) never started: blocked.
+    lost = {q.id for q in radius.quanta} - set(before)
+    assert len(radius.jobs) > 1 and lost
+    assert not lost & per_quantum.keys()
+    status = {
+        r["id"]: (r["s"], r["by"])
+        for r in _rows(
+            store,
+            "MATCH (q:Quantum {plan_id: $p}) RETURN q.id AS id, q.status AS s, q.blocked_by AS by",
+            p=plan_id,
+        )
+    }
+    assert all(status[q] == ("blocked", bad) for q in lost)
+    succeeded_before = {q for q, a in per_quantum.items() if a[-1]["status"] == "succeeded"}
+    assert _statuses(store, plan_id) == {
+        "succeeded": len(succeeded_before),
+        "failed": 1,
+        "blocked": len(lost),
+    }
+
+    shown = run(["status", plan_id], neo4j_settings)
+    assert shown.returncode == 0, shown.stderr
+    assert "clustering demo: batch jobs" in shown.stdout and f"failed   {radius.job}" in shown.stdout
+    assert "blocked  " in shown.stdout
+
+    restarted = run(["restart", plan_id, "-j", "2", "-c", "calibrate:fail_on=[]"], neo4j_settings)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert "with clustering 'demo'" in restarted.stdout
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    after_restart: dict[str, list[dict[str, Any]]] = {}
+    for r in _attempts(store, plan_id):
+        after_restart.setdefault(r["q"], []).append(r["a"])
+    # Nothing that had succeeded ran again; the failed quantum succeeded at its third attempt.
+    assert all(len(after_restart[q]) == 1 for q in succeeded_before)
+    assert sorted(a["number"] for a in after_restart[bad]) == [1, 2, 3]
+    fixed = next(a for a in after_restart[bad] if a["number"] == 3)
+    assert fixed["status"] == "succeeded"
+    # Jobs downstream of the failed one started only after it succeeded.
+    downstream = {q for job in radius.jobs[1:] for q in jobs.jobs[job].quanta}
+    assert all(after_restart[q][0]["started"] >= fixed["ended"] for q in downstream)
+
+    shown = run(["status", plan_id, "--json"], neo4j_settings)
+    assert '"state": "failed"' not in shown.stdout and '"state": "blocked"' not in shown.stdout
+    assert shown.stdout.count('"state": "succeeded"') == len(jobs)
+
+
+def test_run_job_from_a_dagman_export_runs_exactly_that_jobs_quanta(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-dag", f"{namespace}/out", plans)
+    out = tmp_path / "dag"
+    assert (
+        run(["export-dagman", plan_id, "--clustering", "demo", "--out", str(out)], neo4j_settings).returncode
+        == 0
+    )
+    dag_jobs, edges, _ = parse_dag(out / f"{plan_id}.dag")
+    jobs = read_job_graph(store, plan_id, "demo")
+
+    def command(job: str) -> list[str]:
+        text = (out / dag_jobs[job]).read_text()
+        arguments = next(line for line in text.splitlines() if line.startswith("arguments"))
+        return shlex.split(arguments.partition("=")[2].strip().strip('"'))
+
+    child = next(c for p, c in sorted(edges))
+    early = run(command(child), neo4j_settings)
+    assert early.returncode == 1 and "have not made yet" in early.stderr and "Traceback" not in early.stderr
+
+    first = next(j for j in dag_jobs if not any(c == j for _, c in edges) and len(jobs.jobs[j].quanta) > 1)
+    done = run(command(first), neo4j_settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"batch job {first} of plan '{plan_id}': succeeded" in done.stdout
+    attempts = _attempts(store, plan_id)
+    assert sorted(r["q"] for r in attempts) == sorted(jobs.jobs[first].quanta)
+    assert all(r["a"]["status"] == "succeeded" and r["a"]["exit_status"] == 0 for r in attempts)
+    assert _statuses(store, plan_id)["succeeded"] == len(jobs.jobs[first].quanta)
+    [execution] = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e AS e", p=plan_id)
+    assert execution["e"]["activator"] == "run-job" and execution["e"]["status"] == "succeeded"
+    again = run(command(first), neo4j_settings)  # DAGMan's RETRY of a job that succeeded: nothing to do
+    assert again.returncode == 0 and "nothing to do" in again.stdout

@@ -1,0 +1,91 @@
+"""Site configs of the Parsl Activator: checked before Parsl starts, with errors that name the culprit."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from provenance_graph.activators import SiteConfig, load_site
+from provenance_graph.clustering import QuantumDag, cluster_quanta, load_clustering
+from provenance_graph.demo import demo_pipeline_path
+from provenance_graph.errors import SiteConfigError
+from provenance_graph.synthetic import drp_plan
+
+
+def _site(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_is_the_local_site_on_loopback_with_a_run_dir_under_the_temp_dir() -> None:
+    site = load_site(None)
+    config = site.parsl_config(plan_id="my/plan", workers=2, label="provgraph")
+    [executor] = config.executors
+    assert executor.address == "127.0.0.1" and executor.loopback_address == "127.0.0.1"
+    assert executor.max_workers_per_node == 2
+    assert type(executor.provider).__name__ == "LocalProvider" and executor.provider.max_blocks == 1
+    assert config.retries == 0 and config.usage_tracking == 0
+    assert Path(config.run_dir) == Path(tempfile.gettempdir()) / "provgraph-parsl" / "my_plan"
+
+
+def test_a_slurm_site_passes_its_options_through(tmp_path: Path) -> None:
+    path = _site(
+        tmp_path,
+        "provider: slurm\nprovider_options: {partition: normal, walltime: '01:00:00', max_blocks: 4}\n"
+        "launcher: srun\nexecutor_options: {max_workers_per_node: 16}\n"
+        f"run_dir: {tmp_path / 'runinfo'}\n",
+    )
+    config = load_site(path).parsl_config(plan_id="p", workers=2, label="provgraph")
+    [executor] = config.executors
+    assert type(executor.provider).__name__ == "SlurmProvider"
+    assert executor.provider.partition == "normal" and executor.provider.max_blocks == 4
+    assert type(executor.provider.launcher).__name__ == "SrunLauncher"
+    assert executor.max_workers_per_node == 16 and config.run_dir == str(tmp_path / "runinfo")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("provider: slurmm\n", ["site.yaml: provider:", "did you mean 'slurm'"]),
+        ("provider: slurm\nprovider_options: {partiton: x}\n", ["provider_options.partiton", "'partition'"]),
+        ("provider_option: {}\n", ["site.yaml: provider_option:", "did you mean 'provider_options'"]),
+        ("executor_options: {label: x}\n", ["executor_options.label: set by provgraph itself"]),
+        ("launcher: srunn\n", ["site.yaml: launcher:", "did you mean 'srun'"]),
+        ("- a list\n", ["is not a mapping"]),
+        ("provider: [\n", ["is not YAML"]),
+    ],
+)
+def test_a_bad_site_config_names_the_culprit(tmp_path: Path, text: str, words: list[str]) -> None:
+    with pytest.raises(SiteConfigError) as caught:
+        load_site(_site(tmp_path, text))
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_a_missing_site_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match="cannot read site config"):
+        load_site(tmp_path / "nope.yaml")
+
+
+def test_site_config_is_frozen() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        SiteConfig().provider = "slurm"  # type: ignore[misc]
+
+
+def test_blast_radii_are_each_job_and_everything_downstream_of_it() -> None:
+    graph = drp_plan(2, 3, plan_id="p", output_run="r")
+    jobs = cluster_quanta(
+        QuantumDag.from_plan(graph), load_clustering(Path(demo_pipeline_path()).with_name("clustering.yaml"))
+    )
+    radii = jobs.blast_radii()
+    for job in jobs:
+        lost, todo = {job.name}, [job.name]
+        while todo:
+            for child in jobs.children(todo.pop()):
+                if child not in lost:
+                    lost.add(child)
+                    todo.append(child)
+        assert radii[job.name] == (len(lost), sum(len(jobs.jobs[j].quanta) for j in lost))
