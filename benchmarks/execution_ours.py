@@ -4,6 +4,12 @@ Run by `benchmarks/execution.py` (or alone) with the project's Python; prints
 one JSON line per measurement on stdout:
 
     python benchmarks/execution_ours.py --quanta 1000 --jobs 1 2
+    python benchmarks/execution_ours.py --quanta 1000 --jobs 2 --activators cmdline,parsl
+
+With ``--activators ...,parsl`` the same plan is also run by ``provgraph submit`` on
+Parsl (local HighThroughputExecutor), clustered one batch job per visit (both tasks
+of every detector of the visit: 2 x D quanta per job); the clustering is stored
+before the clock starts.
 
 What it does, for each ``-j`` value, in a fresh work directory:
 
@@ -37,11 +43,13 @@ from measure_tree import TreeRssSampler, choose_shape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `benchmarks.noop_tasks`, for this process and its workers
 
+from provenance_graph.clustering import ClusteringSpec  # noqa: E402
 from provenance_graph.model import DatasetType  # noqa: E402
 from provenance_graph.pipeline import Pipeline  # noqa: E402
 from provenance_graph.preflight import preflight  # noqa: E402
 from provenance_graph.repository import Repository  # noqa: E402
 from provenance_graph.store import delete_plan, open_store, write_plan  # noqa: E402
+from provenance_graph.store.clustering import cluster_plan, delete_clustering, list_clusterings  # noqa: E402
 from provenance_graph.store.execution import status_counts  # noqa: E402
 
 INSTRUMENT = "BenchCam"
@@ -52,6 +60,12 @@ description: execution-overhead benchmark, two copy tasks
 tasks:
   bench_t1: {class: benchmarks.noop_tasks.CopyTask1}
   bench_t2: {class: benchmarks.noop_tasks.CopyTask2}
+"""
+#: Batch jobs for the Parsl run: one per visit.
+CLUSTERING = """
+name: bench
+cluster:
+  per_visit: {pipetasks: "bench_t1, bench_t2", dimensions: visit}
 """
 
 
@@ -73,17 +87,21 @@ def make_repo(root: Path, visits: int, detectors: int) -> Repository:
     return repo
 
 
-def measure(args: argparse.Namespace, jobs: int, work: Path) -> dict[str, object]:
+def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> dict[str, object]:
     visits, detectors = choose_shape(args.quanta, 2)
     started = time.perf_counter()
     repo = make_repo(work / "repo", visits, detectors)
     pipeline = Pipeline.from_yaml(PIPELINE, source="benchmark pipeline")
-    plan_id = f"bench-exec-{os.getpid()}-j{jobs}"
+    plan_id = f"bench-exec-{os.getpid()}-j{jobs}-{activator}"
     graph = preflight(pipeline, repo, output_run=f"bench/exec/{plan_id}", plan_id=plan_id)
     repo.close()
     assert len(graph) == args.quanta, (len(graph), args.quanta)
+    command = ["run", "--plan", plan_id, "-j", str(jobs)]
     with open_store() as store:
         write_plan(store, graph, replace=True)
+        if activator == "parsl":
+            cluster_plan(store, plan_id, ClusteringSpec.from_yaml(CLUSTERING))
+            command = ["submit", plan_id, "--clustering", "bench", "-j", str(jobs)]
     setup = time.perf_counter() - started
 
     provgraph = str(Path(sys.executable).parent / "provgraph")
@@ -91,7 +109,7 @@ def measure(args: argparse.Namespace, jobs: int, work: Path) -> dict[str, object
     load1 = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen(
-        [provgraph, "run", "--plan", plan_id, "-j", str(jobs)],
+        [provgraph, *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -103,15 +121,18 @@ def measure(args: argparse.Namespace, jobs: int, work: Path) -> dict[str, object
     wall = time.perf_counter() - started
     sampler.stop()
     if child.returncode != 0:
-        raise SystemExit(f"provgraph run failed ({child.returncode}):\n{out}\n{err}")
+        raise SystemExit(f"provgraph {command[0]} failed ({child.returncode}):\n{out}\n{err}")
     with open_store() as store:
         counts = status_counts(store, plan_id)
         attempts = store.read("execution_attempts", plan_id=plan_id)
+        for clustering in list_clusterings(store, plan_id):
+            delete_clustering(store, plan_id, clustering.name)
         delete_plan(store, plan_id)
     succeeded = sum(c.get("succeeded", 0) for c in counts.values())
     in_quantum = sum(a["duration_s"] for a in attempts)
     return {
-        "tool": "provgraph run",
+        "tool": f"provgraph {command[0]}",
+        "activator": activator,
         "version": importlib.metadata.version("provenance-graph"),
         "jobs": jobs,
         "quanta": args.quanta,
@@ -132,13 +153,17 @@ def main() -> None:
     )
     parser.add_argument("--quanta", type=int, default=1000, help="total quanta (two tasks); default 1000")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="-j values; default 1 2")
+    parser.add_argument(
+        "--activators", default="cmdline", help="comma-separated: cmdline (provgraph run), parsl (submit)"
+    )
     args = parser.parse_args()
     for jobs in args.jobs:
-        with tempfile.TemporaryDirectory(prefix="exec-bench-") as work:
-            record = measure(args, jobs, Path(work))
-        print(json.dumps(record), flush=True)
-        if record["succeeded"] != args.quanta:
-            raise SystemExit(f"only {record['succeeded']} of {args.quanta} quanta succeeded")
+        for activator in args.activators.split(","):
+            with tempfile.TemporaryDirectory(prefix="exec-bench-") as work:
+                record = measure(args, jobs, Path(work), activator.strip())
+            print(json.dumps(record), flush=True)
+            if record["succeeded"] != args.quanta:
+                raise SystemExit(f"only {record['succeeded']} of {args.quanta} quanta succeeded")
 
 
 if __name__ == "__main__":
