@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -108,7 +109,11 @@ class SiteConfig(BaseModel):
             provider_options["launcher"] = getattr(launchers, LAUNCHERS[self.launcher])(
                 **self.launcher_options
             )
-        executor_options: dict[str, Any] = {"max_workers_per_node": workers, "cores_per_worker": 1}
+        executor_options: dict[str, Any] = {
+            "max_workers_per_node": workers,
+            "cores_per_worker": 1,
+            "interchange_launch_cmd": _detached_interchange(),
+        }
         if self.provider == "local":
             # One block on this machine; nothing listens beyond the loopback interface.
             provider_options = {"init_blocks": 1, "min_blocks": 1, "max_blocks": 1, **provider_options}
@@ -127,6 +132,21 @@ class SiteConfig(BaseModel):
         return Config(
             executors=[executor], run_dir=str(run_dir), retries=0, usage_tracking=0, strategy_period=1
         )
+
+
+def _detached_interchange() -> list[str]:
+    """Parsl's interchange command, started in a session of its own.
+
+    Ctrl-C at a terminal signals the whole foreground process group; an interchange killed by
+    it leaves Parsl's shutdown waiting for its answer forever. In its own session only the
+    Activator stops it (at shutdown, or when a Ctrl-C has given the jobs back).
+    """
+    beside = Path(sys.executable).with_name("interchange.py")
+    return [sys.executable, "-c", _SETSID_EXEC, str(beside) if beside.exists() else "interchange.py"]
+
+
+#: Python that starts a new session, then becomes the command in argv[1:] (stdin kept).
+_SETSID_EXEC = "import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])"
 
 
 def _check_options(

@@ -9,7 +9,10 @@ output, files and checksums on disk, and the records in the graph.
 from __future__ import annotations
 
 import itertools
+import os
 import shlex
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,14 @@ from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.clustering import blast_radius, find_quantum, read_job_graph
 from tests.integration.test_batch_jobs import DEMO_RULES, parse_dag
 from tests.integration.test_cli import run
-from tests.integration.test_run import _output_files, _plan, _plan_and_run, _rows, _statuses
+from tests.integration.test_run import (
+    _output_files,
+    _plan,
+    _plan_and_run,
+    _rows,
+    _start_run,
+    _statuses,
+)
 
 FAILING = {"instrument": "DemoCam", "visit": 1, "detector": 1}
 FAIL = ("-c", "calibrate:fail_on=[{visit: 1, detector: 1}]")
@@ -203,3 +213,24 @@ def test_run_job_from_a_dagman_export_runs_exactly_that_jobs_quanta(
     assert execution["e"]["activator"] == "run-job" and execution["e"]["status"] == "succeeded"
     again = run(command(first), neo4j_settings)  # DAGMan's RETRY of a job that succeeded: nothing to do
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_ctrl_c_stops_parsl_at_once_and_gives_the_running_jobs_back(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-int", f"{namespace}/out", plans)
+    submit = ("submit", plan_id, "--clustering", "demo", "-j", "2", "-c", "makeWarp:sleep=1")
+    child = _start_run(neo4j_settings, store, plan_id, 15, submit)  # the chains and tables are done
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole process group
+    try:
+        _, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        raise AssertionError("provgraph submit did not stop within 60 s of Ctrl-C") from None
+    assert child.returncode == 130, err
+    assert "interrupted: unfinished quanta were given back" in err
+    assert "running" not in _statuses(store, plan_id)
+    [execution] = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e.status AS s", p=plan_id)
+    assert execution["s"] == "interrupted"
+    attempts = [r["a"]["status"] for r in _attempts(store, plan_id)]
+    assert "interrupted" in attempts and "running" not in attempts

@@ -75,16 +75,23 @@ def _planned(settings: ConnectionSettings, tmp_path: Path, plan_id: str, visits:
 
 
 def _start_run(
-    settings: ConnectionSettings, store: GraphStore, plan_id: str, until_succeeded: int
+    settings: ConnectionSettings,
+    store: GraphStore,
+    plan_id: str,
+    until_succeeded: int,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
-    """Start a slowed ``provgraph run --plan`` in its own process group; return once enough quanta succeeded."""
+    """Start a slowed ``provgraph run --plan`` in its own process group; return once enough quanta succeeded.
+
+    ``args``: another provgraph command line to start instead (e.g. ``submit``).
+    """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         # A shell without job control starts background jobs with SIGINT ignored, and a child
         # inherits that (CI may run us so). Take Python's default, as under a terminal, so that
         # the child starts with SIGINT's default action and can be interrupted.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     child = subprocess.Popen(
-        [PROVGRAPH, "run", "--plan", plan_id, "-j", "2", *SLOW],
+        [PROVGRAPH, *(args or ("run", "--plan", plan_id, "-j", "2", *SLOW))],
         env={**os.environ, **_env_for(settings)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
