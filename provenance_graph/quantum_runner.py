@@ -139,6 +139,8 @@ class QuantumRunner:
 _WORKER: dict[str, QuantumRunner] = {}
 #: What `run_batch_job` set the worker's runner up with.
 _WORKER_KEY: dict[str, str] = {}
+#: Activator processes this worker watches (`run_batch_job`).
+_WATCHED: set[int] = set()
 
 
 def _gone(pid: int) -> bool:
@@ -210,12 +212,18 @@ def run_batch_job(
     pipeline_yaml: str,
     overrides: dict[str, dict[str, object]],
     quanta: Sequence[Quantum],
+    activator: tuple[str, int] | None = None,
 ) -> list[AttemptOutcome]:
     """Run one batch job's quanta in order, in a worker of an engine that does not call `init_worker`.
 
     The repository and pipeline are opened once per worker process and kept while later jobs
-    use the same ones (a Parsl worker runs many jobs).
+    use the same ones (a Parsl worker runs many jobs). ``activator`` is the host and pid of the
+    Activator that submitted the job: a worker on the same host exits when that process is gone
+    (``kill -9``), so no orphan goes on writing beside the run that repairs its quanta.
     """
+    if activator is not None and activator[0] == socket.gethostname() and activator[1] not in _WATCHED:
+        _WATCHED.add(activator[1])
+        threading.Thread(target=_exit_when_gone, args=(activator[1],), daemon=True).start()
     key = json.dumps([repository_root, pipeline_yaml, overrides], sort_keys=True, default=str)
     if _WORKER_KEY.get("runner") != key:
         pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)

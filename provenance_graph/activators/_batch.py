@@ -16,6 +16,7 @@ command-line Activator records them:
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -89,7 +90,11 @@ class ParslActivator(Activator):
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._app is not None, "_open() first"
         future: Future[list[AttemptOutcome]] = self._app(
-            str(self.repository_root), self.graph.plan.pipeline or "", self.config, list(quanta)
+            str(self.repository_root),
+            self.graph.plan.pipeline or "",
+            self.config,
+            list(quanta),
+            (socket.gethostname(), os.getpid()),
         )
         return future
 

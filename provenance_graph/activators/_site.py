@@ -117,7 +117,13 @@ class SiteConfig(BaseModel):
         if self.provider == "local":
             # One block on this machine; nothing listens beyond the loopback interface.
             provider_options = {"init_blocks": 1, "min_blocks": 1, "max_blocks": 1, **provider_options}
-            executor_options |= {"address": "127.0.0.1", "loopback_address": "127.0.0.1"}
+            # Workers left without an interchange (the Activator was killed) exit after 30 s.
+            executor_options |= {
+                "address": "127.0.0.1",
+                "loopback_address": "127.0.0.1",
+                "heartbeat_period": 5,
+                "heartbeat_threshold": 30,
+            }
         executor_options |= self.executor_options
         try:
             provider = getattr(providers, PROVIDERS[self.provider])(**provider_options)
@@ -139,14 +145,22 @@ def _detached_interchange() -> list[str]:
 
     Ctrl-C at a terminal signals the whole foreground process group; an interchange killed by
     it leaves Parsl's shutdown waiting for its answer forever. In its own session only the
-    Activator stops it (at shutdown, or when a Ctrl-C has given the jobs back).
+    Activator stops it (at shutdown, or when a Ctrl-C has given the jobs back), and on Linux it
+    is sent SIGTERM when the Activator dies (``kill -9``).
     """
     beside = Path(sys.executable).with_name("interchange.py")
     return [sys.executable, "-c", _SETSID_EXEC, str(beside) if beside.exists() else "interchange.py"]
 
 
-#: Python that starts a new session, then becomes the command in argv[1:] (stdin kept).
-_SETSID_EXEC = "import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])"
+#: Python that starts a new session, asks Linux for SIGTERM when its parent (the Activator)
+#: dies, then becomes the command in argv[1:] (stdin kept).
+_SETSID_EXEC = (
+    "import contextlib, ctypes, os, signal, sys\n"
+    "os.setsid()\n"
+    "with contextlib.suppress(Exception):\n"
+    "    ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _check_options(
