@@ -18,7 +18,13 @@ from rich.table import Table
 from provenance_graph.activators import JobActivator, ParslActivator, load_site
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
-from provenance_graph.cli.running import STATUS_ORDER, parse_config, print_report, run_activator
+from provenance_graph.cli.running import (
+    STATUS_ORDER,
+    parse_config,
+    print_report,
+    run_activator,
+    stopping_cleanly,
+)
 from provenance_graph.clustering import JobGraph, load_clustering, write_dagman
 from provenance_graph.errors import ExecutionError, PlanNotFoundError, QuestionError
 from provenance_graph.store import GraphStore, open_store
@@ -191,7 +197,8 @@ def run_job_command(
         activator = JobActivator(
             store, plan, clustering=clustering, job=job, repository=repo, config=parse_config(config)
         )
-        report = activator.run()
+        with stopping_cleanly(plan, f"provgraph run-job --plan {plan} --clustering {clustering} --job {job}"):
+            report = activator.run()
         ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
         console.print(
             f"batch job {job} of plan {plan!r}: {report.status} in {report.seconds:.1f} s ({ran}); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.store.execution import status_counts
 
-__all__ = ["parse_config", "print_report", "progress_bar", "run_activator", "run_command"]
+__all__ = ["parse_config", "print_report", "progress_bar", "run_activator", "run_command", "stopping_cleanly"]
 
 STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
 STATUS_STYLE = {
@@ -116,20 +117,26 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
         console.print(f"Rerun with '{resume}' to retry failed and blocked quanta.")
 
 
+@contextlib.contextmanager
+def stopping_cleanly(plan_id: str, resume: str) -> Iterator[None]:
+    """Around a run: Ctrl-C exits 130 in one line, a lost database says how to resume."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
+        raise typer.Exit(130) from None
+    except DatabaseError as err:  # the database went away for longer than we retry
+        raise type(err)(
+            f"{err.message}; the run of plan {plan_id!r} stopped",
+            hint=f"once Neo4j answers again, '{resume}' resumes it; what succeeded stays done",
+        ) from err
+
+
 def run_activator(activator: Activator, resume: str) -> RunReport:
-    """Run an Activator under a progress bar; Ctrl-C exits 130, a lost database says how to resume."""
-    with progress_bar(len(activator.graph)) as update:
+    """Run an Activator under a progress bar, `stopping_cleanly`."""
+    with progress_bar(len(activator.graph)) as update, stopping_cleanly(activator.plan_id, resume):
         activator.on_progress = update
-        try:
-            return activator.run()
-        except KeyboardInterrupt:
-            err_console.print("interrupted: unfinished quanta were given back; rerun to resume")
-            raise typer.Exit(130) from None
-        except DatabaseError as err:  # the database went away for longer than we retry
-            raise type(err)(
-                f"{err.message}; the run of plan {activator.plan_id!r} stopped",
-                hint=f"once Neo4j answers again, '{resume}' resumes it; what succeeded stays done",
-            ) from err
+        return activator.run()
 
 
 def _plan_and_store(
