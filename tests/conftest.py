@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -90,13 +91,15 @@ def namespace(store: GraphStore) -> Iterator[str]:
 # (``reliability.count("inputs fuzzed", n)``); the totals close the pytest report.
 
 _RELIABILITY: dict[str, int] = {}
+_RELIABILITY_LOCK = threading.Lock()
 
 
 class ReliabilityCounts:
-    """What the reliability tests tried and found, summed over the session."""
+    """What the reliability tests tried and found, summed over the session (from any thread)."""
 
     def count(self, what: str, n: int = 1) -> None:
-        _RELIABILITY[what] = _RELIABILITY.get(what, 0) + n
+        with _RELIABILITY_LOCK:
+            _RELIABILITY[what] = _RELIABILITY.get(what, 0) + n
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ Each case runs the real ``provgraph`` command with ``PROVGRAPH_CRASH_AT=POINT:N`
 (`provenance_graph.crashpoints`): the N-th time the command passes crash point POINT,
 it gets SIGKILL. Two more cases kill a run's worker half-way through writing a file.
 The N are drawn at random from a fixed seed (``PROVGRAPH_CRASH_SEED`` draws others);
-a test id such as ``plan.batch@0.37`` names the point and where in its passages the
-kill lands, so any failure replays exactly. After each kill,
+a failure names its point, such as ``plan.batch@0.37`` (where in its passages the kill
+lands), and ``PROVGRAPH_CRASH_CASES=plan.batch@0.37`` replays just that one. Cases run
+three at a time, each with its own plan, run and repository. After each kill,
 the graph is checked as the next user would find it, then the same command is run
 again and must repair or resume, and the result is checked against a clean run:
 
@@ -29,6 +30,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,8 @@ SEED = int(os.environ.get("PROVGRAPH_CRASH_SEED", "20261125"))
 #: Small batches, so that a small plan is written in dozens of transactions.
 BATCHES = {"PROVGRAPH_BATCH_DATASETS": "5", "PROVGRAPH_BATCH_QUANTA": "4"}
 JOBS = 2
+#: Kill points tried at once: each is its own plan, run and repository.
+PARALLEL = 3
 
 
 @dataclass(frozen=True)
@@ -131,16 +136,16 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- plan storage --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("point", STORAGE_POINTS, ids=str)
-def test_kill_9_while_storing_a_plan_then_the_rerun_stores_it_once(
+def _storage_case(
     point: KillPoint,
+    case: int,
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
     template_repo: Path,
     reliability: ReliabilityCounts,
 ) -> None:
-    plan_id, output_run = f"{namespace}-plan", f"{namespace}/out"
+    plan_id, output_run = f"{namespace}-plan{case}", f"{namespace}/out{case}"
     args = ["plan", PIPELINE, "--repo", str(template_repo), "--where", WHERE]
     args += ["--plan-id", plan_id, "--output-run", output_run]
     with Repository.open(template_repo) as repository:
@@ -255,9 +260,9 @@ def _invented(succeeded: dict[str, list[dict[str, Any]]]) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("point", RUN_POINTS, ids=str)
-def test_kill_9_during_a_run_then_the_rerun_finishes_with_the_clean_files(
+def _run_case(
     point: KillPoint,
+    case: int,
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
@@ -266,9 +271,9 @@ def test_kill_9_during_a_run_then_the_rerun_finishes_with_the_clean_files(
     tmp_path: Path,
     reliability: ReliabilityCounts,
 ) -> None:
-    repo = tmp_path / "repo"
+    repo = tmp_path / f"repo{case}"
     shutil.copytree(template_repo, repo)
-    plan_id, output_run = f"{namespace}-run", f"{namespace}/out"
+    plan_id, output_run = f"{namespace}-run{case}", f"{namespace}/out{case}"
     total = _store_plan(store, repo, plan_id, output_run)
     # Passages each point is sure to see: every quantum is submitted once; claims, outcomes
     # and records come in batches of at most 2 * JOBS quanta; each of the JOBS workers counts
@@ -315,3 +320,58 @@ def test_kill_9_during_a_run_then_the_rerun_finishes_with_the_clean_files(
     assert twice["n"] == 0, "a quantum succeeded twice"
     assert not list(repo.rglob("*.tmp")), "temporary files were left behind"
     assert file_checksums(repo / output_run) == clean_files
+
+
+# --- the tests: every point, a few at once ------------------------------------------------
+
+
+def _each(points: list[KillPoint], case: Callable[[KillPoint, int], None]) -> None:
+    """Run ``case`` for every point, `PARALLEL` at a time; fail naming every point that failed.
+
+    ``PROVGRAPH_CRASH_CASES=plan.batch@0.37,run.started@0.00`` replays only those points.
+    """
+    chosen = os.environ.get("PROVGRAPH_CRASH_CASES")
+    if chosen:
+        points = [p for p in points if str(p) in chosen.split(",")]
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = {point: pool.submit(case, point, i) for i, point in enumerate(points)}
+    failures = [
+        f"{point}: {type(error).__name__}: {error}"
+        for point, future in futures.items()
+        if (error := future.exception()) is not None
+    ]
+    assert not failures, f"{len(failures)} of {len(points)} kill points failed (seed {SEED}):\n" + "\n".join(
+        failures
+    )
+
+
+def test_kill_9_while_storing_a_plan_then_the_rerun_stores_it_once(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    template_repo: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    _each(
+        STORAGE_POINTS,
+        lambda point, case: _storage_case(
+            point, case, store, neo4j_settings, namespace, template_repo, reliability
+        ),
+    )
+
+
+def test_kill_9_during_a_run_then_the_rerun_finishes_with_the_clean_files(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    template_repo: Path,
+    clean_files: dict[str, str],
+    tmp_path: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    _each(
+        RUN_POINTS,
+        lambda point, case: _run_case(
+            point, case, store, neo4j_settings, namespace, template_repo, clean_files, tmp_path, reliability
+        ),
+    )
