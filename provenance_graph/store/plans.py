@@ -359,49 +359,25 @@ class _PlanWriter:
     def _claim(self, replace: bool) -> WriteOutcome:
         while True:
             [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
-            if row["status"] != "writing" or row["writer"] == self.token or row["digest"] != self.digest:
-                break
+            if row["writer"] == self.token:
+                return "written"
+            if row["status"] == "complete":
+                return self._claim_complete(row, replace)
             if not _writer_alive(
                 row["writer"], row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after
             ):
-                break
+                break  # a dead writer's plan: take it over
+            if row["digest"] != self.digest:
+                raise PlanBusyError(
+                    f"plan {self.plan_id!r} is being written by pid {row['writer_pid']} on "
+                    f"{row['writer_host']} (last active {row['idle_seconds']} s ago)",
+                    hint="wait for that write to finish; if that process is gone, retry after "
+                    f"{self.stale_after:.0f} s",
+                )
             # Another live process writes this very plan (two `provgraph run` of one plan
             # started together): wait for it, then find the plan `unchanged`, or take it over
             # if that writer dies.
             time.sleep(WAIT_FOR_SAME_WRITER)
-        if row["writer"] == self.token:
-            return "written"
-        if row["status"] == "complete":
-            if row["digest"] == self.digest:
-                return "unchanged"
-            if not replace:
-                raise PlanConflictError(
-                    f"plan {self.plan_id!r} is already stored with different content",
-                    hint="give the new plan another id, or replace the stored one "
-                    "(write_plan(..., replace=True))",
-                )
-            _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
-            refuse_if_running(self.store, self.plan_id, "replaced")
-            taken = self.store.write(
-                "plan_reclaim_complete",
-                plan_id=self.plan_id,
-                digest=self.digest,
-                seen_digest=row["digest"],
-                **self.me,
-            )
-            if not taken:
-                _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
-                raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
-            return "replaced"
-        if _writer_alive(
-            row["writer"], row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after
-        ):
-            raise PlanBusyError(
-                f"plan {self.plan_id!r} is being written by pid {row['writer_pid']} on "
-                f"{row['writer_host']} (last active {row['idle_seconds']} s ago)",
-                hint="wait for that write to finish; if that process is gone, retry after "
-                f"{self.stale_after:.0f} s",
-            )
         taken = self.store.write(
             "plan_take_over",
             plan_id=self.plan_id,
@@ -412,6 +388,30 @@ class _PlanWriter:
         if not taken:
             raise PlanBusyError(f"another process took over plan {self.plan_id!r} first")
         return "resumed"
+
+    def _claim_complete(self, row: dict[str, Any], replace: bool) -> WriteOutcome:
+        """Claim over a complete plan: the same content is `unchanged`, other content replaced if asked."""
+        if row["digest"] == self.digest:
+            return "unchanged"
+        if not replace:
+            raise PlanConflictError(
+                f"plan {self.plan_id!r} is already stored with different content",
+                hint="give the new plan another id, or replace the stored one "
+                "(write_plan(..., replace=True))",
+            )
+        _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
+        refuse_if_running(self.store, self.plan_id, "replaced")
+        taken = self.store.write(
+            "plan_reclaim_complete",
+            plan_id=self.plan_id,
+            digest=self.digest,
+            seen_digest=row["digest"],
+            **self.me,
+        )
+        if not taken:
+            _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
+            raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
+        return "replaced"
 
     # --- conflicts -----------------------------------------------------------------
 
