@@ -20,20 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from provenance_graph.demo import demo_pipeline_path, make_demo_repo
-from provenance_graph.pipeline import Pipeline
-from provenance_graph.preflight import preflight
-from provenance_graph.repository import Repository
+from provenance_graph.demo import make_demo_repo
 from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
-from provenance_graph.store import GraphStore, write_plan
+from provenance_graph.store import GraphStore
 from tests.conftest import ReliabilityCounts
 from tests.integration.test_cli import PROVGRAPH, _env_for
+from tests.integration.test_kill_points import _store_plan
 from tests.support.graph_checks import rows
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
-WHERE = "instrument = 'DemoCam'"
 #: Each calibrate quantum takes a while, so both runs are still going when the server stops.
 SLOW = ("-c", "calibrate:sleep=0.3")
 
@@ -66,19 +63,7 @@ def _checksums_hold(store: GraphStore, plan_id: str) -> bool:
 def _store_plans(store: GraphStore, repo: Path, namespace: str, plans: dict[str, str]) -> dict[str, int]:
     """Store one plan of a small demo repository per name; returns their sizes."""
     make_demo_repo(repo, 2, 3).close()
-    totals = {}
-    for name, plan_id in plans.items():
-        with Repository.open(repo) as repository:
-            graph = preflight(
-                Pipeline.from_file(demo_pipeline_path()),
-                repository,
-                WHERE,
-                output_run=f"{namespace}/{name}",
-                plan_id=plan_id,
-            )
-        write_plan(store, graph)
-        totals[name] = len(graph)
-    return totals
+    return {name: _store_plan(store, repo, plan_id, f"{namespace}/{name}") for name, plan_id in plans.items()}
 
 
 def _wait_until_going(

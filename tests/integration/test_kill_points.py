@@ -227,6 +227,7 @@ def clean_files(
 
 
 def _store_plan(store: GraphStore, repo: Path, plan_id: str, output_run: str) -> int:
+    """Plan the demo pipeline over ``repo`` (in this process) and store it; returns its size."""
     with Repository.open(repo) as repository:
         graph = preflight(
             Pipeline.from_file(PIPELINE), repository, WHERE, output_run=output_run, plan_id=plan_id

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,14 +20,11 @@ from provenance_graph.planfile import load_plan
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from tests.integration.test_cli import PROVGRAPH, _env_for, run
+from tests.support.graph_checks import file_checksums
+from tests.support.graph_checks import rows as _rows
 
 PIPELINE = str(demo_pipeline_path())
 WHERE = "instrument = 'DemoCam'"
-
-
-def _rows(store: GraphStore, cypher: str, **params: Any) -> list[dict[str, Any]]:
-    with store.driver.session(database=store.settings.database) as session:
-        return session.run(cypher, **params).data()  # type: ignore[arg-type]
 
 
 def _statuses(store: GraphStore, plan_id: str) -> dict[str, int]:
@@ -42,12 +38,7 @@ def _statuses(store: GraphStore, plan_id: str) -> dict[str, int]:
 
 def _output_files(repo: Path, output_run: str) -> dict[str, str]:
     """sha256 of every file under the output run's directory, by relative path."""
-    base = repo / output_run
-    return {
-        str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(base.rglob("*"))
-        if p.is_file()
-    }
+    return file_checksums(repo / output_run)
 
 
 def _plan_and_run(
