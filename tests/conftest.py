@@ -2,9 +2,16 @@
 
 The database is chosen like this, once per session:
 
-1. ``NEO4J_URI`` (with ``NEO4J_PASSWORD``...) set: that server.
+1. ``NEO4J_URI`` (with ``NEO4J_PASSWORD``...) set: that server. The tests write and delete
+   plans of their own there, and ``test_database_restart`` is skipped.
 2. Else a Docker engine answers: a throwaway Neo4j 5.26 container (testcontainers).
-3. Else the managed local server, started if needed (the default on our machines).
+3. Else a managed server of the suite's own, never the user's: its home is
+   ``.pytest-neo4j/`` in the checkout (``PROVGRAPH_TEST_HOME`` moves it), on loopback ports
+   of its own, with a config file of its own, so a user's default server, its plans and
+   their ``config.toml`` are never touched. The suite sets ``PROVGRAPH_HOME``,
+   ``PROVGRAPH_*_PORT`` and ``PROVGRAPH_CONFIG`` for itself and for every ``provgraph``
+   it runs. A session that started that server stops it at the end, unless
+   ``PROVGRAPH_TEST_KEEP_SERVER=1`` (handy while developing: the next session reuses it).
 
 Integration tests never share names: each gets its own plan ids and runs, and
 deletes its plans afterwards.
@@ -13,10 +20,12 @@ deletes its plans afterwards.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -25,6 +34,73 @@ from provenance_graph.settings import ConnectionSettings, connection_from_env
 from provenance_graph.store import GraphStore, delete_plan, ensure_schema
 
 NEO4J_IMAGE = "neo4j:5.26-community"
+ROOT = Path(__file__).resolve().parents[1]
+#: The managed server's settings that the suite sets for itself (and its subprocesses).
+_SERVER_VARS = (
+    "PROVGRAPH_HOME",
+    "PROVGRAPH_BOLT_PORT",
+    "PROVGRAPH_HTTP_PORT",
+    "PROVGRAPH_NEO4J_HEAP",
+    "PROVGRAPH_NEO4J_PAGECACHE",
+    "PROVGRAPH_BOLT_TLS",
+    "PROVGRAPH_CONFIG",
+)
+
+
+def test_home() -> Path:
+    """Where the suite keeps its own managed server: never the user's default home."""
+    return Path(os.environ.get("PROVGRAPH_TEST_HOME") or ROOT / ".pytest-neo4j").resolve()
+
+
+def _test_server_ports(home: Path) -> tuple[int, int]:
+    """The suite server's Bolt and HTTP ports: kept in ``ports.json`` while they stay usable.
+
+    A server of an earlier session that is still running keeps its ports; otherwise ports
+    another program has taken since are replaced by free ones.
+    """
+    from provenance_graph.server import ManagedServer
+    from provenance_graph.settings import ServerSettings
+    from tests.support.servers import free_port, port_free
+
+    record = home / "ports.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        ports = json.loads(record.read_text())
+        bolt, http = int(ports["bolt"]), int(ports["http"])
+        server = ManagedServer(ServerSettings(home=home / "neo4j", bolt_port=bolt, http_port=http))
+        if server.status().running or (port_free(bolt) and port_free(http)):
+            return bolt, http
+    bolt, http = free_port(), free_port()
+    while http == bolt:
+        http = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"bolt": bolt, "http": http}) + "\n")
+    return bolt, http
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the managed server at the suite's own home and ports, unless NEO4J_URI is set.
+
+    Done before any test runs, so fixtures, in-process commands and ``provgraph``
+    subprocesses all see the suite's server, never the user's default one.
+    """
+    if os.environ.get("NEO4J_URI"):
+        return
+    home = test_home()
+    bolt, http = _test_server_ports(home)
+    for var in _SERVER_VARS:
+        os.environ.pop(var, None)
+    config_file = home / "config.toml"
+    config_file.write_text(
+        "# The test suite's own (empty) provenance-graph config: no [neo4j], no [server].\n"
+    )
+    os.environ |= {
+        "PROVGRAPH_HOME": str(home / "neo4j"),
+        "PROVGRAPH_BOLT_PORT": str(bolt),
+        "PROVGRAPH_HTTP_PORT": str(http),
+        "PROVGRAPH_NEO4J_HEAP": "1g",
+        "PROVGRAPH_NEO4J_PAGECACHE": "1g",
+        "PROVGRAPH_CONFIG": str(config_file),
+    }
 
 
 def _docker_answers() -> bool:
@@ -58,8 +134,16 @@ def neo4j_settings() -> Iterator[ConnectionSettings]:
     from provenance_graph.server import ManagedServer
 
     server = ManagedServer()
+    assert server.home.is_relative_to(test_home()), f"the suite would use {server.home}, not its own server"
+    started = not server.status().running
+    if started:
+        from tests.support.servers import default_user_server, reuse_assembled_jars
+
+        reuse_assembled_jars(server.home, default_user_server())
     server.start()
     yield server.connection()
+    if started and os.environ.get("PROVGRAPH_TEST_KEEP_SERVER") != "1":
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -16,21 +15,17 @@ import pytest
 from pydantic import SecretStr
 
 from provenance_graph.errors import DatabaseAuthError
+from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore
+from tests.support.servers import free_port, reuse_assembled_jars
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_start_status_logs_stop(tmp_path: Path) -> None:
-    bolt, http = _free_port(), _free_port()
+    bolt, http = free_port(), free_port()
     env = {
         **os.environ,
         "PROVGRAPH_HOME": str(tmp_path / "neo4j"),
@@ -42,6 +37,7 @@ def test_start_status_logs_stop(tmp_path: Path) -> None:
     }
     env.pop("NEO4J_URI", None)
     (tmp_path / "none.toml").write_text("")
+    reuse_assembled_jars(tmp_path / "neo4j", ManagedServer())
 
     def provgraph(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -31,36 +29,12 @@ from provenance_graph.settings import ConnectionSettings, ServerSettings
 from provenance_graph.store import GraphStore, open_store, read_plan, write_plan
 from provenance_graph.synthetic import drp_plan
 from tests.conftest import ReliabilityCounts
+from tests.support.servers import free_port, reuse_assembled_jars
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 PLAN_ID = "tls-plan"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def _reuse_assembled_jars(home: Path) -> None:
-    """Hard-link the session server's jars into ``home`` when they come from our POM.
-
-    Otherwise the second server assembles its own with Maven (about 15 s from a warm
-    ~/.m2). A jar the server rewrites is replaced, not changed in place, so the
-    session server's files stay as they are.
-    """
-    default = ManagedServer()
-    if default.is_assembled():
-        shutil.copytree(default.dist, home / "dist", copy_function=_link_or_copy)
 
 
 @dataclass(frozen=True)
@@ -104,13 +78,13 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     root = tmp_path_factory.mktemp("tls")
     home = root / "neo4j"
     home.mkdir()
-    _reuse_assembled_jars(home)
+    reuse_assembled_jars(home, ManagedServer())
     (root / "none.toml").write_text("")
     env = {
         **os.environ,
         "PROVGRAPH_HOME": str(home),
-        "PROVGRAPH_BOLT_PORT": str(_free_port()),
-        "PROVGRAPH_HTTP_PORT": str(_free_port()),
+        "PROVGRAPH_BOLT_PORT": str(free_port()),
+        "PROVGRAPH_HTTP_PORT": str(free_port()),
         "PROVGRAPH_NEO4J_HEAP": "512m",
         "PROVGRAPH_NEO4J_PAGECACHE": "128m",
         "PROVGRAPH_BOLT_TLS": "required",
