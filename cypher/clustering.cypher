@@ -19,14 +19,19 @@ MATCH (c:Quantum {plan_id: $plan_id})-[:CONSUMES]->(:Dataset)<-[:PRODUCES]-(p:Qu
 RETURN DISTINCT p.id AS parent, c.id AS child;
 
 // name: clustering_claim
-// Claims a clustering of a complete plan for this writer (state 'writing'), or reports what
-// is there: a complete clustering, or another writer's. No row: the plan is not complete.
+// Claims a clustering of a complete plan for this writer (state 'writing', with its lease:
+// token, host, pid, heartbeat), or reports what is there: a complete clustering, or another
+// writer's lease. No row: the plan is not complete.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
 MERGE (c:Clustering {id: $clustering_id})
   ON CREATE SET c.plan_id = $plan_id, c.name = $clustering_name, c.status = 'writing', c.writer = $token,
+                c.writer_host = $host, c.writer_pid = $pid, c.heartbeat = datetime(),
                 c.digest = $digest, c.started = datetime(), c.attempts = 1
 MERGE (c)-[:CLUSTERS]->(p)
-RETURN c.status AS status, c.digest AS digest, c.writer AS writer;
+RETURN c.status AS status, c.digest AS digest, c.writer AS writer, c.writer_host AS writer_host,
+       c.writer_pid AS writer_pid,
+       duration.inSeconds(coalesce(c.heartbeat, datetime({epochMillis: 0})), datetime()).seconds
+         AS idle_seconds;
 
 // name: clustering_take_over
 // Takes a clustering over from the writer seen (one that died, or a complete clustering being
@@ -36,7 +41,8 @@ SET c._lock = true
 REMOVE c._lock
 WITH c
 WHERE coalesce(c.writer, '') = $seen_writer AND c.status = $seen_status
-SET c.writer = $token, c.status = 'writing', c.digest = $digest, c.started = datetime(),
+SET c.writer = $token, c.writer_host = $host, c.writer_pid = $pid, c.heartbeat = datetime(),
+    c.status = 'writing', c.digest = $digest, c.started = datetime(),
     c.attempts = coalesce(c.attempts, 0) + 1
 REMOVE c.completed, c.job_count, c.quantum_count, c.edge_count
 RETURN count(c) AS taken;
@@ -47,6 +53,16 @@ MATCH (j:BatchJob {clustering_id: $clustering_id})
 CALL (j) {
   DETACH DELETE j
 } IN TRANSACTIONS OF 1000 ROWS;
+
+// name: clustering_heartbeat
+// Shows that the clustering's writer is alive; no row counted: it lost the clustering.
+MATCH (c:Clustering {id: $clustering_id})
+SET c._lock = true
+REMOVE c._lock
+WITH c
+WHERE c.writer = $token AND c.status = 'writing'
+SET c.heartbeat = datetime()
+RETURN count(c) AS held;
 
 // name: clustering_write_jobs
 // Creates batch jobs, each with RUNS edges to its quanta (position: run order), while $token

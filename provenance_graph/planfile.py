@@ -12,8 +12,9 @@ docstring of `FORMAT_VERSION`. Layout (version 2)::
      "notes": [{<PlanNote>}, ...]}
 
 Dataset references inside quanta are indexes into ``datasets``. On loading,
-every id is recomputed from its content and must match, and the plan graph is
-checked as when it was built; any problem is a `PlanFileError` naming the entry.
+every id is recomputed from its content and must match (`model.PlanDecoder`, shared
+with the store), and the plan graph is checked as when it was built; any problem is a
+`PlanFileError` naming the entry.
 Files are streamed, entry by entry, to a temporary name that is renamed once
 complete, so a crash never leaves a half-written file under the real name.
 """
@@ -37,6 +38,7 @@ from provenance_graph.model import (
     DatasetRef,
     DatasetType,
     Plan,
+    PlanDecoder,
     PlanGraph,
     PlanNote,
     Quantum,
@@ -203,18 +205,14 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             where = f"dataset_types[{i}]"
             dataset_type = DatasetType.model_validate(t)
             types[dataset_type.name] = dataset_type
+        decoder = PlanDecoder(types)
         refs: list[DatasetRef] = []
         uris: dict[str, str] = {}
         for i, entry in enumerate(document.datasets):
             did, type_name, data_id, run = entry[:4]
             where = f"datasets[{i}]"
             uri = entry[4] if len(entry) > 4 else None
-            if type_name not in types:
-                raise PlanFileError(f"{path}: {where}: unknown dataset type {type_name!r}")
-            ref = DatasetRef(dataset_type=types[type_name], data_id=DataId(data_id), run=run)
-            if ref.id != did:
-                raise PlanFileError(f"{path}: {where}: id {did} does not match its content {ref}")
-            refs.append(ref)
+            refs.append(decoder.dataset(did, type_name, DataId(data_id), run))
             if uri:
                 uris[did] = check_text(uri, "dataset URI")
         document.datasets = []
@@ -224,16 +222,11 @@ def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
             bad = [j for j in (*inputs, *outputs) if not 0 <= j < len(refs)]
             if bad:
                 raise PlanFileError(f"{path}: {where}: dataset index {bad[0]} out of range")
-            quantum = Quantum(
-                task_label=label,
-                data_id=DataId(data_id),
-                run=run,
-                inputs=tuple(refs[j] for j in inputs),
-                outputs=tuple(refs[j] for j in outputs),
+            quanta.append(
+                decoder.quantum(
+                    qid, label, DataId(data_id), run, (refs[j] for j in inputs), (refs[j] for j in outputs)
+                )
             )
-            if quantum.id != qid:
-                raise PlanFileError(f"{path}: {where}: id {qid} does not match its content {quantum}")
-            quanta.append(quantum)
         document.quanta = []
         notes = []
         for i, n in enumerate(document.notes):

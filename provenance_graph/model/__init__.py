@@ -4,6 +4,7 @@ Every type here is a frozen pydantic model (or, for `PlanGraph`, an object
 checked when built). Nothing here talks to a database.
 """
 
+from provenance_graph.model._codec import PlanDecoder
 from provenance_graph.model._data_id import DataId, DimensionValue
 from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
@@ -36,6 +37,7 @@ __all__ = [
     "NoteKind",
     "OutputRecord",
     "Plan",
+    "PlanDecoder",
     "PlanGraph",
     "PlanNote",
     "Quantum",

@@ -3,12 +3,14 @@
 Writing a clustering (`write_clustering`)
 -----------------------------------------
 1. **Claim** ``(:Clustering {id: '<plan>/<name>'})`` of a complete plan, in state
-   ``'writing'`` with a random token. Already complete with the same digest: nothing to
-   do (``unchanged``). Complete with another digest: `ClusteringError`, unless
-   ``replace=True``. Held by another writer (one that was killed, or is racing us): taken
-   over with a compare-and-set on the token seen; its partial jobs are deleted
-   (``resumed``). Each batch below re-checks the token under the clustering's lock, so
-   a writer that lost its claim writes nothing more.
+   ``'writing'`` with a lease (`store._lease`: token, host, pid, heartbeat). Already
+   complete with the same digest: nothing to do (``unchanged``). Complete with another
+   digest: `ClusteringError`, unless ``replace=True``. Held by another writer that is
+   alive: a writer of the same jobs waits for it, one of other jobs gets
+   `ClusteringError`. Held by a dead writer (killed): taken over with a compare-and-set
+   on the token seen; its partial jobs are deleted (``resumed``). Each batch below
+   re-checks the token under the clustering's lock, so a writer that lost its claim
+   writes nothing more.
 2. **Jobs** with their ``RUNS`` edges, then **job dependencies** (``DEPENDS_ON``), in
    batched ``UNWIND`` transactions; each checks how many edges it made.
 3. **Complete**: under the lock, with the plan still complete and unchanged, and every
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from provenance_graph.errors import (
     PlanNotFoundError,
 )
 from provenance_graph.model import DataId
+from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.schema import SCHEMA_VERSION
 
@@ -230,55 +232,85 @@ def write_clustering(store: GraphStore, jobs: JobGraph, *, replace: bool = False
             hint="cluster the plan again",
         )
     digest = jobs.digest()
-    token = uuid.uuid4().hex
 
     def result(outcome: ClusteringOutcome) -> ClusteringWrite:
         return ClusteringWrite(
             jobs.plan_id, jobs.name, outcome, time.monotonic() - start, len(jobs), len(jobs.edges)
         )
 
-    rows = store.write(
-        "clustering_claim",
-        plan_id=jobs.plan_id,
-        clustering_id=cid,
-        clustering_name=jobs.name,
-        token=token,
-        digest=digest,
-    )
-    if not rows:
-        raise PlanNotFoundError(f"no complete plan {jobs.plan_id!r} is stored")
-    seen = rows[0]
-    outcome: ClusteringOutcome = "written"
-    if seen["writer"] != token:
-        if seen["status"] == "complete" and seen["digest"] == digest:
-            return result("unchanged")
-        if seen["status"] == "complete" and not replace:
-            raise ClusteringError(
-                f"plan {jobs.plan_id!r} already has a clustering {jobs.name!r} with other batch jobs",
-                hint="give this one another --name, or replace it (--replace)",
-            )
-        taken = store.write(
-            "clustering_take_over",
-            clustering_id=cid,
-            seen_writer=seen["writer"] or "",
-            seen_status=seen["status"],
-            token=token,
-            digest=digest,
-        )
-        if not taken or not taken[0]["taken"]:
-            raise ClusteringError(
-                f"another write of clustering {jobs.name!r} of plan {jobs.plan_id!r} took it first",
-                hint="run the command again once it is done",
-            )
-        outcome = "replaced" if seen["status"] == "complete" else "resumed"
-        store.autocommit("clustering_delete_jobs", clustering_id=cid)
-    try:
-        _write_content(store, jobs, cid, token)
-    except BaseException:
-        store.autocommit("clustering_delete_jobs", clustering_id=cid)
-        store.write("clustering_delete_node", clustering_id=cid, token=token)
-        raise
+    with Lease() as lease:
+        outcome = _claim(store, jobs, cid, digest, lease, replace)
+        if outcome == "unchanged":
+            return result(outcome)
+
+        def beat() -> bool:
+            rows = store.write("clustering_heartbeat", clustering_id=cid, token=lease.token)
+            return bool(rows and rows[0]["held"])
+
+        try:
+            with lease.heartbeat(beat, f"clustering {cid}"):
+                _write_content(store, jobs, cid, lease.token)
+        except BaseException:
+            store.autocommit("clustering_delete_jobs", clustering_id=cid)
+            store.write("clustering_delete_node", clustering_id=cid, token=lease.token)
+            raise
     return result(outcome)
+
+
+def _claim(
+    store: GraphStore, jobs: JobGraph, cid: str, digest: str, lease: Lease, replace: bool
+) -> ClusteringOutcome:
+    """Claim the clustering for ``lease`` under the lease policy (`store._lease`)."""
+    while True:
+        rows = store.write(
+            "clustering_claim",
+            plan_id=jobs.plan_id,
+            clustering_id=cid,
+            clustering_name=jobs.name,
+            digest=digest,
+            **lease.identity(),
+        )
+        if not rows:
+            raise PlanNotFoundError(f"no complete plan {jobs.plan_id!r} is stored")
+        seen = rows[0]
+        if seen["writer"] == lease.token:
+            return "written"
+        if seen["status"] == "complete":
+            if seen["digest"] == digest:
+                return "unchanged"
+            if not replace:
+                raise ClusteringError(
+                    f"plan {jobs.plan_id!r} already has a clustering {jobs.name!r} with other batch jobs",
+                    hint="give this one another --name, or replace it (--replace)",
+                )
+            break
+        holder = Holder.from_row(seen)
+        decision = contend(holder, same_work=seen["digest"] == digest)
+        if decision == "take_over":
+            break
+        if decision == "refuse":
+            raise ClusteringError(
+                f"clustering {jobs.name!r} of plan {jobs.plan_id!r} is being written with other "
+                f"batch jobs by {holder.describe()}",
+                hint="wait for that write to finish; if that process is gone, run the command "
+                f"again after {STALE_AFTER:.0f} s",
+            )
+        time.sleep(WAIT_FOR_HOLDER)  # the same clustering, written by a live process: wait for it
+    taken = store.write(
+        "clustering_take_over",
+        clustering_id=cid,
+        seen_writer=seen["writer"] or "",
+        seen_status=seen["status"],
+        digest=digest,
+        **lease.identity(),
+    )
+    if not taken or not taken[0]["taken"]:
+        raise ClusteringError(
+            f"another write of clustering {jobs.name!r} of plan {jobs.plan_id!r} took it first",
+            hint="run the command again once it is done",
+        )
+    store.autocommit("clustering_delete_jobs", clustering_id=cid)
+    return "replaced" if seen["status"] == "complete" else "resumed"
 
 
 def _write_content(store: GraphStore, jobs: JobGraph, cid: str, token: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from provenance_graph.model import DatasetRef
 from provenance_graph.store.connection import GraphStore
-from provenance_graph.store.plans import register_dataset_types
+from provenance_graph.store.plan_write import register_dataset_types
 
 __all__ = ["register_datasets"]
 

@@ -4,7 +4,8 @@ An Activator records what really ran through an `ExecutionRecord`:
 
 1. `ExecutionRecord.start` creates the ``(:Execution)`` node of this run of a
    plan and starts its heartbeat; quanta held by executions found dead are
-   given back first (`repair`).
+   given back first (`repair`). Liveness and heartbeats follow the one lease
+   policy of `store._lease`; the execution id is the lease's token.
 2. `claim` takes quanta under their node lock: a claimed quantum is
    ``running``, held by this execution, with a new ``(:Attempt)``; `withdraw`
    takes back a claim whose quantum never started.
@@ -19,12 +20,8 @@ The statuses and the Cypher live in ``cypher/execution.cypher``; the schema
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
-import os
-import socket
-import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +29,12 @@ from typing import Any
 
 from provenance_graph.errors import ExecutionError, PlanBusyError, PlanNotFoundError
 from provenance_graph.model import AttemptOutcome, OutputRecord, QuantumStatus
+from provenance_graph.store._lease import STALE_AFTER, Holder, Lease
 from provenance_graph.store.connection import GraphStore
 
 __all__ = [
+    "ExecutionHolder",
     "ExecutionRecord",
-    "Holder",
     "attempts",
     "last_options",
     "quantum_statuses",
@@ -44,34 +42,19 @@ __all__ = [
     "status_counts",
 ]
 
-#: An execution whose heartbeat is older than this (seconds) is dead, wherever it runs.
-STALE_AFTER = 120.0
-HEARTBEAT_EVERY = 5.0
-
 
 @dataclass(frozen=True)
-class Holder:
-    """An execution that holds quanta of a plan, and whether it looks alive."""
+class ExecutionHolder:
+    """An execution that holds quanta of a plan, and its lease as the graph records it."""
 
     execution_id: str
     quanta: int
     status: str | None
-    host: str | None
-    pid: int | None
-    idle_seconds: int
+    lease: Holder
 
     def alive(self, stale_after: float = STALE_AFTER) -> bool:
-        """Alive: heartbeating, and (on this host) its process exists."""
-        if self.status != "running" or self.idle_seconds > stale_after:
-            return False
-        if self.host == socket.gethostname() and self.pid is not None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-        return True
+        """Alive: still ``running``, and alive by the lease policy (`store._lease`)."""
+        return self.status == "running" and self.lease.alive(stale_after)
 
 
 @dataclass
@@ -84,12 +67,26 @@ class ExecutionRecord:
     jobs: int
     options: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    lost: bool = False
-    """Set when the heartbeat finds this execution no longer 'running' in the graph."""
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _beat: threading.Thread | None = field(default=None, repr=False)
+    lease: Lease = field(init=False, repr=False)
+    """This execution's lease; its token is the execution id."""
+
+    def __post_init__(self) -> None:
+        self.lease = Lease(token=self.id)
+
+    @property
+    def host(self) -> str:
+        """The host this execution runs on."""
+        return self.lease.host
+
+    @property
+    def pid(self) -> int:
+        """The process id of this execution."""
+        return self.lease.pid
+
+    @property
+    def lost(self) -> bool:
+        """True once the heartbeat found this execution no longer 'running' in the graph."""
+        return self.lease.lost
 
     # --- life cycle ------------------------------------------------------------------
     def start(self) -> int:
@@ -111,16 +108,14 @@ class ExecutionRecord:
                 f"there is no complete plan {self.plan_id!r} to run",
                 hint="list plans with 'provgraph plans list', or make one with 'provgraph plan'",
             )
-        self._beat = threading.Thread(target=self._heartbeat, name="execution-heartbeat", daemon=True)
-        self._beat.start()
+        self.lease.__enter__()
+        self.lease.start_heartbeat(self._beat, f"execution {self.id}")
         return repaired
 
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
-            with contextlib.suppress(Exception):  # a missed beat only makes us look idle
-                rows = self.store.write("execution_heartbeat", execution_id=self.id)
-                if not rows or rows[0]["status"] != "running":
-                    self.lost = True  # judged dead by another run, or the plan was deleted
+    def _beat(self) -> bool:
+        # False once judged dead by another run (or the plan was deleted): `check_alive` says so.
+        rows = self.store.write("execution_heartbeat", execution_id=self.id)
+        return bool(rows) and rows[0]["status"] == "running"
 
     def check_alive(self) -> None:
         """Raise `ExecutionError` if another run judged this one dead (its quanta were taken over)."""
@@ -133,9 +128,7 @@ class ExecutionRecord:
 
     def close(self, status: str, counts: Mapping[str, int], message: str = "") -> None:
         """End the execution: 'succeeded', 'failed' or 'interrupted', with its status counts."""
-        self._stop.set()
-        if self._beat is not None:
-            self._beat.join(timeout=10)
+        self.lease.__exit__(None, None, None)
         self.store.write(
             "execution_finish",
             execution_id=self.id,
@@ -145,10 +138,15 @@ class ExecutionRecord:
         )
 
     # --- repair ------------------------------------------------------------------------
-    def holders(self) -> list[Holder]:
+    def holders(self) -> list[ExecutionHolder]:
         """The executions that hold quanta of this plan right now."""
         return [
-            Holder(r["execution_id"], r["quanta"], r["status"], r["host"], r["pid"], int(r["idle_seconds"]))
+            ExecutionHolder(
+                r["execution_id"],
+                r["quanta"],
+                r["status"],
+                Holder(r["execution_id"], r["host"], r["pid"], r["idle_seconds"]),
+            )
             for r in self.store.read("execution_holders", plan_id=self.plan_id)
             if r["execution_id"] != self.id
         ]
@@ -160,7 +158,7 @@ class ExecutionRecord:
             if holder.alive(stale_after):
                 continue
             reason = (
-                f"execution {holder.execution_id} (pid {holder.pid} on {holder.host}) stopped "
+                f"execution {holder.execution_id} ({holder.lease.describe()}) stopped "
                 f"without finishing; found by execution {self.id}"
             )
             rows = self.store.write(
@@ -256,13 +254,16 @@ def _released(rows: list[dict[str, Any]]) -> int:
 def refuse_if_running(store: GraphStore, plan_id: str, verb: str) -> None:
     """Raise `PlanBusyError` if a live execution is running the plan (it cannot be deleted or replaced)."""
     for row in store.read("execution_live", plan_id=plan_id):
-        holder = Holder(
-            row["execution_id"], 0, row["status"], row["host"], row["pid"], int(row["idle_seconds"])
+        holder = ExecutionHolder(
+            row["execution_id"],
+            0,
+            row["status"],
+            Holder(row["execution_id"], row["host"], row["pid"], row["idle_seconds"]),
         )
         if holder.alive():
             raise PlanBusyError(
-                f"plan {plan_id!r} cannot be {verb}: execution {holder.execution_id} (pid {holder.pid} "
-                f"on {holder.host}) is running it",
+                f"plan {plan_id!r} cannot be {verb}: execution {holder.execution_id} "
+                f"({holder.lease.describe()}) is running it",
                 hint="wait for that run to finish, or stop it (Ctrl-C), then try again",
             )
 

@@ -29,7 +29,7 @@ from provenance_graph.interop.prov import plan_to_prov
 from provenance_graph.model import DimensionValue, PlanGraph
 from provenance_graph.store.connection import GraphStore, Reader
 from provenance_graph.store.execution import attempts
-from provenance_graph.store.plans import read_plan
+from provenance_graph.store.plan_read import read_plan
 
 __all__ = [
     "QUERIES",

@@ -7,6 +7,9 @@ plan; the DAGMan export is parsed back and compared with the job DAG.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -161,12 +164,16 @@ def test_a_write_killed_half_way_is_invisible_and_the_next_write_repairs_it(
     cid = clustering_id(graph.plan.id, "demo")
     # what a writer killed after its claim and first batch leaves behind
     dead = uuid.uuid4().hex
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
     store.write(
         "clustering_claim",
         plan_id=graph.plan.id,
         clustering_id=cid,
         clustering_name="demo",
         token=dead,
+        host=socket.gethostname(),
+        pid=gone.pid,
         digest="x",
     )
     half = [

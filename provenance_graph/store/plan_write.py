@@ -1,13 +1,14 @@
-"""Storing execution plans in Neo4j whole or not at all, and reading them back.
+"""Storing execution plans in Neo4j whole or not at all, and deleting them.
 
 Writing a plan
 --------------
 1. Dataset types are registered (a conflicting definition is an error).
 2. The writer *claims* the ``:Plan`` node: status ``'writing'``, with a random
-   token, its host and pid. If the plan is already complete with the same
-   content digest, nothing is written (idempotent). If another writer holds it
-   and is alive, `PlanBusyError`; if that writer is dead (``kill -9``), the plan
-   is taken over and its partial content deleted.
+   lease (`store._lease`: token, host, pid, heartbeat). If the plan is already complete
+   with the same content digest, nothing is written (idempotent). If another writer holds
+   it and is alive, a writer of the same content waits for it and one of other content
+   gets `PlanBusyError`; if that writer is dead (``kill -9``), the plan is taken over and
+   its partial content deleted.
 3. Input datasets (merged: shared with other plans), produced datasets and
    quanta (created) and their edges are written with batched ``UNWIND`` queries,
    several at once. Each batch checks the writer still holds the plan. The unique
@@ -25,18 +26,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import os
-import socket
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import neo4j.time
-import psutil
 from neo4j import exceptions as neo4j_errors
 
 from provenance_graph.crashpoints import crash_point
@@ -46,38 +43,23 @@ from provenance_graph.errors import (
     PlanBusyError,
     PlanConflictError,
     PlanError,
-    PlanNotFoundError,
 )
-from provenance_graph.model import (
-    DataId,
-    DatasetRef,
-    DatasetType,
-    DimensionValue,
-    NoteKind,
-    Plan,
-    PlanGraph,
-    PlanNote,
-    Quantum,
-    check_run_name,
-    check_task_label,
-)
+from provenance_graph.model import DatasetRef, DatasetType, Plan, PlanGraph, Quantum
+from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.execution import refuse_if_running
+from provenance_graph.store.plan_read import batches as _batches
 from provenance_graph.store.schema import SCHEMA_VERSION
 
 __all__ = [
     "BatchSizes",
-    "PlanSummary",
-    "StoredPlan",
     "WriteResult",
     "delete_plan",
-    "list_plans",
-    "plan_summary",
-    "read_plan",
+    "register_dataset_types",
     "write_plan",
 ]
 
-T = TypeVar("T")
+logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 #: Checks one batch's records inside its transaction (raising rolls it back) and returns
 #: how many items the batch wrote, for progress.
@@ -87,10 +69,6 @@ WriteOutcome = Literal["written", "unchanged", "resumed", "replaced"]
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
     return None
-
-
-#: Seconds between looks at a plan that another live process is writing with the same content.
-WAIT_FOR_SAME_WRITER = 0.5
 
 
 @dataclass(frozen=True)
@@ -150,48 +128,6 @@ class WriteResult:
         return self.quanta + self.datasets + self.edges + self.quanta
 
 
-@dataclass(frozen=True)
-class StoredPlan:
-    """One line of `list_plans`."""
-
-    id: str
-    status: str
-    output_run: str | None
-    created: str | None
-    quanta: int | None
-    datasets: int | None
-    constraints: str | None
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    """Counts describing one complete stored plan."""
-
-    plan: Plan
-    """The plan header."""
-    task_counts: dict[str, int]
-    """Quanta per task label."""
-    quanta: int
-    """Quanta in the graph."""
-    datasets: int
-    """Datasets read or written by the plan's quanta."""
-    edges: int
-    """CONSUMES plus PRODUCES edges."""
-    initial_inputs: int
-    """Datasets the plan reads but does not produce."""
-    final_outputs: int
-    """Datasets the plan produces that none of its quanta read."""
-
-
-#: Quanta or datasets per row when reading a plan back (see ``plan_quanta``).
-_READ_CHUNK = 2_000
-
-
-def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _dataset_row(ref: DatasetRef, uri: str | None) -> dict[str, Any]:
     return {
         "id": ref.id,
@@ -214,32 +150,6 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
         "digest": digest,
         "schema_version": SCHEMA_VERSION,
     }
-
-
-#: Seconds after which a silent writer counts as dead (unless this host sees its process).
-STALE_AFTER = 600.0
-
-#: Writer tokens of the plan writes running in this process (any thread).
-_LIVE_TOKENS: set[str] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def _writer_alive(
-    token: str | None, host: str | None, pid: int | None, idle_seconds: int, stale_after: float
-) -> bool:
-    """Whether the writer holding a plan may still be working on it.
-
-    On this host a writer is dead when its process is gone; a live process whose
-    heartbeat is older than ``stale_after`` is taken for a reused pid. This process's
-    own writers are known by their tokens. On another host only the heartbeat tells.
-    """
-    if host == socket.gethostname():
-        if pid == os.getpid():
-            with _LIVE_LOCK:
-                return token in _LIVE_TOKENS
-        if pid is None or not psutil.pid_exists(pid):
-            return False
-    return idle_seconds <= stale_after
 
 
 def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user: str = "this write") -> None:
@@ -282,44 +192,25 @@ class _PlanWriter:
         self.batches = batches
         self.progress = progress
         self.stale_after = stale_after
-        self.token = uuid.uuid4().hex
+        self.lease = Lease()
+        self.token = self.lease.token
         self.digest = graph.digest()
-        self.me = {"token": self.token, "host": socket.gethostname(), "pid": os.getpid()}
 
     def run(self, replace: bool) -> WriteResult:
         started = time.perf_counter()
-        with _LIVE_LOCK:
-            _LIVE_TOKENS.add(self.token)
-        try:
+        with self.lease:
             outcome = self._claim(replace)
             if outcome == "unchanged":
                 return self._result(outcome, started)
             crash_point("plan.claimed")
-            with self._heartbeat():
+            with self.lease.heartbeat(self._beat, f"plan {self.plan_id}"):
                 self._write(outcome)
             crash_point("plan.completed")
             return self._result(outcome, started)
-        finally:
-            with _LIVE_LOCK:
-                _LIVE_TOKENS.discard(self.token)
 
-    @contextlib.contextmanager
-    def _heartbeat(self, every: float = 5.0) -> Iterator[None]:
-        """Refresh the plan's heartbeat from a background thread while the body runs."""
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(every):
-                with contextlib.suppress(Exception):  # a lost claim is detected by the batches
-                    self.store.write("plan_heartbeat", plan_id=self.plan_id, token=self.token)
-
-        thread = threading.Thread(target=beat, name=f"heartbeat-{self.plan_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+    def _beat(self) -> bool:
+        # A lost claim is also detected by the next batch, which checks the token.
+        return bool(self.store.write("plan_heartbeat", plan_id=self.plan_id, token=self.token)[0]["held"])
 
     def _write(self, outcome: WriteOutcome) -> None:
         try:
@@ -358,32 +249,33 @@ class _PlanWriter:
 
     def _claim(self, replace: bool) -> WriteOutcome:
         while True:
-            [row] = self.store.write("plan_claim", plan_id=self.plan_id, digest=self.digest, **self.me)
+            [row] = self.store.write(
+                "plan_claim", plan_id=self.plan_id, digest=self.digest, **self.lease.identity()
+            )
             if row["writer"] == self.token:
                 return "written"
             if row["status"] == "complete":
                 return self._claim_complete(row, replace)
-            if not _writer_alive(
-                row["writer"], row["writer_host"], row["writer_pid"], row["idle_seconds"], self.stale_after
-            ):
-                break  # a dead writer's plan: take it over
-            if row["digest"] != self.digest:
+            holder = Holder.from_row(row)
+            decision = contend(holder, same_work=row["digest"] == self.digest, stale_after=self.stale_after)
+            if decision == "take_over":
+                break
+            if decision == "refuse":
                 raise PlanBusyError(
-                    f"plan {self.plan_id!r} is being written by pid {row['writer_pid']} on "
-                    f"{row['writer_host']} (last active {row['idle_seconds']} s ago)",
+                    f"plan {self.plan_id!r} is being written by {holder.describe()}",
                     hint="wait for that write to finish; if that process is gone, retry after "
                     f"{self.stale_after:.0f} s",
                 )
             # Another live process writes this very plan (two `provgraph run` of one plan
             # started together): wait for it, then find the plan `unchanged`, or take it over
             # if that writer dies.
-            time.sleep(WAIT_FOR_SAME_WRITER)
+            time.sleep(WAIT_FOR_HOLDER)
         taken = self.store.write(
             "plan_take_over",
             plan_id=self.plan_id,
             previous=row["writer"],
             digest=self.digest,
-            **self.me,
+            **self.lease.identity(),
         )
         if not taken:
             raise PlanBusyError(f"another process took over plan {self.plan_id!r} first")
@@ -406,7 +298,7 @@ class _PlanWriter:
             plan_id=self.plan_id,
             digest=self.digest,
             seen_digest=row["digest"],
-            **self.me,
+            **self.lease.identity(),
         )
         if not taken:
             _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
@@ -620,8 +512,12 @@ class _PlanWriter:
             if header and header[0]["plan"].get("writer") == self.token:
                 _delete_content(self.store, self.plan_id)
                 self.store.write("plan_delete_node", plan_id=self.plan_id, token=self.token)
-        except Exception:
-            return
+        except Exception as err:
+            logger.warning(
+                "could not remove the partial write of plan %r (the next write of it replaces it): %s",
+                self.plan_id,
+                err,
+            )
 
 
 def write_plan(
@@ -670,214 +566,6 @@ def _gc_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-# --- reading ---------------------------------------------------------------------------
-
-
-def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
-    created = props.get("created")
-    native = created.to_native() if isinstance(created, neo4j.time.DateTime) else created
-    return Plan(
-        id=plan_id,
-        output_run=props["output_run"],
-        created=native,
-        pipeline_digest=props.get("pipeline_digest", ""),
-        pipeline=props.get("pipeline", ""),
-        constraints=props.get("constraints", ""),
-        metadata=json.loads(props.get("metadata_json") or "{}"),
-    )
-
-
-def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
-    rows = store.read("plan_header", plan_id=plan_id)
-    if not rows:
-        known = [p.id for p in list_plans(store)]
-        from provenance_graph.model import suggest
-
-        raise PlanNotFoundError(
-            f"no plan {plan_id!r} is stored",
-            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plans list'",
-        )
-    props: Mapping[str, Any] = rows[0]["plan"]
-    if props.get("status") != "complete":
-        raise PlanNotFoundError(
-            f"plan {plan_id!r} is incomplete: its write was interrupted",
-            hint="write the plan again to resume it, or delete it with 'provgraph plan delete'",
-        )
-    return props
-
-
-def read_plan(
-    store: GraphStore,
-    plan_id: str,
-    *,
-    tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
-) -> PlanGraph:
-    """Read a complete plan back, whole or as a subgraph.
-
-    Parameters
-    ----------
-    store
-        Where to read.
-    plan_id
-        The plan's id.
-    tasks
-        Keep only quanta of these task labels.
-    where
-        Keep only quanta whose data ID has, for each named dimension it has, one of
-        the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``.
-    """
-    props = _complete_header(store, plan_id)
-    rows = [
-        q
-        for r in store.read(
-            "plan_quanta",
-            plan_id=plan_id,
-            tasks=list(tasks) if tasks is not None else None,
-            where={k: list(v) for k, v in (where or {}).items()},
-            chunk=_READ_CHUNK,
-        )
-        for q in r["quanta"]
-    ]
-    dataset_ids = sorted({d for q in rows for d in (*q[4], *q[5])})
-    dataset_rows: list[list[Any]] = []
-    for chunk in _batches(dataset_ids, 50_000):
-        for r in store.read("datasets_in_chunks", ids=list(chunk), chunk=_READ_CHUNK):
-            dataset_rows.extend(r["datasets"])
-    type_names = sorted({r[1] for r in dataset_rows})
-    types = {
-        t["name"]: DatasetType(
-            name=t["name"], dimensions=tuple(t["dimensions"]), storage_class=t["storage_class"]
-        )
-        for t in store.read("dataset_types_by_name", names=type_names)
-    }
-    note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
-    try:
-        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
-    except KeyError as err:  # a dataset or type vanished between the reads
-        _check_unchanged(store, plan_id, props)
-        raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
-    _check_unchanged(store, plan_id, props)
-    return graph
-
-
-def _check_unchanged(store: GraphStore, plan_id: str, before: Mapping[str, Any]) -> None:
-    """Raise `PlanBusyError` if the plan changed while it was read in several transactions."""
-    rows = store.read("plan_header", plan_id=plan_id)
-    after = rows[0]["plan"] if rows else {}
-    if after.get("status") != "complete" or after.get("digest") != before.get("digest"):
-        raise PlanBusyError(
-            f"plan {plan_id!r} was replaced or deleted while it was being read",
-            hint="read it again",
-        )
-
-
-def _graph_from_rows(
-    plan_id: str,
-    props: Mapping[str, Any],
-    rows: list[list[Any]],
-    dataset_rows: list[list[Any]],
-    types: Mapping[str, DatasetType],
-    note_rows: list[dict[str, Any]],
-) -> PlanGraph:
-    # What is read back is checked as strictly as what is written, but each distinct data ID,
-    # run, task label and (type, dimensions) pair once: then parts are assembled with the
-    # models' trusted constructors, and every id is recomputed and compared.
-    refs: dict[str, DatasetRef] = {}
-    uris = {r[0]: r[4] for r in dataset_rows if r[4]}
-    data_ids: dict[str, DataId] = {}
-    runs: dict[str, str] = {}
-    fits: set[tuple[str, tuple[str, ...]]] = set()
-
-    def data_id_of(text: str) -> DataId:
-        found = data_ids.get(text)
-        if found is None:
-            found = data_ids[text] = DataId.from_key(text)
-        return found
-
-    def checked_run(run: str) -> str:
-        found = runs.get(run)
-        if found is None:
-            found = runs[run] = check_run_name(run)
-        return found
-
-    for d_id, type_name, data_id_text, run, _uri in dataset_rows:
-        dataset_type, data_id = types[type_name], data_id_of(data_id_text)
-        if (dataset_type.name, data_id.dimensions) in fits:
-            ref = DatasetRef.trusted(dataset_type, data_id, checked_run(run))
-        else:  # the first of its kind: full validation, with its error message on failure
-            ref = DatasetRef(dataset_type=dataset_type, data_id=data_id, run=run)
-            fits.add((dataset_type.name, data_id.dimensions))
-        if ref.id != d_id:
-            raise PlanError(f"dataset {d_id} does not match its stored identity {ref}")
-        refs[d_id] = ref
-    labels: set[str] = set()
-    quanta = []
-    for q_id, task, data_id_text, run, inputs, outputs in rows:
-        if task not in labels:
-            labels.add(check_task_label(task))
-        quantum = Quantum.trusted(
-            task_label=task,
-            data_id=data_id_of(data_id_text),
-            run=checked_run(run),
-            inputs=[refs[i] for i in inputs],
-            outputs=[refs[o] for o in outputs],
-        )
-        if quantum.id != q_id:
-            raise PlanError(f"quantum {q_id} does not match its stored identity {quantum}")
-        quanta.append(quantum)
-    notes = [
-        PlanNote(
-            task_label=n["task"],
-            kind=NoteKind(n["kind"]),
-            connection=n["connection"],
-            dataset_type=n["dataset_type"],
-            message=n["message"],
-            data_ids=tuple(DataId.from_key(k) for k in n["data_ids"]),
-        )
-        for n in note_rows
-    ]
-    return PlanGraph(_plan_from_props(plan_id, props), quanta, notes, uris)
-
-
-def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
-    """Counts of one complete plan, computed in the graph."""
-    props = _complete_header(store, plan_id)
-    counts = {r["task"]: int(r["quanta"]) for r in store.read("plan_task_counts", plan_id=plan_id)}
-    [elements] = store.read("plan_element_counts", plan_id=plan_id)
-    io_rows = store.read("plan_io_counts", plan_id=plan_id)
-    _check_unchanged(store, plan_id, props)
-    [io] = io_rows
-    return PlanSummary(
-        plan=_plan_from_props(plan_id, props),
-        task_counts=counts,
-        quanta=int(elements["quanta"]),
-        datasets=int(elements["datasets"]),
-        edges=int(elements["edges"]),
-        initial_inputs=int(io["initial_inputs"]),
-        final_outputs=int(io["final_outputs"]),
-    )
-
-
-def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[StoredPlan]:
-    """The stored plans, newest first."""
-    out = []
-    for r in store.read("plan_list", include_incomplete=include_incomplete):
-        created = r["created"]
-        out.append(
-            StoredPlan(
-                id=r["id"],
-                status=r["status"],
-                output_run=r["output_run"],
-                created=created.iso_format() if hasattr(created, "iso_format") else created,
-                quanta=r["quanta"],
-                datasets=r["datasets"],
-                constraints=r["constraints"],
-            )
-        )
-    return out
-
-
 def delete_plan(store: GraphStore, plan_id: str) -> bool:
     """Delete a plan (complete or not), its clusterings, its quanta and the datasets only it produced.
 
@@ -890,16 +578,12 @@ def delete_plan(store: GraphStore, plan_id: str) -> bool:
     if not header:
         return False
     props = header[0]["plan"]
-    if props.get("status") == "writing" and _writer_alive(
-        props.get("writer"),
-        props.get("writer_host"),
-        props.get("writer_pid"),
-        header[0]["idle_seconds"],
-        STALE_AFTER,
-    ):
+    holder = Holder(
+        props.get("writer"), props.get("writer_host"), props.get("writer_pid"), header[0]["idle_seconds"]
+    )
+    if props.get("status") == "writing" and holder.alive():
         raise PlanBusyError(
-            f"plan {plan_id!r} is being written by pid {props.get('writer_pid')} on "
-            f"{props.get('writer_host')}",
+            f"plan {plan_id!r} is being written by {holder.describe()}",
             hint="wait for that write to finish, or stop it, then delete the plan",
         )
     _refuse_if_read_by_others(store, plan_id, "deleted")

@@ -1,0 +1,82 @@
+"""Decoding a plan from flat records: the one decoder behind the graph store and plan files.
+
+A plan is kept flat in two places: as rows in Neo4j (`store.plan_read`) and as entries
+of a plan file (`planfile`). Both hand their records to a `PlanDecoder`, which checks
+what it reads as strictly as pre-flight checks what it builds, but each distinct run, task
+label and (dataset type, dimensions) pair only once: after that, parts are assembled with
+the models' trusted constructors. Every dataset and quantum id is recomputed from its
+content and must match the recorded one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from provenance_graph.errors import PlanError
+from provenance_graph.model._data_id import DataId
+from provenance_graph.model._datasets import DatasetRef, DatasetType
+from provenance_graph.model._names import check_run_name, check_task_label
+from provenance_graph.model._quantum import Quantum
+
+__all__ = ["PlanDecoder"]
+
+
+class PlanDecoder:
+    """Builds the datasets and quanta of one plan from its records, checking each.
+
+    Parameters
+    ----------
+    dataset_types
+        The plan's dataset types by name.
+
+    Each method raises `PlanError` naming what does not hold; callers add where
+    (a row, a file entry).
+    """
+
+    def __init__(self, dataset_types: Mapping[str, DatasetType]) -> None:
+        self.dataset_types = dataset_types
+        self.refs: dict[str, DatasetRef] = {}
+        """The datasets decoded so far, by id."""
+        self._runs: dict[str, str] = {}
+        self._labels: set[str] = set()
+        self._fits: set[tuple[str, tuple[str, ...]]] = set()
+
+    def _run(self, run: str) -> str:
+        found = self._runs.get(run)
+        if found is None:
+            found = self._runs[run] = check_run_name(run)
+        return found
+
+    def dataset(self, dataset_id: str, type_name: str, data_id: DataId, run: str) -> DatasetRef:
+        """Decode one dataset and remember it for the quanta that refer to it by id."""
+        dataset_type = self.dataset_types.get(type_name)
+        if dataset_type is None:
+            raise PlanError(f"unknown dataset type {type_name!r}")
+        if (type_name, data_id.dimensions) in self._fits:
+            ref = DatasetRef.trusted(dataset_type, data_id, self._run(run))
+        else:  # the first of its kind: full validation, with its error message on failure
+            ref = DatasetRef(dataset_type=dataset_type, data_id=data_id, run=run)
+            self._fits.add((type_name, data_id.dimensions))
+        if ref.id != dataset_id:
+            raise PlanError(f"id {dataset_id} does not match its content {ref}")
+        self.refs[dataset_id] = ref
+        return ref
+
+    def quantum(
+        self,
+        quantum_id: str,
+        task_label: str,
+        data_id: DataId,
+        run: str,
+        inputs: Iterable[DatasetRef],
+        outputs: Iterable[DatasetRef],
+    ) -> Quantum:
+        """Decode one quantum from its already decoded inputs and outputs."""
+        if task_label not in self._labels:
+            self._labels.add(check_task_label(task_label))
+        quantum = Quantum.trusted(
+            task_label=task_label, data_id=data_id, run=self._run(run), inputs=inputs, outputs=outputs
+        )
+        if quantum.id != quantum_id:
+            raise PlanError(f"id {quantum_id} does not match its content {quantum}")
+        return quantum

@@ -1,0 +1,272 @@
+"""Reading stored plans back: whole or as a subgraph, their summaries and the list of plans.
+
+Queries see complete plans only (``status: 'complete'``): a plan being written, or whose
+write was interrupted, is not found. A plan read in several transactions is checked to be
+unchanged at the end (`PlanBusyError` otherwise). Rows are decoded by `model.PlanDecoder`,
+the decoder plan files use too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import neo4j.time
+
+from provenance_graph.errors import PlanBusyError, PlanError, PlanNotFoundError
+from provenance_graph.model import (
+    DataId,
+    DatasetType,
+    DimensionValue,
+    NoteKind,
+    Plan,
+    PlanDecoder,
+    PlanGraph,
+    PlanNote,
+    suggest,
+)
+from provenance_graph.store.connection import GraphStore
+
+__all__ = [
+    "PlanSummary",
+    "StoredPlan",
+    "batches",
+    "list_plans",
+    "plan_summary",
+    "read_plan",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """One line of `list_plans`."""
+
+    id: str
+    status: str
+    output_run: str | None
+    created: str | None
+    quanta: int | None
+    datasets: int | None
+    constraints: str | None
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Counts describing one complete stored plan."""
+
+    plan: Plan
+    """The plan header."""
+    task_counts: dict[str, int]
+    """Quanta per task label."""
+    quanta: int
+    """Quanta in the graph."""
+    datasets: int
+    """Datasets read or written by the plan's quanta."""
+    edges: int
+    """CONSUMES plus PRODUCES edges."""
+    initial_inputs: int
+    """Datasets the plan reads but does not produce."""
+    final_outputs: int
+    """Datasets the plan produces that none of its quanta read."""
+
+
+#: Quanta or datasets per row when reading a plan back (see ``plan_quanta``).
+_READ_CHUNK = 2_000
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
+    created = props.get("created")
+    native = created.to_native() if isinstance(created, neo4j.time.DateTime) else created
+    return Plan(
+        id=plan_id,
+        output_run=props["output_run"],
+        created=native,
+        pipeline_digest=props.get("pipeline_digest", ""),
+        pipeline=props.get("pipeline", ""),
+        constraints=props.get("constraints", ""),
+        metadata=json.loads(props.get("metadata_json") or "{}"),
+    )
+
+
+def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
+    rows = store.read("plan_header", plan_id=plan_id)
+    if not rows:
+        known = [p.id for p in list_plans(store)]
+        raise PlanNotFoundError(
+            f"no plan {plan_id!r} is stored",
+            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plans list'",
+        )
+    props: Mapping[str, Any] = rows[0]["plan"]
+    if props.get("status") != "complete":
+        raise PlanNotFoundError(
+            f"plan {plan_id!r} is incomplete: its write was interrupted",
+            hint="write the plan again to resume it, or delete it with 'provgraph plan delete'",
+        )
+    return props
+
+
+def read_plan(
+    store: GraphStore,
+    plan_id: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+) -> PlanGraph:
+    """Read a complete plan back, whole or as a subgraph.
+
+    Parameters
+    ----------
+    store
+        Where to read.
+    plan_id
+        The plan's id.
+    tasks
+        Keep only quanta of these task labels.
+    where
+        Keep only quanta whose data ID has, for each named dimension it has, one of
+        the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``.
+    """
+    props = _complete_header(store, plan_id)
+    rows = [
+        q
+        for r in store.read(
+            "plan_quanta",
+            plan_id=plan_id,
+            tasks=list(tasks) if tasks is not None else None,
+            where={k: list(v) for k, v in (where or {}).items()},
+            chunk=_READ_CHUNK,
+        )
+        for q in r["quanta"]
+    ]
+    dataset_ids = sorted({d for q in rows for d in (*q[4], *q[5])})
+    dataset_rows: list[list[Any]] = []
+    for chunk in batches(dataset_ids, 50_000):
+        for r in store.read("datasets_in_chunks", ids=list(chunk), chunk=_READ_CHUNK):
+            dataset_rows.extend(r["datasets"])
+    type_names = sorted({r[1] for r in dataset_rows})
+    types = {
+        t["name"]: DatasetType(
+            name=t["name"], dimensions=tuple(t["dimensions"]), storage_class=t["storage_class"]
+        )
+        for t in store.read("dataset_types_by_name", names=type_names)
+    }
+    note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
+    try:
+        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
+    except KeyError as err:  # a dataset or type vanished between the reads
+        _check_unchanged(store, plan_id, props)
+        raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
+    _check_unchanged(store, plan_id, props)
+    return graph
+
+
+def _check_unchanged(store: GraphStore, plan_id: str, before: Mapping[str, Any]) -> None:
+    """Raise `PlanBusyError` if the plan changed while it was read in several transactions."""
+    rows = store.read("plan_header", plan_id=plan_id)
+    after = rows[0]["plan"] if rows else {}
+    if after.get("status") != "complete" or after.get("digest") != before.get("digest"):
+        raise PlanBusyError(
+            f"plan {plan_id!r} was replaced or deleted while it was being read",
+            hint="read it again",
+        )
+
+
+def _graph_from_rows(
+    plan_id: str,
+    props: Mapping[str, Any],
+    rows: list[list[Any]],
+    dataset_rows: list[list[Any]],
+    types: Mapping[str, DatasetType],
+    note_rows: list[dict[str, Any]],
+) -> PlanGraph:
+    decoder = PlanDecoder(types)
+    data_ids: dict[str, DataId] = {}  # each distinct data ID is parsed once
+
+    def data_id_of(text: str) -> DataId:
+        found = data_ids.get(text)
+        if found is None:
+            found = data_ids[text] = DataId.from_key(text)
+        return found
+
+    for d_id, type_name, data_id_text, run, _uri in dataset_rows:
+        try:
+            decoder.dataset(d_id, type_name, data_id_of(data_id_text), run)
+        except PlanError as err:
+            raise PlanError(f"plan {plan_id!r}: stored dataset {d_id}: {err.message}") from None
+    refs = decoder.refs
+    quanta = []
+    for q_id, task, data_id_text, run, inputs, outputs in rows:
+        try:
+            quanta.append(
+                decoder.quantum(
+                    q_id,
+                    task,
+                    data_id_of(data_id_text),
+                    run,
+                    [refs[i] for i in inputs],
+                    [refs[o] for o in outputs],
+                )
+            )
+        except PlanError as err:
+            raise PlanError(f"plan {plan_id!r}: stored quantum {q_id}: {err.message}") from None
+    notes = [
+        PlanNote(
+            task_label=n["task"],
+            kind=NoteKind(n["kind"]),
+            connection=n["connection"],
+            dataset_type=n["dataset_type"],
+            message=n["message"],
+            data_ids=tuple(DataId.from_key(k) for k in n["data_ids"]),
+        )
+        for n in note_rows
+    ]
+    uris = {r[0]: r[4] for r in dataset_rows if r[4]}
+    return PlanGraph(_plan_from_props(plan_id, props), quanta, notes, uris)
+
+
+def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
+    """Counts of one complete plan, computed in the graph."""
+    props = _complete_header(store, plan_id)
+    counts = {r["task"]: int(r["quanta"]) for r in store.read("plan_task_counts", plan_id=plan_id)}
+    [elements] = store.read("plan_element_counts", plan_id=plan_id)
+    io_rows = store.read("plan_io_counts", plan_id=plan_id)
+    _check_unchanged(store, plan_id, props)
+    [io] = io_rows
+    return PlanSummary(
+        plan=_plan_from_props(plan_id, props),
+        task_counts=counts,
+        quanta=int(elements["quanta"]),
+        datasets=int(elements["datasets"]),
+        edges=int(elements["edges"]),
+        initial_inputs=int(io["initial_inputs"]),
+        final_outputs=int(io["final_outputs"]),
+    )
+
+
+def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[StoredPlan]:
+    """The stored plans, newest first."""
+    out = []
+    for r in store.read("plan_list", include_incomplete=include_incomplete):
+        created = r["created"]
+        out.append(
+            StoredPlan(
+                id=r["id"],
+                status=r["status"],
+                output_run=r["output_run"],
+                created=created.iso_format() if hasattr(created, "iso_format") else created,
+                quanta=r["quanta"],
+                datasets=r["datasets"],
+                constraints=r["constraints"],
+            )
+        )
+    return out
