@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -230,6 +230,25 @@ class JobGraph:
         self.edges: dict[tuple[str, str], int] = dict(edges)
         """``(parent, child)`` job names, with how many quantum dependencies each carries."""
         self._job_of: dict[str, str] | None = None
+
+    @staticmethod
+    def dependency_order(jobs: Mapping[str, BatchJob], edges: Iterable[tuple[str, str]]) -> list[BatchJob]:
+        """``jobs`` in a topological order of ``edges``, ties broken by name (the DAG is acyclic)."""
+        waiting = dict.fromkeys(jobs, 0)
+        children: dict[str, list[str]] = defaultdict(list)
+        for parent, child in edges:
+            children[parent].append(child)
+            waiting[child] += 1
+        ready = deque(sorted(n for n, k in waiting.items() if k == 0))
+        order = []
+        while ready:
+            name = ready.popleft()
+            order.append(jobs[name])
+            for child in sorted(children[name]):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        return order
 
     def job_of(self, quantum_id: str) -> str:
         """The name of the job that runs a quantum."""

@@ -7,8 +7,9 @@ executions) follow the one lease protocol of `store._lease`; plans are written b
 
 from provenance_graph.store.connection import GraphStore, open_store
 from provenance_graph.store.datasets import register_datasets
+from provenance_graph.store.plan_delete import delete_plan
 from provenance_graph.store.plan_read import PlanSummary, StoredPlan, list_plans, plan_summary, read_plan
-from provenance_graph.store.plan_write import BatchSizes, WriteResult, delete_plan, write_plan
+from provenance_graph.store.plan_write import BatchSizes, WriteResult, write_plan
 from provenance_graph.store.schema import SCHEMA_VERSION, ensure_schema, schema_version
 
 __all__ = [

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
 
 from provenance_graph.clustering import (
     BatchJob,
+    BlastRadius,
     ClusteringSpec,
     JobGraph,
     QuantumDag,
@@ -53,9 +53,7 @@ from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.schema import SCHEMA_VERSION
 
 __all__ = [
-    "BlastRadius",
     "ClusteringWrite",
-    "LostQuantum",
     "StoredClustering",
     "blast_radius",
     "cluster_plan",
@@ -433,30 +431,11 @@ def read_job_graph(store: GraphStore, plan_id: str, name: str) -> JobGraph:
     return JobGraph(
         plan_id,
         name,
-        (jobs[n] for n in _topological(jobs, edges)),
+        JobGraph.dependency_order(jobs, edges),
         edges,
         plan_digest=header.get("plan_digest", ""),
         rules=header.get("rules", ""),
     )
-
-
-def _topological(jobs: dict[str, BatchJob], edges: dict[tuple[str, str], int]) -> list[str]:
-    """Job names in a topological order, ties broken by name (the stored DAG is acyclic)."""
-    waiting = dict.fromkeys(jobs, 0)
-    children: dict[str, list[str]] = defaultdict(list)
-    for p, c in edges:
-        children[p].append(c)
-        waiting[c] += 1
-    ready = deque(sorted(n for n, k in waiting.items() if k == 0))
-    order = []
-    while ready:
-        name = ready.popleft()
-        order.append(name)
-        for c in sorted(children[name]):
-            waiting[c] -= 1
-            if waiting[c] == 0:
-                ready.append(c)
-    return order
 
 
 def read_job_quanta(store: GraphStore, plan_id: str, name: str, job: str) -> list[dict[str, Any]]:
@@ -478,64 +457,6 @@ def job_statuses(store: GraphStore, plan_id: str, name: str) -> dict[str, tuple[
 
 
 # --- blast radius -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LostQuantum:
-    """A quantum that does not run when the failed quantum fails."""
-
-    id: str
-    """The quantum's id."""
-    task: str
-    """Its task label."""
-    data_id: str
-    """Its data ID, canonical JSON."""
-    job: str
-    """The batch job it is in."""
-    downstream: bool
-    """True if it reads, directly or not, what the failed quantum writes; False if it is lost
-    only because it shares a job with the failure or with such a quantum (an innocent)."""
-
-
-@dataclass(frozen=True)
-class BlastRadius:
-    """What one failing quantum loses under a clustering."""
-
-    plan_id: str
-    """The plan."""
-    clustering: str
-    """The clustering's name."""
-    quantum: str
-    """The failing quantum's id."""
-    job: str
-    """Its batch job."""
-    jobs: list[str]
-    """Jobs lost: its own first, then every job downstream of it in the job DAG, by name."""
-    quanta: list[LostQuantum] = field(default_factory=list)
-    """Every quantum of those jobs except the failing one."""
-
-    @property
-    def downstream(self) -> list[LostQuantum]:
-        """Lost quanta that depend on the failure."""
-        return [q for q in self.quanta if q.downstream]
-
-    @property
-    def innocent(self) -> list[LostQuantum]:
-        """Lost quanta that do not depend on the failure: they only share a job."""
-        return [q for q in self.quanta if not q.downstream]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The answer as plain data (``--json``)."""
-        return {
-            "plan_id": self.plan_id,
-            "clustering": self.clustering,
-            "quantum": self.quantum,
-            "job": self.job,
-            "jobs": self.jobs,
-            "downstream_quanta": len(self.downstream),
-            "innocent_quanta": len(self.innocent),
-            "quanta": [q.__dict__ for q in self.quanta],
-        }
 
 
 def find_quantum(store: GraphStore, plan_id: str, task: str, data_id: str) -> str:
@@ -582,27 +503,4 @@ def blast_radius(store: GraphStore, plan_id: str, name: str, quantum_id: str) ->
             f"quantum {quantum_id!r} is in no batch job of clustering {name!r} of plan {plan_id!r}",
             hint="give the id of a quantum of this plan ('provgraph query subgraph PLAN --json' lists them)",
         )
-    below = _downstream_of(quantum_id, {r["quantum"] for r in rows}, edges)
-    home = rows[0]["job"]
-    jobs = [home, *sorted({r["job"] for r in rows} - {home})]
-    lost = [
-        LostQuantum(r["quantum"], r["task"], r["data_id"], r["job"], r["quantum"] in below)
-        for r in rows
-        if r["quantum"] != quantum_id
-    ]
-    return BlastRadius(plan_id, name, quantum_id, home, jobs, lost)
-
-
-def _downstream_of(start: str, among: set[str], edges: Sequence[dict[str, Any]]) -> set[str]:
-    children: dict[str, list[str]] = defaultdict(list)
-    for e in edges:
-        if e["parent"] in among:
-            children[e["parent"]].append(e["child"])
-    found: set[str] = set()
-    todo = deque([start])
-    while todo:
-        for child in children[todo.popleft()]:
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    return BlastRadius.from_rows(plan_id, name, quantum_id, rows, edges)

@@ -1,14 +1,15 @@
-"""Registering existing datasets (ingested files) as ``:Dataset`` nodes with their URIs."""
+"""Dataset types and existing datasets (ingested files) as ``:DatasetType`` and ``:Dataset`` nodes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from provenance_graph.model import DatasetRef
+from provenance_graph.errors import DatasetTypeConflictError
+from provenance_graph.model import DatasetRef, DatasetType
 from provenance_graph.store.connection import GraphStore
-from provenance_graph.store.plan_write import register_dataset_types
 
-__all__ = ["register_datasets"]
+__all__ = ["dataset_row", "register_dataset_types", "register_datasets"]
 
 _BATCH = 10_000
 
@@ -23,16 +24,41 @@ def register_datasets(store: GraphStore, datasets: Iterable[tuple[DatasetRef, st
     register_dataset_types(store, {ref.dataset_type.name: ref.dataset_type for ref, _ in items}.values())
     done = 0
     for start in range(0, len(items), _BATCH):
-        rows = [
-            {
-                "id": ref.id,
-                "dataset_type": ref.dataset_type.name,
-                "data_id": ref.data_id.key(),
-                "run": ref.run,
-                "uri": uri,
-                "dims": ref.data_id.to_dict(),
-            }
-            for ref, uri in items[start : start + _BATCH]
-        ]
+        rows = [dataset_row(ref, uri) for ref, uri in items[start : start + _BATCH]]
         done += int(store.write("datasets_register", rows=rows)[0]["registered"])
     return done
+
+
+def dataset_row(ref: DatasetRef, uri: str | None) -> dict[str, Any]:
+    """A dataset as the write queries take it: id, type, data ID (key and dimensions), run, URI."""
+    return {
+        "id": ref.id,
+        "dataset_type": ref.dataset_type.name,
+        "data_id": ref.data_id.key(),
+        "run": ref.run,
+        "uri": uri,
+        "dims": ref.data_id.to_dict(),
+    }
+
+
+def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user: str = "this write") -> None:
+    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise."""
+    mine = {t.name: t for t in types}
+    rows = [
+        {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
+        for t in mine.values()
+    ]
+    for stored in store.write("dataset_types_merge", rows=rows):
+        ours = mine[stored["name"]]
+        theirs = DatasetType(
+            name=stored["name"],
+            dimensions=tuple(stored["dimensions"]),
+            storage_class=stored["storage_class"],
+        )
+        if theirs != ours:
+            raise DatasetTypeConflictError(
+                f"dataset type {ours.name!r} is registered in the database with dimensions "
+                f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
+                f"but {user} uses ({', '.join(ours.dimensions)}) and {ours.storage_class!r}",
+                hint="use the registered definition, or give the new one another name",
+            )

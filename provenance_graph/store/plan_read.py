@@ -9,9 +9,9 @@ the decoder plan files use too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import neo4j.time
 
@@ -27,18 +27,16 @@ from provenance_graph.model import (
     PlanNote,
     suggest,
 )
+from provenance_graph.store._batches import batches
 from provenance_graph.store.connection import GraphStore
 
 __all__ = [
     "PlanSummary",
     "StoredPlan",
-    "batches",
     "list_plans",
     "plan_summary",
     "read_plan",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,12 +74,6 @@ class PlanSummary:
 
 #: Quanta or datasets per row when reading a plan back (see ``plan_quanta``).
 _READ_CHUNK = 2_000
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:

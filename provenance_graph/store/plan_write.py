@@ -1,4 +1,4 @@
-"""Storing execution plans in Neo4j whole or not at all, and deleting them.
+"""Storing execution plans in Neo4j whole or not at all.
 
 Writing a plan
 --------------
@@ -29,8 +29,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,31 +38,28 @@ from neo4j import exceptions as neo4j_errors
 from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import (
     ConfigurationError,
-    DatasetTypeConflictError,
     PlanBusyError,
     PlanConflictError,
     PlanError,
 )
-from provenance_graph.model import DatasetRef, DatasetType, Plan, PlanGraph, Quantum
+from provenance_graph.model import Plan, PlanGraph, Quantum
+from provenance_graph.store._batches import Check, write_in_parallel
+from provenance_graph.store._batches import batches as _batches
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
 from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.datasets import dataset_row, register_dataset_types
 from provenance_graph.store.execution import refuse_if_running
-from provenance_graph.store.plan_read import batches as _batches
+from provenance_graph.store.plan_delete import delete_content, refuse_if_read_by_others
 from provenance_graph.store.schema import SCHEMA_VERSION
 
 __all__ = [
     "BatchSizes",
     "WriteResult",
-    "delete_plan",
-    "register_dataset_types",
     "write_plan",
 ]
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
-#: Checks one batch's records inside its transaction (raising rolls it back) and returns
-#: how many items the batch wrote, for progress.
-Check = Callable[[list[dict[str, Any]]], int]
 WriteOutcome = Literal["written", "unchanged", "resumed", "replaced"]
 
 
@@ -128,17 +124,6 @@ class WriteResult:
         return self.quanta + self.datasets + self.edges + self.quanta
 
 
-def _dataset_row(ref: DatasetRef, uri: str | None) -> dict[str, Any]:
-    return {
-        "id": ref.id,
-        "dataset_type": ref.dataset_type.name,
-        "data_id": ref.data_id.key(),
-        "run": ref.run,
-        "uri": uri,
-        "dims": ref.data_id.to_dict(),
-    }
-
-
 def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
     return {
         "output_run": plan.output_run,
@@ -150,29 +135,6 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
         "digest": digest,
         "schema_version": SCHEMA_VERSION,
     }
-
-
-def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user: str = "this write") -> None:
-    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise."""
-    mine = {t.name: t for t in types}
-    rows = [
-        {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
-        for t in mine.values()
-    ]
-    for stored in store.write("dataset_types_merge", rows=rows):
-        ours = mine[stored["name"]]
-        theirs = DatasetType(
-            name=stored["name"],
-            dimensions=tuple(stored["dimensions"]),
-            storage_class=stored["storage_class"],
-        )
-        if theirs != ours:
-            raise DatasetTypeConflictError(
-                f"dataset type {ours.name!r} is registered in the database with dimensions "
-                f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
-                f"but {user} uses ({', '.join(ours.dimensions)}) and {ours.storage_class!r}",
-                hint="use the registered definition, or give the new one another name",
-            )
 
 
 class _PlanWriter:
@@ -217,7 +179,7 @@ class _PlanWriter:
             # Only once the plan is ours: a refused write (a taken id) leaves no new type.
             self._register_dataset_types()
             if outcome != "written" or self.store.read("plan_has_content", plan_id=self.plan_id)[0]["found"]:
-                _delete_content(self.store, self.plan_id)
+                delete_content(self.store, self.plan_id)
             try:
                 self._write_content()
             except neo4j_errors.ConstraintError as err:
@@ -291,7 +253,7 @@ class _PlanWriter:
                 hint="give the new plan another id, or replace the stored one "
                 "(write_plan(..., replace=True))",
             )
-        _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
+        refuse_if_read_by_others(self.store, self.plan_id, "replaced")
         refuse_if_running(self.store, self.plan_id, "replaced")
         taken = self.store.write(
             "plan_reclaim_complete",
@@ -301,7 +263,7 @@ class _PlanWriter:
             **self.lease.identity(),
         )
         if not taken:
-            _refuse_if_read_by_others(self.store, self.plan_id, "replaced")
+            refuse_if_read_by_others(self.store, self.plan_id, "replaced")
             raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
         return "replaced"
 
@@ -391,7 +353,7 @@ class _PlanWriter:
                 phase,
                 query,
                 (
-                    ([_dataset_row(ref, graph.uris.get(ref.id)) for ref in chunk], check)
+                    ([dataset_row(ref, graph.uris.get(ref.id)) for ref in chunk], check)
                     for chunk in _batches(refs, self.batches.datasets)
                 ),
                 len(refs),
@@ -463,45 +425,23 @@ class _PlanWriter:
         batches: Iterator[tuple[list[dict[str, Any]], Check]],
         total: int,
     ) -> None:
-        """Write batches with up to ``workers`` transactions in flight, in any order.
-
-        Batches are built lazily, at most twice as many as there are workers at a
-        time, so memory stays bounded. The first failing batch cancels the rest.
-        """
-        workers = max(1, self.batches.workers)
         done = 0
-        pending: set[Future[int]] = set()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan-writer") as pool:
-            try:
-                exhausted = False
-                while pending or not exhausted:
-                    while not exhausted and len(pending) < 2 * workers:
-                        try:
-                            rows, check = next(batches)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        pending.add(
-                            pool.submit(
-                                self.store.write_with,
-                                query,
-                                check,
-                                plan_id=self.plan_id,
-                                token=self.token,
-                                rows=rows,
-                            )
-                        )
-                    if not pending:
-                        break
-                    finished, pending = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        done += future.result()
-                        crash_point("plan.batch")
-                        self.progress(phase, done, total)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+
+        def finished(count: int) -> None:
+            nonlocal done
+            done += count
+            crash_point("plan.batch")
+            self.progress(phase, done, total)
+
+        write_in_parallel(
+            self.store,
+            query,
+            batches,
+            self.batches.workers,
+            finished,
+            plan_id=self.plan_id,
+            token=self.token,
+        )
 
     # --- cleaning up ---------------------------------------------------------------
 
@@ -510,7 +450,7 @@ class _PlanWriter:
         try:
             header = self.store.read("plan_header", plan_id=self.plan_id)
             if header and header[0]["plan"].get("writer") == self.token:
-                _delete_content(self.store, self.plan_id)
+                delete_content(self.store, self.plan_id)
                 self.store.write("plan_delete_node", plan_id=self.plan_id, token=self.token)
         except Exception as err:
             logger.warning(
@@ -564,52 +504,3 @@ def _gc_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def delete_plan(store: GraphStore, plan_id: str) -> bool:
-    """Delete a plan (complete or not), its clusterings, its quanta and the datasets only it produced.
-
-    Refuses when quanta of other plans read datasets this plan produces.
-    Returns False when there was no such plan.
-    """
-    from provenance_graph.store.clustering import delete_clustering, list_clusterings
-
-    header = store.read("plan_header", plan_id=plan_id)
-    if not header:
-        return False
-    props = header[0]["plan"]
-    holder = Holder(
-        props.get("writer"), props.get("writer_host"), props.get("writer_pid"), header[0]["idle_seconds"]
-    )
-    if props.get("status") == "writing" and holder.alive():
-        raise PlanBusyError(
-            f"plan {plan_id!r} is being written by {holder.describe()}",
-            hint="wait for that write to finish, or stop it, then delete the plan",
-        )
-    _refuse_if_read_by_others(store, plan_id, "deleted")
-    refuse_if_running(store, plan_id, "deleted")
-    for clustering in list_clusterings(store, plan_id):  # batch jobs point at the plan's quanta
-        delete_clustering(store, plan_id, clustering.name)
-    _delete_content(store, plan_id)
-    store.write("plan_delete_node", plan_id=plan_id, token=None)
-    return True
-
-
-def _refuse_if_read_by_others(store: GraphStore, plan_id: str, verb: str) -> None:
-    """Raise `PlanConflictError` if quanta of other plans read datasets this plan produces."""
-    readers = store.read("plan_external_consumers", plan_id=plan_id)
-    if readers:
-        others = ", ".join(repr(r["plan_id"]) for r in readers)
-        raise PlanConflictError(
-            f"plan {plan_id!r} cannot be {verb}: plan(s) {others} read datasets it produces",
-            hint="delete those plans first",
-        )
-
-
-def _delete_content(store: GraphStore, plan_id: str) -> None:
-    """Delete a plan's quanta, and the datasets it produced that no other plan reads."""
-    store.autocommit("plan_delete_notes", plan_id=plan_id)
-    store.autocommit("plan_delete_attempts", plan_id=plan_id)
-    store.autocommit("plan_delete_executions", plan_id=plan_id)
-    store.autocommit("plan_delete_quanta", plan_id=plan_id)
-    store.autocommit("plan_delete_datasets", plan_id=plan_id)

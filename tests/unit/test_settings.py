@@ -20,6 +20,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "NEO4J_TRUSTED_CA",
         "NEO4J_RETRY_SECONDS",
         "PROVGRAPH_HOME",
+        "PROVGRAPH_BOLT_PORT",
+        "PROVGRAPH_HTTP_PORT",
+        "PROVGRAPH_NEO4J_HEAP",
+        "PROVGRAPH_NEO4J_PAGECACHE",
         "PROVGRAPH_BOLT_TLS",
     ):
         monkeypatch.delenv(var, raising=False)
