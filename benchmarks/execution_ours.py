@@ -43,12 +43,12 @@ from measure_tree import TreeRssSampler, choose_shape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `benchmarks.noop_tasks`, for this process and its workers
 
+from provenance_graph.activators import plan_pipeline  # noqa: E402
 from provenance_graph.clustering import ClusteringSpec  # noqa: E402
 from provenance_graph.model import DatasetType  # noqa: E402
 from provenance_graph.pipeline import Pipeline  # noqa: E402
-from provenance_graph.preflight import preflight  # noqa: E402
 from provenance_graph.repository import Repository  # noqa: E402
-from provenance_graph.store import delete_plan, open_store, write_plan  # noqa: E402
+from provenance_graph.store import delete_plan, open_store  # noqa: E402
 from provenance_graph.store.clustering import cluster_plan, delete_clustering, list_clusterings  # noqa: E402
 from provenance_graph.store.execution import status_counts  # noqa: E402
 
@@ -93,12 +93,13 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
     repo = make_repo(work / "repo", visits, detectors)
     pipeline = Pipeline.from_yaml(PIPELINE, source="benchmark pipeline")
     plan_id = f"bench-exec-{os.getpid()}-j{jobs}-{activator}"
-    graph = preflight(pipeline, repo, output_run=f"bench/exec/{plan_id}", plan_id=plan_id)
-    repo.close()
-    assert len(graph) == args.quanta, (len(graph), args.quanta)
     command = ["run", "--plan", plan_id, "-j", str(jobs)]
     with open_store() as store:
-        write_plan(store, graph, replace=True)
+        graph = plan_pipeline(
+            pipeline, repo, output_run=f"bench/exec/{plan_id}", plan_id=plan_id, store=store, replace=True
+        ).graph
+        repo.close()
+        assert len(graph) == args.quanta, (len(graph), args.quanta)
         if activator == "parsl":
             cluster_plan(store, plan_id, ClusteringSpec.from_yaml(CLUSTERING))
             command = ["submit", plan_id, "--clustering", "bench", "-j", str(jobs)]

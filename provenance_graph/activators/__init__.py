@@ -3,7 +3,8 @@
 - `Activator`: the template every Activator shares (claims, records, resume);
 - `LocalActivator`: the command-line Activator, local worker processes;
 - `ParslActivator`: batch jobs of a clustering on Parsl (this machine, or a cluster by `SiteConfig`);
-- `JobActivator`: one batch job in this process (``provgraph run-job``, a DAGMan node).
+- `JobActivator`: one batch job in this process (``provgraph run-job``, a DAGMan node);
+- `plan_pipeline`: a pipeline made into a stored plan (repository, pre-flight, store).
 
 What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 """
@@ -11,6 +12,7 @@ What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 from provenance_graph.activators._base import Activator, Failure, Progress, RunReport
 from provenance_graph.activators._batch import JobActivator, ParslActivator
 from provenance_graph.activators._local import LocalActivator
+from provenance_graph.activators._planning import PlannedPipeline, default_output_run, plan_pipeline
 from provenance_graph.activators._site import SiteConfig, load_site
 
 __all__ = [
@@ -19,8 +21,11 @@ __all__ = [
     "JobActivator",
     "LocalActivator",
     "ParslActivator",
+    "PlannedPipeline",
     "Progress",
     "RunReport",
     "SiteConfig",
+    "default_output_run",
     "load_site",
+    "plan_pipeline",
 ]

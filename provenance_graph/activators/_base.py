@@ -3,7 +3,8 @@
 `Activator.run` is the same for every Activator. It
 
 1. reads the complete plan and its pipeline (with run-time config overrides,
-   refused if they would change any task's connections);
+   refused if they would change any task's connections) and opens its repository
+   (`Activator.prepare`; constructors do no I/O);
 2. starts an ``(:Execution)`` in the graph, giving back the quanta of dead
    executions first (`provenance_graph.store.execution`);
 3. schedules: a quantum is ready when all its parents (the producers of its
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, final
+from typing import Any, Self, final
 
 from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError, RepositoryError
@@ -48,6 +49,16 @@ __all__ = ["Activator", "Failure", "Progress", "RunReport"]
 
 #: How often (seconds) to look again at quanta another execution holds.
 POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What `Activator.prepare` read."""
+
+    graph: PlanGraph
+    pipeline: Pipeline
+    repository_root: Path
+    repository: Repository
 
 
 @dataclass(frozen=True)
@@ -162,20 +173,67 @@ class Activator(abc.ABC):
         self.skip_existing = skip_existing
         self.config = {k: dict(v) for k, v in (config or {}).items()}
         self.on_progress = on_progress or (lambda _p: None)
-        self.graph: PlanGraph = read_plan(store, plan_id)
-        planned = Pipeline.from_yaml(self.graph.plan.pipeline or "", source=f"plan {plan_id!r}'s pipeline")
-        self.pipeline = planned.with_config(self.config)
-        check_same_connections(planned, self.pipeline)
-        root = repository or self.graph.plan.metadata.get("repository")
+        self._repository_arg = repository
+        self._prepared: _Prepared | None = None
+
+    # --- reading the plan: no I/O before this ---------------------------------------------
+    @final
+    def prepare(self) -> Self:
+        """Read the plan and its pipeline, and open its repository; `run` does it first.
+
+        Idempotent. Raises if the plan is not stored whole, if the config overrides would
+        change a task's connections, or if the repository cannot be found.
+        """
+        if self._prepared is not None:
+            return self
+        graph = read_plan(self.store, self.plan_id)
+        planned = Pipeline.from_yaml(graph.plan.pipeline or "", source=f"plan {self.plan_id!r}'s pipeline")
+        pipeline = planned.with_config(self.config)
+        check_same_connections(planned, pipeline)
+        root = self._repository_arg or graph.plan.metadata.get("repository")
         if not root:
             raise ExecutionError(
-                f"plan {plan_id!r} does not say which repository it was made from",
+                f"plan {self.plan_id!r} does not say which repository it was made from",
                 hint="give the repository with --repo PATH",
             )
-        self.repository_root = Path(str(root))
-        self.repository = Repository.open(self.repository_root)
-        for dataset_type in self.graph.dataset_types.values():  # what the outputs need; a no-op if known
-            self.repository.register_dataset_type(dataset_type)
+        repository = Repository.open(Path(str(root)))
+        for dataset_type in graph.dataset_types.values():  # what the outputs need; a no-op if known
+            repository.register_dataset_type(dataset_type)
+        self._prepared = _Prepared(graph, pipeline, Path(str(root)), repository)
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:
+        """Read what this Activator needs besides the plan (`prepare` has read the plan)."""
+        return None
+
+    def _ready(self) -> _Prepared:
+        if self._prepared is None:
+            raise ExecutionError(
+                f"the Activator of plan {self.plan_id!r} has not read its plan yet",
+                hint="call prepare() (run() does) first",
+            )
+        return self._prepared
+
+    @property
+    def graph(self) -> PlanGraph:
+        """The plan (after `prepare`)."""
+        return self._ready().graph
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The plan's pipeline with the run-time config overrides (after `prepare`)."""
+        return self._ready().pipeline
+
+    @property
+    def repository_root(self) -> Path:
+        """Where the plan's repository is (after `prepare`)."""
+        return self._ready().repository_root
+
+    @property
+    def repository(self) -> Repository:
+        """The plan's repository, open (after `prepare`)."""
+        return self._ready().repository
 
     # --- what subclasses supply -----------------------------------------------------------
     @abc.abstractmethod
@@ -209,7 +267,7 @@ class Activator(abc.ABC):
     def run(self) -> RunReport:
         """Run the plan's unfinished quanta, recording everything; see the module docstring."""
         started = time.perf_counter()
-        units = self._units()
+        units = self.prepare()._units()
         record = ExecutionRecord(self.store, self.plan_id, self.name, self.jobs, options=self._options())
         repaired = record.start()
         crash_point("run.started")

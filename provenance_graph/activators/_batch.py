@@ -25,6 +25,7 @@ from typing import Any
 
 from provenance_graph.activators._base import Activator
 from provenance_graph.activators._site import SiteConfig
+from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
 from provenance_graph.model import AttemptOutcome, Quantum
 from provenance_graph.quantum_runner import QuantumRunner, run_batch_job
@@ -59,11 +60,16 @@ class ParslActivator(Activator):
         super().__init__(store, plan_id, **options)
         self.clustering = clustering
         self.site = site or SiteConfig()
-        self.job_graph = read_job_graph(store, plan_id, clustering)
+        self.job_graph: JobGraph | None = None
+        """The clustering's jobs (after `prepare`)."""
         self._dfk: Any = None
         self._app: Any = None
 
+    def _prepare(self) -> None:
+        self.job_graph = read_job_graph(self.store, self.plan_id, self.clustering)
+
     def _units(self) -> dict[str, list[str]]:
+        assert self.job_graph is not None, "prepare() first"
         return {job.name: list(job.quanta) for job in self.job_graph}
 
     def _options(self) -> dict[str, Any]:
@@ -117,10 +123,16 @@ class JobActivator(Activator):
         super().__init__(store, plan_id, jobs=1, **options)
         self.clustering = clustering
         self.job = job
-        self.quanta = [str(r["id"]) for r in read_job_quanta(store, plan_id, clustering, job)]
+        self.quanta: list[str] = []
+        """The job's quanta in run order (after `prepare`)."""
+        self._runner: QuantumRunner | None = None
+
+    def _prepare(self) -> None:
+        plan_id, job = self.plan_id, self.job
+        self.quanta = [str(r["id"]) for r in read_job_quanta(self.store, plan_id, self.clustering, job)]
         mine = set(self.quanta)
         outside = sorted({p for q in self.quanta for p in self.graph.parents(q)} - mine)
-        waiting = [q for q, status in quantum_statuses(store, outside).items() if not status.done]
+        waiting = [q for q, status in quantum_statuses(self.store, outside).items() if not status.done]
         if waiting:
             named = ", ".join(
                 f"{self.graph.quanta[q].task_label}@{self.graph.quanta[q].data_id.key()}" for q in waiting[:3]
@@ -130,7 +142,6 @@ class JobActivator(Activator):
                 f"have not made yet ({named}{', ...' if len(waiting) > 3 else ''})",
                 hint="run the jobs it depends on first (DAGMan does: submit the exported DAG)",
             )
-        self._runner: QuantumRunner | None = None
 
     def _units(self) -> dict[str, list[str]]:
         return {self.job: self.quanta}

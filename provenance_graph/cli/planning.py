@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from provenance_graph.activators import plan_pipeline
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline
-from provenance_graph.planfile import save_plan
-from provenance_graph.preflight import preflight
-from provenance_graph.repository import Repository
+from provenance_graph.store import open_store
 
 __all__ = ["plan_command", "print_plan"]
 
@@ -56,19 +55,24 @@ def plan_command(
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
 ) -> None:
     """Pre-flight PIPELINE over a repository: store the plan and print its id and per-task summary."""
-    import getpass
-
     pipeline = Pipeline.from_file(pipeline_file)
-    run = output_run or f"u/{getpass.getuser()}/{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    with Repository.open(repo) as repository:
-        graph = preflight(pipeline, repository, where, output_run=run, input_runs=input_run, plan_id=plan_id)
+    with contextlib.ExitStack() as stack:
+        graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
+        planned = plan_pipeline(
+            pipeline,
+            repo,
+            where,
+            output_run=output_run,
+            input_runs=input_run,
+            plan_id=plan_id,
+            save=save,
+            store=graph_store,
+            replace=replace,
+        )
+    graph = planned.graph
     if save is not None:
-        size = save_plan(graph, save)
-        err_console.print(f"saved plan to {save} ({size} bytes)")
-    if store:
-        from provenance_graph.store import open_store, write_plan
-
-        with open_store(say=err_console.print) as graph_store:
-            result = write_plan(graph_store, graph, replace=replace)
+        err_console.print(f"saved plan to {save} ({planned.saved_bytes} bytes)")
+    if planned.stored is not None:
+        result = planned.stored
         err_console.print(f"stored plan {graph.plan.id!r} ({result.outcome}, {result.seconds:.1f} s)")
     print_plan(graph, pipeline)

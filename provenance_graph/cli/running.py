@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,14 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport
+from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport, plan_pipeline
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import DatabaseError, PipelineError
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline, YamlLoader
 from provenance_graph.planfile import load_plan, save_plan
-from provenance_graph.preflight import preflight
-from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.store.execution import status_counts
 
@@ -134,7 +130,7 @@ def stopping_cleanly(plan_id: str, resume: str) -> Iterator[None]:
 
 def run_activator(activator: Activator, resume: str) -> RunReport:
     """Run an Activator under a progress bar, `stopping_cleanly`."""
-    with progress_bar(len(activator.graph)) as update, stopping_cleanly(activator.plan_id, resume):
+    with progress_bar(len(activator.prepare().graph)) as update, stopping_cleanly(activator.plan_id, resume):
         activator.on_progress = update
         return activator.run()
 
@@ -151,10 +147,18 @@ def _plan_and_store(
     replace: bool,
 ) -> PlanGraph:
     pipeline = Pipeline.from_file(pipeline_file).with_config(config)
-    run = output_run or f"u/{getpass.getuser()}/{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    with Repository.open(repo) as repository:
-        graph = preflight(pipeline, repository, where, output_run=run, input_runs=input_runs, plan_id=plan_id)
-    result = write_plan(store, graph, replace=replace)
+    planned = plan_pipeline(
+        pipeline,
+        repo,
+        where,
+        output_run=output_run,
+        input_runs=input_runs,
+        plan_id=plan_id,
+        store=store,
+        replace=replace,
+    )
+    graph, result = planned.graph, planned.stored
+    assert result is not None
     err_console.print(
         f"planned {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ({result.outcome})"
     )
@@ -226,7 +230,7 @@ def run_command(
             config=run_overrides,
         )
         if save_plan_to is not None:
-            size = save_plan(activator.graph, save_plan_to)
+            size = save_plan(activator.prepare().graph, save_plan_to)
             err_console.print(f"saved plan to {save_plan_to} ({size} bytes)")
         report = run_activator(activator, f"provgraph run --plan {the_plan_id}")
         print_report(report, store)

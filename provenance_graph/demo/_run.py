@@ -21,7 +21,6 @@ import platformdirs
 from provenance_graph.demo.repo import demo_pipeline_path, make_demo_repo
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline
-from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def run_demo(
     """Make the demo repository afresh, plan it, store the plan (replacing an earlier one), run it."""
     # Imported here so that importing the demo (its repository generator, its pipeline)
     # does not load the Neo4j driver: pre-flight alone never needs it.
-    from provenance_graph.activators import LocalActivator
+    from provenance_graph.activators import LocalActivator, plan_pipeline
     from provenance_graph.store import open_store, plan_summary, write_plan
     from provenance_graph.store.provenance import pick_dataset, upstream
 
@@ -93,7 +92,7 @@ def run_demo(
         pipeline = Pipeline.from_file(demo_pipeline_path())
         where = f"instrument = 'DemoCam' AND visit IN (1..{visits})"
         say(f"Pre-flight of {demo_pipeline_path().name} where {where} ...")
-        graph = preflight(pipeline, repo, where, output_run=DEMO_OUTPUT_RUN, plan_id=DEMO_PLAN_ID)
+        graph = plan_pipeline(pipeline, repo, where, output_run=DEMO_OUTPUT_RUN, plan_id=DEMO_PLAN_ID).graph
     with open_store(say=say) as store:
         say(f"Writing plan {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ...")
         result = write_plan(store, graph, replace=True)
