@@ -1,14 +1,20 @@
-"""Registering existing datasets (ingested files) as ``:Dataset`` nodes with their URIs."""
+"""Datasets in the graph: registering existing ones (ingested files), and what is known of each.
+
+`register_datasets` writes ``:Dataset`` nodes with their URIs; `dataset_facts`
+reads back a dataset's file, size, checksum and existence, for the pictures and
+the PROV export.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from provenance_graph.model import DatasetRef
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.plans import register_dataset_types
 
-__all__ = ["register_datasets"]
+__all__ = ["DatasetFacts", "dataset_facts", "register_datasets"]
 
 _BATCH = 10_000
 
@@ -36,3 +42,25 @@ def register_datasets(store: GraphStore, datasets: Iterable[tuple[DatasetRef, st
         ]
         done += int(store.write("datasets_register", rows=rows)[0]["registered"])
     return done
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the graph knows of one dataset's file (``dataset_facts``); None where nothing is recorded."""
+
+    id: str
+    """The dataset's id."""
+    uri: str | None
+    """Where its file is, or will be."""
+    size: int | None
+    """The file's size in bytes, once written or found."""
+    checksum: str | None
+    """The file's checksum, once written or found."""
+    exists: bool | None
+    """True once produced (or found existing) by a run."""
+
+
+def dataset_facts(store: GraphStore, ids: Sequence[str]) -> dict[str, DatasetFacts]:
+    """What is known of each of some datasets that are in the graph, by dataset id."""
+    rows = store.read("dataset_facts", ids=list(ids))
+    return {r["id"]: DatasetFacts(r["id"], r["uri"], r["size"], r["checksum"], r["exists"]) for r in rows}
