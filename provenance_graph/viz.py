@@ -15,6 +15,10 @@ Three views, each a `View` (nodes and edges) that `render` turns into SVG, PNG o
 A quantum-level request larger than ``max_nodes`` raises `TooLargeError`, which names
 the size and suggests the roll-up: Graphviz can lay out a few hundred nodes readably,
 not tens of thousands.
+
+Every read goes through typed store functions (`provenance_graph.store.views` and
+`provenance_graph.store.provenance`); this module holds no Cypher and runs no query
+by name.
 """
 
 from __future__ import annotations
@@ -22,19 +26,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import graphviz  # type: ignore[import-untyped]
 
 from provenance_graph.errors import QuestionError
 from provenance_graph.model import DimensionValue
 from provenance_graph.store import GraphStore
+from provenance_graph.store.datasets import dataset_facts
 from provenance_graph.store.provenance import (
     Lineage,
     downstream,
     plan_task_statuses,
     subgraph,
     upstream,
+)
+from provenance_graph.store.views import (
+    Flow,
+    TypeCount,
+    lineage_flow,
+    plan_dataset_types,
+    plan_flow,
+    quantum_edges,
+    quantum_states,
 )
 
 __all__ = [
@@ -121,27 +135,22 @@ def _task_label(task: str, counts: Mapping[str, int]) -> str:
 def _rollup(
     title: str,
     tasks: Mapping[str, Mapping[str, int]],
-    flow: Iterable[Mapping[str, Any]],
-    types: Iterable[Mapping[str, Any]],
+    flow: Iterable[Flow],
+    types: Iterable[TypeCount],
 ) -> View:
     """Task boxes, dataset-type ellipses and counted arrows, from server-side counts."""
     view = View(title)
     for task, counts in sorted(tasks.items()):
         fill = STATUS_COLOURS[worst_status(counts)]
         view.nodes.append(Node(f"task:{task}", _task_label(task, counts), "task", fill))
-    for row in types:
-        name, n, existing = row["dataset_type"], int(row["datasets"]), int(row["existing"])
+    for count in types:
+        name, n, existing = count.dataset_type, count.datasets, count.existing
         fill = _EXISTS_COLOUR if n and existing == n else _DATASET_COLOUR
         label = f"{name}\n{_count(n, 'dataset', 'datasets')}, {existing:,} exist"
         view.nodes.append(Node(f"type:{name}", label, "dataset_type", fill))
-    for row in flow:
-        task, name, count = (
-            f"task:{row['task']}",
-            f"type:{row['dataset_type']}",
-            f"{int(row['edges']):,}",
-        )
-        produced = row["rel"] == "PRODUCES"
-        view.edges.append(Edge(task, name, count) if produced else Edge(name, task, count))
+    for f in flow:
+        task, name, edges = f"task:{f.task}", f"type:{f.dataset_type}", f"{f.edges:,}"
+        view.edges.append(Edge(task, name, edges) if f.rel == "PRODUCES" else Edge(name, task, edges))
     return view
 
 
@@ -152,8 +161,8 @@ def plan_rollup(store: GraphStore, plan_id: str) -> View:
     return _rollup(
         f"plan {plan_id}: {quanta:,} quanta",
         tasks,
-        store.read("plan_rollup_flow", plan_id=plan_id),
-        store.read("plan_rollup_types", plan_id=plan_id),
+        plan_flow(store, plan_id),
+        plan_dataset_types(store, plan_id),
     )
 
 
@@ -179,13 +188,12 @@ def _compact(data_id: str) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items() if k not in ("instrument", "skymap"))
 
 
-def _edges(store: GraphStore, quanta: Sequence[str], datasets: Sequence[str]) -> list[Edge]:
-    rows = store.read("quantum_level_edges", quantum_ids=list(quanta), dataset_ids=list(datasets))
+def _edges(store: GraphStore, quantum_ids: Sequence[str], dataset_ids: Sequence[str]) -> list[Edge]:
     return [
-        Edge(f"q:{r['quantum']}", f"d:{r['dataset']}")
-        if r["rel"] == "PRODUCES"
-        else Edge(f"d:{r['dataset']}", f"q:{r['quantum']}")
-        for r in rows
+        Edge(f"q:{e.quantum}", f"d:{e.dataset}")
+        if e.rel == "PRODUCES"
+        else Edge(f"d:{e.dataset}", f"q:{e.quantum}")
+        for e in quantum_edges(store, quantum_ids, dataset_ids)
     ]
 
 
@@ -209,23 +217,23 @@ def lineage_view(
         f"{word} of {start.dataset_type} {_compact(start.data_id)}: "
         f"{len(found.quanta):,} quanta, {len(found.datasets):,} datasets"
     )
-    quanta, datasets = list(found.quanta), list(found.datasets)
+    quantum_ids, dataset_ids = list(found.quanta), list(found.datasets)
     if level == "task":
-        flow = store.read("lineage_rollup_flow", quantum_ids=quanta, dataset_ids=datasets)
+        flow = lineage_flow(store, quantum_ids, dataset_ids)
         types: dict[str, list[int]] = {}
         for d in found.datasets.values():
             counts = types.setdefault(d.dataset_type, [0, 0])
             counts[0] += 1
             counts[1] += bool(d.exists)
-        rows = [{"dataset_type": t, "datasets": n, "existing": e} for t, (n, e) in sorted(types.items())]
-        return _rollup(title, found.tasks(), flow, rows)
-    size = len(quanta) + len(datasets)
+        type_counts = [TypeCount(t, n, e) for t, (n, e) in sorted(types.items())]
+        return _rollup(title, found.tasks(), flow, type_counts)
+    size = len(quantum_ids) + len(dataset_ids)
     if size > max_nodes:
         raise _too_large(f"the {word} of {dataset_id}", size, max_nodes, "--level task")
     view = View(title)
     view.nodes += [_quantum_node(q.id, q.task, q.data_id, q.status) for q in found.quanta.values()]
     view.nodes += [_dataset_node(d.id, d.dataset_type, d.data_id, d.exists) for d in found.datasets.values()]
-    view.edges = _edges(store, quanta, datasets)
+    view.edges = _edges(store, quantum_ids, dataset_ids)
     return view
 
 
@@ -242,8 +250,8 @@ def subgraph_view(
     size = len(part.quanta) + len(part.datasets)
     if size > max_nodes:
         raise _too_large(f"this part of plan {plan_id}", size, max_nodes, f"provgraph viz plan {plan_id}")
-    statuses = {r["id"]: r["status"] for r in store.read("quanta_by_id", ids=list(part.quanta))}
-    exists = {r["id"]: r["exists"] for r in store.read("dataset_facts", ids=list(part.datasets))}
+    statuses = {q.id: q.status for q in quantum_states(store, list(part.quanta))}
+    exists = {d_id: facts.exists for d_id, facts in dataset_facts(store, list(part.datasets)).items()}
     view = View(f"plan {plan_id}: {len(part.quanta):,} quanta selected")
     for q in part.quanta.values():
         view.nodes.append(_quantum_node(q.id, q.task_label, q.data_id.key(), statuses.get(q.id, "pending")))

@@ -15,6 +15,7 @@ from rich.table import Table
 from provenance_graph.cli._data_ids import data_id_from_pairs
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import InvalidDataIdError, NotInGraphError, QuestionError
+from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue
 from provenance_graph.store import GraphStore, open_store
@@ -30,7 +31,6 @@ from provenance_graph.store.provenance import (
     missing_outputs,
     plan_diff,
     plan_overview,
-    prov_document,
     start_ids,
     subgraph,
     upstream,

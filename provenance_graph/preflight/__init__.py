@@ -7,6 +7,7 @@ and returns a checked `PlanGraph` with notes on every data ID it dropped.
 
 from provenance_graph.preflight._builder import TaskContext, preflight
 from provenance_graph.preflight._expression import Expression, parse_expression
-from provenance_graph.preflight._relations import Relations, RepositoryView
+from provenance_graph.preflight._relations import Relations
+from provenance_graph.preflight._repository_view import RepositoryView
 
 __all__ = ["Expression", "Relations", "RepositoryView", "TaskContext", "parse_expression", "preflight"]

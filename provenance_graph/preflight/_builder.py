@@ -34,7 +34,6 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from provenance_graph.errors import PreflightError, ProvenanceGraphError
@@ -52,7 +51,8 @@ from provenance_graph.model import (
 from provenance_graph.model._names import check_run_name
 from provenance_graph.pipeline import Connection, ConnectionKind, Pipeline, TaskNode
 from provenance_graph.preflight._expression import Expression
-from provenance_graph.preflight._relations import Relations, RepositoryView, Row
+from provenance_graph.preflight._relations import Relations, Row
+from provenance_graph.preflight._repository_view import RepositoryView
 
 __all__ = ["TaskContext", "preflight"]
 
@@ -386,9 +386,8 @@ def _build(
         "pipeline_description": pipeline.definition.description,
         "input_runs": ",".join(runs),
     }
-    root = getattr(repository, "root", None)  # where a real repository is: `run` defaults to it
-    if root is not None:
-        plan_metadata["repository"] = str(Path(root).resolve())
+    if repository.root is not None:  # where a real repository is: `run` defaults to it
+        plan_metadata["repository"] = str(repository.root.resolve())
     plan_metadata.update(metadata or {})
     plan_kwargs: dict[str, Any] = {
         "output_run": output_run,

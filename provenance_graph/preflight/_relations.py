@@ -16,50 +16,16 @@ IDs for speed:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from provenance_graph.model import DatasetRef, DatasetType, DimensionJoin, DimensionUniverse
+from provenance_graph.model import DimensionJoin
+from provenance_graph.preflight._repository_view import RepositoryView
 
-__all__ = ["Relations", "RepositoryView", "Row"]
+__all__ = ["Relations", "Row"]
 
 #: A data ID as a plain dict, possibly with implied dimensions added.
 Row = dict[str, Any]
-
-
-class RepositoryView(Protocol):
-    """What pre-flight reads from a repository (`provenance_graph.repository.Repository` is one)."""
-
-    @property
-    def universe(self) -> DimensionUniverse:
-        """The dimensions the repository knows."""
-        ...
-
-    def dataset_types(self) -> dict[str, DatasetType]:
-        """Registered dataset types by name."""
-        ...
-
-    def records(self, element: str) -> list[dict[str, Any]]:
-        """Dimension records of one element."""
-        ...
-
-    def join_rows(self, name: str) -> list[dict[str, Any]]:
-        """Rows of one dimension join."""
-        ...
-
-    def runs(self) -> list[str]:
-        """Runs in the order they were first written to."""
-        ...
-
-    def datasets(
-        self, dataset_type: str | None = None, runs: Sequence[str] | None = None
-    ) -> list[tuple[DatasetRef, str]]:
-        """Existing datasets and their URIs."""
-        ...
-
-    def uri(self, ref: DatasetRef) -> str:
-        """Where a dataset's file is, or will be."""
-        ...
 
 
 class Relations:

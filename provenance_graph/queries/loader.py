@@ -8,8 +8,10 @@ A query file holds any number of queries, each introduced by a header comment::
 
 The comment lines right after the ``name:`` line are the query's documentation.
 Query text is never formatted: every value reaches Neo4j as a ``$parameter``.
-Each query is sent as a `neo4j.Query` whose metadata carries its name, so the
-server's query log says which named query ran.
+`NamedQuery.metadata` is the tag the store sends with each query as transaction
+metadata, so the server's query log says which named query ran. This module
+never sees the driver: turning a `NamedQuery` into what the driver runs is
+`provenance_graph.store`'s business.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import LiteralString
-
-import neo4j
 
 from provenance_graph.errors import QueryError
 from provenance_graph.model import suggest
@@ -48,20 +47,9 @@ class NamedQuery:
     """The ``$parameters`` the text refers to."""
 
     @property
-    def literal(self) -> LiteralString:
-        """The query text, typed as the driver wants it."""
-        # Query text comes from files shipped with the package, never from user input;
-        # this is the one place where file text is treated as a LiteralString.
-        return self.text
-
-    @property
     def metadata(self) -> dict[str, str]:
         """Transaction metadata naming the query; it shows in the server's query log."""
         return {"app": "provenance-graph", "query_name": self.name}
-
-    def query(self, timeout: float | None = None) -> neo4j.Query:
-        """Return a `neo4j.Query` tagged with this query's name, for auto-commit runs."""
-        return neo4j.Query(self.literal, metadata=self.metadata, timeout=timeout)
 
 
 def cypher_dir() -> Path:

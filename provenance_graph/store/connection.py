@@ -11,7 +11,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import neo4j
 from neo4j import exceptions as neo4j_errors
@@ -24,7 +24,7 @@ from provenance_graph.errors import (
     DatabaseTLSError,
     DatabaseUnavailableError,
 )
-from provenance_graph.queries import QueryLibrary, queries
+from provenance_graph.queries import NamedQuery, QueryLibrary, queries
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 
 __all__ = ["GraphStore", "open_store"]
@@ -52,6 +52,15 @@ def _rows(result: neo4j.Result) -> list[dict[str, Any]]:
     """
     keys = result.keys()
     return [dict(zip(keys, record, strict=True)) for record in result]
+
+
+def _cypher(named: NamedQuery) -> LiteralString:
+    """A named query's text, typed as the driver wants it.
+
+    Query text comes from the ``.cypher`` files shipped with the package, never from
+    user input: this is the one place where file text is treated as a `LiteralString`.
+    """
+    return named.text
 
 
 def _trust_options(settings: ConnectionSettings) -> dict[str, Any]:
@@ -252,7 +261,7 @@ class GraphStore:
         @neo4j.unit_of_work(metadata=self.queries[first].metadata)
         def unit(tx: neo4j.ManagedTransaction) -> T:
             def reader(name: str, **params: Any) -> list[dict[str, Any]]:
-                return _rows(tx.run(self.queries[name].literal, params))
+                return _rows(tx.run(_cypher(self.queries[name]), params))
 
             return work(reader)
 
@@ -282,7 +291,7 @@ class GraphStore:
 
         @neo4j.unit_of_work(metadata=named.metadata)
         def work(tx: neo4j.ManagedTransaction) -> T:
-            return check(_rows(tx.run(named.literal, params)))
+            return check(_rows(tx.run(_cypher(named), params)))
 
         with self._translated(), self.session() as session:
             return session.execute_write(work) if write else session.execute_read(work)
@@ -295,7 +304,8 @@ class GraphStore:
         server that does not answer are retried here, with backoff, for up to
         ``settings.retry_seconds``, as the driver does for managed ones.
         """
-        q = self.queries[name].query()
+        named = self.queries[name]
+        q = neo4j.Query(_cypher(named), metadata=named.metadata)  # tagged: the query log names it
         deadline = time.monotonic() + self.settings.retry_seconds
         delay = 0.5
         with self._translated():

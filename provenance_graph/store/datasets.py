@@ -1,15 +1,22 @@
-"""Dataset types and existing datasets (ingested files) as ``:DatasetType`` and ``:Dataset`` nodes."""
+"""Datasets and dataset types in the graph: rows to write, registering, and what is known of each.
+
+`register_dataset_types` writes ``:DatasetType`` nodes (refusing a conflicting
+definition); `register_datasets` writes ``:Dataset`` nodes of existing files with their
+URIs; `dataset_facts` reads back a dataset's file, size, checksum and existence, for the
+pictures and the PROV export.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from provenance_graph.errors import DatasetTypeConflictError
 from provenance_graph.model import DatasetRef, DatasetType
 from provenance_graph.store.connection import GraphStore
 
-__all__ = ["dataset_row", "register_dataset_types", "register_datasets"]
+__all__ = ["DatasetFacts", "dataset_facts", "dataset_row", "register_dataset_types", "register_datasets"]
 
 _BATCH = 10_000
 
@@ -62,3 +69,25 @@ def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user
                 f"but {user} uses ({', '.join(ours.dimensions)}) and {ours.storage_class!r}",
                 hint="use the registered definition, or give the new one another name",
             )
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the graph knows of one dataset's file (``dataset_facts``); None where nothing is recorded."""
+
+    id: str
+    """The dataset's id."""
+    uri: str | None
+    """Where its file is, or will be."""
+    size: int | None
+    """The file's size in bytes, once written or found."""
+    checksum: str | None
+    """The file's checksum, once written or found."""
+    exists: bool | None
+    """True once produced (or found existing) by a run."""
+
+
+def dataset_facts(store: GraphStore, ids: Sequence[str]) -> dict[str, DatasetFacts]:
+    """What is known of each of some datasets that are in the graph, by dataset id."""
+    rows = store.read("dataset_facts", ids=list(ids))
+    return {r["id"]: DatasetFacts(r["id"], r["uri"], r["size"], r["checksum"], r["exists"]) for r in rows}

@@ -8,26 +8,24 @@
 - `subgraph`: quanta by task labels and data-ID values, with their external inputs;
 - `plan_diff`: quanta added, removed or changed between two plans;
 - `missing_outputs` and `data_id_history`: planned against actual;
-- `prov_document`: a plan (or subgraph) and its execution as W3C PROV.
+- `recorded_plan`: a plan (or subgraph) with what was recorded of its execution,
+  what an export needs (`provenance_graph.export` turns it into W3C PROV).
 
 Each function runs named queries of ``cypher/provenance.cypher`` and returns
 plain, typed results; `QUERIES` names the queries each function runs, so the
-command line can show them (``--cypher``).
+command line can show them (``--cypher``). No export format is known here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    import prov.model
+from typing import Any, Literal
 
 from provenance_graph.errors import NotInGraphError, PlanNotFoundError, QuestionError
-from provenance_graph.interop.prov import plan_to_prov
 from provenance_graph.model import DimensionValue, PlanGraph
 from provenance_graph.store.connection import GraphStore, Reader
+from provenance_graph.store.datasets import DatasetFacts, dataset_facts
 from provenance_graph.store.execution import attempts
 from provenance_graph.store.plan_read import read_plan
 
@@ -39,6 +37,7 @@ __all__ = [
     "PlanDiff",
     "PlanOverview",
     "QuantumNode",
+    "RecordedPlan",
     "Subgraph",
     "children",
     "data_id_history",
@@ -53,7 +52,7 @@ __all__ = [
     "plan_diff",
     "plan_overview",
     "plan_task_statuses",
-    "prov_document",
+    "recorded_plan",
     "start_ids",
     "subgraph",
     "upstream",
@@ -526,15 +525,28 @@ def data_id_history(store: GraphStore, values: Mapping[str, DimensionValue]) -> 
     return store.read("data_id_history", values=dict(values))
 
 
-def prov_document(
+@dataclass(frozen=True)
+class RecordedPlan:
+    """A stored plan (or part of it) with what was recorded of its execution."""
+
+    graph: PlanGraph
+    """The plan's quanta and datasets, as planned."""
+    statuses: dict[str, str]
+    """Every quantum's status by quantum id (``pending`` where none is recorded)."""
+    last_attempts: dict[str, dict[str, Any]]
+    """The last attempt of each quantum that ran, by quantum id, as ``execution_attempts`` rows."""
+    facts: dict[str, DatasetFacts]
+    """What is known of each dataset's file, by dataset id."""
+
+
+def recorded_plan(
     store: GraphStore,
     plan_id: str,
     tasks: Sequence[str] | None = None,
     where: Mapping[str, Sequence[DimensionValue]] | None = None,
-) -> prov.model.ProvDocument:
-    """A plan (or a subgraph of it) and what ran of it, as a W3C PROV document."""
+) -> RecordedPlan:
+    """A plan (or a subgraph of it, by task labels and data-ID values) and what ran of it."""
     graph = read_plan(store, plan_id, tasks=tasks, where=where)
     statuses = {r["id"]: r["status"] for r in store.read("execution_statuses", plan_id=plan_id)}
     last = {a["quantum_id"]: a for a in attempts(store, plan_id)}  # oldest first: the last wins
-    facts = {r["id"]: r for r in store.read("dataset_facts", ids=sorted(graph.datasets))}
-    return plan_to_prov(graph, statuses, last, facts)
+    return RecordedPlan(graph, statuses, last, dataset_facts(store, sorted(graph.datasets)))

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from prov.model import ProvDocument
 
 from provenance_graph.errors import NotInGraphError, QuestionError
+from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.settings import ConnectionSettings
@@ -35,7 +36,6 @@ from provenance_graph.store.provenance import (
     parents,
     plan_diff,
     plan_overview,
-    prov_document,
     subgraph,
     upstream,
 )

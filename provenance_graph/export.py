@@ -1,0 +1,50 @@
+"""Stored plans and their execution in other people's formats: today W3C PROV.
+
+This module owns the composition only. What a plan holds and what ran of it
+comes from a typed store function (`provenance_graph.store.provenance.recorded_plan`);
+the mapping to PROV is `provenance_graph.interop.prov`'s, which never sees the
+database. Joining them here, a layer above both, keeps exporters out of the
+store: the store returns rows and knows no export format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import prov.model as pm
+
+from provenance_graph.interop.prov import plan_to_prov
+from provenance_graph.model import DimensionValue
+from provenance_graph.store import GraphStore
+from provenance_graph.store.provenance import recorded_plan
+
+__all__ = ["prov_document"]
+
+
+def prov_document(
+    store: GraphStore,
+    plan_id: str,
+    tasks: Sequence[str] | None = None,
+    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+) -> pm.ProvDocument:
+    """A plan (or a subgraph of it) and what ran of it, as a W3C PROV document.
+
+    Parameters
+    ----------
+    store
+        The graph store holding the plan.
+    plan_id
+        The stored plan's id.
+    tasks, where
+        Only the quanta of these task labels, at these data-ID values (as for
+        `provenance_graph.store.provenance.subgraph`); None: the whole plan.
+
+    Raises
+    ------
+    PlanNotFoundError
+        No plan ``plan_id`` is stored.
+    """
+    record = recorded_plan(store, plan_id, tasks=tasks, where=where)
+    facts = {d_id: dataclasses.asdict(known) for d_id, known in record.facts.items()}
+    return plan_to_prov(record.graph, record.statuses, record.last_attempts, facts)
