@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -14,6 +15,11 @@ import pytest
 
 from provenance_graph import logs
 from provenance_graph.errors import ConfigurationError
+from provenance_graph.repository import Repository
+from provenance_graph.server import ManagedServer
+from provenance_graph.server.tls import BoltCertificates
+from provenance_graph.settings import ServerSettings
+from tests.unit.test_quantum_runner import _setup
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 #: A log line in a file: UTC time to the millisecond, level, logger[pid]: message.
@@ -109,6 +115,65 @@ def test_the_library_alone_writes_nothing_to_stderr() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "an application warning\n"  # Python's last resort, which ours never reaches
+
+
+def test_a_swallowed_bad_certificate_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="provenance_graph")
+    certificates = BoltCertificates(tmp_path)
+    certificates.directory.mkdir()
+    certificates.key_file.write_text("not a key")
+    assert not certificates.usable(dt.datetime.now(dt.UTC))
+    [record] = [r for r in caplog.records if r.name == "provenance_graph.server.tls"]
+    assert record.levelno == logging.DEBUG and "no usable Bolt certificates" in record.getMessage()
+
+
+def test_a_swallowed_bad_pid_file_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="provenance_graph")
+    server = ManagedServer(ServerSettings(home=tmp_path))
+    server.pid_file.write_text("garbage")
+    assert server.status().pid is None
+    messages = [r.getMessage() for r in caplog.records if r.name == "provenance_graph.server.managed"]
+    assert f"{server.pid_file} holds no pid" in messages[0]
+
+
+def test_an_output_a_failed_attempt_cannot_remove_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _repo, runner, [quantum] = _setup(tmp_path, "WritesThenFails")
+    calls: list[str] = []
+
+    def remove(self: Repository, ref: object) -> None:
+        calls.append(str(ref))
+        if len(calls) > 1:  # the clean-up before the attempt works; the one after it fails
+            raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(Repository, "remove", remove)
+    outcome = runner.run(quantum)
+    assert not outcome.succeeded
+    [record] = [r for r in caplog.records if r.name == "provenance_graph.quantum_runner"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"quantum {quantum.id} failed, and its output {quantum.outputs[0]} could not be removed: "
+        "a rerun may take it as done (PermissionError: read-only file system)"
+    )
+
+
+def test_provgraph_log_file_has_the_debug_lines_and_stderr_none(tmp_path: Path) -> None:
+    (tmp_path / "neo4j.pid").write_text("garbage")  # a swallowed ValueError, logged at DEBUG
+    log_file = tmp_path / "provgraph.log"
+    args = ["--log-level", "debug", "--log-file", str(log_file), "server", "status"]
+    done = _provgraph(args, PROVGRAPH_HOME=str(tmp_path))
+    assert done.returncode == 3, done.stderr  # stopped
+    assert done.stderr == ""
+    matches = [FILE_LINE.match(line) for line in log_file.read_text().splitlines()]
+    assert matches and all(matches)
+    assert {(m["level"], m["logger"]) for m in matches if m} == {("DEBUG", "provenance_graph.server.managed")}
+    assert any(f"{tmp_path / 'neo4j.pid'} holds no pid" in m["message"] for m in matches if m)
+    # At the default level (WARNING) the same command logs nothing.
+    quiet = _provgraph(
+        ["--log-file", str(tmp_path / "quiet.log"), "server", "status"], PROVGRAPH_HOME=str(tmp_path)
+    )
+    assert quiet.returncode == 3 and (tmp_path / "quiet.log").read_text() == ""
 
 
 @pytest.mark.parametrize(
