@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provenance_graph.logs import suppress_and_log
+from provenance_graph.logs import configure_from_env, suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
 from provenance_graph.pipeline import Pipeline, PipelineTask
 from provenance_graph.repository import Repository, RepositoryQuantumIO
@@ -200,10 +200,12 @@ def init_worker(
     orphan goes on writing beside the run that repairs its quanta.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_from_env()
     if activator_pid is not None:
         threading.Thread(target=_exit_when_gone, args=(activator_pid,), daemon=True).start()
     pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
     _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
+    _log.debug("worker set up: repository %s, %d tasks", repository_root, len(pipeline))
 
 
 def run_in_worker(quantum: Quantum) -> AttemptOutcome:
@@ -241,7 +243,9 @@ def run_batch_job(
         threading.Thread(target=_exit_when_gone, args=(activator[1],), daemon=True).start()
     key = json.dumps([repository_root, pipeline_yaml, overrides], sort_keys=True, default=str)
     if _WORKER_KEY.get("runner") != key:
+        configure_from_env()
         pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
         _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
         _WORKER_KEY["runner"] = key
+        _log.debug("batch worker set up: repository %s, %d tasks", repository_root, len(pipeline))
     return _WORKER["runner"].run_job(quanta)

@@ -102,6 +102,20 @@ def test_a_configured_file_gets_the_levels_asked_for_and_nothing_else(
     assert all(lines)
 
 
+def test_workers_take_the_settings_from_the_environment(
+    tmp_path: Path, configured: list[Callable[[], None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_file = tmp_path / "worker.log"
+    monkeypatch.setenv(logs.LEVEL_ENV, "provenance_graph=DEBUG .=WARNING")
+    monkeypatch.setenv(logs.LOG_FILE_ENV, str(log_file))
+    logs.configure_from_env()
+    configured.extend(logs._ACTIVE)
+    logging.getLogger("provenance_graph.quantum_runner").debug("from a worker")
+    assert log_file.read_text().endswith(
+        f"DEBUG provenance_graph.quantum_runner[{os.getpid()}]: from a worker\n"
+    )
+
+
 def test_the_library_alone_writes_nothing_to_stderr() -> None:
     """Importing every package configures nothing, and a warning goes nowhere (the NullHandler)."""
     script = (
