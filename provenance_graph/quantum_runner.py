@@ -14,8 +14,8 @@ This module does not import the Neo4j driver: workers stay small.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import resource
 import signal
@@ -27,11 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provenance_graph.logs import configure_from_env, suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
 from provenance_graph.pipeline import Pipeline, PipelineTask
 from provenance_graph.repository import Repository, RepositoryQuantumIO
 
 __all__ = ["QuantumRunner", "init_worker", "run_batch_job", "run_in_worker", "run_job_in_worker"]
+
+_log = logging.getLogger(__name__)
 
 #: Lines of traceback kept in an attempt's error.
 TRACEBACK_LINES = 12
@@ -39,8 +42,12 @@ TRACEBACK_LINES = 12
 
 def _reset_peak_rss() -> None:
     """Reset this process's peak RSS (Linux: VmHWM), so the next reading is per attempt."""
-    # Not Linux, or not allowed: the reading is then the process's lifetime peak.
-    with contextlib.suppress(OSError):
+    with suppress_and_log(
+        _log,
+        logging.DEBUG,
+        "cannot reset the peak RSS: readings are the process's lifetime peak",
+        exceptions=OSError,
+    ):
         Path("/proc/self/clear_refs").write_text("5")
 
 
@@ -49,8 +56,8 @@ def _peak_rss_mb() -> float | None:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
+    except OSError as err:  # not Linux: the lifetime peak, from getrusage
+        _log.debug("cannot read VmHWM (%s); using getrusage's peak RSS", err)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -91,7 +98,13 @@ class QuantumRunner:
         except Exception as err:  # the task's failure is the attempt's outcome, not ours
             # What a failed attempt wrote must not pass for its outputs later (skip-existing).
             for ref in quantum.outputs:
-                with contextlib.suppress(Exception):
+                with suppress_and_log(
+                    _log,
+                    logging.WARNING,
+                    "quantum %s failed, and its output %s could not be removed: a rerun may take it as done",
+                    quantum.id,
+                    ref,
+                ):
                     self.repository.remove(ref)
             lines = traceback.format_exception(err)
             tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
@@ -150,6 +163,8 @@ def _gone(pid: int) -> bool:
     still answers ``kill(pid, 0)``. A parent that reads the killed command's output
     to the end, as ``subprocess.communicate`` does, reaps it only once the workers,
     which hold that output open, are gone.
+
+    The exceptions caught here are the answers, asked every second: none is logged.
     """
     try:
         os.kill(pid, 0)
@@ -185,10 +200,12 @@ def init_worker(
     orphan goes on writing beside the run that repairs its quanta.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_from_env()
     if activator_pid is not None:
         threading.Thread(target=_exit_when_gone, args=(activator_pid,), daemon=True).start()
     pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
     _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
+    _log.debug("worker set up: repository %s, %d tasks", repository_root, len(pipeline))
 
 
 def run_in_worker(quantum: Quantum) -> AttemptOutcome:
@@ -226,7 +243,9 @@ def run_batch_job(
         threading.Thread(target=_exit_when_gone, args=(activator[1],), daemon=True).start()
     key = json.dumps([repository_root, pipeline_yaml, overrides], sort_keys=True, default=str)
     if _WORKER_KEY.get("runner") != key:
+        configure_from_env()
         pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
         _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
         _WORKER_KEY["runner"] = key
+        _log.debug("batch worker set up: repository %s, %d tasks", repository_root, len(pipeline))
     return _WORKER["runner"].run_job(quanta)

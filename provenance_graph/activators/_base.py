@@ -28,17 +28,18 @@ failed and what was blocked.
 from __future__ import annotations
 
 import abc
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from logging import WARNING, getLogger
 from pathlib import Path
 from typing import Any, Self, final
 
 from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError, RepositoryError
+from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.repository import Repository
@@ -47,6 +48,10 @@ from provenance_graph.store.execution import ExecutionRecord
 
 __all__ = ["Activator", "Failure", "Progress", "RunReport"]
 
+_log = getLogger(__name__)
+
+#: What repairs what an interrupted run could not record.
+_REPAIRED = "the next run repairs that once this execution has missed its heartbeats"
 #: How often (seconds) to look again at quanta another execution holds.
 POLL_SECONDS = 0.5
 
@@ -300,16 +305,35 @@ class Activator(abc.ABC):
                     state.refresh_others(record, progress)
                 self.on_progress(progress)
         except BaseException as err:  # Ctrl-C, or a lost database: give back what we hold
-            with contextlib.suppress(Exception):  # record what did finish before giving back the rest
+            with suppress_and_log(
+                _log,
+                WARNING,
+                "plan %r: could not record the quanta that finished; the next run reruns them",
+                self.plan_id,
+            ):
                 finished = self._collect([f for f in in_flight if f.done() and not f.cancelled()], in_flight)
                 self._record(record, state, finished, progress, ran, failures)
             self._close(cancel=True)
             reason = f"the run was stopped: {type(err).__name__}"
             # Each step on its own: an interrupt may have broken the connection in use. What we
             # cannot give back (the database is gone too) the next run repairs.
-            with contextlib.suppress(Exception):
+            with suppress_and_log(
+                _log,
+                WARNING,
+                "plan %r: could not give back the quanta of execution %s; %s",
+                self.plan_id,
+                record.id,
+                _REPAIRED,
+            ):
                 record.release_all(reason)
-            with contextlib.suppress(Exception):
+            with suppress_and_log(
+                _log,
+                WARNING,
+                "plan %r: could not mark execution %s interrupted; %s",
+                self.plan_id,
+                record.id,
+                _REPAIRED,
+            ):
                 record.close("interrupted", progress.counts, reason)
             raise
         self._close(cancel=False)
@@ -429,7 +453,12 @@ class Activator(abc.ABC):
             return None
         try:
             return [OutputRecord(r.id, *self.repository.fingerprint(r)) for r in quantum.outputs]
-        except RepositoryError:  # registered, but the file is gone: run the quantum again
+        except RepositoryError as err:  # registered, but the file is gone: run the quantum again
+            _log.debug(
+                "quantum %s: its outputs are registered but not all readable (%s); running it again",
+                quantum.id,
+                err,
+            )
             return None
 
     def _collect(
@@ -448,6 +477,7 @@ class Activator(abc.ABC):
         try:
             return future.result()
         except Exception as err:  # the worker itself died (killed, out of memory, crashed)
+            _log.debug("unit %s: its worker died", submitted.unit, exc_info=True)
             # Which of the unit's quanta it was in is unknown: the first one carries the failure.
             return [
                 AttemptOutcome(
@@ -468,6 +498,7 @@ def _cancel(future: Future[Any]) -> bool:
     try:
         return future.cancel()
     except NotImplementedError:
+        _log.debug("cannot cancel a unit submitted to %s: it runs anyway", type(future).__name__)
         return False
 
 

@@ -9,6 +9,7 @@ quanta in dependency order; everything else (claims, records, resume) is the
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from provenance_graph.model import AttemptOutcome, Quantum
 from provenance_graph.quantum_runner import init_worker, run_job_in_worker
 
 __all__ = ["LocalActivator"]
+
+_log = logging.getLogger(__name__)
 
 
 class LocalActivator(Activator):
@@ -42,7 +45,13 @@ class LocalActivator(Activator):
         assert self._pool is not None, "_open() first"
         try:
             return self._pool.submit(run_job_in_worker, list(quanta))
-        except RuntimeError:  # BrokenProcessPool: a worker died; start fresh ones
+        except RuntimeError as err:  # BrokenProcessPool: a worker died; start fresh ones
+            _log.warning(
+                "the worker pool is broken (%s: %s): a worker died; starting %d fresh workers",
+                type(err).__name__,
+                err,
+                self.jobs,
+            )
             self._close(cancel=True)
             self._open()
             return self._pool.submit(run_job_in_worker, list(quanta))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from provenance_graph import __version__
+from provenance_graph import __version__, logs
 from provenance_graph.cli import batch, interop, planning, plans, query, repo, running, server, viz
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
@@ -19,6 +19,39 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _logging_options(
+    ctx: typer.Context,
+    log_level: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL|COMPONENT=LEVEL",
+            envvar=logs.LEVEL_ENV,
+            show_default=False,
+            help="Logging level of provenance_graph (default WARNING), or of one logger and those "
+            "below it (e.g. provenance_graph.store=DEBUG, neo4j=INFO; '.' for the root logger, so "
+            f"every library). Repeatable. Levels: {', '.join(logs.LEVELS)}, any case.",
+        ),
+    ] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            metavar="PATH",
+            envvar=logs.LOG_FILE_ENV,
+            help="Append log lines (time, level, logger, message) to this file instead of stderr.",
+        ),
+    ] = None,
+) -> None:
+    # For the command's duration: undone when it ends, so an in-process caller (a test) keeps its own.
+    if ctx.resilient_parsing:
+        return
+    ctx.call_on_close(logs.configure(log_level or (), log_file))
+
+
 app.add_typer(server.app, name="server")
 app.add_typer(plans.app, name="plans")
 app.add_typer(repo.app, name="repo")

@@ -30,6 +30,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -46,6 +47,8 @@ from provenance_graph.pipeline._connections import Connection, ConnectionKind
 from provenance_graph.pipeline._task import PipelineTask, TaskConfig
 
 __all__ = ["Pipeline", "PipelineFile", "TaskEntry", "TaskNode", "YamlLoader"]
+
+_log = logging.getLogger(__name__)
 
 
 class TaskEntry(BaseModel):
@@ -428,8 +431,8 @@ def _import_task_class(label: str, path: str) -> type[PipelineTask]:
             try:
                 siblings = [m for m in dir(importlib.import_module(parent)) if not m.startswith("_")]
                 hint = suggest(missing.rpartition(".")[2], siblings) or hint
-            except ImportError:
-                pass
+            except ImportError as why:  # then the error goes without a suggestion
+                _log.debug("no names to suggest for %r: cannot import %r (%s)", missing, parent, why)
         raise PipelineError(
             f"task {label!r}: cannot import module {module_name!r} of class {path!r}", hint=hint
         ) from None

@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -54,10 +55,13 @@ from provenance_graph.errors import (
     ServerError,
     ServerStartError,
 )
+from provenance_graph.logs import suppress_and_log
 from provenance_graph.server.tls import BoltCertificates
 from provenance_graph.settings import ConnectionSettings, ServerSettings, TlsMode, server_settings
 
 __all__ = ["JavaRuntime", "ManagedServer", "ServerStatus", "find_java", "neo4j_version"]
+
+_log = logging.getLogger(__name__)
 
 MIN_JAVA = 17
 #: Our Neo4j Browser assets (a GraSS style and a guide), served by the server itself from
@@ -233,7 +237,13 @@ class ManagedServer:
     def tls_mode(self) -> TlsMode:
         """TLS on Bolt: the running server's (from the neo4j.conf it started with), else the settings'."""
         if self._pid() is not None:
-            with contextlib.suppress(OSError):
+            with suppress_and_log(
+                _log,
+                logging.DEBUG,
+                "cannot read the running server's neo4j.conf; assuming TLS %r",
+                self.settings.bolt_tls,
+                exceptions=OSError,
+            ):
                 for line in (self.conf_dir / "neo4j.conf").read_text(encoding="utf-8").splitlines():
                     key, _, value = line.partition("=")
                     if key == "server.bolt.tls_level" and value in _TLS_LEVELS:
@@ -338,7 +348,10 @@ class ManagedServer:
         """The pid of our running server, or None (a stale pid file is removed)."""
         try:
             pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:  # the usual way of not running
+            return None
+        except ValueError as err:
+            _log.debug("%s holds no pid (%s): the server is not running", self.pid_file, err)
             return None
         try:
             proc = psutil.Process(pid)
@@ -346,8 +359,12 @@ class ManagedServer:
             ours = _ENTRY_POINT in cmdline and any(str(self.home) in arg for arg in cmdline)
             if ours and proc.status() != psutil.STATUS_ZOMBIE:
                 return pid
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
+            what = "a zombie" if ours else "another program"
+        except psutil.NoSuchProcess:
+            what = "gone"
+        except psutil.AccessDenied:
+            what = "another user's"
+        _log.debug("removing the stale pid file %s: pid %d is %s", self.pid_file, pid, what)
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -357,7 +374,8 @@ class ManagedServer:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 data: dict[str, Any] = json.loads(resp.read().decode())
                 return data
-        except (urllib.error.URLError, OSError, ValueError):
+        except (urllib.error.URLError, OSError, ValueError) as err:  # not up (yet), or not Neo4j
+            _log.debug("no discovery document at %s (%s: %s)", url, type(err).__name__, err)
             return None
 
     def _bolt_accepts(self) -> bool:
@@ -578,17 +596,23 @@ class ManagedServer:
             pid = self._pid()
             if pid is None:
                 return False
-            with contextlib.suppress(ProcessLookupError):
+            gone = "the server (pid %d) had ended already"
+            with suppress_and_log(_log, logging.DEBUG, gone, pid, exceptions=ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             try:
                 psutil.Process(pid).wait(timeout)
             except psutil.NoSuchProcess:
-                pass
+                _log.debug(gone, pid)
             except psutil.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
+                _log.warning("the server (pid %d) did not stop within %.0f s; killing it", pid, timeout)
+                with suppress_and_log(_log, logging.DEBUG, gone, pid, exceptions=ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+                try:
                     psutil.Process(pid).wait(30)
+                except psutil.NoSuchProcess:
+                    _log.debug(gone, pid)
+                except psutil.TimeoutExpired:
+                    _log.warning("the server (pid %d) still runs 30 s after SIGKILL; forgetting it", pid)
             self.pid_file.unlink(missing_ok=True)
             return True
 
@@ -606,10 +630,14 @@ class ManagedServer:
 
 
 def _port_owner(port: int) -> str:
-    with contextlib.suppress(psutil.Error, OSError):
+    """`` by pid N (name)`` for the process listening on ``port``, or what of it can be told."""
+    unknown = "cannot tell which process holds port %d"
+    with suppress_and_log(_log, logging.DEBUG, unknown, port, exceptions=(psutil.Error, OSError)):
         for conn in psutil.net_connections(kind="tcp"):
             if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-                with contextlib.suppress(psutil.Error):
+                with suppress_and_log(
+                    _log, logging.DEBUG, "cannot name pid %d", conn.pid, exceptions=psutil.Error
+                ):
                     return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
                 return f" by pid {conn.pid}"
     return ""

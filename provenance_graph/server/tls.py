@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import stat
 from pathlib import Path
@@ -30,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["BoltCertificates"]
+
+_log = logging.getLogger(__name__)
 
 VALIDITY = dt.timedelta(days=730)
 """How long a server certificate (and its CA) is valid."""
@@ -76,7 +79,8 @@ class BoltCertificates:
             cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
             ca = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
             cert.verify_directly_issued_by(ca)
-        except (OSError, ValueError, TypeError, InvalidSignature):
+        except (OSError, ValueError, TypeError, InvalidSignature) as err:
+            _log.debug("no usable Bolt certificates in %s (%s: %s)", self.directory, type(err).__name__, err)
             return False
         return key.public_key() == cert.public_key() and cert.not_valid_after_utc - now > RENEW_BEFORE
 

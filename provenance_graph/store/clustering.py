@@ -24,6 +24,7 @@ An error in steps 2-3 deletes what this write made. A write killed outright leav
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ from provenance_graph.model import DataId
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.schema import SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ClusteringWrite",
@@ -143,7 +146,13 @@ def _pipeline_tasks(pipeline: str | None) -> list[str]:
         return []
     try:
         tasks = (yaml.safe_load(pipeline) or {}).get("tasks") or {}
-    except (yaml.YAMLError, AttributeError):
+    except (yaml.YAMLError, AttributeError) as err:
+        logger.warning(
+            "a plan's stored pipeline YAML cannot be read (%s: %s); clustering rules may name only "
+            "tasks that have quanta",
+            type(err).__name__,
+            err,
+        )
         return []
     return [str(t) for t in tasks] if isinstance(tasks, dict) else []
 

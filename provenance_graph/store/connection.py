@@ -8,6 +8,7 @@ name and parameters. Driver errors are translated into this package's errors
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -317,9 +318,14 @@ class GraphStore:
                     neo4j_errors.TransientError,
                     neo4j_errors.ServiceUnavailable,
                     neo4j_errors.SessionExpired,
-                ):
+                ) as err:
                     if time.monotonic() + delay > deadline:
                         raise
+                    # A deadlock with a concurrent writer is routine; a server that does not answer is news.
+                    level = logging.DEBUG if isinstance(err, neo4j_errors.TransientError) else logging.WARNING
+                    logging.getLogger(__name__).log(
+                        level, "query %s: %s: %s; retrying in %.1f s", name, type(err).__name__, err, delay
+                    )
                     time.sleep(delay)
                     delay = min(2 * delay, 8.0)
 

@@ -454,8 +454,10 @@ class _PlanWriter:
                 self.store.write("plan_delete_node", plan_id=self.plan_id, token=self.token)
         except Exception as err:
             logger.warning(
-                "could not remove the partial write of plan %r (the next write of it replaces it): %s",
+                "plan %r: could not remove what the failed write stored (%s: %s); it stays incomplete "
+                "('provgraph plans list --all'): rerun to resume or 'provgraph plans delete' it",
                 self.plan_id,
+                type(err).__name__,
                 err,
             )
 

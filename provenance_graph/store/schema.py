@@ -32,6 +32,8 @@ Changelog of `SCHEMA_VERSION`:
 
 from __future__ import annotations
 
+import logging
+
 from neo4j import exceptions as neo4j_errors
 
 from provenance_graph import __version__
@@ -73,6 +75,7 @@ def ensure_schema(store: GraphStore) -> int:
             # A concurrent client created the same rule first: that is what we wanted.
             if "EquivalentSchemaRuleAlreadyExists" not in (err.code or ""):
                 raise
+            logging.getLogger(__name__).debug("schema rule %s: a concurrent client created it first", name)
     store.autocommit("schema_await_indexes", timeout_seconds=300)
     store.write("schema_version_set", version=SCHEMA_VERSION, writer=f"provenance-graph {__version__}")
     return SCHEMA_VERSION
