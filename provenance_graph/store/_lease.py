@@ -142,15 +142,23 @@ class Lease:
         """``token``, ``host`` and ``pid``, as claim queries take them."""
         return {"token": self.token, "host": self.host, "pid": self.pid}
 
-    def __enter__(self) -> Lease:
+    def open(self) -> None:
+        """From now on this process counts the lease's holder as alive."""
         with _OPEN_LOCK:
             _OPEN_TOKENS.add(self.token)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Stop the heartbeat; from now on this process counts the holder as dead."""
         self.stop_heartbeat()
         with _OPEN_LOCK:
             _OPEN_TOKENS.discard(self.token)
+
+    def __enter__(self) -> Lease:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def start_heartbeat(self, beat: Callable[[], bool], name: str, every: float = HEARTBEAT_EVERY) -> None:
         """Call ``beat()`` every ``every`` seconds until `stop_heartbeat`.

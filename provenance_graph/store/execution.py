@@ -108,7 +108,7 @@ class ExecutionRecord:
                 f"there is no complete plan {self.plan_id!r} to run",
                 hint="list plans with 'provgraph plans list', or make one with 'provgraph plan'",
             )
-        self.lease.__enter__()
+        self.lease.open()
         self.lease.start_heartbeat(self._beat, f"execution {self.id}")
         return repaired
 
@@ -128,7 +128,7 @@ class ExecutionRecord:
 
     def close(self, status: str, counts: Mapping[str, int], message: str = "") -> None:
         """End the execution: 'succeeded', 'failed' or 'interrupted', with its status counts."""
-        self.lease.__exit__(None, None, None)
+        self.lease.close()
         self.store.write(
             "execution_finish",
             execution_id=self.id,
