@@ -51,6 +51,8 @@ def parse_config(items: list[str] | None) -> dict[str, dict[str, Any]]:
             value = yaml.load(text, Loader=YamlLoader)
         except RecursionError:
             raise PipelineError(f"config override {item!r}: the value nests too deeply") from None
+        except yaml.MarkedYAMLError as err:  # one line: what is wrong, not PyYAML's marks
+            raise PipelineError(f"config override {item!r}: the value is not YAML: {err.problem}") from err
         except (yaml.YAMLError, ValueError) as err:  # ValueError: a value like 2024-13-45 or !!int x
             raise PipelineError(f"config override {item!r}: the value is not YAML: {err}") from err
         overrides.setdefault(label.strip(), {})[field.strip()] = value
