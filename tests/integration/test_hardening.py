@@ -1,0 +1,226 @@
+"""What a hostile tester found (issue 16, part A), through the real ``provgraph`` command.
+
+Each case was a traceback, a write outside the repository, a plan file trusted as it was,
+or a silent misreading; each is now refused with one of our errors: exit 1, an ``error:``
+line naming the culprit (indented hint or context lines may follow), no traceback, and
+nothing written where the database is involved.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from provenance_graph.demo import demo_pipeline_path
+from provenance_graph.settings import ConnectionSettings
+from tests.conftest import ReliabilityCounts
+from tests.integration.test_cli import PROVGRAPH, _env_for
+
+pytestmark = pytest.mark.reliability
+
+PIPELINE = demo_pipeline_path()
+#: The connection variables that would make a command skip the config file under test.
+_SERVER_CHOICE = ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_TRUSTED_CA")
+
+
+def provgraph(
+    *args: str, env: Mapping[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``provgraph`` with the suite's environment, changed by ``env`` and ``unset``."""
+    full = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.run(
+        [PROVGRAPH, *args],
+        capture_output=True,
+        text=True,
+        env={**full, **(env or {})},
+        timeout=300,
+        check=False,
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *culprit: str) -> str:
+    """Check ``done`` is one of our errors naming ``culprit`` on its first line; return that line."""
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    assert done.returncode == 1, output
+    first, *rest = done.stderr.splitlines()
+    assert first.startswith("error: "), done.stderr
+    for word in culprit:
+        assert word in first, f"{word!r} is not named in: {first}"
+    assert all(line.startswith(" ") for line in rest), f"more than one error line:\n{done.stderr}"
+    return first
+
+
+# --- item 3: tracebacks that are now one-line errors -------------------------------------------
+
+
+def test_a_where_range_of_2_to_the_63_values_is_one_line(
+    neo4j_settings: ConnectionSettings, demo_repo: Path, reliability: ReliabilityCounts
+) -> None:
+    for where in ("visit IN (0..9223372036854775807)", "visit NOT IN (-9223372036854775808..0, 1)"):
+        done = provgraph(
+            "plan", str(PIPELINE), "--repo", str(demo_repo), "--where", where, "--no-store",
+            env=_env_for(neo4j_settings),
+        )  # fmt: skip
+        refused(done, "range", "values")
+        reliability.count("tracebacks now one-line errors", 1)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_pipeline_file_that_is_a_device_is_refused_unread(
+    device: str, demo_repo: Path, reliability: ReliabilityCounts
+) -> None:
+    done = provgraph("plan", device, "--repo", str(demo_repo), "--no-store")
+    refused(done, device, "not a regular file")
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+def test_a_pipeline_file_over_10_mb_is_refused_unparsed(
+    demo_repo: Path, tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("w") as handle:  # valid YAML: the demo pipeline and 11 MB of comments
+        handle.write(PIPELINE.read_text())
+        line = "# " + "x" * 98 + "\n"
+        handle.writelines(line for _ in range(110_000))
+    done = provgraph("plan", str(big), "--repo", str(demo_repo), "--no-store")
+    refused(done, str(big), "larger than 10 MB")
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+@pytest.mark.parametrize(
+    ("config", "culprit"),
+    [
+        ("neo4j = 'x'\n", ["'neo4j' must be a table"]),
+        ("server = [1, 2]\n", ["'server' must be a table"]),
+        ('[neo4j]\nuri = "http://127.0.0.1:7474"\npassword = "pw"\n', ["uri", "'http'", "bolt"]),
+    ],
+)
+def test_a_malformed_config_file_is_one_line(
+    config: str, culprit: list[str], tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(config)
+    done = provgraph("plans", "list", env={"PROVGRAPH_CONFIG": str(path)}, unset=_SERVER_CHOICE)
+    refused(done, str(path), *culprit)
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+def test_an_http_uri_in_the_environment_is_one_line(reliability: ReliabilityCounts) -> None:
+    done = provgraph(
+        "plans", "list", env={"NEO4J_URI": "http://neo4j:secret@127.0.0.1:7474", "NEO4J_PASSWORD": "pw"}
+    )
+    line = refused(done, "uri", "'http'", "neo4j+ssc")
+    assert "secret" not in done.stdout + done.stderr, "only the scheme of the URI is shown"
+    assert "aiohttp" not in line
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("PROVGRAPH_BATCH_QUANTA", "²"), ("PROVGRAPH_BATCH_DATASETS", "7" * 5000)]
+)
+def test_a_malformed_batch_size_is_one_line_and_writes_nothing(
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    demo_repo: Path,
+    variable: str,
+    value: str,
+    reliability: ReliabilityCounts,
+) -> None:
+    plan_id = f"{namespace}-batch"
+    done = provgraph(
+        "plan", str(PIPELINE), "--repo", str(demo_repo), "--plan-id", plan_id, "--output-run", f"{namespace}/b",
+        env={**_env_for(neo4j_settings), variable: value},
+    )  # fmt: skip
+    refused(done, variable, "whole number")
+    assert len(done.stderr) < 1000, "the value is shortened"
+    listed = provgraph("plans", "list", "--all", env=_env_for(neo4j_settings))
+    assert plan_id not in listed.stdout
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+@pytest.mark.parametrize(
+    "value", ["plan.batch", "plan.batch:²", "no.such.point:1", "run.claimed:0", "plan.batch:x"]
+)
+def test_a_malformed_crash_point_is_one_line(value: str, reliability: ReliabilityCounts) -> None:
+    done = provgraph("plans", "list", env={"PROVGRAPH_CRASH_AT": value})
+    refused(done, "PROVGRAPH_CRASH_AT", "NAME:N")
+    reliability.count("tracebacks now one-line errors", 1)
+
+
+# --- item 4: duplicate YAML keys ----------------------------------------------------------------
+
+_SECOND_ISR = "  isr:\n    class: provenance_graph.demo.tasks.IsrTask\n    config:\n      saturation: 1.0\n"
+
+
+def test_a_task_label_given_twice_is_refused_naming_both_lines(
+    demo_repo: Path, tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    text = PIPELINE.read_text()
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line == "  isr:")
+    path = tmp_path / "twice.yaml"
+    path.write_text(text + _SECOND_ISR)  # the same label at the end: it used to win silently
+    again = len(text.splitlines()) + 1
+    done = provgraph("plan", str(path), "--repo", str(demo_repo), "--no-store")
+    refused(done, str(path), "duplicate key 'isr'", f"line {first}", f"line {again}")
+    # Two different tasks under one label: it used to be an error about an unrelated input.
+    path.write_text(text.replace("  calibrate:\n", "  characterizeImage:\n", 1))
+    done = provgraph("plan", str(path), "--repo", str(demo_repo), "--no-store")
+    refused(done, "duplicate key 'characterizeImage'")
+    reliability.count("duplicate YAML keys refused", 2)
+
+
+def test_a_key_given_twice_deeper_or_in_a_config_override_is_refused(
+    demo_repo: Path, tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    text = PIPELINE.read_text().replace(
+        "      saturation: 60000.0\n", "      saturation: 60000.0\n      saturation: 1.0\n"
+    )
+    path = tmp_path / "config-twice.yaml"
+    path.write_text(text)
+    done = provgraph("plan", str(path), "--repo", str(demo_repo), "--no-store")
+    refused(done, "duplicate key 'saturation'")
+    done = provgraph(
+        "run", str(PIPELINE), "--repo", str(demo_repo), "-c", "isr:fail_on=[{visit: 1, visit: 2}]"
+    )
+    refused(done, "isr:fail_on", "duplicate key 'visit'")
+    reliability.count("duplicate YAML keys refused", 2)
+
+
+# --- item 5: smaller ------------------------------------------------------------------------------
+
+
+def test_an_infinite_retry_window_is_refused_alike_in_the_config_file_and_the_environment(
+    tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[neo4j]\nuri = "neo4j://127.0.0.1:9"\npassword = "pw"\nretry_seconds = inf\n')
+    from_file = provgraph("plans", "list", env={"PROVGRAPH_CONFIG": str(path)}, unset=_SERVER_CHOICE)
+    from_env = provgraph(
+        "plans",
+        "list",
+        env={"NEO4J_URI": "neo4j://127.0.0.1:9", "NEO4J_PASSWORD": "pw", "NEO4J_RETRY_SECONDS": "inf"},
+    )
+    refused(from_file, "retry_seconds = inf", str(path), "is not a number of seconds")
+    refused(from_env, "NEO4J_RETRY_SECONDS='inf'", "is not a number of seconds")
+    assert from_file.stderr.splitlines()[1:] == from_env.stderr.splitlines()[1:], "the same hint"
+    reliability.count("misconfigurations refused", 2)
+
+
+def test_a_missing_provgraph_home_is_an_error_and_is_not_created(
+    tmp_path: Path, reliability: ReliabilityCounts
+) -> None:
+    home = tmp_path / "no-such-home"
+    empty = tmp_path / "config.toml"
+    empty.write_text("")
+    env = {"PROVGRAPH_HOME": str(home), "PROVGRAPH_CONFIG": str(empty)}
+    for args in (["plans", "list"], ["server", "status"]):
+        done = provgraph(*args, env=env, unset=_SERVER_CHOICE)
+        line = refused(done, str(home), "PROVGRAPH_HOME", "does not exist")
+        assert "provgraph server start" in done.stderr, line
+        assert not home.exists()
+    reliability.count("misconfigurations refused", 2)
