@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
@@ -107,7 +108,9 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
     console.print(table)
     for failure in report.failures[:5]:
         first = failure.error.splitlines()[0] if failure.error else ""
-        console.print(f"[red]failed[/] {failure.task} {failure.data_id}: {first}", highlight=False)
+        console.print(
+            f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
+        )
     if len(report.failures) > 5:
         console.print(f"... and {len(report.failures) - 5} more failures")
     if not report.ok:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from provenance_graph.demo import demo_pipeline_path
+from provenance_graph.errors import RepositoryError
+from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from tests.conftest import ReliabilityCounts
 from tests.integration.test_cli import PROVGRAPH, _env_for
@@ -53,6 +55,87 @@ def refused(done: subprocess.CompletedProcess[str], *culprit: str) -> str:
         assert word in first, f"{word!r} is not named in: {first}"
     assert all(line.startswith(" ") for line in rest), f"more than one error line:\n{done.stderr}"
     return first
+
+
+# --- item 1: run names and the paths derived from them stay inside the repository -------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[Path]:
+    """A directory outside the repository; the test fails if a file lands in it."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    yield path
+    assert sorted(p for p in path.rglob("*") if p.is_file()) == [], "files were written outside"
+
+
+def test_a_run_name_that_climbs_out_is_refused_and_nothing_is_written_outside(
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    demo_repo: Path,
+    outside: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    climb = "../" * len(demo_repo.parts)
+    for run, part in (
+        (f"x/{climb}{str(outside).lstrip('/')}/run", "'..'"),  # the tester's: 26 files outside
+        (f"{namespace}/./r", "'.'"),
+        (f"{namespace}//r", "''"),
+        (str(outside / "abs"), str(outside / "abs")),
+    ):
+        for command in ("plan", "run"):
+            done = provgraph(
+                command, str(PIPELINE), "--repo", str(demo_repo), "--output-run", run,
+                "--plan-id", f"{namespace}-climb", env=_env_for(neo4j_settings),
+            )  # fmt: skip
+            refused(done, "invalid run name", part)
+            reliability.count("path escapes refused", 1)
+
+
+def test_a_symbolic_link_out_of_the_repository_is_refused_at_plan_time_and_by_the_worker(
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    demo_repo: Path,
+    outside: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    early = demo_repo / f"{namespace}-early"
+    early.symlink_to(outside)
+    done = provgraph(
+        "plan", str(PIPELINE), "--repo", str(demo_repo), "--output-run", f"{early.name}/r",
+        "--plan-id", f"{namespace}-early", env=_env_for(neo4j_settings),
+    )  # fmt: skip
+    refused(done, "leads out of repository", str(early), "symbolic link")
+    # A link made after planning: the worker that writes the files resolves the path again.
+    late = demo_repo / f"{namespace}-late"
+    plan_id = f"{namespace}-late"
+    done = provgraph(
+        "plan", str(PIPELINE), "--repo", str(demo_repo), "--output-run", f"{late.name}/r",
+        "--plan-id", plan_id, env=_env_for(neo4j_settings),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    late.symlink_to(outside)
+    done = provgraph("run", "--plan", plan_id, env=_env_for(neo4j_settings))
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "leads out of repository" in done.stdout and str(late) in done.stdout, done.stdout
+    assert not any(outside.iterdir())
+    late.unlink()
+    early.unlink()
+    done = provgraph("run", "--plan", plan_id, env=_env_for(neo4j_settings))
+    assert done.returncode == 0, done.stdout + done.stderr
+    reliability.count("path escapes refused", 2)
+
+
+def test_a_data_id_value_cannot_lead_a_path_out_of_the_repository(
+    demo_repo: Path, reliability: ReliabilityCounts
+) -> None:
+    with Repository.open(demo_repo) as repo:
+        for instrument in ("../../../../../../tmp/x", "a/../../../b"):
+            ref = repo.ref("bias", {"instrument": instrument, "detector": 0}, "calib")
+            for where in (repo.path, repo.uri):
+                with pytest.raises(RepositoryError, match="'..' part that leads out of the repository"):
+                    where(ref)
+                reliability.count("path escapes refused", 1)
 
 
 # --- item 3: tracebacks that are now one-line errors -------------------------------------------
@@ -224,3 +307,16 @@ def test_a_missing_provgraph_home_is_an_error_and_is_not_created(
         assert "provgraph server start" in done.stderr, line
         assert not home.exists()
     reliability.count("misconfigurations refused", 2)
+
+
+def test_a_bad_plan_id_is_called_a_plan_id(
+    neo4j_settings: ConnectionSettings, demo_repo: Path, reliability: ReliabilityCounts
+) -> None:
+    for plan_id in ("bad id", "-dash", "x;y"):
+        done = provgraph(
+            "plan", str(PIPELINE), "--repo", str(demo_repo), "--plan-id", plan_id, "--no-store",
+            env=_env_for(neo4j_settings),
+        )  # fmt: skip
+        line = refused(done, f"invalid plan id {plan_id!r}")
+        assert "run name" not in done.stderr, line
+        reliability.count("misconfigurations refused", 1)
