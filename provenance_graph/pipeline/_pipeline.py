@@ -40,7 +40,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from provenance_graph.errors import ModelError, PipelineError, ProvenanceGraphError
-from provenance_graph.model import DEFAULT_UNIVERSE, DatasetType, DimensionUniverse, suggest
+from provenance_graph.model import (
+    DEFAULT_UNIVERSE,
+    DatasetRef,
+    DatasetType,
+    DimensionUniverse,
+    Quantum,
+    suggest,
+)
 from provenance_graph.model._names import check_task_label
 from provenance_graph.pipeline._connections import Connection, ConnectionKind
 from provenance_graph.pipeline._task import PipelineTask, TaskConfig
@@ -316,6 +323,62 @@ class Pipeline:
             for conn in node.inputs().values()
             if conn.dataset_type not in self.producers
         }
+
+    def check_quantum(self, quantum: Quantum) -> None:
+        """Check that ``quantum`` is one this pipeline's tasks could have planned.
+
+        Its task is in the pipeline; its data ID has exactly the task's quantum dimensions;
+        its inputs are of the task's input dataset types; and its outputs are exactly
+        those the task's output connections derive: one of each, at the quantum's data ID
+        restricted to the output's dimensions, in the quantum's run. A plan file edited
+        by hand is checked this way before anything of it is stored or run.
+
+        Raises
+        ------
+        PipelineError
+            Naming the first thing that does not hold.
+        """
+        label = quantum.task_label
+        node = next((n for n in self.tasks if n.label == label), None)
+        if node is None:
+            raise PipelineError(
+                f"task {label!r} of quantum {quantum} is not in the pipeline",
+                hint=suggest(label, self.labels) or f"its tasks: {', '.join(self.labels)}",
+            )
+        if quantum.data_id.dimensions != node.dimensions:
+            raise PipelineError(
+                f"quantum {quantum} has dimensions {', '.join(quantum.data_id.dimensions)}; task "
+                f"{label!r} has {', '.join(node.dimensions)}"
+            )
+        inputs = {c.dataset_type: c.as_dataset_type() for c in node.inputs().values()}
+        for ref in quantum.inputs:
+            if inputs.get(ref.dataset_type.name) != ref.dataset_type:
+                raise PipelineError(
+                    f"quantum {quantum} reads {ref}, which is not one of task {label!r}'s inputs "
+                    f"({', '.join(sorted(inputs)) or 'none'})"
+                )
+        expected = {
+            ref.id: ref
+            for ref in (
+                DatasetRef(
+                    dataset_type=conn.as_dataset_type(),
+                    data_id=quantum.data_id.subset(conn.dimensions),
+                    run=quantum.run,
+                )
+                for conn in node.outputs().values()
+            )
+        }
+        found = {ref.id: ref for ref in quantum.outputs}
+        if found.keys() != expected.keys() or any(expected[i] != ref for i, ref in found.items()):
+            missing = [str(r) for i, r in expected.items() if found.get(i) != r]
+            extra = [str(r) for i, r in found.items() if expected.get(i) != r]
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"has {', '.join(extra)} besides"] if extra else []
+            )
+            raise PipelineError(
+                f"the outputs of quantum {quantum} are not what the connections of task {label!r} derive: "
+                + "; ".join(parts)
+            )
 
     def with_config(self, overrides: Mapping[str, Mapping[str, Any]]) -> Pipeline:
         """A copy with config fields overridden: ``{label: {field: value}}``.

@@ -8,19 +8,27 @@ nothing written where the database is involved.
 
 from __future__ import annotations
 
+import copy
+import gzip
+import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.errors import RepositoryError
+from provenance_graph.model import DataId, Quantum
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore
 from tests.conftest import ReliabilityCounts
 from tests.integration.test_cli import PROVGRAPH, _env_for
+from tests.integration.test_fuzz import _census
+from tests.support.fuzz import dataset_id, gzip_json
 
 pytestmark = pytest.mark.reliability
 
@@ -136,6 +144,151 @@ def test_a_data_id_value_cannot_lead_a_path_out_of_the_repository(
                 with pytest.raises(RepositoryError, match="'..' part that leads out of the repository"):
                     where(ref)
                 reliability.count("path escapes refused", 1)
+
+
+# --- item 2: a plan file is checked whole before anything of it is stored -----------------------
+
+Document = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def demo_plan_file(demo_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Document:
+    """The document of a plan file of the demo pipeline, saved by ``provgraph plan --save``."""
+    path = tmp_path_factory.mktemp("planfile") / "demo.json.gz"
+    done = provgraph(
+        "plan", str(PIPELINE), "--repo", str(demo_repo), "--output-run", "hardening/run",
+        "--plan-id", "hardening-file", "--save", str(path), "--no-store",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document: Document = json.loads(gzip.decompress(path.read_bytes()))
+    return document
+
+
+def _produced(document: Document) -> list[int]:
+    """Indexes of the datasets some quantum writes."""
+    return sorted({j for q in document["quanta"] for j in q[5]})
+
+
+def _bad_yaml(doc: Document) -> None:
+    doc["plan"]["pipeline"] = "tasks:\n  isr: [unclosed\n"
+
+
+def _stale_digest(doc: Document) -> None:  # the edited config is what would run
+    doc["plan"]["pipeline"] = doc["plan"]["pipeline"].replace("saturation: 60000.0", "saturation: 1.0")
+
+
+def _unknown_task(doc: Document) -> None:
+    quantum = doc["quanta"][3]
+    quantum[1] = "stowaway"
+    quantum[0] = Quantum(task_label="stowaway", data_id=DataId(quantum[2]), run=quantum[3]).id
+
+
+def _outputs_removed(doc: Document) -> None:
+    doc["quanta"][0][5] = []
+
+
+def _output_swapped(doc: Document) -> None:  # an output of another quantum's task instead
+    first, other = doc["quanta"][0], next(q for q in doc["quanta"] if q[1] != doc["quanta"][0][1])
+    first[5] = [*other[5]]
+    other[5] = []
+
+
+def _uri_at_etc_passwd(doc: Document) -> None:
+    doc["datasets"][_produced(doc)[0]][4] = "file:///etc/passwd"
+
+
+def _uri_climbing_out(doc: Document) -> None:
+    entry = doc["datasets"][_produced(doc)[0]]
+    entry[4] = entry[4].rsplit("/", 1)[0] + "/../../../../../../../../../etc/passwd"
+
+
+def _uri_of_another_scheme(doc: Document) -> None:
+    doc["datasets"][0][4] = "https://example.org/raw.fits"
+
+
+def _visit_as_text(doc: Document) -> None:
+    entry = next(e for e in doc["datasets"] if "visit" in e[2])
+    entry[2]["visit"] = str(entry[2]["visit"])
+    entry[0] = dataset_id(entry[3], entry[1], entry[2])
+
+
+def _instrument_as_number(doc: Document) -> None:
+    quantum = doc["quanta"][0]
+    quantum[2]["instrument"] = 7
+    quantum[0] = Quantum(task_label=quantum[1], data_id=DataId(quantum[2]), run=quantum[3]).id
+
+
+def _run_climbing_out(doc: Document) -> None:
+    doc["plan"]["output_run"] = "x/../../../../outside"
+
+
+def _dataset_type_redefined(doc: Document) -> None:
+    kind = next(t for t in doc["dataset_types"] if t["name"] == "calexp")
+    kind["storage_class"] = "StructuredData"
+
+
+TAMPERED: dict[str, tuple[Callable[[Document], None], list[str]]] = {
+    "pipeline not YAML": (_bad_yaml, ["plan: pipeline", "not valid YAML"]),
+    "pipeline edited, digest stale": (_stale_digest, ["plan: pipeline_digest", "changed after planning"]),
+    "quantum of a task not in the pipeline": (
+        _unknown_task,
+        ["quanta[3]", "'stowaway'", "not in the pipeline"],
+    ),
+    "quantum outputs removed": (
+        _outputs_removed,
+        ["quanta[0]", "not what the connections of task 'isr' derive", "lacks"],
+    ),
+    "quantum outputs of another task": (
+        _output_swapped,
+        ["quanta[0]", "not what the connections", "besides"],
+    ),
+    "output URI at /etc/passwd": (_uri_at_etc_passwd, ["datasets[", "'file:///etc/passwd'", "outside"]),
+    "output URI climbing out": (_uri_climbing_out, ["datasets[", "outside the plan's repository"]),
+    "URI of another scheme": (_uri_of_another_scheme, ["datasets[0]", "not a file:// URI"]),
+    "visit as text": (_visit_as_text, ["datasets[", "'visit'", "is a string, not an integer"]),
+    "instrument as a number": (
+        _instrument_as_number,
+        ["quanta[0]", "'instrument'", "is an integer, not a string"],
+    ),
+    "run name climbing out": (_run_climbing_out, ["plan: ", "invalid run name", "'..'"]),
+    "dataset type redefined": (_dataset_type_redefined, ["dataset_types[", "'calexp'", "plan's pipeline"]),
+}
+
+
+@pytest.mark.parametrize("case", TAMPERED, ids=TAMPERED.keys())
+def test_a_tampered_plan_file_is_refused_naming_the_entry_and_writes_nothing(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    demo_plan_file: Document,
+    tmp_path: Path,
+    case: str,
+    reliability: ReliabilityCounts,
+) -> None:
+    tamper, culprit = TAMPERED[case]
+    document = copy.deepcopy(demo_plan_file)
+    tamper(document)
+    path = tmp_path / "tampered.json.gz"
+    path.write_bytes(gzip_json(document))
+    before = _census(store)
+    for args in (["plans", "import", str(path)], ["run", "--plan", str(path)]):
+        done = provgraph(*args, env=_env_for(neo4j_settings))
+        refused(done, str(path), *culprit)
+        assert _census(store) == before, f"{args} refused, yet wrote"
+    reliability.count("tampered plan files refused", 1)
+    if "URI" in case or "run name" in case:
+        reliability.count("path escapes refused", 1)
+
+
+def test_the_untampered_plan_file_is_imported(
+    store: GraphStore, neo4j_settings: ConnectionSettings, demo_plan_file: Document, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.json.gz"
+    path.write_bytes(gzip_json(demo_plan_file))
+    try:
+        done = provgraph("plans", "import", str(path), env=_env_for(neo4j_settings))
+        assert done.returncode == 0, done.stderr
+    finally:
+        provgraph("plans", "delete", "hardening-file", env=_env_for(neo4j_settings))
 
 
 # --- item 3: tracebacks that are now one-line errors -------------------------------------------
