@@ -22,9 +22,11 @@ import pytest
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.errors import RepositoryError
 from provenance_graph.model import DataId, Quantum
+from provenance_graph.planfile import save_plan
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore
+from provenance_graph.synthetic import drp_plan
 from tests.conftest import ReliabilityCounts
 from tests.integration.test_cli import PROVGRAPH, _env_for
 from tests.integration.test_fuzz import _census
@@ -289,6 +291,43 @@ def test_the_untampered_plan_file_is_imported(
         assert done.returncode == 0, done.stderr
     finally:
         provgraph("plans", "delete", "hardening-file", env=_env_for(neo4j_settings))
+
+
+def test_deleting_a_plan_that_read_its_own_output_run_leaves_nothing_behind(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    tmp_path: Path,
+    reliability: ReliabilityCounts,
+) -> None:
+    """A plan with no pipeline of ours (a QuantumGraph's, a synthetic one) is not checked
+    against one. Its isr quantum's outputs removed, it reads them from its own output run as
+    inputs nothing produces: stored, that input was a node no delete removed, and it then
+    blocked the plan that does produce it."""
+    plan_id = f"{namespace}-stray"
+    graph = drp_plan(
+        1, 2, plan_id=plan_id, output_run=f"{namespace}/run", raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
+    )  # fmt: skip
+    shared = [ref for ref in graph.initial_inputs() if ref.run != graph.plan.output_run]
+    good = tmp_path / "good.json.gz"
+    save_plan(graph, good)
+    document: Document = json.loads(gzip.decompress(good.read_bytes()))
+    isr = next(q for q in document["quanta"] if q[1] == "isr")
+    isr[5] = []
+    stray = tmp_path / "stray.json.gz"
+    stray.write_bytes(gzip_json(document))
+    env = _env_for(neo4j_settings)
+    nodes, relationships = _census(store)
+    assert provgraph("plans", "import", str(stray), env=env).returncode == 0
+    deleted = provgraph("plans", "delete", plan_id, env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    # Only the inputs of other runs stay: raw data and calibrations other plans may share.
+    left = _census(store)[0] - nodes - len(shared)
+    reliability.count("nodes a deleted plan left behind", left)
+    assert (left, _census(store)[1]) == (0, relationships), "every node the plan owned is gone"
+    done = provgraph("plans", "import", str(good), env=env)
+    assert done.returncode == 0, done.stderr
 
 
 # --- item 3: tracebacks that are now one-line errors -------------------------------------------
