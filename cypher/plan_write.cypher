@@ -186,6 +186,20 @@ WHERE q.plan_id <> $plan_id
 RETURN DISTINCT q.plan_id AS plan_id, count(*) AS edges
 LIMIT 5;
 
+// name: plan_delete_own_run_inputs
+// Deletes the datasets a plan reads from its own output run without producing them, unless
+// a quantum of another plan reads them too. Pre-flight never plans such an input (it reads
+// from other runs), but a plan file or QuantumGraph may; the plan created the node, which
+// would otherwise outlive the plan and block the plan that does produce that dataset.
+// Run it before the plan's quanta are deleted: they are what links these datasets to it.
+MATCH (p:Plan {id: $plan_id})
+MATCH (q:Quantum {plan_id: $plan_id})-[:CONSUMES]->(d:Dataset)
+WHERE d.plan_id IS NULL AND d.run = p.output_run
+  AND NOT EXISTS { MATCH (d)<-[:CONSUMES]-(other:Quantum) WHERE other.plan_id <> $plan_id }
+WITH DISTINCT d
+DETACH DELETE d
+RETURN count(*) AS deleted;
+
 // name: plan_delete_quanta
 // Deletes a plan's quanta and their edges, in batches (auto-commit only).
 MATCH (q:Quantum {plan_id: $plan_id})

@@ -11,10 +11,28 @@ docstring of `FORMAT_VERSION`. Layout (version 2)::
      "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]], ...],
      "notes": [{<PlanNote>}, ...]}
 
-Dataset references inside quanta are indexes into ``datasets``. On loading,
-every id is recomputed from its content and must match (`model.PlanDecoder`, shared
-with the store), and the plan graph is checked as when it was built; any problem is a
-`PlanFileError` naming the entry.
+Dataset references inside quanta are indexes into ``datasets``.
+
+A plan file may have been edited, by mistake or on purpose, so loading trusts nothing
+in it. Before anything of it is stored or run:
+
+- every id is recomputed from its content and must match (`model.PlanDecoder`, shared
+  with the store), and the plan graph is checked as when it was built (one producer per
+  dataset, no cycle, every quantum in the plan's output run);
+- every data-ID value has its dimension's type (``visit`` an integer, ``instrument`` a
+  string: `DimensionUniverse.check_values`);
+- every dataset URI is a ``file://`` URI, and every output's (where a run writes) lies
+  inside the plan's repository (its ``repository`` metadata), symbolic links resolved
+  where that repository exists here. An input's URI is only where its file was found:
+  one input node is shared by every plan that reads it, whichever repository recorded it;
+- the embedded pipeline parses, its digest is ``pipeline_digest``, its dataset types are
+  the file's, and every quantum is one its task could have planned
+  (`Pipeline.check_quantum`: the task exists, its inputs are the task's, its outputs are
+  exactly those the task's connections derive). A plan without a pipeline of ours (one
+  imported from a QuantumGraph, a synthetic one) cannot be run by an Activator, and is
+  not checked against one.
+
+Any problem is a `PlanFileError` naming the first bad entry or key.
 Files are streamed, entry by entry, to a temporary name that is renamed once
 complete, so a crash never leaves a half-written file under the real name.
 """
@@ -25,6 +43,7 @@ import gzip
 import json
 import os
 import tempfile
+import urllib.parse
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -34,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from provenance_graph.errors import PlanFileError, ProvenanceGraphError
 from provenance_graph.model import (
+    DEFAULT_UNIVERSE,
     DataId,
     DatasetRef,
     DatasetType,
@@ -44,6 +64,7 @@ from provenance_graph.model import (
     Quantum,
     check_text,
 )
+from provenance_graph.pipeline import Pipeline
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_plan", "save_plan"]
 
@@ -197,48 +218,166 @@ def _read_document(path: Path) -> _PlanFile:
 
 def _graph_from(document: _PlanFile, path: Path) -> PlanGraph:
     """Build the plan graph, emptying ``document``'s entries once read so objects reuse their memory."""
-    where = "plan"
+    reader = _Reader()
     try:
-        plan = Plan.model_validate(document.plan)
-        types: dict[str, DatasetType] = {}
-        for i, t in enumerate(document.dataset_types):
-            where = f"dataset_types[{i}]"
-            dataset_type = DatasetType.model_validate(t)
-            types[dataset_type.name] = dataset_type
-        decoder = PlanDecoder(types)
-        refs: list[DatasetRef] = []
-        uris: dict[str, str] = {}
-        for i, entry in enumerate(document.datasets):
-            did, type_name, data_id, run = entry[:4]
-            where = f"datasets[{i}]"
-            uri = entry[4] if len(entry) > 4 else None
-            refs.append(decoder.dataset(did, type_name, DataId(data_id), run))
-            if uri:
-                uris[did] = check_text(uri, "dataset URI")
-        document.datasets = []
-        quanta: list[Quantum] = []
-        for i, (qid, label, data_id, run, inputs, outputs) in enumerate(document.quanta):
-            where = f"quanta[{i}]"
-            bad = [j for j in (*inputs, *outputs) if not 0 <= j < len(refs)]
-            if bad:
-                raise PlanFileError(f"{path}: {where}: dataset index {bad[0]} out of range")
-            quanta.append(
-                decoder.quantum(
-                    qid, label, DataId(data_id), run, (refs[j] for j in inputs), (refs[j] for j in outputs)
-                )
-            )
-        document.quanta = []
-        notes = []
-        for i, n in enumerate(document.notes):
-            where = f"notes[{i}]"
-            notes.append(PlanNote.model_validate(n))
-        where = "the plan graph"
-        return PlanGraph(plan, quanta, notes, uris)
-    except PlanFileError:
-        raise
+        return reader.read(document)
     except ProvenanceGraphError as err:
-        raise PlanFileError(f"{path}: {where}: {err.message}", hint=err.hint) from None
+        raise PlanFileError(f"{path}: {reader.where}: {err.message}", hint=err.hint) from None
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise PlanFileError(f"{path}: {where}: {field}: {first['msg']}") from None
+        raise PlanFileError(f"{path}: {reader.where}: {field}: {first['msg']}") from None
+
+
+class _Reader:
+    """Reads a plan file's document entry by entry; `where` names the entry being read."""
+
+    def __init__(self) -> None:
+        self.where = "plan"
+        self.universe = DEFAULT_UNIVERSE
+
+    def read(self, document: _PlanFile) -> PlanGraph:
+        plan = Plan.model_validate(document.plan)
+        pipeline = _pipeline_of(plan)
+        self.where = "plan.metadata.repository"
+        uri_check = _UriCheck(plan.metadata.get("repository"))
+        decoder = PlanDecoder(self._dataset_types(document, pipeline))
+        refs: list[DatasetRef] = []
+        uris: dict[str, str] = {}
+        uri_entries: list[int] = []  # checked once the quanta say which datasets are outputs
+        for i, entry in enumerate(document.datasets):
+            did, type_name, data_id_values, run = entry[:4]
+            self.where = f"datasets[{i}]"
+            uri = entry[4] if len(entry) > 4 else None
+            data_id = DataId(data_id_values)
+            self.universe.check_values(data_id, f"dataset {type_name}")
+            refs.append(decoder.dataset(did, type_name, data_id, run))
+            if uri:
+                uris[did] = check_text(uri, "dataset URI")
+                uri_entries.append(i)
+        document.datasets = []
+        quanta = self._quanta(document, decoder, refs, pipeline)
+        produced = {ref.id for quantum in quanta for ref in quantum.outputs}
+        for i in uri_entries:
+            self.where = f"datasets[{i}]"
+            uri_check(uris[refs[i].id], output=refs[i].id in produced)
+        notes = []
+        for i, n in enumerate(document.notes):
+            self.where = f"notes[{i}]"
+            notes.append(PlanNote.model_validate(n))
+        self.where = "the plan graph"
+        return PlanGraph(plan, quanta, notes, uris)
+
+    def _dataset_types(self, document: _PlanFile, pipeline: Pipeline | None) -> dict[str, DatasetType]:
+        types: dict[str, DatasetType] = {}
+        for i, t in enumerate(document.dataset_types):
+            self.where = f"dataset_types[{i}]"
+            dataset_type = DatasetType.model_validate(t)
+            if pipeline is not None and pipeline.dataset_types.get(dataset_type.name) != dataset_type:
+                raise PlanFileError(
+                    f"dataset type {dataset_type.name!r} {dataset_type.dimensions} "
+                    f"({dataset_type.storage_class}) is not one of the plan's pipeline"
+                )
+            types[dataset_type.name] = dataset_type
+        return types
+
+    def _quanta(
+        self, document: _PlanFile, decoder: PlanDecoder, refs: list[DatasetRef], pipeline: Pipeline | None
+    ) -> list[Quantum]:
+        quanta: list[Quantum] = []
+        for i, (qid, label, data_id_values, run, inputs, outputs) in enumerate(document.quanta):
+            self.where = f"quanta[{i}]"
+            bad = [j for j in (*inputs, *outputs) if not 0 <= j < len(refs)]
+            if bad:
+                raise PlanFileError(f"dataset index {bad[0]} out of range")
+            data_id = DataId(data_id_values)
+            self.universe.check_values(data_id, f"quantum of task {label}")
+            quantum = decoder.quantum(
+                qid, label, data_id, run, (refs[j] for j in inputs), (refs[j] for j in outputs)
+            )
+            if pipeline is not None:
+                pipeline.check_quantum(quantum)
+            quanta.append(quantum)
+        document.quanta = []
+        return quanta
+
+
+def _pipeline_of(plan: Plan) -> Pipeline | None:
+    """The plan's own pipeline, checked against its digest; None for a plan without one."""
+    if not plan.pipeline:
+        return None
+    try:
+        pipeline = Pipeline.from_yaml(plan.pipeline, source="the plan's pipeline")
+    except ProvenanceGraphError as err:
+        raise PlanFileError(f"pipeline: {err.message}", hint=err.hint) from None
+    if pipeline.digest() != plan.pipeline_digest:
+        raise PlanFileError(
+            f"pipeline_digest: {plan.pipeline_digest[:80]!r} is not the digest of the plan's pipeline "
+            f"({pipeline.digest()}): the pipeline was changed after planning",
+            hint="plan the pipeline again ('provgraph plan'), then export the new plan",
+        )
+    return pipeline
+
+
+class _UriCheck:
+    """Checks that dataset URIs are ``file://`` URIs, and those of outputs inside one repository.
+
+    Parameters
+    ----------
+    root
+        The plan's ``repository`` metadata: an absolute path, or None when the plan
+        names no repository (then an output with a URI is an error).
+    """
+
+    def __init__(self, root: object) -> None:
+        if root is not None and not (isinstance(root, str) and os.path.isabs(root)):
+            raise PlanFileError(f"{str(root)[:200]!r} is not an absolute path")
+        self.root = Path(os.path.normpath(root)) if root is not None else None
+        # URIs as pre-flight writes them (Repository.uri): the root's URI, then a path
+        # with no dot segment and no escape, are inside the root as they stand.
+        self._prefix = self.root.as_uri().rstrip("/") + "/" if self.root is not None else None
+        self._resolved = self.root.resolve() if self.root is not None and self.root.is_dir() else None
+        self._inside: set[str] = set()
+
+    def __call__(self, uri: str, *, output: bool) -> None:
+        """Raise `PlanFileError` unless ``uri`` is a ``file://`` URI, inside the repository if an ``output``.
+
+        An input's URI is only where its file was found (an input is one node shared by every
+        plan that reads it, whichever repository first recorded it); nothing reads or writes
+        through it. An output's URI is where the plan's run will write its file.
+        """
+        prefix = self._prefix
+        rest = uri[len(prefix) :] if prefix is not None and uri.startswith(prefix) else None
+        if rest is None or "%" in rest or "/." in "/" + rest:
+            parsed = urllib.parse.urlsplit(uri)
+            if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+                raise PlanFileError(
+                    f"dataset URI {uri[:200]!r} is not a file:// URI on this host",
+                    hint="plan files are written by 'provgraph plans export'",
+                )
+            if not output:
+                return
+            if self.root is None:
+                raise PlanFileError(
+                    "an output has a URI, but the plan names no repository (metadata 'repository')",
+                    hint="plan files are written by 'provgraph plans export'",
+                )
+            local = Path(os.path.normpath(urllib.parse.unquote(parsed.path)))
+            if not local.is_relative_to(self.root):
+                raise PlanFileError(
+                    f"dataset URI {uri[:200]!r} lies outside the plan's repository {str(self.root)!r}",
+                    hint="a plan's datasets live in its repository; export the plan again",
+                )
+            directory = str(local.parent)
+        elif not output or self.root is None:
+            return
+        else:
+            directory = str(self.root / rest).rpartition("/")[0]
+        if self._resolved is not None and directory not in self._inside:
+            if not Path(directory).resolve().is_relative_to(self._resolved):
+                raise PlanFileError(
+                    f"dataset URI {uri[:200]!r} leads out of the plan's repository "
+                    f"{str(self.root)!r} through a symbolic link",
+                    hint="a dataset's file stays inside its repository; remove that link",
+                )
+            self._inside.add(directory)

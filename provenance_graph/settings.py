@@ -20,7 +20,14 @@ command stops with a clear message; every write is safe to retry.
 The managed server is tuned by ``PROVGRAPH_HOME``, ``PROVGRAPH_BOLT_PORT``,
 ``PROVGRAPH_HTTP_PORT``, ``PROVGRAPH_NEO4J_HEAP``, ``PROVGRAPH_NEO4J_PAGECACHE`` and
 ``PROVGRAPH_BOLT_TLS``, or by a ``[server]`` table in the same config file; the
-environment wins.
+environment wins. A home that is named (``PROVGRAPH_HOME`` or ``home``) must exist,
+except for ``provgraph server start``, which creates it; the default home is created on
+demand.
+
+What is refused, with one `ConfigurationError` naming it: a config file that is not a
+regular file of at most 10 MB, or not TOML; a ``neo4j`` or ``server`` entry that is not a
+table; a URI whose scheme the driver does not speak over Bolt (`URI_SCHEMES`; ``http://``
+is Neo4j's HTTP port, not Bolt); a retry window that is not a finite number of seconds.
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from provenance_graph.errors import ConfigurationError
+from provenance_graph.textfiles import read_text_file
 
 __all__ = [
     "DEFAULT_RETRY_SECONDS",
+    "URI_SCHEMES",
     "ConnectionSettings",
     "ServerSettings",
     "TlsMode",
@@ -55,6 +64,11 @@ TlsMode = Literal["disabled", "optional", "required"]
 
 #: Seconds a transaction is retried while the server does not answer, unless configured.
 DEFAULT_RETRY_SECONDS = 120.0
+_RETRY_HINT = f"set it to e.g. {DEFAULT_RETRY_SECONDS:.0f} (0: never retry), or unset it"
+
+#: The URI schemes of a Neo4j server (Bolt, routed or not; ``+s``: TLS; ``+ssc``: TLS,
+#: any certificate). The driver refuses others, or reaches for a missing HTTP module.
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
 def retry_seconds_from_env() -> float:
@@ -67,11 +81,18 @@ def retry_seconds_from_env() -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):
-        raise ConfigurationError(
-            f"NEO4J_RETRY_SECONDS={text!r} is not a number of seconds",
-            hint=f"set it to e.g. {DEFAULT_RETRY_SECONDS:.0f} (0: never retry), or unset it",
-        )
+        raise ConfigurationError(f"NEO4J_RETRY_SECONDS={text!r} is not a number of seconds", hint=_RETRY_HINT)
     return value
+
+
+def _check_retry_seconds(table: dict[str, Any], source: str) -> None:
+    """Refuse ``retry_seconds`` of a config file as `retry_seconds_from_env` refuses the variable."""
+    value = table.get("retry_seconds")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < float("inf"):
+        raise ConfigurationError(
+            f"retry_seconds = {value!r} in the [neo4j] table of {source} is not a number of seconds",
+            hint=_RETRY_HINT,
+        )
 
 
 class ConnectionSettings(BaseModel):
@@ -91,11 +112,24 @@ class ConnectionSettings(BaseModel):
     """A CA certificate file (PEM) to trust instead of the system's CAs, for a server whose
     certificate a private CA signed. It turns TLS on for a ``bolt://`` or ``neo4j://`` URI;
     the ``+s`` and ``+ssc`` schemes choose their own trust and do not take it."""
-    retry_seconds: float = Field(default_factory=retry_seconds_from_env, ge=0)
+    retry_seconds: float = Field(default_factory=retry_seconds_from_env, ge=0, allow_inf_nan=False)
     """How long a transaction is retried, with backoff, while the server does not answer
     (restarting, failing over); then the command stops with a clear message."""
     managed: bool = False
     """True when this is the managed local server."""
+
+    @field_validator("uri")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        # Only the scheme is shown: the rest of a URI may hold a user name and password.
+        scheme, found, _rest = value.partition("://")
+        if not found or scheme.lower() not in URI_SCHEMES:
+            shown = repr(scheme.lower()) if found and scheme.isascii() and len(scheme) < 20 else "none"
+            raise ValueError(
+                f"its scheme ({shown}) is not one of {', '.join(URI_SCHEMES)}: drivers speak Bolt "
+                "(an HTTP port serves Neo4j Browser)"
+            )
+        return value
 
 
 class ServerSettings(BaseModel):
@@ -140,17 +174,30 @@ def config_path() -> Path:
 
 def _read_config() -> dict[str, Any]:
     path = config_path()
-    if not path.is_file():
+    if not path.exists():
         if os.environ.get("PROVGRAPH_CONFIG"):
             raise ConfigurationError(
                 f"config file {path} (from PROVGRAPH_CONFIG) does not exist",
                 hint="create it, or unset PROVGRAPH_CONFIG",
             )
         return {}
+    text = read_text_file(path, "config file", ConfigurationError)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigurationError(f"config file {path} is not valid TOML: {err}") from err
+
+
+def _config_table(name: str) -> dict[str, Any]:
+    """The ``[name]`` table of the config file, empty if absent; anything but a table is refused."""
+    value = _read_config().get(name, {})
+    if not isinstance(value, dict):
+        # Not the value itself: a misplaced one may hold a password.
+        raise ConfigurationError(
+            f"config file {config_path()}: {name!r} must be a table, not a {type(value).__name__}",
+            hint=f"write it as a [{name}] line followed by key = value lines",
+        )
+    return dict(value)
 
 
 def connection_from_env() -> ConnectionSettings | None:
@@ -172,7 +219,7 @@ def connection_from_env() -> ConnectionSettings | None:
         }
         source = "environment"
     else:
-        table = dict(_read_config().get("neo4j", {}))
+        table = _config_table("neo4j")
         if not table:
             if os.environ.get("NEO4J_TRUSTED_CA"):
                 raise ConfigurationError(
@@ -182,6 +229,7 @@ def connection_from_env() -> ConnectionSettings | None:
                 )
             return None
         source = str(config_path())
+        _check_retry_seconds(table, source)
         if "password_file" in table:
             pw_path = Path(str(table.pop("password_file"))).expanduser()
             try:
@@ -198,8 +246,10 @@ def connection_from_env() -> ConnectionSettings | None:
         ConnectionSettings,
         table,
         f"Neo4j connection settings from {source}",
-        "the [neo4j] table takes uri, user, password or password_file, database, trusted_ca "
-        "and retry_seconds",
+        "e.g. NEO4J_URI=neo4j://host:7687"
+        if source == "environment"
+        else "the [neo4j] table takes uri (e.g. neo4j://host:7687), user, password or password_file, "
+        "database, trusted_ca and retry_seconds",
     )
 
 
@@ -208,13 +258,25 @@ def _validated(model: type[M], table: dict[str, Any], what: str, hint: str) -> M
     try:
         return model(**table)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
+        )
         raise ConfigurationError(f"invalid {what}: {problems}", hint=hint) from None
 
 
-def server_settings() -> ServerSettings:
-    """Return the managed server's settings from the environment and the config file."""
-    table: dict[str, Any] = dict(_read_config().get("server", {}))
+def server_settings(*, create_home: bool = False) -> ServerSettings:
+    """Return the managed server's settings from the environment and the config file.
+
+    Parameters
+    ----------
+    create_home
+        Whether a home named by ``PROVGRAPH_HOME`` or ``[server] home`` may be missing
+        (``provgraph server start`` creates it). Otherwise a named home that does not
+        exist is an error: a mistyped path would quietly get a brand-new, empty server.
+        The default home may always be missing; it is created on demand.
+    """
+    table = _config_table("server")
+    named = "home in the [server] table of " + str(config_path()) if "home" in table else None
     env_map = {
         "PROVGRAPH_HOME": "home",
         "PROVGRAPH_BOLT_PORT": "bolt_port",
@@ -226,11 +288,26 @@ def server_settings() -> ServerSettings:
     for var, key in env_map.items():
         if os.environ.get(var):
             table[key] = os.environ[var]
+    if os.environ.get("PROVGRAPH_HOME"):
+        named = "PROVGRAPH_HOME"
     table.setdefault("home", Path(platformdirs.user_data_dir("provenance-graph")) / "neo4j")
+    if not isinstance(table["home"], (str, Path)):
+        raise ConfigurationError(
+            f"{named}: the home must be a path, not a {type(table['home']).__name__}",
+            hint='e.g. home = "~/neo4j-provgraph"',
+        )
     table["home"] = Path(table["home"]).expanduser()
-    return _validated(
+    settings = _validated(
         ServerSettings,
         table,
         "managed-server settings",
         "check the PROVGRAPH_* environment variables and the [server] config table",
     )
+    if named is not None and not create_home and not settings.home.is_dir():
+        what = "is not a directory" if settings.home.exists() else "does not exist"
+        raise ConfigurationError(
+            f"the managed server's home {settings.home} ({named}) {what}",
+            hint="'provgraph server start' creates it; or correct the path, or unset it to use "
+            "the default home",
+        )
+    return settings

@@ -132,8 +132,9 @@ def neo4j_settings() -> Iterator[ConnectionSettings]:
             )
         return
     from provenance_graph.server import ManagedServer
+    from provenance_graph.settings import server_settings
 
-    server = ManagedServer()
+    server = ManagedServer(server_settings(create_home=True))  # as `provgraph server start` does
     assert server.home.is_relative_to(test_home()), f"the suite would use {server.home}, not its own server"
     started = not server.status().running
     if started:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from provenance_graph.errors import SiteConfigError
 from provenance_graph.model import suggest
+from provenance_graph.textfiles import read_text_file
 
 __all__ = ["PROVIDERS", "SiteConfig", "load_site"]
 
@@ -188,10 +189,9 @@ def load_site(path: str | Path | None) -> SiteConfig:
     if path is None:
         return SiteConfig()
     path = Path(path)
+    text = read_text_file(path, "site config", SiteConfigError)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise SiteConfigError(f"cannot read site config {path}: {err.strerror}") from err
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise SiteConfigError(f"site config {path} is not YAML: {err}") from err
     if not isinstance(data, dict):

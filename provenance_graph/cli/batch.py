@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.activators import JobActivator, ParslActivator, load_site
@@ -206,7 +207,9 @@ def run_job_command(
         )
         for failure in report.failures:
             first = failure.error.splitlines()[0] if failure.error else ""
-            console.print(f"[red]failed[/] {failure.task} {failure.data_id}: {first}", highlight=False)
+            console.print(
+                f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
+            )
     if not report.ok:
         raise typer.Exit(1)
 

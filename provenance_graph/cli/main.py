@@ -11,6 +11,7 @@ import typer
 from provenance_graph import __version__, logs
 from provenance_graph.cli import batch, interop, planning, plans, query, repo, running, server, viz
 from provenance_graph.cli._output import console, err_console
+from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
 
 app = typer.Typer(
@@ -122,6 +123,7 @@ def version() -> None:
 def main() -> None:
     """Run the command line; our errors print as one message and exit 1."""
     try:
+        crash_target()  # a malformed PROVGRAPH_CRASH_AT is refused before any work
         app()
     except ProvenanceGraphError as err:
         err_console.print(f"error: {err}", markup=False, soft_wrap=True)

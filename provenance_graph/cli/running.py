@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 from rich.table import Table
@@ -51,6 +52,8 @@ def parse_config(items: list[str] | None) -> dict[str, dict[str, Any]]:
             value = yaml.load(text, Loader=YamlLoader)
         except RecursionError:
             raise PipelineError(f"config override {item!r}: the value nests too deeply") from None
+        except yaml.MarkedYAMLError as err:  # one line: what is wrong, not PyYAML's marks
+            raise PipelineError(f"config override {item!r}: the value is not YAML: {err.problem}") from err
         except (yaml.YAMLError, ValueError) as err:  # ValueError: a value like 2024-13-45 or !!int x
             raise PipelineError(f"config override {item!r}: the value is not YAML: {err}") from err
         overrides.setdefault(label.strip(), {})[field.strip()] = value
@@ -105,7 +108,9 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
     console.print(table)
     for failure in report.failures[:5]:
         first = failure.error.splitlines()[0] if failure.error else ""
-        console.print(f"[red]failed[/] {failure.task} {failure.data_id}: {first}", highlight=False)
+        console.print(
+            f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
+        )
     if len(report.failures) > 5:
         console.print(f"... and {len(report.failures) - 5} more failures")
     if not report.ok:

@@ -11,6 +11,7 @@ import typer
 
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.server import ManagedServer, ServerStatus
+from provenance_graph.settings import server_settings
 
 app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when none is configured.")
 
@@ -18,7 +19,7 @@ app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when n
 @app.command()
 def start() -> None:
     """Start the managed server (assembling it with Maven the first time); idempotent."""
-    server = ManagedServer()
+    server = ManagedServer(server_settings(create_home=True))  # the one command that may make it
     status = server.start(say=err_console.print)
     console.print(f"Neo4j {status.version} {status.edition} is running (pid {status.pid}).")
     console.print(f"bolt:    {status.bolt_uri}")

@@ -20,6 +20,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from provenance_graph.errors import ClusteringError, InvalidNameError
 from provenance_graph.model import check_task_label
+from provenance_graph.textfiles import read_text_file
 
 __all__ = ["ClusterRule", "ClusteringSpec", "load_clustering"]
 
@@ -206,10 +207,7 @@ class ClusteringSpec(BaseModel):
 def load_clustering(path: str | Path) -> ClusteringSpec:
     """Read clustering rules from a YAML file; the file's stem names them if they have no ``name``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ClusteringError(f"cannot read clustering file {str(path)!r}: {err.strerror}") from None
+    text = read_text_file(path, "clustering file", ClusteringError)
     spec = ClusteringSpec.from_yaml(text, source=str(path))
     if spec.name is None and _NAME.match(path.stem):
         spec = spec.model_copy(update={"name": path.stem})

@@ -12,6 +12,7 @@ from provenance_graph.model._execution import AttemptOutcome, OutputRecord, Quan
 from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._names import (
     RESERVED_PROPERTIES,
+    check_plan_id,
     check_run_name,
     check_task_label,
     check_text,
@@ -42,6 +43,7 @@ __all__ = [
     "PlanNote",
     "Quantum",
     "QuantumStatus",
+    "check_plan_id",
     "check_run_name",
     "check_task_label",
     "check_text",

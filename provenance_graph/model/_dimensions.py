@@ -17,10 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from provenance_graph.errors import ModelError
+from provenance_graph.errors import InvalidDataIdError, ModelError
+from provenance_graph.model._data_id import DataId
 from provenance_graph.model._names import suggest
 
 __all__ = ["DEFAULT_UNIVERSE", "Dimension", "DimensionJoin", "DimensionUniverse"]
+
+
+_KINDS = {"int": "an integer", "str": "a string"}
 
 
 class Dimension(BaseModel):
@@ -136,6 +140,21 @@ class DimensionUniverse:
                     dims.append(d)
         dims.append(name)
         return tuple(dims)
+
+    def check_values(self, data_id: DataId, owner: str) -> None:
+        """Raise `InvalidDataIdError` if a value of ``data_id`` is not of its dimension's type.
+
+        Dimensions this universe does not know (those of an imported QuantumGraph) are not
+        checked.
+        """
+        for name, value in data_id.root:
+            dim = self.dimensions.get(name)
+            if dim is not None and type(value).__name__ != dim.value_type:
+                raise InvalidDataIdError(
+                    f"{owner}: data ID value {value!r} of {name!r} is {_KINDS[type(value).__name__]}, "
+                    f"not {_KINDS[dim.value_type]}",
+                    hint=f"{name} values are {_KINDS[dim.value_type]}s",
+                )
 
     def value_type(self, name: str) -> type:
         """The Python type of the dimension's values."""

@@ -21,6 +21,7 @@ __all__ = [
     "RESERVED_PROPERTIES",
     "check_dataset_type_name",
     "check_dimension_name",
+    "check_plan_id",
     "check_run_name",
     "check_task_label",
     "check_text",
@@ -96,14 +97,43 @@ def check_task_label(label: object) -> str:
     return label
 
 
+_RUN_HINT = "run names use letters, digits and _ . + - / @ :, e.g. 'HSC/runs/RC2/w_2026_47'"
+
+
 def check_run_name(run: object) -> str:
-    """Return ``run`` if it is a valid run (collection) name, else raise `InvalidNameError`."""
+    """Return ``run`` if it is a valid run (collection) name, else raise `InvalidNameError`.
+
+    A run name is also the first directory of its datasets' files, so it must stay a
+    path below the repository: it is relative (it starts with a letter, digit or ``_``),
+    and no ``/``-separated part of it is ``..``, ``.`` or empty.
+    """
     if not isinstance(run, str) or not _RUN.match(run):
-        raise InvalidNameError(
-            f"invalid run name {run!r}",
-            hint="run names use letters, digits and _ . + - / @ :, e.g. 'HSC/runs/RC2/w_2026_47'",
-        )
+        raise InvalidNameError(f"invalid run name {run!r}", hint=_RUN_HINT)
+    if "." in run or "/" in run:  # the common plain name skips the split
+        for part in run.split("/"):
+            if part in ("..", ".", ""):
+                raise InvalidNameError(
+                    f"invalid run name {run!r}: its part {part!r} "
+                    + ("would lead out of the repository" if part == ".." else "is not a directory name"),
+                    hint="a run name is a path inside the repository; write it without '..', '.' "
+                    "and '//' parts, e.g. 'u/jdoe/test'",
+                )
     return run
+
+
+def check_plan_id(plan_id: object) -> str:
+    """Return ``plan_id`` if it is a valid plan id, else raise `InvalidNameError`.
+
+    Plan ids follow the grammar of run names (an imported QuantumGraph's plan takes its
+    output run as its id); errors speak of plan ids.
+    """
+    if not isinstance(plan_id, str) or not _RUN.match(plan_id):
+        raise InvalidNameError(
+            f"invalid plan id {plan_id!r}",
+            hint="plan ids use letters, digits and _ . + - / @ :, starting with a letter, digit "
+            "or _, e.g. 'drp-2026-12'",
+        )
+    return plan_id
 
 
 def check_text(text: str, what: str, error: type[ProvenanceGraphError] = ModelError) -> str:

@@ -8,7 +8,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from provenance_graph.errors import ModelError
-from provenance_graph.model._names import check_run_name, check_text
+from provenance_graph.model._names import check_plan_id, check_run_name, check_text
 
 __all__ = ["MetadataValue", "Plan", "new_plan_id"]
 
@@ -49,9 +49,14 @@ class Plan(BaseModel):
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
     """Free-form scalar metadata: user, host, software versions, ..."""
 
-    @field_validator("id", "output_run")
+    @field_validator("id")
     @classmethod
-    def _check_names(cls, value: str) -> str:
+    def _check_id(cls, value: str) -> str:
+        return check_plan_id(value)
+
+    @field_validator("output_run")
+    @classmethod
+    def _check_run(cls, value: str) -> str:
         return check_run_name(value)
 
     @field_validator("pipeline_digest", "pipeline", "constraints")

@@ -13,12 +13,20 @@ from provenance_graph.pipeline._connections import (
     Output,
     PrerequisiteInput,
 )
-from provenance_graph.pipeline._pipeline import Pipeline, PipelineFile, TaskEntry, TaskNode, YamlLoader
+from provenance_graph.pipeline._pipeline import (
+    DuplicateKeyError,
+    Pipeline,
+    PipelineFile,
+    TaskEntry,
+    TaskNode,
+    YamlLoader,
+)
 from provenance_graph.pipeline._task import PipelineTask, QuantaContext, QuantumIO, TaskConfig
 
 __all__ = [
     "Connection",
     "ConnectionKind",
+    "DuplicateKeyError",
     "Input",
     "Output",
     "Pipeline",

@@ -41,12 +41,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from provenance_graph.errors import ModelError, PipelineError, ProvenanceGraphError
-from provenance_graph.model import DEFAULT_UNIVERSE, DatasetType, DimensionUniverse, suggest
+from provenance_graph.model import (
+    DEFAULT_UNIVERSE,
+    DatasetRef,
+    DatasetType,
+    DimensionUniverse,
+    Quantum,
+    suggest,
+)
 from provenance_graph.model._names import check_task_label
 from provenance_graph.pipeline._connections import Connection, ConnectionKind
 from provenance_graph.pipeline._task import PipelineTask, TaskConfig
+from provenance_graph.textfiles import read_text_file
 
-__all__ = ["Pipeline", "PipelineFile", "TaskEntry", "TaskNode", "YamlLoader"]
+__all__ = ["DuplicateKeyError", "Pipeline", "PipelineFile", "TaskEntry", "TaskNode", "YamlLoader"]
 
 _log = logging.getLogger(__name__)
 
@@ -144,23 +152,9 @@ class Pipeline:
     # --- construction ----------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | Path, universe: DimensionUniverse = DEFAULT_UNIVERSE) -> Pipeline:
-        """Load a pipeline YAML file."""
+        """Load a pipeline YAML file: a regular file of at most 10 MB (`textfiles.read_text_file`)."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise PipelineError(
-                f"pipeline file {str(path)!r} does not exist",
-                hint="give the path of a pipeline YAML file; `provgraph demo` ships one",
-            ) from None
-        except UnicodeDecodeError as err:
-            raise PipelineError(
-                f"pipeline file {str(path)!r} is not UTF-8 text: byte {err.object[err.start]:#04x} "
-                f"at offset {err.start}",
-                hint="save it as UTF-8",
-            ) from None
-        except OSError as err:
-            raise PipelineError(f"cannot read pipeline file {str(path)!r}: {err.strerror}") from err
+        text = read_text_file(path, "pipeline file", PipelineError)
         return cls.from_yaml(text, source=str(path), universe=universe)
 
     @classmethod
@@ -333,6 +327,62 @@ class Pipeline:
             if conn.dataset_type not in self.producers
         }
 
+    def check_quantum(self, quantum: Quantum) -> None:
+        """Check that ``quantum`` is one this pipeline's tasks could have planned.
+
+        Its task is in the pipeline; its data ID has exactly the task's quantum dimensions;
+        its inputs are of the task's input dataset types; and its outputs are exactly
+        those the task's output connections derive: one of each, at the quantum's data ID
+        restricted to the output's dimensions, in the quantum's run. A plan file edited
+        by hand is checked this way before anything of it is stored or run.
+
+        Raises
+        ------
+        PipelineError
+            Naming the first thing that does not hold.
+        """
+        label = quantum.task_label
+        node = next((n for n in self.tasks if n.label == label), None)
+        if node is None:
+            raise PipelineError(
+                f"task {label!r} of quantum {quantum} is not in the pipeline",
+                hint=suggest(label, self.labels) or f"its tasks: {', '.join(self.labels)}",
+            )
+        if quantum.data_id.dimensions != node.dimensions:
+            raise PipelineError(
+                f"quantum {quantum} has dimensions {', '.join(quantum.data_id.dimensions)}; task "
+                f"{label!r} has {', '.join(node.dimensions)}"
+            )
+        inputs = {c.dataset_type: c.as_dataset_type() for c in node.inputs().values()}
+        for ref in quantum.inputs:
+            if inputs.get(ref.dataset_type.name) != ref.dataset_type:
+                raise PipelineError(
+                    f"quantum {quantum} reads {ref}, which is not one of task {label!r}'s inputs "
+                    f"({', '.join(sorted(inputs)) or 'none'})"
+                )
+        expected = {
+            ref.id: ref
+            for ref in (
+                DatasetRef(
+                    dataset_type=conn.as_dataset_type(),
+                    data_id=quantum.data_id.subset(conn.dimensions),
+                    run=quantum.run,
+                )
+                for conn in node.outputs().values()
+            )
+        }
+        found = {ref.id: ref for ref in quantum.outputs}
+        if found.keys() != expected.keys() or any(expected[i] != ref for i, ref in found.items()):
+            missing = [str(r) for i, r in expected.items() if found.get(i) != r]
+            extra = [str(r) for i, r in found.items() if expected.get(i) != r]
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"has {', '.join(extra)} besides"] if extra else []
+            )
+            raise PipelineError(
+                f"the outputs of quantum {quantum} are not what the connections of task {label!r} derive: "
+                + "; ".join(parts)
+            )
+
     def with_config(self, overrides: Mapping[str, Mapping[str, Any]]) -> Pipeline:
         """A copy with config fields overridden: ``{label: {field: value}}``.
 
@@ -367,12 +417,31 @@ class Pipeline:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """Raised by `YamlLoader` when a mapping holds one key twice; it names both lines."""
+
+    def __init__(self, key: object, first: yaml.Mark, again: yaml.Mark) -> None:
+        if first.line == again.line:
+            where = f"at line {first.line + 1}, columns {first.column + 1} and {again.column + 1}"
+        else:
+            where = f"at line {first.line + 1} and again at line {again.line + 1}"
+        super().__init__(None, None, f"duplicate key {key!r} {where}", again)
+        self.key = key
+        self.first_line = first.line + 1
+        self.again_line = again.line + 1
+
+
 class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (plain data only), with integers of at most 64 bits.
+    """PyYAML's safe loader (plain data only), with integers of at most 64 bits and unique keys.
 
     YAML writes integers in bases 2, 8, 10, 16 and 60, and Python builds them of any
     size; but one of more than 4300 decimal digits cannot even be printed
     (`sys.get_int_max_str_digits`), so it broke the first message or digest showing it.
+
+    PyYAML keeps the last of two equal keys of a mapping without a word, so a task label
+    written twice silently replaced the first task. Here any repeated key, at any depth,
+    is a `DuplicateKeyError` naming both lines. Keys merged in with ``<<`` may still be
+    overridden, as YAML's merge key allows.
     """
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -383,6 +452,22 @@ class YamlLoader(yaml.SafeLoader):
                 None, None, f"an integer of {value.bit_length()} bits; 64 at most", node.start_mark
             )
         return value
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Build a mapping, refusing a key that appears twice in it (`DuplicateKeyError`)."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Mark] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key: the base class says so
+                    continue
+                if first is not key_node.start_mark:
+                    raise DuplicateKeyError(key, first, key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 YamlLoader.add_constructor("tag:yaml.org,2002:int", YamlLoader.construct_yaml_int)
@@ -395,11 +480,13 @@ def _load_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        syntax = not isinstance(err, yaml.constructor.ConstructorError)
-        raise PipelineError(
-            f"{source} is not valid YAML{where}: {err.problem}",
-            hint="check the indentation and the ':' after each key" if syntax else None,
-        ) from err
+        if isinstance(err, DuplicateKeyError):
+            hint: str | None = "give each key once; a task label names one task"
+        elif isinstance(err, yaml.constructor.ConstructorError):
+            hint = None
+        else:
+            hint = "check the indentation and the ':' after each key"
+        raise PipelineError(f"{source} is not valid YAML{where}: {err.problem}", hint=hint) from err
     except yaml.YAMLError as err:
         raise PipelineError(f"{source} is not valid YAML: {err}") from err
     except RecursionError:

@@ -22,6 +22,7 @@ detector-3 quanta of per-detector tasks, and says nothing about per-visit ones.
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +182,15 @@ class _Compiler(Transformer[Token, _Eval]):
                 f"range stride {step} must be positive",
                 expression=self.text,
                 position=stride.start_pos if stride is not None else start.start_pos,
+            )
+        count = (b - a) // step + 1
+        if count > sys.maxsize:  # len() of a range refuses more (OverflowError)
+            raise ExpressionError(
+                f"range {a}..{b}{f':{step}' if stride is not None else ''} holds {count:,} values, "
+                f"more than the {sys.maxsize:,} a range may hold",
+                expression=self.text,
+                position=start.start_pos,
+                hint="compare instead, e.g. visit >= 0, or narrow the range",
             )
         return _Range(range(a, b + 1, step), start.start_pos or 0)
 

@@ -19,6 +19,12 @@ The registry holds:
 Every change is one SQLite transaction; files are written under a temporary
 name and renamed, then registered, so a crash leaves at worst an unregistered
 file that the next `put` of the same dataset overwrites.
+
+Every path a dataset gets from its template (`Repository.path`, `Repository.uri`) stays
+inside the repository: a path with an absolute or ``..`` part (from a template, a run
+name or a data-ID value) is refused, and so is one that a symbolic link leads out of,
+resolved when the path is computed: at pre-flight, and again in the worker that writes
+the file. `Repository.remove` deletes no file outside the repository.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import string
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -124,13 +130,15 @@ class Repository:
                 hint="use the provenance-graph version that created it",
             )
         self.templates: dict[str, str] = dict(config.get("templates") or {})
-        self._root_uri = root.resolve().as_uri()
+        self._resolved_root = root.resolve()
+        self._root_uri = self._resolved_root.as_uri()
         self._db = sqlite3.connect(
             root / _REGISTRY, isolation_level=None, check_same_thread=False, timeout=60.0
         )
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._types: dict[str, DatasetType] | None = None
+        self._inside_dirs: set[Path] = set()
 
     # --- opening -----------------------------------------------------------------------
     @classmethod
@@ -343,12 +351,60 @@ class Repository:
         return self.template(ref.dataset_type.name).format(**fields) + sc.extension
 
     def path(self, ref: DatasetRef) -> Path:
-        """The file a dataset lives in, by its type's template."""
-        return self.root / self._relative(ref)
+        """The file a dataset lives in, by its type's template; it is checked to lie inside the repository.
+
+        Raises
+        ------
+        RepositoryError
+            The path has an absolute or ``..`` part, or a symbolic link on it leads out
+            of the repository.
+        """
+        return self._inside(self._relative(ref), ref, fresh=True)
 
     def uri(self, ref: DatasetRef) -> str:
-        """The ``file://`` URI of a dataset's file (whether it exists yet or not)."""
-        return self._root_uri + "/" + urllib.parse.quote(self._relative(ref))
+        """The ``file://`` URI of a dataset's file (whether it exists yet or not), checked as `path` is.
+
+        Pre-flight asks this of every dataset it plans, so each directory is resolved once
+        per repository object; the worker that writes the file resolves it again (`path`).
+        """
+        relative = self._relative(ref)
+        self._inside(relative, ref, fresh=False)
+        return self._root_uri + "/" + urllib.parse.quote(relative)
+
+    def contains(self, path: Path) -> bool:
+        """Whether ``path``, with every symbolic link on it resolved, lies inside the repository."""
+        return path.resolve().is_relative_to(self._resolved_root)
+
+    def _inside(self, relative: str, ref: DatasetRef, *, fresh: bool) -> Path:
+        """``root / relative``, refused unless it stays inside the repository (symbolic links resolved).
+
+        With ``fresh``, the whole path is resolved now; otherwise its directory may have been
+        resolved by an earlier call.
+        """
+        parts = PurePosixPath(relative)
+        if parts.is_absolute() or ".." in parts.parts:
+            part = "/" if parts.is_absolute() else ".."
+            raise RepositoryError(
+                f"the path of {ref} in repository {str(self.root)!r}, {relative!r}, has a {part!r} part "
+                "that leads out of the repository",
+                hint=f"check the run name, the data ID values and the path template of "
+                f"{ref.dataset_type.name!r} ({self.template(ref.dataset_type.name)!r})",
+            )
+        path = self.root / relative
+        if not fresh and path.parent in self._inside_dirs:
+            return path
+        if not self.contains(path if fresh else path.parent):
+            link = next(
+                (p for p in reversed([path, *path.parents]) if p.is_symlink() and not self.contains(p)),
+                path,
+            )
+            raise RepositoryError(
+                f"the path of {ref} leads out of repository {str(self.root)!r}: {str(link)!r} is a "
+                f"symbolic link to {str(link.resolve())!r}",
+                hint="a dataset's file stays inside its repository; remove that link",
+            )
+        self._inside_dirs.add(path.parent)
+        return path
 
     def put(self, obj: Any, ref: DatasetRef) -> str:
         """Write ``obj`` as dataset ``ref`` and register it; returns its URI.
@@ -415,7 +471,9 @@ class Repository:
             return bool(leftovers)
         with self._transaction() as db:
             db.execute("DELETE FROM datasets WHERE id = ?", (ref.id,))
-        _uri_path(row[0]).unlink(missing_ok=True)
+        registered = _uri_path(row[0])
+        if self.contains(registered):  # an ingested file outside the repository is not ours to delete
+            registered.unlink(missing_ok=True)
         return True
 
     def fingerprint(self, ref: DatasetRef) -> tuple[str, int, str]:

@@ -1,4 +1,4 @@
-"""Deleting stored plans: a plan, its clusterings, its quanta and the datasets only it produced.
+"""Deleting stored plans: a plan, its clusterings, its quanta and the datasets only it owns.
 
 A plan whose outputs other plans read is not deleted (nor replaced); neither is one a live
 writer or a live execution holds (the lease policy of `store._lease`).
@@ -54,9 +54,15 @@ def refuse_if_read_by_others(store: GraphStore, plan_id: str, verb: str) -> None
 
 
 def delete_content(store: GraphStore, plan_id: str) -> None:
-    """Delete a plan's quanta, and the datasets it produced that no other plan reads."""
+    """Delete a plan's quanta, and the datasets it owns that no other plan reads.
+
+    A plan owns the datasets it produces, and the inputs it reads from its own output run
+    (which nothing produces: only a plan file or a QuantumGraph can ask for them). Inputs
+    from other runs (raw data, calibrations, other runs' outputs) are shared, and stay.
+    """
     store.autocommit("plan_delete_notes", plan_id=plan_id)
     store.autocommit("plan_delete_attempts", plan_id=plan_id)
     store.autocommit("plan_delete_executions", plan_id=plan_id)
+    store.write("plan_delete_own_run_inputs", plan_id=plan_id)  # while the quanta still link them
     store.autocommit("plan_delete_quanta", plan_id=plan_id)
     store.autocommit("plan_delete_datasets", plan_id=plan_id)

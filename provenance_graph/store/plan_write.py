@@ -67,6 +67,10 @@ def _no_progress(_phase: str, _done: int, _total: int) -> None:
     return None
 
 
+_MAX_DIGITS = 9
+"""The most digits a batch size may have."""
+
+
 @dataclass(frozen=True)
 class BatchSizes:
     """How many rows each write transaction carries."""
@@ -91,9 +95,12 @@ class BatchSizes:
             text = os.environ.get(var, "").strip()
             if not text:
                 continue
-            if not text.isdigit() or int(text) < 1:
+            # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and few
+            # enough that int() converts them (it refuses more than 4300).
+            if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS) or int(text) < 1:
                 raise ConfigurationError(
-                    f"{var}={text!r} is not a positive whole number",
+                    f"{var}={text[:40]!r}{'...' if len(text) > 40 else ''} is not a whole number "
+                    f"from 1 to {10**_MAX_DIGITS - 1:,}",
                     hint=f"set {var} to a number such as {getattr(cls(), name)}, or unset it",
                 )
             sizes[name] = int(text)

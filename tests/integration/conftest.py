@@ -1,9 +1,11 @@
-"""Integration tests: marked ``integration``; a fixture that cleans up clusterings."""
+"""Integration tests: marked ``integration``; a fixture that cleans up clusterings; a small demo repository."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from provenance_graph.demo import make_demo_repo
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import delete_clustering, list_clusterings
 
@@ -22,3 +24,11 @@ def plans(store: GraphStore, namespace: str) -> Iterator[list[str]]:
     for plan_id in made:
         for c in list_clusterings(store, plan_id):
             delete_clustering(store, plan_id, c.name)
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo repository of 1 visit x 2 detectors (a plan of 37 quanta), one per test module."""
+    path = tmp_path_factory.mktemp("demo") / "repo"
+    make_demo_repo(path, visits=1, detectors=2).close()
+    return path

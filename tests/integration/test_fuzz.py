@@ -29,7 +29,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from provenance_graph.cli.main import main
-from provenance_graph.demo import demo_pipeline_path, make_demo_repo
+from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.planfile import save_plan
 from provenance_graph.repository import Repository
@@ -109,14 +109,6 @@ def check(store: GraphStore, settings: ConnectionSettings, args: list[str]) -> O
         )
         assert _census(store) == before, f"provgraph {args!r} refused, yet wrote: {done.stderr}"
     return done
-
-
-@pytest.fixture(scope="module")
-def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo repository of 1 visit x 2 detectors: a plan of 37 quanta."""
-    path = tmp_path_factory.mktemp("fuzz") / "repo"
-    make_demo_repo(path, visits=1, detectors=2).close()
-    return path
 
 
 def _ids(namespace: str) -> tuple[str, str]:

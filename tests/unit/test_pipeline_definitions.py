@@ -109,3 +109,29 @@ def test_misspellings_get_close_matches(text: str, suggestion: str) -> None:
 def test_missing_file_is_named(tmp_path: object) -> None:
     with pytest.raises(PipelineError, match="does not exist"):
         Pipeline.from_file("/nonexistent/pipeline.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"tasks:\n  a:\n    class: {T}.AtoB\n  a:\n    class: {T}.AtoB\n",
+            "at line 4, column 3: duplicate key 'a' at line 2 and again at line 4",
+        ),
+        (
+            f"tasks:\n  a:\n    class: {T}.AtoB\n    config: {{factor: 2, factor: 3}}\n",
+            "duplicate key 'factor' at line 4, columns 14 and 25",
+        ),
+        ("description: x\ntasks: {}\ndescription: y\n", "duplicate key 'description' at line 1"),
+    ],
+)
+def test_a_key_given_twice_anywhere_is_an_error_naming_both_places(text: str, message: str) -> None:
+    with pytest.raises(PipelineError, match=message):
+        Pipeline.from_yaml(text)
+
+
+def test_a_merged_key_may_still_be_overridden() -> None:
+    """YAML's merge key (<<) is not a duplicate: the mapping's own key wins, as YAML says."""
+    text = f"tasks:\n  a: &a\n    class: {T}.AtoB\n    config: {{factor: 2}}\n  b:\n    <<: *a\n    config: {{factor: 3}}\n"
+    with pytest.raises(PipelineError, match="both produce"):  # loaded, then checked as a pipeline
+        Pipeline.from_yaml(text)

@@ -42,7 +42,8 @@ def _plan_with_notes_and_uris() -> PlanGraph:
         PlanNote(task_label="makeWarp", kind=NoteKind.NO_QUANTA, message="makeWarp: no quanta"),
     ]
     uris = {did: f"file:///repo/{i}/caf\u00e9.fits" for i, did in enumerate(graph.datasets) if i % 3}
-    return PlanGraph(graph.plan, graph.quanta.values(), notes, uris)
+    plan = graph.plan.model_copy(update={"metadata": {**graph.plan.metadata, "repository": "/repo"}})
+    return PlanGraph(plan, graph.quanta.values(), notes, uris)
 
 
 def test_streamed_file_round_trips_notes_and_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

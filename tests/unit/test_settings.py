@@ -151,3 +151,74 @@ def test_a_bad_retry_window_is_refused_naming_the_variable(
     monkeypatch.setenv("NEO4J_RETRY_SECONDS", value)
     with pytest.raises(ConfigurationError, match=f"NEO4J_RETRY_SECONDS='{value}' is not a number of seconds"):
         connection_from_env()
+
+
+@pytest.mark.parametrize("scheme", ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "Neo4j+SSC"])
+def test_every_bolt_scheme_is_accepted(monkeypatch: pytest.MonkeyPatch, scheme: str) -> None:
+    monkeypatch.setenv("NEO4J_URI", f"{scheme}://graph.example.org:7687")
+    monkeypatch.setenv("NEO4J_PASSWORD", "pw")
+    assert connection_from_env() is not None
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://u:hunter2@h:7474", "https://h", "graph.example.org:7687", "file:///x"]
+)
+def test_a_uri_of_another_scheme_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, uri: str
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", uri)
+    monkeypatch.setenv("NEO4J_PASSWORD", "pw")
+    with pytest.raises(ConfigurationError, match=r"uri: its scheme \(.*\) is not one of bolt, ") as caught:
+        connection_from_env()
+    assert "hunter2" not in str(caught.value) and "graph.example.org" not in str(caught.value)
+
+
+def test_a_config_entry_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("neo4j = 'bolt://u:secret@h'\nserver = [1, 2]\n")
+    with pytest.raises(ConfigurationError, match="'neo4j' must be a table, not a str") as caught:
+        connection_from_env()
+    assert "secret" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="'server' must be a table, not a list"):
+        server_settings()
+    (tmp_path / "config.toml").write_text("[server]\nhome = 5\n")
+    with pytest.raises(ConfigurationError, match="home must be a path, not a int"):
+        server_settings()
+
+
+def test_an_infinite_retry_window_is_refused_in_the_config_file_too(tmp_path: Path) -> None:
+    for value in ("inf", "-inf", "nan", "-1"):
+        (tmp_path / "config.toml").write_text(
+            f'[neo4j]\nuri = "neo4j://h:7687"\npassword = "p"\nretry_seconds = {value}\n'
+        )
+        with pytest.raises(ConfigurationError, match=r"retry_seconds = .* is not a number of seconds"):
+            connection_from_env()
+
+
+def test_a_named_home_must_exist_unless_the_server_is_being_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PROVGRAPH_HOME", str(tmp_path / "missing"))
+    with pytest.raises(ConfigurationError, match=r"home .*missing \(PROVGRAPH_HOME\) does not exist"):
+        server_settings()
+    assert server_settings(create_home=True).home == tmp_path / "missing"
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PROVGRAPH_HOME", str(tmp_path / "file"))
+    with pytest.raises(ConfigurationError, match="is not a directory"):
+        server_settings()
+    monkeypatch.delenv("PROVGRAPH_HOME")
+    (tmp_path / "config.toml").write_text(f'[server]\nhome = "{tmp_path / "gone"}"\n')
+    with pytest.raises(
+        ConfigurationError, match=r"gone \(home in the \[server\] table of .*\) does not exist"
+    ):
+        server_settings()
+
+
+def test_the_default_home_may_be_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert not server_settings().home.exists(), "created on demand, by the server, not here"
+
+
+def test_a_config_file_that_is_a_device_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVGRAPH_CONFIG", "/dev/zero")
+    with pytest.raises(ConfigurationError, match="config file '/dev/zero' is not a regular file"):
+        connection_from_env()

@@ -66,7 +66,7 @@ def test_a_bad_site_config_names_the_culprit(tmp_path: Path, text: str, words: l
 
 
 def test_a_missing_site_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SiteConfigError, match="cannot read site config"):
+    with pytest.raises(SiteConfigError, match="site config .* does not exist"):
         load_site(tmp_path / "nope.yaml")
 
 
