@@ -3,8 +3,9 @@
 Nothing outside this package talks to the Neo4j driver.
 """
 
-from provenance_graph.store.connection import GraphStore, open_store
+from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import register_datasets
+from provenance_graph.store.opening import open_store
 from provenance_graph.store.plans import (
     BatchSizes,
     PlanSummary,
