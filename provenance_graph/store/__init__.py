@@ -1,4 +1,4 @@
-"""The Neo4j graph store: connection, schema and version, plan writes and reads.
+"""The Neo4j graph store: connection, schema version and migrations, plan writes and reads.
 
 Nothing outside this package talks to the Neo4j driver.
 """
@@ -17,7 +17,14 @@ from provenance_graph.store.plans import (
     read_plan,
     write_plan,
 )
-from provenance_graph.store.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from provenance_graph.store.schema import (
+    SCHEMA_VERSION,
+    Upgrade,
+    ensure_schema,
+    migrate,
+    pending_upgrade,
+    schema_version,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -25,11 +32,14 @@ __all__ = [
     "GraphStore",
     "PlanSummary",
     "StoredPlan",
+    "Upgrade",
     "WriteResult",
     "delete_plan",
     "ensure_schema",
     "list_plans",
+    "migrate",
     "open_store",
+    "pending_upgrade",
     "plan_summary",
     "read_plan",
     "register_datasets",

@@ -1,8 +1,8 @@
 """`open_store`: connect to the configured Neo4j (or the managed one), then bring its schema up to date.
 
 It sits above both `provenance_graph.store.connection` (the driver) and
-`provenance_graph.store.schema` (the schema version), so that imports
-point one way: opening → schema → connection.
+`provenance_graph.store.schema` (versions and migration steps), so that imports
+point one way: opening → schema → migrations → connection.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def open_store(
     try:
         store.verify()
         if check_schema:
-            ensure_schema(store)
+            ensure_schema(store, say=say)
     except BaseException:
         store.close()
         raise
