@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__
-from provenance_graph.cli import batch, interop, planning, plans, query, repo, running, server, viz
+from provenance_graph.cli import (
+    batch,
+    interop,
+    migrate,
+    planning,
+    plans,
+    query,
+    repo,
+    running,
+    server,
+    viz,
+)
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.errors import ProvenanceGraphError
 
@@ -35,6 +46,7 @@ app.command("run-job")(batch.run_job_command)
 app.command("submit")(batch.submit_command)
 app.command("status")(batch.status_command)
 app.command("restart")(batch.restart_command)
+app.command("migrate")(migrate.migrate_command)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from provenance_graph.store import (
     write_plan,
 )
 from provenance_graph.store.migrations import STEPS, Step, apply_step
+from tests.integration.test_cli import run
 from tests.integration.test_plan_store import small_plan
 from tests.integration.test_run import STATUS_LABELS, assert_status_labels_mirror_status
 from tests.support.graph_checks import rows
@@ -216,3 +217,60 @@ def test_a_heavy_step_is_refused_on_connect_and_applied_by_migrate(store: GraphS
         assert result.step.version == SCHEMA_VERSION
         assert schema_version(store) == SCHEMA_VERSION
         assert all_rule_names() <= set(schema_rules(store))
+
+
+@pytest.mark.slow
+def test_provgraph_migrate_lists_applies_and_resumes_after_kill_9(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    labelled = status_labels(store, plan_id)
+    with database_at(store, 4, plan_id):
+        dry = run(["migrate", "--dry-run"], neo4j_settings)
+        assert dry.returncode == 0, dry.stderr
+        assert "holds graph schema version 4; provenance-graph" in dry.stdout
+        assert f"uses version {SCHEMA_VERSION}" in dry.stdout
+        assert "Steps to apply (2):" in dry.stdout
+        assert "  v5 status_labels: a quantum's status is mirrored by a label" in dry.stdout
+        assert "  v6 batch_jobs: batch jobs, :Clustering and :BatchJob nodes" in dry.stdout
+        assert "Dry run: nothing changed." in dry.stdout
+        assert schema_version(store) == 4
+        assert not any(status_labels(store, plan_id).values())
+
+        # Killed after step 5 and the first query of step 6.
+        killed = run(["migrate"], neo4j_settings, PROVGRAPH_CRASH_AT="migration.query:2")
+        assert killed.returncode == -9, killed.stderr
+        assert schema_version(store) == 5
+        assert status_labels(store, plan_id) == labelled
+        assert "clustering_id" in schema_rules(store)
+        assert "batch_job_id" not in schema_rules(store)
+
+        done = run(["migrate"], neo4j_settings)
+        assert done.returncode == 0, done.stderr
+        assert "holds graph schema version 5;" in done.stdout
+        assert "Applying v5" not in done.stdout
+        assert "Applying v6 batch_jobs ..." in done.stdout
+        assert f"schema version {SCHEMA_VERSION} recorded" in done.stdout
+        assert done.stdout.rstrip().endswith(f"The database is at graph schema version {SCHEMA_VERSION}.")
+        assert schema_version(store) == SCHEMA_VERSION
+        assert all_rule_names() <= set(schema_rules(store))
+
+        again = run(["migrate"], neo4j_settings)
+        assert again.returncode == 0, again.stderr
+        assert "Nothing to do." in again.stdout
+
+
+def test_provgraph_migrate_refuses_a_newer_database_in_one_line(
+    store: GraphStore, neo4j_settings: ConnectionSettings
+) -> None:
+    store.write("schema_version_set", version=SCHEMA_VERSION + 1, writer="a future provenance-graph")
+    try:
+        refused = run(["migrate", "--dry-run"], neo4j_settings)
+    finally:
+        store.write("schema_version_set", version=SCHEMA_VERSION, writer="tests")
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert lines[0].startswith("error: the database at ")
+    assert f"holds graph schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}" in lines[0]
+    assert lines[1:] == ["  hint: upgrade provenance-graph, or use another database"]
+    assert "Traceback" not in refused.stderr
