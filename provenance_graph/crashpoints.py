@@ -19,6 +19,8 @@ whose half-done state matters:
 ``run.recorded``           outcomes are recorded (n-th time)
 ``run.closing``            every quantum is done; the execution is still open
 ``file.written``           a worker wrote a dataset to its temporary name, not renamed yet
+``migration.query``        a query of a schema migration step is done (n-th query); the step's
+                           version is not recorded yet
 =========================  ============================================================
 
 With ``PROVGRAPH_CRASH_AT=NAME:N`` in the environment, the N-th time this process
@@ -54,6 +56,7 @@ CRASH_POINTS = (
     "run.recorded",
     "run.closing",
     "file.written",
+    "migration.query",
 )
 
 

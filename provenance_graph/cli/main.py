@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from provenance_graph import __version__, logs
-from provenance_graph.cli import batch, interop, planning, plans, query, repo, running, server, viz
+from provenance_graph.cli import (
+    batch,
+    interop,
+    migrate,
+    planning,
+    plans,
+    query,
+    repo,
+    running,
+    server,
+    viz,
+)
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
@@ -69,6 +80,7 @@ app.command("run-job")(batch.run_job_command)
 app.command("submit")(batch.submit_command)
 app.command("status")(batch.status_command)
 app.command("restart")(batch.restart_command)
+app.command("migrate")(migrate.migrate_command)
 
 
 @app.command()

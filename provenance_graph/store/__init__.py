@@ -1,16 +1,24 @@
-"""The Neo4j graph store: connection, schema and version, plan writes and reads.
+"""The Neo4j graph store: connection, schema version and migrations, plan writes and reads.
 
 Nothing outside this package talks to the Neo4j driver. Long writes (plans, clusterings,
 executions) follow the one lease protocol of `store._lease`; plans are written by
 `store.plan_write` and read back by `store.plan_read`.
 """
 
-from provenance_graph.store.connection import GraphStore, open_store
+from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import register_datasets
+from provenance_graph.store.opening import open_store
 from provenance_graph.store.plan_delete import delete_plan
 from provenance_graph.store.plan_read import PlanSummary, StoredPlan, list_plans, plan_summary, read_plan
 from provenance_graph.store.plan_write import BatchSizes, WriteResult, write_plan
-from provenance_graph.store.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from provenance_graph.store.schema import (
+    SCHEMA_VERSION,
+    Upgrade,
+    ensure_schema,
+    migrate,
+    pending_upgrade,
+    schema_version,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -18,11 +26,14 @@ __all__ = [
     "GraphStore",
     "PlanSummary",
     "StoredPlan",
+    "Upgrade",
     "WriteResult",
     "delete_plan",
     "ensure_schema",
     "list_plans",
+    "migrate",
     "open_store",
+    "pending_upgrade",
     "plan_summary",
     "read_plan",
     "register_datasets",

@@ -26,17 +26,19 @@ from provenance_graph.errors import (
     DatabaseUnavailableError,
 )
 from provenance_graph.queries import NamedQuery, QueryLibrary, queries
-from provenance_graph.settings import ConnectionSettings, connection_from_env
+from provenance_graph.settings import ConnectionSettings
 
-__all__ = ["GraphStore", "open_store"]
+__all__ = ["GraphStore", "Reader", "Say", "quiet"]
 
 T = TypeVar("T")
 Say = Callable[[str], None]
+"""Where a long operation says what it is doing: ``print``, a console's ``print``, or `quiet`."""
 Reader = Callable[..., list[dict[str, Any]]]
 """Runs a named query with keyword parameters inside a transaction; returns its records."""
 
 
-def _quiet(_message: str) -> None:
+def quiet(_message: str) -> None:
+    """A `Say` that says nothing."""
     return None
 
 
@@ -161,8 +163,8 @@ def _tls_error(
 class GraphStore:
     """A connection to one Neo4j database, with the package's named queries.
 
-    Use `open_store` to get one with the schema checked; close it with `close`
-    or use it as a context manager.
+    Use `provenance_graph.store.open_store` to get one with the schema checked;
+    close it with `close` or use it as a context manager.
     """
 
     def __init__(self, settings: ConnectionSettings, library: QueryLibrary | None = None) -> None:
@@ -328,38 +330,3 @@ class GraphStore:
                     )
                     time.sleep(delay)
                     delay = min(2 * delay, 8.0)
-
-
-def open_store(
-    settings: ConnectionSettings | None = None,
-    *,
-    start_managed: bool = True,
-    say: Say = _quiet,
-    check_schema: bool = True,
-) -> GraphStore:
-    """Open a `GraphStore` on the configured server, or on the managed one.
-
-    With no ``settings`` and no ``NEO4J_URI`` or config file, the managed local
-    server is used, and started if it is not running (unless ``start_managed`` is
-    False). The graph schema is created or checked unless ``check_schema`` is False.
-    """
-    if settings is None:
-        settings = connection_from_env()
-    if settings is None:
-        from provenance_graph.server import ManagedServer
-
-        server = ManagedServer()
-        if start_managed:
-            server.start(say=say)
-        settings = server.connection()
-    store = GraphStore(settings)
-    try:
-        store.verify()
-        if check_schema:
-            from provenance_graph.store.schema import ensure_schema
-
-            ensure_schema(store)
-    except BaseException:
-        store.close()
-        raise
-    return store

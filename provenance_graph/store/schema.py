@@ -1,8 +1,16 @@
-"""The graph schema's version, and creating or checking the schema on connect.
+"""The graph schema's version, and when a database is brought up to it.
 
 The schema (labels, relationship types, properties, constraints and indexes)
 is a user-facing contract, documented in ``docs/schema.md``. Its version lives
 in one ``(:SchemaVersion {name: 'provenance-graph'})`` node.
+
+A database is brought from the version it holds to `SCHEMA_VERSION` by the
+migration steps of `provenance_graph.store.migrations`, one a version, in order.
+`ensure_schema` (on connect) applies them, unless one of them is ``heavy``
+(it rewrites much data): then it refuses, and ``provgraph migrate`` (`migrate`)
+applies them. A new, empty database gets every step on connect, heavy ones
+included: there is nothing to rewrite. A database newer than `SCHEMA_VERSION`
+is refused.
 
 Changelog of `SCHEMA_VERSION`:
 
@@ -32,18 +40,18 @@ Changelog of `SCHEMA_VERSION`:
 
 from __future__ import annotations
 
-import logging
-
-from neo4j import exceptions as neo4j_errors
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from provenance_graph import __version__
 from provenance_graph.errors import SchemaVersionError
-from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.connection import GraphStore, Say, quiet
+from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_step
 
-__all__ = ["SCHEMA_FILE", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
+__all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
 SCHEMA_VERSION = 6
-SCHEMA_FILE = "schema.cypher"
+"""The schema version this code reads and writes: the version of the last migration step."""
 
 
 def schema_version(store: GraphStore) -> int | None:
@@ -52,30 +60,129 @@ def schema_version(store: GraphStore) -> int | None:
     return int(rows[0]["version"]) if rows else None
 
 
-def ensure_schema(store: GraphStore) -> int:
-    """Create the schema in a new database, upgrade an older one, refuse a newer one.
+@dataclass(frozen=True)
+class Upgrade:
+    """What brings one database to the current schema: the version it holds and the steps to go."""
 
-    Returns the schema version in force.
+    uri: str
+    """The database's server, for messages."""
+    found: int | None
+    """The schema version the database holds; None for a new, empty database."""
+    target: int
+    """The version the steps bring it to."""
+    steps: tuple[Step, ...]
+    """The steps still to apply, in order; none when the database is current."""
+
+    @property
+    def heavy(self) -> tuple[Step, ...]:
+        """The steps only ``provgraph migrate`` may apply; none for a new database."""
+        if self.found is None:
+            return ()
+        return tuple(step for step in self.steps if step.heavy)
+
+
+def pending_upgrade(store: GraphStore, steps: Sequence[Step] = STEPS) -> Upgrade:
+    """What ``steps`` would do to the database; refuse a database newer than they know.
+
+    Parameters
+    ----------
+    store
+        The database.
+    steps
+        Every migration step, in version order (the package's `STEPS`).
+
+    Returns
+    -------
+    Upgrade
+        The version found and the steps after it.
+
+    Raises
+    ------
+    SchemaVersionError
+        The database holds a newer schema version than the last step's.
     """
     found = schema_version(store)
-    if found == SCHEMA_VERSION:
-        return found
-    if found is not None and found > SCHEMA_VERSION:
+    target = steps[-1].version
+    if found is not None and found > target:
         raise SchemaVersionError(
             f"the database at {store.settings.uri} holds graph schema version {found}, newer "
-            f"than version {SCHEMA_VERSION} that provenance-graph {__version__} understands",
+            f"than version {target} that provenance-graph {__version__} understands",
             hint="upgrade provenance-graph, or use another database",
         )
-    for name in store.queries.names():
-        if store.queries[name].source != SCHEMA_FILE:
-            continue
-        try:
-            store.autocommit(name)
-        except neo4j_errors.ClientError as err:
-            # A concurrent client created the same rule first: that is what we wanted.
-            if "EquivalentSchemaRuleAlreadyExists" not in (err.code or ""):
-                raise
-            logging.getLogger(__name__).debug("schema rule %s: a concurrent client created it first", name)
-    store.autocommit("schema_await_indexes", timeout_seconds=300)
-    store.write("schema_version_set", version=SCHEMA_VERSION, writer=f"provenance-graph {__version__}")
-    return SCHEMA_VERSION
+    pending = tuple(step for step in steps if step.version > (found or 0))
+    return Upgrade(uri=store.settings.uri, found=found, target=target, steps=pending)
+
+
+def ensure_schema(store: GraphStore, *, say: Say = quiet, steps: Sequence[Step] = STEPS) -> int:
+    """Create the schema in a new database, upgrade an older one, refuse a newer one.
+
+    Called on connect. Clients connecting at once may run the same steps together:
+    every step is idempotent, and the recorded version never goes down.
+
+    Parameters
+    ----------
+    store
+        The database.
+    say
+        Where to say that the schema is being created or upgraded.
+    steps
+        Every migration step, in version order (the package's `STEPS`).
+
+    Returns
+    -------
+    int
+        The schema version in force.
+
+    Raises
+    ------
+    SchemaVersionError
+        The database is newer than this code, or an older one needs a heavy step,
+        which only ``provgraph migrate`` applies.
+    """
+    upgrade = pending_upgrade(store, steps)
+    if not upgrade.steps:
+        return upgrade.target
+    if upgrade.heavy:
+        names = ", ".join(step.label for step in upgrade.heavy)
+        raise SchemaVersionError(
+            f"the database at {upgrade.uri} holds graph schema version {upgrade.found}; provenance-graph "
+            f"{__version__} needs version {upgrade.target}, and the upgrade rewrites much data ({names}), "
+            "which is not done on connect",
+            hint="run 'provgraph migrate' (with --dry-run first to see its steps)",
+        )
+    if upgrade.found is None:
+        say(f"Creating the graph schema (version {upgrade.target}) ...")
+    else:
+        say(f"Upgrading the graph schema from version {upgrade.found} to {upgrade.target} ...")
+    migrate(store, upgrade)
+    return upgrade.target
+
+
+def migrate(store: GraphStore, upgrade: Upgrade, *, say: Say = quiet) -> list[StepResult]:
+    """Apply an upgrade's steps in order, heavy ones included, recording the version after each.
+
+    What ``provgraph migrate`` runs. A crash part way leaves the version of the
+    last step done; rerunning applies the rest (each step is safe to rerun).
+
+    Parameters
+    ----------
+    store
+        The database.
+    upgrade
+        What to apply, from `pending_upgrade`.
+    say
+        Where to report progress: a line when a step starts, one when it is done.
+
+    Returns
+    -------
+    list of StepResult
+        What each step did.
+    """
+    results: list[StepResult] = []
+    for step in upgrade.steps:
+        say(f"Applying {step.label} ...")
+        result = apply_step(store, step)
+        changed = "".join(f", {n:,} {what.replace('_', ' ')}" for what, n in result.counts.items())
+        say(f"  done in {result.seconds:.1f} s{changed}; schema version {step.version} recorded")
+        results.append(result)
+    return results

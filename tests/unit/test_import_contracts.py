@@ -60,7 +60,7 @@ BREACHES = {
         frozenset({"repository-protocol", "layers", "meet-above"}),
     ),
     "the store reaching into the repository": Breach(
-        "store/plans.py", "from provenance_graph.repository import Repository", frozenset({"meet-above"})
+        "store/plan_write.py", "from provenance_graph.repository import Repository", frozenset({"meet-above"})
     ),
     "the store importing the PROV exporter": Breach(
         "store/provenance.py",
@@ -70,8 +70,14 @@ BREACHES = {
     "Activators importing viz, a sibling": Breach(
         "activators/_local.py", "import provenance_graph.viz", frozenset({"layers"})
     ),
-    "settings reaching up into the store": Breach(
-        "settings.py", "import provenance_graph.store", frozenset({"layers"})
+    "settings importing the pipeline package, a sibling": Breach(
+        "settings.py", "import provenance_graph.pipeline", frozenset({"layers"})
+    ),
+    "settings reaching up into the store, which opens through settings": Breach(
+        "settings.py", "import provenance_graph.store", frozenset({"layers", "store-layers"})
+    ),
+    "the connection reaching up to opening": Breach(
+        "store/connection.py", "import provenance_graph.store.opening", frozenset({"store-layers"})
     ),
     "a top-level module with no layer": Breach(
         "newcomer.py", "import provenance_graph.model", frozenset({"layers"})

@@ -72,4 +72,4 @@ def test_docs_and_parameters_are_extracted(tmp_path: Path) -> None:
 
 
 def test_cypher_dir_is_the_checkout_or_packaged_copy() -> None:
-    assert (cypher_dir() / "schema.cypher").is_file()
+    assert (cypher_dir() / "migrations.cypher").is_file()

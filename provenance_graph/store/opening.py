@@ -1,0 +1,66 @@
+"""`open_store`: connect to the configured Neo4j (or the managed one), then bring its schema up to date.
+
+It sits above both `provenance_graph.store.connection` (the driver) and
+`provenance_graph.store.schema` (versions and migration steps), so that imports
+point one way: opening → schema → migrations → connection.
+"""
+
+from __future__ import annotations
+
+from provenance_graph.settings import ConnectionSettings, connection_from_env
+from provenance_graph.store.connection import GraphStore, Say, quiet
+from provenance_graph.store.schema import ensure_schema
+
+__all__ = ["open_store"]
+
+
+def open_store(
+    settings: ConnectionSettings | None = None,
+    *,
+    start_managed: bool = True,
+    say: Say = quiet,
+    check_schema: bool = True,
+) -> GraphStore:
+    """Open a `GraphStore` on the configured server, or on the managed one.
+
+    With no ``settings`` and no ``NEO4J_URI`` or config file, the managed local
+    server is used, and started if it is not running (unless ``start_managed`` is
+    False). Unless ``check_schema`` is False, the graph schema is created in a new
+    database, an older one is upgraded (`ensure_schema`), and a newer one, or one
+    whose upgrade needs ``provgraph migrate``, is refused.
+
+    Parameters
+    ----------
+    settings
+        Where to connect; None for the environment, the config file or the managed server.
+    start_managed
+        Start the managed server if it is the one to use and it is not running.
+    say
+        Where to report starting the server and creating or upgrading the schema.
+    check_schema
+        Create, upgrade or check the schema. ``provgraph migrate`` passes False.
+
+    Returns
+    -------
+    GraphStore
+        An open store; close it, or use it as a context manager.
+    """
+    if settings is None:
+        settings = connection_from_env()
+    if settings is None:
+        # Imported here: only the managed-server case needs it, and it is slow to import.
+        from provenance_graph.server import ManagedServer
+
+        server = ManagedServer()
+        if start_managed:
+            server.start(say=say)
+        settings = server.connection()
+    store = GraphStore(settings)
+    try:
+        store.verify()
+        if check_schema:
+            ensure_schema(store, say=say)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,276 @@
+"""Schema migrations against the real Neo4j: older databases with plans in them, crashes, races.
+
+Neo4j Community has one user database, shared with the rest of the suite, so an
+older database is made by downgrading that one (`database_at`): the rules of the
+later steps are dropped, this test's own quanta lose what the later steps add, and
+the recorded version is lowered. Whatever happens, the schema is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from provenance_graph.errors import SchemaVersionError
+from provenance_graph.queries import queries
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import (
+    SCHEMA_VERSION,
+    GraphStore,
+    ensure_schema,
+    migrate,
+    open_store,
+    pending_upgrade,
+    read_plan,
+    schema_version,
+    write_plan,
+)
+from provenance_graph.store.migrations import STEPS, Step, apply_step
+from tests.integration.test_cli import run
+from tests.integration.test_plan_store import small_plan
+from tests.integration.test_run import STATUS_LABELS, assert_status_labels_mirror_status
+from tests.support.graph_checks import rows
+
+STATUSES = [*STATUS_LABELS, None]  # None: pending, no label
+STATUS_LABELS_VERSION = 5
+
+
+def rules_of(step: Step) -> list[tuple[str, str]]:
+    """The (CONSTRAINT or INDEX, name) pairs a step creates."""
+    found = []
+    for name in step.queries:
+        match = re.match(r"CREATE (CONSTRAINT|INDEX) (\w+) IF NOT EXISTS", queries()[name].text)
+        if match:
+            found.append((match[1], match[2]))
+    return found
+
+
+def schema_rules(store: GraphStore) -> dict[str, tuple[Any, ...]]:
+    """Every index and constraint by name, with its id: re-creating one changes its id."""
+    indexes = rows(store, "SHOW INDEXES YIELD name, id, state, labelsOrTypes, properties")
+    constraints = rows(store, "SHOW CONSTRAINTS YIELD name, id, type, labelsOrTypes, properties")
+    return {r["name"]: tuple(r.values()) for r in [*indexes, *constraints]}
+
+
+def status_labels(store: GraphStore, plan_id: str) -> dict[str, list[str]]:
+    """Each quantum of a plan by id, with its status labels."""
+    found = rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $plan_id}) "
+        "RETURN q.id AS id, [l IN labels(q) WHERE l IN $names] AS labels",
+        plan_id=plan_id,
+        names=list(STATUS_LABELS.values()),
+    )
+    return {r["id"]: sorted(r["labels"]) for r in found}
+
+
+def stored_plan_with_statuses(store: GraphStore, namespace: str) -> str:
+    """Store a small plan whose quanta have every status, labelled as the current schema labels them."""
+    graph = small_plan(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    quantum_ids = sorted(status_labels(store, plan_id))
+    for i, quantum_id in enumerate(quantum_ids):
+        status = STATUSES[i % len(STATUSES)]
+        rows(store, "MATCH (q:Quantum {id: $id}) SET q.status = $status", id=quantum_id, status=status)
+        if status is not None:
+            rows(store, f"MATCH (q:Quantum {{id: $id}}) SET q:{STATUS_LABELS[status]}", id=quantum_id)
+    return plan_id
+
+
+def strip_status_labels(store: GraphStore, plan_id: str) -> None:
+    remove = "MATCH (q:Quantum {plan_id: $plan_id}) REMOVE q:Running:Succeeded:Failed:Blocked:Skipped"
+    rows(store, remove, plan_id=plan_id)
+
+
+@contextlib.contextmanager
+def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]:
+    """The shared database made to look like schema ``version``, with ``plan_id`` in it.
+
+    The rules of later steps are dropped and, below version 5, ``plan_id``'s quanta lose
+    their status labels. Other tests' plans are not touched. Afterwards the recorded
+    version is set back to ``version`` and every later step is applied again, so the
+    database is whole whatever the test did.
+    """
+    try:
+        for step in STEPS[version:]:
+            for kind, name in rules_of(step):
+                rows(store, f"DROP {kind} $name IF EXISTS", name=name)
+        if version < STATUS_LABELS_VERSION:
+            strip_status_labels(store, plan_id)
+        store.write("schema_version_set", version=version, writer="tests: an older provenance-graph")
+        yield
+    finally:
+        store.write("schema_version_set", version=version, writer="tests: restoring")
+        ensure_schema(store)
+
+
+def all_rule_names() -> set[str]:
+    return {name for step in STEPS for _, name in rules_of(step)}
+
+
+def later_rule_names(version: int) -> set[str]:
+    return {name for step in STEPS[version:] for _, name in rules_of(step)}
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_a_database_of_an_older_version_with_plans_is_migrated_on_connect(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings, version: int
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    labelled = status_labels(store, plan_id)
+    assert {tuple(v) for v in labelled.values()} == {(label,) for label in STATUS_LABELS.values()} | {()}
+    with database_at(store, version, plan_id):
+        assert schema_version(store) == version
+        assert not later_rule_names(version) & set(schema_rules(store))
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version {version} to {SCHEMA_VERSION} ..."]
+        assert all_rule_names() <= set(schema_rules(store))
+        assert status_labels(store, plan_id) == labelled
+        assert_status_labels_mirror_status(store, plan_id)
+        graph = read_plan(store, plan_id)
+        assert graph.digest() == small_plan(namespace).digest()
+
+
+def test_a_step_rerun_after_a_crash_part_way_finishes_it_and_a_further_rerun_changes_nothing(
+    store: GraphStore, namespace: str
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    labelled = status_labels(store, plan_id)
+    labels_step, batch_step = STEPS[4], STEPS[5]
+    with database_at(store, 4, plan_id):
+        # As left by a crash: v5 labelled the succeeded quanta, then v6 made two of its four rules.
+        rows(store, "MATCH (q:Quantum {plan_id: $p, status: 'succeeded'}) SET q:Succeeded", p=plan_id)
+        for name in batch_step.queries[:2]:
+            store.autocommit(name)
+        assert schema_version(store) == 4
+        upgrade = pending_upgrade(store)
+        assert [s.version for s in upgrade.steps] == [5, 6]
+        results = migrate(store, upgrade)
+        left = [labels for labels in labelled.values() if labels and labels != ["Succeeded"]]
+        assert results[0].counts == {"quanta_labelled": len(left)}
+        assert status_labels(store, plan_id) == labelled
+        assert schema_version(store) == SCHEMA_VERSION
+        before = schema_rules(store)
+        assert all_rule_names() <= set(before)
+        # Each step again, as a client that read the old version before the others finished.
+        assert apply_step(store, labels_step).counts == {"quanta_labelled": 0}
+        assert apply_step(store, batch_step).counts == {}
+        assert schema_rules(store) == before
+        assert status_labels(store, plan_id) == labelled
+        assert schema_version(store) == SCHEMA_VERSION  # the earlier step did not lower it
+
+
+def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    labelled = status_labels(store, plan_id)
+    clients = 6
+    start = threading.Barrier(clients)
+    versions: list[int] = []
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            with GraphStore(neo4j_settings) as client:
+                start.wait(timeout=60)
+                versions.append(ensure_schema(client))
+        except BaseException as err:
+            errors.append(err)
+
+    with database_at(store, 3, plan_id):
+        threads = [threading.Thread(target=connect) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert errors == []
+        assert versions == [SCHEMA_VERSION] * clients
+        assert schema_version(store) == SCHEMA_VERSION
+        assert all_rule_names() <= set(schema_rules(store))
+        assert status_labels(store, plan_id) == labelled
+
+
+def test_a_heavy_step_is_refused_on_connect_and_applied_by_migrate(store: GraphStore, namespace: str) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    steps = (*STEPS[:-1], dataclasses.replace(STEPS[-1], heavy=True))
+    with database_at(store, 5, plan_id):
+        with pytest.raises(SchemaVersionError) as refused:
+            ensure_schema(store, steps=steps)
+        message = refused.value.message
+        assert "\n" not in message
+        assert "holds graph schema version 5; provenance-graph" in message
+        assert f"needs version {SCHEMA_VERSION}" in message and "v6 batch_jobs" in message
+        assert "provgraph migrate" in (refused.value.hint or "")
+        assert schema_version(store) == 5  # refused before changing anything
+        assert not later_rule_names(5) & set(schema_rules(store))
+        [result] = migrate(store, pending_upgrade(store, steps))
+        assert result.step.version == SCHEMA_VERSION
+        assert schema_version(store) == SCHEMA_VERSION
+        assert all_rule_names() <= set(schema_rules(store))
+
+
+@pytest.mark.slow
+def test_provgraph_migrate_lists_applies_and_resumes_after_kill_9(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)
+    labelled = status_labels(store, plan_id)
+    with database_at(store, 4, plan_id):
+        dry = run(["migrate", "--dry-run"], neo4j_settings)
+        assert dry.returncode == 0, dry.stderr
+        assert "holds graph schema version 4; provenance-graph" in dry.stdout
+        assert f"uses version {SCHEMA_VERSION}" in dry.stdout
+        assert "Steps to apply (2):" in dry.stdout
+        assert "  v5 status_labels: a quantum's status is mirrored by a label" in dry.stdout
+        assert "  v6 batch_jobs: batch jobs, :Clustering and :BatchJob nodes" in dry.stdout
+        assert "Dry run: nothing changed." in dry.stdout
+        assert schema_version(store) == 4
+        assert not any(status_labels(store, plan_id).values())
+
+        # Killed after step 5 and the first query of step 6.
+        killed = run(["migrate"], neo4j_settings, PROVGRAPH_CRASH_AT="migration.query:2")
+        assert killed.returncode == -9, killed.stderr
+        assert schema_version(store) == 5
+        assert status_labels(store, plan_id) == labelled
+        assert "clustering_id" in schema_rules(store)
+        assert "batch_job_id" not in schema_rules(store)
+
+        done = run(["migrate"], neo4j_settings)
+        assert done.returncode == 0, done.stderr
+        assert "holds graph schema version 5;" in done.stdout
+        assert "Applying v5" not in done.stdout
+        assert "Applying v6 batch_jobs ..." in done.stdout
+        assert f"schema version {SCHEMA_VERSION} recorded" in done.stdout
+        assert done.stdout.rstrip().endswith(f"The database is at graph schema version {SCHEMA_VERSION}.")
+        assert schema_version(store) == SCHEMA_VERSION
+        assert all_rule_names() <= set(schema_rules(store))
+
+        again = run(["migrate"], neo4j_settings)
+        assert again.returncode == 0, again.stderr
+        assert "Nothing to do." in again.stdout
+
+
+def test_provgraph_migrate_refuses_a_newer_database_in_one_line(
+    store: GraphStore, neo4j_settings: ConnectionSettings
+) -> None:
+    store.write("schema_version_set", version=SCHEMA_VERSION + 1, writer="a future provenance-graph")
+    try:
+        refused = run(["migrate", "--dry-run"], neo4j_settings)
+    finally:
+        store.write("schema_version_set", version=SCHEMA_VERSION, writer="tests")
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert lines[0].startswith("error: the database at ")
+    assert f"holds graph schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}" in lines[0]
+    assert lines[1:] == ["  hint: upgrade provenance-graph, or use another database"]
+    assert "Traceback" not in refused.stderr
