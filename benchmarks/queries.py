@@ -61,7 +61,8 @@ from rich.table import Table
 
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.store import GraphStore, open_store
-from provenance_graph.store.provenance import dependencies, downstream, lineage_summary, subgraph, upstream
+from provenance_graph.store.plan_questions import subgraph
+from provenance_graph.store.provenance import dependencies, downstream, lineage_summary, upstream
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "queries.jsonl"

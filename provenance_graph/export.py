@@ -1,7 +1,7 @@
 """Stored plans and their execution in other people's formats: today W3C PROV.
 
 This module owns the composition only. What a plan holds and what ran of it
-comes from a typed store function (`provenance_graph.store.provenance.recorded_plan`);
+comes from a typed store function (`provenance_graph.store.plan_questions.recorded_plan`);
 the mapping to PROV is `provenance_graph.interop.prov`'s, which never sees the
 database. Joining them here, a layer above both, keeps exporters out of the
 store: the store returns rows and knows no export format.
@@ -17,7 +17,7 @@ import prov.model as pm
 from provenance_graph.interop.prov import plan_to_prov
 from provenance_graph.model import DimensionValue
 from provenance_graph.store import GraphStore
-from provenance_graph.store.provenance import recorded_plan
+from provenance_graph.store.plan_questions import recorded_plan
 
 __all__ = ["prov_document"]
 
@@ -38,7 +38,7 @@ def prov_document(
         The stored plan's id.
     tasks, where
         Only the quanta of these task labels, at these data-ID values (as for
-        `provenance_graph.store.provenance.subgraph`); None: the whole plan.
+        `provenance_graph.store.plan_questions.subgraph`); None: the whole plan.
 
     Raises
     ------

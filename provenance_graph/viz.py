@@ -34,13 +34,8 @@ from provenance_graph.errors import QuestionError
 from provenance_graph.model import DimensionValue
 from provenance_graph.store import GraphStore
 from provenance_graph.store.datasets import dataset_facts
-from provenance_graph.store.provenance import (
-    Lineage,
-    downstream,
-    plan_task_statuses,
-    subgraph,
-    upstream,
-)
+from provenance_graph.store.plan_questions import plan_task_statuses, subgraph
+from provenance_graph.store.provenance import Lineage, downstream, upstream
 from provenance_graph.store.views import (
     Flow,
     TypeCount,

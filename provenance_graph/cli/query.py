@@ -19,20 +19,22 @@ from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue
 from provenance_graph.store import GraphStore, open_store
-from provenance_graph.store.provenance import (
-    QUERIES,
-    LineageSummary,
+from provenance_graph.store.plan_questions import (
     data_id_history,
-    dependencies,
-    downstream,
     find_datasets,
-    lineage_parameters,
-    lineage_summary,
     missing_outputs,
     plan_diff,
     plan_overview,
-    start_ids,
     subgraph,
+)
+from provenance_graph.store.provenance import (
+    QUERIES,
+    LineageSummary,
+    dependencies,
+    downstream,
+    lineage_parameters,
+    lineage_summary,
+    start_ids,
     upstream,
 )
 

@@ -80,7 +80,8 @@ def run_demo(
     # does not load the Neo4j driver: pre-flight alone never needs it.
     from provenance_graph.activators import LocalActivator, plan_pipeline
     from provenance_graph.store import open_store, plan_summary, write_plan
-    from provenance_graph.store.provenance import pick_dataset, upstream
+    from provenance_graph.store.plan_questions import pick_dataset
+    from provenance_graph.store.provenance import upstream
 
     path = repo_path or default_demo_repo()
     if path.exists():

@@ -25,18 +25,20 @@ from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan, write_plan
+from provenance_graph.store.plan_questions import (
+    data_id_history,
+    missing_outputs,
+    plan_diff,
+    plan_overview,
+    subgraph,
+)
 from provenance_graph.store.provenance import (
     children,
-    data_id_history,
     dependencies,
     downstream,
     lineage_parameters,
     lineage_summary,
-    missing_outputs,
     parents,
-    plan_diff,
-    plan_overview,
-    subgraph,
     upstream,
 )
 from tests.integration.test_cli import run
