@@ -3,13 +3,25 @@
 Everything else in the package talks to Neo4j through a `GraphStore`, by query
 name and parameters. Driver errors are translated into this package's errors
 (`DatabaseUnavailableError`, `DatabaseAuthError`, ...) with ``raise ... from``.
+
+While the server does not answer (a restart, a ``kill -9``, a failover), every
+transaction, managed or auto-commit, is run again by one retry loop of ours
+(`GraphStore._retrying`), not by the driver's: every write we make is safe to
+repeat, so a transaction whose commit was lost with the connection (the driver's
+``IncompleteCommit``, which the driver never retries) is run again too. The window
+(``settings.retry_seconds``) is measured from when the failures started, across the
+store's threads, and starts afresh once a transaction succeeds; the waits between
+attempts are short (at most `MAX_WAIT`), so a command picks up within seconds of the
+server answering again, and each is logged as a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, LiteralString, TypeVar
@@ -28,12 +40,19 @@ from provenance_graph.errors import (
 from provenance_graph.queries import NamedQuery, QueryLibrary, queries
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 
-__all__ = ["GraphStore", "open_store"]
+__all__ = ["MAX_WAIT", "GraphStore", "open_store"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Say = Callable[[str], None]
 Reader = Callable[..., list[dict[str, Any]]]
 """Runs a named query with keyword parameters inside a transaction; returns its records."""
+
+#: Seconds before the first retry of a failed transaction; each wait doubles, up to `MAX_WAIT`.
+FIRST_WAIT = 0.5
+#: The longest wait between two attempts: how soon a command notices that the server is back.
+MAX_WAIT = 2.0
 
 
 def _quiet(_message: str) -> None:
@@ -158,6 +177,20 @@ def _tls_error(
     return None
 
 
+def _server_away(err: neo4j_errors.Neo4jError | neo4j_errors.DriverError) -> bool:
+    """Whether ``err`` says the server is away or busy (retried), rather than that we erred.
+
+    A transient error (a deadlock, a database still starting), a lost or refused connection,
+    and a commit whose answer was lost with its connection are; a TLS problem, a refused
+    login or a Cypher error are not: they do not mend by waiting.
+    """
+    if isinstance(err, neo4j_errors.IncompleteCommit):
+        return True  # the driver does not retry it; every write of ours is safe to repeat
+    if isinstance(err, neo4j_errors.ServiceUnavailable):
+        return not any(isinstance(c, ssl.SSLError) for c in _causes(err))
+    return err.is_retryable()
+
+
 class GraphStore:
     """A connection to one Neo4j database, with the package's named queries.
 
@@ -173,7 +206,7 @@ class GraphStore:
                 settings.uri,
                 auth=(settings.user, settings.password.get_secret_value()),
                 user_agent=f"provenance-graph/{__version__}",
-                max_transaction_retry_time=settings.retry_seconds,
+                max_transaction_retry_time=0.0,  # we retry, from when failures started: _retrying
                 connection_acquisition_timeout=120.0,
                 notifications_min_severity="OFF",
                 **_trust_options(settings),
@@ -183,6 +216,9 @@ class GraphStore:
                 f"invalid Neo4j URI {settings.uri!r}: {err}",
                 hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
             ) from err
+        self._failing_since: float | None = None
+        """When transactions started failing because the server is away (monotonic), or None."""
+        self._failing_lock = threading.Lock()
 
     @property
     def database(self) -> str:
@@ -246,41 +282,39 @@ class GraphStore:
         return self.driver.session(database=self.database, **config)
 
     def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run a named query in a managed read transaction; return its records as dicts."""
-        return self._managed(name, params, _records, write=False)
+        """Run a named query in a read transaction; return its records as dicts."""
+        return self._transaction(name, params, _records, write=False)
 
     def read_many(self, first: str, work: Callable[[Reader], T]) -> T:
-        """Run several named queries in one managed read transaction: ``work(reader)``.
+        """Run several named queries in one read transaction: ``work(reader)``.
 
         ``reader(name, **params)`` runs a named query in that transaction and
         returns its records as dicts, so a multi-step question (a walk level by
         level) sees one consistent snapshot. The transaction is tagged with
-        ``first``, the query it starts with. ``work`` may be retried on
-        transient errors, so it must not have side effects.
+        ``first``, the query it starts with. ``work`` may be run again when the
+        server is away or busy, so it must not have side effects.
         """
 
-        @neo4j.unit_of_work(metadata=self.queries[first].metadata)
-        def unit(tx: neo4j.ManagedTransaction) -> T:
+        def unit(tx: neo4j.Transaction) -> T:
             def reader(name: str, **params: Any) -> list[dict[str, Any]]:
                 return _rows(tx.run(_cypher(self.queries[name]), params))
 
             return work(reader)
 
-        with self._translated(), self.session() as session:
-            return session.execute_read(unit)
+        return self._retrying(first, lambda: self._run_in_transaction(first, unit, write=False))
 
     def write(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run a named query in a managed write transaction; return its records as dicts."""
-        return self._managed(name, params, _records, write=True)
+        """Run a named query in a write transaction; return its records as dicts."""
+        return self._transaction(name, params, _records, write=True)
 
     def write_with(self, name: str, check: Callable[[list[dict[str, Any]]], T], **params: Any) -> T:
         """Run a named write query and ``check`` its records inside the transaction.
 
         If ``check`` raises, the transaction is rolled back and the error propagates.
         """
-        return self._managed(name, params, check, write=True)
+        return self._transaction(name, params, check, write=True)
 
-    def _managed(
+    def _transaction(
         self,
         name: str,
         params: dict[str, Any],
@@ -290,44 +324,90 @@ class GraphStore:
     ) -> T:
         named = self.queries[name]
 
-        @neo4j.unit_of_work(metadata=named.metadata)
-        def work(tx: neo4j.ManagedTransaction) -> T:
+        def unit(tx: neo4j.Transaction) -> T:
             return check(_rows(tx.run(_cypher(named), params)))
 
-        with self._translated(), self.session() as session:
-            return session.execute_write(work) if write else session.execute_read(work)
+        return self._retrying(name, lambda: self._run_in_transaction(name, unit, write=write))
+
+    def _run_in_transaction(self, name: str, unit: Callable[[neo4j.Transaction], T], *, write: bool) -> T:
+        """One attempt: ``unit`` in a transaction tagged with query ``name``, committed if it returns."""
+        mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+        with (
+            self.session(default_access_mode=mode) as session,
+            session.begin_transaction(metadata=self.queries[name].metadata) as tx,
+        ):
+            result = unit(tx)
+            tx.commit()
+            return result
 
     def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named, idempotent query in an auto-commit transaction.
 
-        Needed by ``CALL ... IN TRANSACTIONS``. The driver retries only managed
-        transactions, so transient errors (deadlocks with concurrent writers) and a
-        server that does not answer are retried here, with backoff, for up to
-        ``settings.retry_seconds``, as the driver does for managed ones.
+        Needed by ``CALL ... IN TRANSACTIONS``. It is retried like the others
+        (`_retrying`): transient errors (deadlocks with concurrent writers) and a
+        server that does not answer.
         """
         named = self.queries[name]
         q = neo4j.Query(_cypher(named), metadata=named.metadata)  # tagged: the query log names it
-        deadline = time.monotonic() + self.settings.retry_seconds
-        delay = 0.5
+
+        def attempt() -> list[dict[str, Any]]:
+            with self.session() as session:
+                return [r.data() for r in session.run(q, params)]
+
+        return self._retrying(name, attempt)
+
+    def _retrying(self, name: str, attempt: Callable[[], T]) -> T:
+        """``attempt()`` until it succeeds, while the server is away or busy, for the retry window.
+
+        The window (``settings.retry_seconds``) runs from when this store's transactions
+        started failing (or from this call's first failure, if later failures were
+        interrupted by a success elsewhere), so calls made during one outage share it; a
+        success starts it afresh. Waits grow from `FIRST_WAIT` to `MAX_WAIT` (with jitter),
+        each logged: a warning while the server is away, a debug line for a deadlock,
+        which is routine among concurrent writers. An error that waiting cannot mend,
+        or the last one when the window has run out, is raised as our own error.
+        """
+        first_failure: float | None = None
+        wait = FIRST_WAIT
         with self._translated():
             while True:
                 try:
-                    with self.session() as session:
-                        return [r.data() for r in session.run(q, params)]
-                except (
-                    neo4j_errors.TransientError,
-                    neo4j_errors.ServiceUnavailable,
-                    neo4j_errors.SessionExpired,
-                ) as err:
-                    if time.monotonic() + delay > deadline:
+                    result = attempt()
+                except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as err:
+                    if not _server_away(err):
                         raise
-                    # A deadlock with a concurrent writer is routine; a server that does not answer is news.
-                    level = logging.DEBUG if isinstance(err, neo4j_errors.TransientError) else logging.WARNING
-                    logging.getLogger(__name__).log(
-                        level, "query %s: %s: %s; retrying in %.1f s", name, type(err).__name__, err, delay
+                    now = time.monotonic()
+                    if first_failure is None:
+                        first_failure = now
+                    with self._failing_lock:
+                        if self._failing_since is None:
+                            self._failing_since = now
+                        since = min(self._failing_since, first_failure)
+                    left = since + self.settings.retry_seconds - now
+                    if left <= 0:
+                        raise
+                    pause = min(wait * random.uniform(0.8, 1.2), left)
+                    routine = isinstance(err, neo4j_errors.TransientError) and not isinstance(
+                        err, neo4j_errors.DatabaseUnavailable
                     )
-                    time.sleep(delay)
-                    delay = min(2 * delay, 8.0)
+                    _log.log(
+                        logging.DEBUG if routine else logging.WARNING,
+                        "Neo4j at %s: query %s failed (%s: %s); trying again in %.1f s "
+                        "(failing for %.0f s, giving up after %.0f s)",
+                        self.settings.uri,
+                        name,
+                        type(err).__name__,
+                        err,
+                        pause,
+                        now - since,
+                        self.settings.retry_seconds,
+                    )
+                    time.sleep(pause)
+                    wait = min(2 * wait, MAX_WAIT)
+                else:
+                    with self._failing_lock:
+                        self._failing_since = None
+                    return result
 
 
 def open_store(

@@ -1,9 +1,11 @@
-"""Integration tests: marked ``integration``; a fixture that cleans up clusterings."""
+"""Integration tests: marked ``integration``; fixtures that clean up clusterings and restart the server."""
 
 from collections.abc import Iterator
 
 import pytest
 
+from provenance_graph.server import ManagedServer
+from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import delete_clustering, list_clusterings
 
@@ -22,3 +24,17 @@ def plans(store: GraphStore, namespace: str) -> Iterator[list[str]]:
     for plan_id in made:
         for c in list_clusterings(store, plan_id):
             delete_clustering(store, plan_id, c.name)
+
+
+@pytest.fixture
+def own_server(neo4j_settings: ConnectionSettings) -> Iterator[ManagedServer]:
+    """The suite's managed server, for a test that stops or kills it; running again afterwards.
+
+    Skips the test when ``NEO4J_URI`` points at another server.
+    """
+    if not neo4j_settings.managed:
+        pytest.skip("stops the managed server; NEO4J_URI points at another one")
+    server = ManagedServer()
+    yield server
+    if not server.status().running:
+        server.start()
