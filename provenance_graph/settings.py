@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -35,6 +36,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from provenance_graph.errors import ConfigurationError
+from provenance_graph.logs import redact
 
 __all__ = [
     "DEFAULT_RETRY_SECONDS",
@@ -96,6 +98,16 @@ class ConnectionSettings(BaseModel):
     (restarting, failing over); then the command stops with a clear message."""
     managed: bool = False
     """True when this is the managed local server."""
+
+    @property
+    def display_uri(self) -> str:
+        """`uri` as messages and logs show it: a password in it (``user:password@``) is ``***``."""
+        return redact(self.uri)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields `repr` shows: `uri` as `display_uri`; the password is a `SecretStr`."""
+        for name, value in super().__repr_args__():
+            yield name, self.display_uri if name == "uri" else value
 
 
 class ServerSettings(BaseModel):

@@ -37,6 +37,7 @@ from provenance_graph.errors import (
     DatabaseTLSError,
     DatabaseUnavailableError,
 )
+from provenance_graph.logs import redact
 from provenance_graph.queries import NamedQuery, QueryLibrary, queries
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 
@@ -92,11 +93,11 @@ def _trust_options(settings: ConnectionSettings) -> dict[str, Any]:
     ca = settings.trusted_ca
     if ca is None:
         return {}
-    scheme, _, rest = settings.uri.partition("://")
+    scheme, _, rest = settings.display_uri.partition("://")
     if scheme.endswith(("+s", "+ssc")):
         plain = scheme.partition("+")[0]
         raise ConfigurationError(
-            f"a trusted CA certificate ({ca}) cannot be used with {settings.uri}: the {scheme}:// "
+            f"a trusted CA certificate ({ca}) cannot be used with {settings.display_uri}: the {scheme}:// "
             "scheme chooses its own certificate check (the system's CAs, or none for +ssc)",
             hint=f"use {plain}://{rest} with NEO4J_TRUSTED_CA (TLS is then on, checked against "
             "that CA), or unset NEO4J_TRUSTED_CA (trusted_ca in the config file)",
@@ -141,7 +142,7 @@ def _tls_error(
     server closing the connection at the Bolt handshake, tells them apart from a
     server that is not there.
     """
-    uri = settings.uri
+    uri = settings.display_uri
     for cause in _causes(err):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or str(cause)
@@ -201,9 +202,16 @@ class GraphStore:
     def __init__(self, settings: ConnectionSettings, library: QueryLibrary | None = None) -> None:
         self.settings = settings
         self.queries = library or queries()
+        if settings.display_uri != settings.uri:
+            raise ConfigurationError(
+                f"the Neo4j URI {settings.display_uri} holds a password; the driver takes the user "
+                "name and password apart from the URI",
+                hint="drop 'user:password@' from NEO4J_URI (or uri in the config file) and set "
+                "NEO4J_USER and NEO4J_PASSWORD (or user and password_file)",
+            )
         try:
             self.driver = neo4j.GraphDatabase.driver(
-                settings.uri,
+                settings.uri,  # the driver refuses a password in it: checked above
                 auth=(settings.user, settings.password.get_secret_value()),
                 user_agent=f"provenance-graph/{__version__}",
                 max_transaction_retry_time=0.0,  # we retry, from when failures started: _retrying
@@ -213,7 +221,7 @@ class GraphStore:
             )
         except (ValueError, neo4j_errors.ConfigurationError) as err:
             raise DatabaseError(
-                f"invalid Neo4j URI {settings.uri!r}: {err}",
+                f"invalid Neo4j URI {settings.display_uri!r}: {redact(str(err))}",
                 hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
             ) from err
         self._failing_since: float | None = None
@@ -243,7 +251,7 @@ class GraphStore:
             yield
         except neo4j_errors.AuthError as err:
             raise DatabaseAuthError(
-                f"Neo4j at {self.settings.uri} rejected user {self.settings.user!r}: "
+                f"Neo4j at {self.settings.display_uri} rejected user {self.settings.user!r}: "
                 "wrong user name or password",
                 hint="check NEO4J_USER/NEO4J_PASSWORD (or the config file); for the managed "
                 "server the password is in its password file",
@@ -253,24 +261,24 @@ class GraphStore:
             if tls_error is not None:
                 raise tls_error from err
             raise DatabaseUnavailableError(
-                f"no Neo4j server answers at {self.settings.uri}",
+                f"no Neo4j server answers at {self.settings.display_uri}",
                 hint="start it ('provgraph server start' for the managed one), or check NEO4J_URI",
             ) from err
         except neo4j_errors.SessionExpired as err:
             raise DatabaseUnavailableError(
-                f"the connection to Neo4j at {self.settings.uri} was lost: {err}",
+                f"the connection to Neo4j at {self.settings.display_uri} was lost: {redact(str(err))}",
                 hint="rerun the command once the server is back; plan writes resume",
             ) from err
         except neo4j_errors.ConstraintError:
             raise  # the plan writer turns these into PlanConflictError, naming the culprits
         except neo4j_errors.TransientError as err:
             raise DatabaseError(
-                f"Neo4j at {self.settings.uri} kept failing with a transient error: {err.message}",
+                f"Neo4j at {self.settings.display_uri} kept failing with a transient error: {err.message}",
                 hint="rerun the command; plan writes resume where they stopped",
             ) from err
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as err:
             message = getattr(err, "message", None) or str(err)
-            raise DatabaseError(f"Neo4j at {self.settings.uri} failed: {message}") from err
+            raise DatabaseError(f"Neo4j at {self.settings.display_uri} failed: {redact(message)}") from err
 
     def verify(self) -> None:
         """Check that the server answers and accepts our credentials."""
@@ -394,7 +402,7 @@ class GraphStore:
                         logging.DEBUG if routine else logging.WARNING,
                         "Neo4j at %s: query %s failed (%s: %s); trying again in %.1f s "
                         "(failing for %.0f s, giving up after %.0f s)",
-                        self.settings.uri,
+                        self.settings.display_uri,
                         name,
                         type(err).__name__,
                         err,
