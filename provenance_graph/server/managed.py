@@ -2,7 +2,10 @@
 
 This plays the role an embedded database would: with nothing configured, the
 tool starts its own Neo4j 5.26 Community server, bound to 127.0.0.1 with
-authentication on and a random password kept in a mode-0600 file.
+authentication on and a random password kept in a mode-0600 file. No secret is ever
+put on a command line, where every local user could read it (``/proc/*/cmdline``): the
+initial password reaches ``neo4j-admin`` in an argument file (``@file``, which its
+picocli parser expands) of mode 0600, deleted once read.
 
 Layout under the home directory (``ServerSettings.home``)::
 
@@ -564,27 +567,31 @@ class ManagedServer:
                 )
             return
         password = secrets.token_urlsafe(24)
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password + "\n")
-        os.chmod(self.password_file, 0o600)
+        _write_private(self.password_file, password + "\n")
+        # Not on the command line, where every local user reads it (/proc/PID/cmdline): in an
+        # argument file, which neo4j-admin's picocli parser reads in place of '@PATH'.
+        argfile = self.home / ".initial-password.args"
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
-        proc = subprocess.run(
-            [
-                str(java.executable),
-                "-cp",
-                f"{self.dist}/lib/*",
-                _ADMIN_TOOL,
-                "dbms",
-                "set-initial-password",
-                password,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        try:
+            _write_private(argfile, password + "\n")
+            proc = subprocess.run(
+                [
+                    str(java.executable),
+                    "-cp",
+                    f"{self.dist}/lib/*",
+                    _ADMIN_TOOL,
+                    "dbms",
+                    "set-initial-password",
+                    f"@{argfile}",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
+                check=False,
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0 or not auth_file.exists():
             self.password_file.unlink(missing_ok=True)
             message = (proc.stdout + proc.stderr).replace(password, "********").strip()
@@ -627,6 +634,14 @@ class ManagedServer:
             handle.seek(max(0, size - 200_000))
             text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by its owner only (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a file that existed keeps its mode otherwise
+        handle.write(text)
 
 
 def _port_owner(port: int) -> str:
