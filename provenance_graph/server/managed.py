@@ -469,6 +469,7 @@ class ManagedServer:
                 start_new_session=True,
             )
             console.close()
+            _await_command_line(proc)
             self.pid_file.write_text(f"{proc.pid}\n")
             return self._wait_ready(proc, proc.pid, timeout)
 
@@ -634,6 +635,24 @@ class ManagedServer:
             handle.seek(max(0, size - 200_000))
             text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _await_command_line(proc: subprocess.Popen[bytes], within: float = 10.0) -> None:
+    """Wait until the just-started ``proc`` shows its command line, or has ended.
+
+    For a few milliseconds after ``exec`` a process's ``/proc/PID/cmdline`` reads empty,
+    and `ManagedServer._pid` would take the pid for another program's and delete the pid
+    file: the start then waited its whole timeout for a server it could no longer see, and
+    left it running.
+    """
+    deadline = time.monotonic() + within
+    while proc.poll() is None and time.monotonic() < deadline:
+        with suppress_and_log(
+            _log, logging.DEBUG, "cannot read pid %d's command line yet", proc.pid, exceptions=psutil.Error
+        ):
+            if psutil.Process(proc.pid).cmdline():
+                return
+        time.sleep(0.01)
 
 
 def _write_private(path: Path, text: str) -> None:
