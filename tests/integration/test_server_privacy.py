@@ -1,14 +1,15 @@
-"""The managed server keeps its secrets: none on a command line.
+"""The managed server keeps its secrets: none on a command line, and a store only its user can read.
 
 One fresh managed server, in a home of its own whose jars are hard links to the session
 server's, is started with the real ``provgraph server start`` while a thread reads every
 process's command line (``/proc/*/cmdline``, which every local user may read) every few
-milliseconds.
+milliseconds. Its home was left open to others (mode 755), as an older provgraph made it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import threading
 import time
@@ -118,3 +119,29 @@ def test_no_secret_is_on_any_command_line(started: Started, reliability: Reliabi
     reliability.count("secrets: leaks found", len(leaks))
     assert leaks == []
     assert not list(started.server.home.glob("*.args")), "the argument file is deleted"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_store_is_private_to_its_user(started: Started, reliability: ReliabilityCounts) -> None:
+    server = started.server
+    dirs = [server.home, *(server.home / d for d in ("conf", "data", "logs", "run", "import"))]
+    files = [server.data_dir / "dbms" / "auth.ini", server.logs_dir / "neo4j.log", server.password_file]
+    files += [p for p in server.data_dir.rglob("*") if p.is_file()]
+    reliability.count("private store: files and directories checked", len(dirs) + len(files))
+    assert {d.name: oct(_mode(d)) for d in dirs} == {d.name: "0o700" for d in dirs}
+    assert [str(f) for f in files if _mode(f) & 0o077] == []
+    assert f"note: other users could enter {server.home} (was 755); made private (mode 700)" in (
+        started.start.stderr
+    ), started.start.stderr
+
+    # Opened up while it runs: the next start puts it right, and says so.
+    server.home.chmod(0o755)
+    server.data_dir.chmod(0o750)
+    again = started.provgraph("server", "start")
+    assert again.returncode == 0, again.stdout + again.stderr
+    note = f"note: other users could enter {server.home} (was 755), data (was 750); made private (mode 700)"
+    assert note in again.stderr, again.stderr
+    assert _mode(server.home) == _mode(server.data_dir) == 0o700
