@@ -70,8 +70,9 @@ _FILE_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s[%(process)d]: %(
 _STDERR_FORMAT = "%(levelname)s %(name)s: %(message)s"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
-#: ``scheme://user:password@``: the password part.
-_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
+#: ``scheme://user:password@``: the password part, up to the last ``@`` before a space or
+#: quote, so a password holding ``@`` or ``/`` (not percent-encoded) is hidden whole.
+_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*):[^\s'\"]*@")
 
 #: How to undo the configuration in force in this process (`configure`), if any.
 _ACTIVE: list[Callable[[], None]] = []

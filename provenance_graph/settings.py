@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -42,6 +43,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from provenance_graph.errors import ConfigurationError
+from provenance_graph.logs import redact
 from provenance_graph.textfiles import read_text_file
 
 __all__ = [
@@ -130,6 +132,16 @@ class ConnectionSettings(BaseModel):
                 "(an HTTP port serves Neo4j Browser)"
             )
         return value
+
+    @property
+    def display_uri(self) -> str:
+        """`uri` as messages and logs show it: a password in it (``user:password@``) is ``***``."""
+        return redact(self.uri)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields `repr` shows: `uri` as `display_uri`; the password is a `SecretStr`."""
+        for name, value in super().__repr_args__():
+            yield name, self.display_uri if name == "uri" else value
 
 
 class ServerSettings(BaseModel):

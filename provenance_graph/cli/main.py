@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -133,10 +134,11 @@ def version() -> None:
 
 
 def main() -> None:
-    """Run the command line; our errors print as one message and exit 1."""
+    """Run the command line; our errors print as one message, passwords redacted, and exit 1."""
     try:
         crash_target()  # a malformed PROVGRAPH_CRASH_AT is refused before any work
         app()
     except ProvenanceGraphError as err:
-        err_console.print(f"error: {err}", markup=False, soft_wrap=True)
+        text = logs.redact(f"error: {err}", (os.environ.get("NEO4J_PASSWORD", ""),))
+        err_console.print(text, markup=False, soft_wrap=True)
         sys.exit(1)

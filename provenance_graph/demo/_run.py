@@ -108,6 +108,5 @@ def run_demo(
             from provenance_graph.server import ManagedServer
 
             browser = ManagedServer().browser_url
-        return DemoResult(
-            graph, pipeline, path, result, summary, report, coadd, lineage, store.settings.uri, browser
-        )
+        uri = store.settings.display_uri
+        return DemoResult(graph, pipeline, path, result, summary, report, coadd, lineage, uri, browser)

@@ -4,6 +4,13 @@ This plays the role an embedded database would: with nothing configured, the
 tool starts its own Neo4j 5.26 Community server, bound to 127.0.0.1 with
 authentication on and a random password kept in a mode-0600 file.
 
+The store is private to its user: the home and the server's directories are mode 0700
+(a start finds and fixes wider ones, and says so), and the server runs with umask 077,
+so its database files, its password hash (``data/dbms/auth.ini``) and its logs are
+0600. No secret is ever put on a command line, where every local user could read it
+(``/proc/*/cmdline``): the initial password reaches ``neo4j-admin`` in an argument file
+(``@file``, which its picocli parser expands) of mode 0600, deleted once read.
+
 Layout under the home directory (``ServerSettings.home``)::
 
     dist/lib/ dist/plugins/   jars copied by Maven (server + Browser; APOC)
@@ -13,6 +20,7 @@ Layout under the home directory (``ServerSettings.home``)::
     certificates/             with Bolt TLS on: a private CA, and the Bolt key and certificate
     password                  the neo4j user's password (mode 0600)
     neo4j.pid                 pid of the running server
+    .lock                     held while a start or stop is under way
 
 The server is launched the way Neo4j's own launcher (``Neo4jCommand`` and
 ``Bootloader``) launches it: ``java -cp plugins/*:conf/*:lib/*`` with the
@@ -33,6 +41,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.error
@@ -71,6 +80,9 @@ _BROWSER_ASSET_DIR = "browser/provgraph/"
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 _TLS_LEVELS: dict[str, TlsMode] = {"DISABLED": "disabled", "OPTIONAL": "optional", "REQUIRED": "required"}
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+#: Mode of the home and the server's directories, and the umask of the server's processes.
+_PRIVATE_DIR = 0o700
+_UMASK = 0o077
 _FALLBACK_HINT = (
     "or point provgraph at an existing server with NEO4J_URI/NEO4J_PASSWORD, "
     "or run one with 'docker compose up -d' (see docker-compose.yml)"
@@ -401,10 +413,46 @@ class ManagedServer:
             ca_certificate=self.certificates.ca_file if tls != "disabled" else None,
         )
 
+    @property
+    def _private_dirs(self) -> tuple[Path, ...]:
+        """The home and the directories of the server's own, each kept at mode 0700.
+
+        ``dist/`` is not among them: its jars may be hard links shared with another home,
+        and the home's mode already hides them.
+        """
+        return (
+            self.home,
+            self.conf_dir,
+            self.data_dir,
+            self.logs_dir,
+            self.run_dir,
+            self.import_dir,
+            self.certificates.root,
+        )
+
+    def _make_private(self, say: Callable[[str], None]) -> None:
+        """Create the `_private_dirs` mode 0700; make existing ones that others may enter 0700, and say so.
+
+        ``certificates/`` is made only with Bolt TLS on.
+        """
+        widened: list[str] = []
+        for directory in self._private_dirs:
+            tls_only = directory == self.certificates.root and self.settings.bolt_tls == "disabled"
+            if tls_only and not directory.is_dir():
+                continue
+            directory.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+            mode = stat.S_IMODE(directory.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(directory, _PRIVATE_DIR)
+                name = str(directory) if directory == self.home else str(directory.relative_to(self.home))
+                widened.append(f"{name} (was {mode:o})")
+        if widened:
+            say(f"note: other users could enter {', '.join(widened)}; made private (mode 700)")
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        with (self.home / ".lock").open("w") as handle:
+        self.home.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        with os.fdopen(os.open(self.home / ".lock", os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -414,9 +462,12 @@ class ManagedServer:
     def start(self, say: Callable[[str], None] = lambda _m: None, timeout: float = 240) -> ServerStatus:
         """Start the server if it is not running, and wait until Bolt answers.
 
-        Idempotent: a running server is left as it is.
+        Idempotent: a running server is left as it is. Either way, a home or server
+        directory that others may read is made private (mode 0700) first, with one line
+        through ``say``.
         """
         with self._lock():
+            self._make_private(say)
             current = self.status()
             if current.running:
                 if current.tls != self.settings.bolt_tls:
@@ -432,20 +483,14 @@ class ManagedServer:
             self._check_ports()
             self.assemble(say)
             self._install_browser_assets()
-            for directory in (
-                self.conf_dir,
-                self.data_dir,
-                self.logs_dir,
-                self.run_dir,
-                self.import_dir,
-            ):
-                directory.mkdir(parents=True, exist_ok=True)
             if self.settings.bolt_tls != "disabled" and self.certificates.ensure():
                 say(f"Made a private CA and a Bolt certificate for 127.0.0.1 ({self.certificates.ca_file})")
             self._write_conf()
             self._ensure_password(java)
             say(f"Starting Neo4j {neo4j_version()} (logs in {self.logs_dir}) ...")
-            console = (self.logs_dir / "console.log").open("ab")
+            console = os.fdopen(
+                os.open(self.logs_dir / "console.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+            )
             cmd = [
                 str(java.executable),
                 "-cp",
@@ -464,9 +509,11 @@ class ManagedServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.home,
                 start_new_session=True,
+                umask=_UMASK,  # its database files, password hash and logs: 0600
             )
             console.close()
-            self.pid_file.write_text(f"{proc.pid}\n")
+            _await_command_line(proc)
+            _write_private(self.pid_file, f"{proc.pid}\n")
             return self._wait_ready(proc, proc.pid, timeout)
 
     def _wait_ready(self, proc: subprocess.Popen[bytes] | None, pid: int, timeout: float) -> ServerStatus:
@@ -550,7 +597,7 @@ class ManagedServer:
             }
         text = "# Written by provenance-graph on every start; edit the settings, not this file.\n"
         text += "".join(f"{k}={v}\n" for k, v in lines.items())
-        (self.conf_dir / "neo4j.conf").write_text(text, encoding="utf-8")
+        _write_private(self.conf_dir / "neo4j.conf", text)
 
     def _ensure_password(self, java: JavaRuntime) -> None:
         auth_file = self.data_dir / "dbms" / "auth.ini"
@@ -564,27 +611,32 @@ class ManagedServer:
                 )
             return
         password = secrets.token_urlsafe(24)
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password + "\n")
-        os.chmod(self.password_file, 0o600)
+        _write_private(self.password_file, password + "\n")
+        # Not on the command line, where every local user reads it (/proc/PID/cmdline): in an
+        # argument file, which neo4j-admin's picocli parser reads in place of '@PATH'.
+        argfile = self.home / ".initial-password.args"
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
-        proc = subprocess.run(
-            [
-                str(java.executable),
-                "-cp",
-                f"{self.dist}/lib/*",
-                _ADMIN_TOOL,
-                "dbms",
-                "set-initial-password",
-                password,
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        try:
+            _write_private(argfile, password + "\n")
+            proc = subprocess.run(
+                [
+                    str(java.executable),
+                    "-cp",
+                    f"{self.dist}/lib/*",
+                    _ADMIN_TOOL,
+                    "dbms",
+                    "set-initial-password",
+                    f"@{argfile}",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
+                check=False,
+                umask=_UMASK,  # data/dbms/auth.ini, the password's hash: 0600
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0 or not auth_file.exists():
             self.password_file.unlink(missing_ok=True)
             message = (proc.stdout + proc.stderr).replace(password, "********").strip()
@@ -627,6 +679,32 @@ class ManagedServer:
             handle.seek(max(0, size - 200_000))
             text = handle.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _await_command_line(proc: subprocess.Popen[bytes], within: float = 10.0) -> None:
+    """Wait until the just-started ``proc`` shows its command line, or has ended.
+
+    For a few milliseconds after ``exec`` a process's ``/proc/PID/cmdline`` reads empty,
+    and `ManagedServer._pid` would take the pid for another program's and delete the pid
+    file: the start then waited its whole timeout for a server it could no longer see, and
+    left it running.
+    """
+    deadline = time.monotonic() + within
+    while proc.poll() is None and time.monotonic() < deadline:
+        with suppress_and_log(
+            _log, logging.DEBUG, "cannot read pid %d's command line yet", proc.pid, exceptions=psutil.Error
+        ):
+            if psutil.Process(proc.pid).cmdline():
+                return
+        time.sleep(0.01)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by its owner only (mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # a file that existed keeps its mode otherwise
+        handle.write(text)
 
 
 def _port_owner(port: int) -> str:

@@ -3,13 +3,25 @@
 Everything else in the package talks to Neo4j through a `GraphStore`, by query
 name and parameters. Driver errors are translated into this package's errors
 (`DatabaseUnavailableError`, `DatabaseAuthError`, ...) with ``raise ... from``.
+
+While the server does not answer (a restart, a ``kill -9``, a failover), every
+transaction, managed or auto-commit, is run again by one retry loop of ours
+(`GraphStore._retrying`), not by the driver's: every write we make is safe to
+repeat, so a transaction whose commit was lost with the connection (the driver's
+``IncompleteCommit``, which the driver never retries) is run again too. The window
+(``settings.retry_seconds``) is measured from when the failures started, across the
+store's threads, and starts afresh once a transaction succeeds; the waits between
+attempts are short (at most `MAX_WAIT`), so a command picks up within seconds of the
+server answering again, and each is logged as a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, LiteralString, TypeVar
@@ -25,16 +37,24 @@ from provenance_graph.errors import (
     DatabaseTLSError,
     DatabaseUnavailableError,
 )
+from provenance_graph.logs import redact
 from provenance_graph.queries import NamedQuery, QueryLibrary, queries
 from provenance_graph.settings import ConnectionSettings
 
-__all__ = ["GraphStore", "Reader", "Say", "quiet"]
+__all__ = ["MAX_WAIT", "GraphStore", "Reader", "Say", "quiet"]
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Say = Callable[[str], None]
 """Where a long operation says what it is doing: ``print``, a console's ``print``, or `quiet`."""
 Reader = Callable[..., list[dict[str, Any]]]
 """Runs a named query with keyword parameters inside a transaction; returns its records."""
+
+#: Seconds before the first retry of a failed transaction; each wait doubles, up to `MAX_WAIT`.
+FIRST_WAIT = 0.5
+#: The longest wait between two attempts: how soon a command notices that the server is back.
+MAX_WAIT = 2.0
 
 
 def quiet(_message: str) -> None:
@@ -75,11 +95,11 @@ def _trust_options(settings: ConnectionSettings) -> dict[str, Any]:
     ca = settings.trusted_ca
     if ca is None:
         return {}
-    scheme, _, rest = settings.uri.partition("://")
+    scheme, _, rest = settings.display_uri.partition("://")
     if scheme.endswith(("+s", "+ssc")):
         plain = scheme.partition("+")[0]
         raise ConfigurationError(
-            f"a trusted CA certificate ({ca}) cannot be used with {settings.uri}: the {scheme}:// "
+            f"a trusted CA certificate ({ca}) cannot be used with {settings.display_uri}: the {scheme}:// "
             "scheme chooses its own certificate check (the system's CAs, or none for +ssc)",
             hint=f"use {plain}://{rest} with NEO4J_TRUSTED_CA (TLS is then on, checked against "
             "that CA), or unset NEO4J_TRUSTED_CA (trusted_ca in the config file)",
@@ -124,7 +144,7 @@ def _tls_error(
     server closing the connection at the Bolt handshake, tells them apart from a
     server that is not there.
     """
-    uri = settings.uri
+    uri = settings.display_uri
     for cause in _causes(err):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or str(cause)
@@ -160,6 +180,20 @@ def _tls_error(
     return None
 
 
+def _server_away(err: neo4j_errors.Neo4jError | neo4j_errors.DriverError) -> bool:
+    """Whether ``err`` says the server is away or busy (retried), rather than that we erred.
+
+    A transient error (a deadlock, a database still starting), a lost or refused connection,
+    and a commit whose answer was lost with its connection are; a TLS problem, a refused
+    login or a Cypher error are not: they do not mend by waiting.
+    """
+    if isinstance(err, neo4j_errors.IncompleteCommit):
+        return True  # the driver does not retry it; every write of ours is safe to repeat
+    if isinstance(err, neo4j_errors.ServiceUnavailable):
+        return not any(isinstance(c, ssl.SSLError) for c in _causes(err))
+    return err.is_retryable()
+
+
 class GraphStore:
     """A connection to one Neo4j database, with the package's named queries.
 
@@ -170,21 +204,31 @@ class GraphStore:
     def __init__(self, settings: ConnectionSettings, library: QueryLibrary | None = None) -> None:
         self.settings = settings
         self.queries = library or queries()
+        if settings.display_uri != settings.uri:
+            raise ConfigurationError(
+                f"the Neo4j URI {settings.display_uri} holds a password; the driver takes the user "
+                "name and password apart from the URI",
+                hint="drop 'user:password@' from NEO4J_URI (or uri in the config file) and set "
+                "NEO4J_USER and NEO4J_PASSWORD (or user and password_file)",
+            )
         try:
             self.driver = neo4j.GraphDatabase.driver(
-                settings.uri,
+                settings.uri,  # the driver refuses a password in it: checked above
                 auth=(settings.user, settings.password.get_secret_value()),
                 user_agent=f"provenance-graph/{__version__}",
-                max_transaction_retry_time=settings.retry_seconds,
+                max_transaction_retry_time=0.0,  # we retry, from when failures started: _retrying
                 connection_acquisition_timeout=120.0,
                 notifications_min_severity="OFF",
                 **_trust_options(settings),
             )
         except (ValueError, neo4j_errors.ConfigurationError) as err:
             raise DatabaseError(
-                f"invalid Neo4j URI {settings.uri!r}: {err}",
+                f"invalid Neo4j URI {settings.display_uri!r}: {redact(str(err))}",
                 hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
             ) from err
+        self._failing_since: float | None = None
+        """When transactions started failing because the server is away (monotonic), or None."""
+        self._failing_lock = threading.Lock()
 
     @property
     def database(self) -> str:
@@ -209,7 +253,7 @@ class GraphStore:
             yield
         except neo4j_errors.AuthError as err:
             raise DatabaseAuthError(
-                f"Neo4j at {self.settings.uri} rejected user {self.settings.user!r}: "
+                f"Neo4j at {self.settings.display_uri} rejected user {self.settings.user!r}: "
                 "wrong user name or password",
                 hint="check NEO4J_USER/NEO4J_PASSWORD (or the config file); for the managed "
                 "server the password is in its password file",
@@ -219,24 +263,24 @@ class GraphStore:
             if tls_error is not None:
                 raise tls_error from err
             raise DatabaseUnavailableError(
-                f"no Neo4j server answers at {self.settings.uri}",
+                f"no Neo4j server answers at {self.settings.display_uri}",
                 hint="start it ('provgraph server start' for the managed one), or check NEO4J_URI",
             ) from err
         except neo4j_errors.SessionExpired as err:
             raise DatabaseUnavailableError(
-                f"the connection to Neo4j at {self.settings.uri} was lost: {err}",
+                f"the connection to Neo4j at {self.settings.display_uri} was lost: {redact(str(err))}",
                 hint="rerun the command once the server is back; plan writes resume",
             ) from err
         except neo4j_errors.ConstraintError:
             raise  # the plan writer turns these into PlanConflictError, naming the culprits
         except neo4j_errors.TransientError as err:
             raise DatabaseError(
-                f"Neo4j at {self.settings.uri} kept failing with a transient error: {err.message}",
+                f"Neo4j at {self.settings.display_uri} kept failing with a transient error: {err.message}",
                 hint="rerun the command; plan writes resume where they stopped",
             ) from err
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as err:
             message = getattr(err, "message", None) or str(err)
-            raise DatabaseError(f"Neo4j at {self.settings.uri} failed: {message}") from err
+            raise DatabaseError(f"Neo4j at {self.settings.display_uri} failed: {redact(message)}") from err
 
     def verify(self) -> None:
         """Check that the server answers and accepts our credentials."""
@@ -248,41 +292,39 @@ class GraphStore:
         return self.driver.session(database=self.database, **config)
 
     def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run a named query in a managed read transaction; return its records as dicts."""
-        return self._managed(name, params, _records, write=False)
+        """Run a named query in a read transaction; return its records as dicts."""
+        return self._transaction(name, params, _records, write=False)
 
     def read_many(self, first: str, work: Callable[[Reader], T]) -> T:
-        """Run several named queries in one managed read transaction: ``work(reader)``.
+        """Run several named queries in one read transaction: ``work(reader)``.
 
         ``reader(name, **params)`` runs a named query in that transaction and
         returns its records as dicts, so a multi-step question (a walk level by
         level) sees one consistent snapshot. The transaction is tagged with
-        ``first``, the query it starts with. ``work`` may be retried on
-        transient errors, so it must not have side effects.
+        ``first``, the query it starts with. ``work`` may be run again when the
+        server is away or busy, so it must not have side effects.
         """
 
-        @neo4j.unit_of_work(metadata=self.queries[first].metadata)
-        def unit(tx: neo4j.ManagedTransaction) -> T:
+        def unit(tx: neo4j.Transaction) -> T:
             def reader(name: str, **params: Any) -> list[dict[str, Any]]:
                 return _rows(tx.run(_cypher(self.queries[name]), params))
 
             return work(reader)
 
-        with self._translated(), self.session() as session:
-            return session.execute_read(unit)
+        return self._retrying(first, lambda: self._run_in_transaction(first, unit, write=False))
 
     def write(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run a named query in a managed write transaction; return its records as dicts."""
-        return self._managed(name, params, _records, write=True)
+        """Run a named query in a write transaction; return its records as dicts."""
+        return self._transaction(name, params, _records, write=True)
 
     def write_with(self, name: str, check: Callable[[list[dict[str, Any]]], T], **params: Any) -> T:
         """Run a named write query and ``check`` its records inside the transaction.
 
         If ``check`` raises, the transaction is rolled back and the error propagates.
         """
-        return self._managed(name, params, check, write=True)
+        return self._transaction(name, params, check, write=True)
 
-    def _managed(
+    def _transaction(
         self,
         name: str,
         params: dict[str, Any],
@@ -292,41 +334,87 @@ class GraphStore:
     ) -> T:
         named = self.queries[name]
 
-        @neo4j.unit_of_work(metadata=named.metadata)
-        def work(tx: neo4j.ManagedTransaction) -> T:
+        def unit(tx: neo4j.Transaction) -> T:
             return check(_rows(tx.run(_cypher(named), params)))
 
-        with self._translated(), self.session() as session:
-            return session.execute_write(work) if write else session.execute_read(work)
+        return self._retrying(name, lambda: self._run_in_transaction(name, unit, write=write))
+
+    def _run_in_transaction(self, name: str, unit: Callable[[neo4j.Transaction], T], *, write: bool) -> T:
+        """One attempt: ``unit`` in a transaction tagged with query ``name``, committed if it returns."""
+        mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+        with (
+            self.session(default_access_mode=mode) as session,
+            session.begin_transaction(metadata=self.queries[name].metadata) as tx,
+        ):
+            result = unit(tx)
+            tx.commit()
+            return result
 
     def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named, idempotent query in an auto-commit transaction.
 
-        Needed by ``CALL ... IN TRANSACTIONS``. The driver retries only managed
-        transactions, so transient errors (deadlocks with concurrent writers) and a
-        server that does not answer are retried here, with backoff, for up to
-        ``settings.retry_seconds``, as the driver does for managed ones.
+        Needed by ``CALL ... IN TRANSACTIONS``. It is retried like the others
+        (`_retrying`): transient errors (deadlocks with concurrent writers) and a
+        server that does not answer.
         """
         named = self.queries[name]
         q = neo4j.Query(_cypher(named), metadata=named.metadata)  # tagged: the query log names it
-        deadline = time.monotonic() + self.settings.retry_seconds
-        delay = 0.5
+
+        def attempt() -> list[dict[str, Any]]:
+            with self.session() as session:
+                return [r.data() for r in session.run(q, params)]
+
+        return self._retrying(name, attempt)
+
+    def _retrying(self, name: str, attempt: Callable[[], T]) -> T:
+        """``attempt()`` until it succeeds, while the server is away or busy, for the retry window.
+
+        The window (``settings.retry_seconds``) runs from when this store's transactions
+        started failing (or from this call's first failure, if later failures were
+        interrupted by a success elsewhere), so calls made during one outage share it; a
+        success starts it afresh. Waits grow from `FIRST_WAIT` to `MAX_WAIT` (with jitter),
+        each logged: a warning while the server is away, a debug line for a deadlock,
+        which is routine among concurrent writers. An error that waiting cannot mend,
+        or the last one when the window has run out, is raised as our own error.
+        """
+        first_failure: float | None = None
+        wait = FIRST_WAIT
         with self._translated():
             while True:
                 try:
-                    with self.session() as session:
-                        return [r.data() for r in session.run(q, params)]
-                except (
-                    neo4j_errors.TransientError,
-                    neo4j_errors.ServiceUnavailable,
-                    neo4j_errors.SessionExpired,
-                ) as err:
-                    if time.monotonic() + delay > deadline:
+                    result = attempt()
+                except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as err:
+                    if not _server_away(err):
                         raise
-                    # A deadlock with a concurrent writer is routine; a server that does not answer is news.
-                    level = logging.DEBUG if isinstance(err, neo4j_errors.TransientError) else logging.WARNING
-                    logging.getLogger(__name__).log(
-                        level, "query %s: %s: %s; retrying in %.1f s", name, type(err).__name__, err, delay
+                    now = time.monotonic()
+                    if first_failure is None:
+                        first_failure = now
+                    with self._failing_lock:
+                        if self._failing_since is None:
+                            self._failing_since = now
+                        since = min(self._failing_since, first_failure)
+                    left = since + self.settings.retry_seconds - now
+                    if left <= 0:
+                        raise
+                    pause = min(wait * random.uniform(0.8, 1.2), left)
+                    routine = isinstance(err, neo4j_errors.TransientError) and not isinstance(
+                        err, neo4j_errors.DatabaseUnavailable
                     )
-                    time.sleep(delay)
-                    delay = min(2 * delay, 8.0)
+                    _log.log(
+                        logging.DEBUG if routine else logging.WARNING,
+                        "Neo4j at %s: query %s failed (%s: %s); trying again in %.1f s "
+                        "(failing for %.0f s, giving up after %.0f s)",
+                        self.settings.display_uri,
+                        name,
+                        type(err).__name__,
+                        err,
+                        pause,
+                        now - since,
+                        self.settings.retry_seconds,
+                    )
+                    time.sleep(pause)
+                    wait = min(2 * wait, MAX_WAIT)
+                else:
+                    with self._failing_lock:
+                        self._failing_since = None
+                    return result

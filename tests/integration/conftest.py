@@ -1,4 +1,4 @@
-"""Integration tests: marked ``integration``; a fixture that cleans up clusterings; a small demo repository."""
+"""Integration tests: marked ``integration``; fixtures: clusterings cleaned up, a small demo repository, the server restarted."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from provenance_graph.demo import make_demo_repo
+from provenance_graph.server import ManagedServer
+from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import delete_clustering, list_clusterings
 
@@ -32,3 +34,17 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "repo"
     make_demo_repo(path, visits=1, detectors=2).close()
     return path
+
+
+@pytest.fixture
+def own_server(neo4j_settings: ConnectionSettings) -> Iterator[ManagedServer]:
+    """The suite's managed server, for a test that stops or kills it; running again afterwards.
+
+    Skips the test when ``NEO4J_URI`` points at another server.
+    """
+    if not neo4j_settings.managed:
+        pytest.skip("stops the managed server; NEO4J_URI points at another one")
+    server = ManagedServer()
+    yield server
+    if not server.status().running:
+        server.start()

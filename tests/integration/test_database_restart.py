@@ -80,13 +80,12 @@ def _wait_until_going(
 def test_a_run_rides_out_a_database_restart_and_an_impatient_one_stops_clearly_then_resumes(
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
+    own_server: ManagedServer,
     namespace: str,
     tmp_path: Path,
     reliability: ReliabilityCounts,
 ) -> None:
-    if not neo4j_settings.managed:
-        pytest.skip("restarts the managed server; NEO4J_URI points at another one")
-    server = ManagedServer()
+    server = own_server
     plans = {"patient": f"{namespace}-patient", "impatient": f"{namespace}-impatient"}
     totals = _store_plans(store, tmp_path / "repo", namespace, plans)
 

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from provenance_graph import logs
 from provenance_graph.errors import ConfigurationError
 from provenance_graph.repository import Repository
 from provenance_graph.server import ManagedServer
 from provenance_graph.server.tls import BoltCertificates
-from provenance_graph.settings import ServerSettings
+from provenance_graph.settings import ConnectionSettings, ServerSettings
 from tests.unit.test_quantum_runner import _setup
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
@@ -73,6 +74,17 @@ def test_passwords_in_uris_and_known_secrets_are_redacted() -> None:
     assert logs.redact(text, ("hunter22", "")) == (
         "connect neo4j+s://alice:***@db.example:7687 and bolt://db:7687 with ***"
     )
+
+
+def test_a_password_holding_at_or_slash_is_hidden_whole() -> None:
+    text = "at 'neo4j://alice:p@ss/w0rd@db:7687' and bolt://:only-secret@db"
+    assert logs.redact(text) == "at 'neo4j://alice:***@db:7687' and bolt://:***@db"
+
+
+def test_settings_show_a_password_in_the_uri_as_stars() -> None:
+    settings = ConnectionSettings(uri="neo4j://alice:hunter22@db:7687", password=SecretStr("x"))
+    assert settings.display_uri == "neo4j://alice:***@db:7687"
+    assert "hunter22" not in repr(settings) and "hunter22" not in str(settings)
 
 
 def test_a_configured_file_gets_the_levels_asked_for_and_nothing_else(
