@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import resource
+import select
 import signal
 import socket
 import threading
@@ -164,7 +165,7 @@ def _gone(pid: int) -> bool:
     to the end, as ``subprocess.communicate`` does, reaps it only once the workers,
     which hold that output open, are gone.
 
-    The exceptions caught here are the answers, asked every second: none is logged.
+    The exceptions caught here are the answers, asked often: none is logged.
     """
     try:
         os.kill(pid, 0)
@@ -179,10 +180,40 @@ def _gone(pid: int) -> bool:
     return state == "Z"
 
 
-def _exit_when_gone(pid: int, every: float = 1.0) -> None:
-    """Exit this worker at once when process ``pid`` (the Activator) has ended."""
+#: Seconds between looks at the Activator, where the kernel cannot say when it ends (no pidfd).
+WATCH_EVERY = 0.1
+
+
+def _end_of(pid: int) -> select.poll | None:
+    """A poll object that becomes ready when process ``pid`` ends (a Linux pidfd), or None.
+
+    The pidfd is ready the moment the process exits, before anyone reaps it. Linux 5.3 and
+    later have it; elsewhere, or when it is refused, the watch falls back to looking.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError) as err:  # not Linux 5.3+, or the process is gone already
+        _log.debug(
+            "no pidfd for pid %d (%s: %s): looking every %.1f s", pid, type(err).__name__, err, WATCH_EVERY
+        )
+        return None
+    waiter = select.poll()
+    waiter.register(fd, select.POLLIN)
+    return waiter
+
+
+def _exit_when_gone(pid: int) -> None:
+    """Exit this worker as soon as process ``pid`` (the Activator) has ended.
+
+    It waits on the process's pidfd, which wakes it at once, or looks every `WATCH_EVERY`
+    seconds. A task holding the GIL in one long C call delays the exit until the call returns.
+    """
+    waiter = _end_of(pid)
     while True:
-        time.sleep(every)
+        if waiter is not None:
+            waiter.poll(WATCH_EVERY * 1000)
+        else:
+            time.sleep(WATCH_EVERY)
         if _gone(pid):
             os._exit(1)  # orphaned: the next run repairs and reruns what we were doing
 
@@ -196,8 +227,12 @@ def init_worker(
     """Set up a worker process: open the repository, load the pipeline with its overrides.
 
     Workers ignore Ctrl-C: the Activator that owns them decides how to stop. With
-    ``activator_pid``, a worker exits when that process dies (``kill -9``), so no
-    orphan goes on writing beside the run that repairs its quanta.
+    ``activator_pid``, a worker exits as soon as that process dies (``kill -9``;
+    `_exit_when_gone`), so no orphan goes on writing beside the run that repairs its quanta.
+
+    Linux's ``PR_SET_PDEATHSIG`` does not serve here: a worker's parent is the
+    forkserver, not the Activator, and the forkserver ends only after its workers
+    (each holds its "alive" pipe).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_from_env()

@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
 from provenance_graph.model import DatasetType, Quantum
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.preflight import preflight
@@ -87,3 +89,23 @@ def test_a_killed_activator_counts_as_gone_before_it_is_reaped() -> None:
     assert _gone(child.pid)  # ended, not reaped: kill(pid, 0) still succeeds
     child.wait()
     assert _gone(child.pid)
+
+
+def test_a_worker_hears_of_its_activators_end_at_once_not_at_its_next_look() -> None:
+    """The watch waits on the Activator's pidfd (Linux 5.3+), which is ready as soon as it ends."""
+    import subprocess
+    import sys
+
+    from provenance_graph.quantum_runner import _end_of
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        waiter = _end_of(child.pid)
+        if waiter is None:
+            pytest.skip("no pidfd on this system: the watch looks every 0.1 s instead")
+        assert waiter.poll(0) == [], "ready while the process runs"
+        child.kill()
+        assert waiter.poll(30_000), "not ready once the process ended"
+    finally:
+        child.kill()
+        child.wait()
