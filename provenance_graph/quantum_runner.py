@@ -1,9 +1,11 @@
 """Running quanta in a worker process: the code every Activator's workers share.
 
-A worker is set up once (`init_worker`: open the repository, load the
-pipeline), then runs quanta one after another (`run_in_worker`), or the quanta
-of one batch job in order (`run_job_in_worker`; `run_batch_job` for engines
-such as Parsl whose workers are not set up by us). Running a
+A worker is set up once from a `WorkerSpec` (`init_worker`): for a plan of our
+own task framework, `PipelineWorkerSpec` opens the repository and loads the
+pipeline; a plan imported from a Rubin QuantumGraph brings its own spec
+(`provenance_graph.interop.butler_run`). It then runs quanta one after another
+(`run_in_worker`), or the quanta of one batch job in order (`run_job_in_worker`;
+`run_batch_job` for engines such as Parsl whose workers are not set up by us). Running a
 quantum means: clear what an earlier, unfinished attempt left among its outputs,
 call the task's ``run_quantum``, check that every predicted output was written,
 and fingerprint the outputs (size, SHA-256). Whatever happens is returned as an
@@ -16,9 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import resource
-import select
 import signal
 import socket
 import threading
@@ -26,14 +25,24 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol
 
 from provenance_graph.logs import configure_from_env, suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
 from provenance_graph.pipeline import Pipeline, PipelineTask
 from provenance_graph.repository import Repository, RepositoryQuantumIO
+from provenance_graph.workers import attempt_outcome, exit_when_gone, reset_peak_rss, run_in_order
 
-__all__ = ["QuantumRunner", "init_worker", "run_batch_job", "run_in_worker", "run_job_in_worker"]
+__all__ = [
+    "PipelineWorkerSpec",
+    "QuantumRunner",
+    "Runner",
+    "WorkerSpec",
+    "init_worker",
+    "run_batch_job",
+    "run_in_worker",
+    "run_job_in_worker",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -41,25 +50,51 @@ _log = logging.getLogger(__name__)
 TRACEBACK_LINES = 12
 
 
-def _reset_peak_rss() -> None:
-    """Reset this process's peak RSS (Linux: VmHWM), so the next reading is per attempt."""
-    with suppress_and_log(
-        _log,
-        logging.DEBUG,
-        "cannot reset the peak RSS: readings are the process's lifetime peak",
-        exceptions=OSError,
-    ):
-        Path("/proc/self/clear_refs").write_text("5")
+class Runner(Protocol):
+    """What runs quanta in a worker: one at a time, or a batch job's in order."""
+
+    def run(self, quantum: Quantum) -> AttemptOutcome:
+        """Run one quantum; never raises for a failure of the task itself."""
+        ...
+
+    def run_job(self, quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
+        """Run quanta in order, stopping after the first failure."""
+        ...
 
 
-def _peak_rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError as err:  # not Linux: the lifetime peak, from getrusage
-        _log.debug("cannot read VmHWM (%s); using getrusage's peak RSS", err)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+class WorkerSpec(Protocol):
+    """What a worker process is set up from: small, picklable, sent once per worker."""
+
+    def key(self) -> str:
+        """Equal for specs that make the same runner (a Parsl worker keeps its runner while it is)."""
+        ...
+
+    def make_runner(self) -> Runner:
+        """Set up the runner (open the repository, import and load what the quanta need)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PipelineWorkerSpec:
+    """A worker of a plan of our own task framework: its repository and pipeline."""
+
+    repository_root: str
+    pipeline_yaml: str
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def key(self) -> str:
+        """The repository, pipeline and overrides, as JSON."""
+        return json.dumps(
+            [self.repository_root, self.pipeline_yaml, self.overrides], sort_keys=True, default=str
+        )
+
+    def make_runner(self) -> QuantumRunner:
+        """Open the repository and load the pipeline with its overrides."""
+        pipeline = Pipeline.from_yaml(self.pipeline_yaml, source="the plan's pipeline").with_config(
+            self.overrides
+        )
+        _log.debug("worker set up: repository %s, %d tasks", self.repository_root, len(pipeline))
+        return QuantumRunner(Repository.open(self.repository_root), pipeline)
 
 
 @dataclass
@@ -78,7 +113,7 @@ class QuantumRunner:
 
     def run(self, quantum: Quantum) -> AttemptOutcome:
         """Run one quantum; never raises for a failure of the task itself."""
-        _reset_peak_rss()
+        reset_peak_rss()
         started = time.perf_counter()
         try:
             for ref in quantum.outputs:  # leftovers of an interrupted or failed attempt
@@ -109,126 +144,30 @@ class QuantumRunner:
                     self.repository.remove(ref)
             lines = traceback.format_exception(err)
             tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
-            return self._outcome(
+            return attempt_outcome(
                 quantum, started, succeeded=False, error=f"{type(err).__name__}: {err}\n{tail}"
             )
-        return self._outcome(quantum, started, succeeded=True, outputs=outputs)
+        return attempt_outcome(quantum, started, succeeded=True, outputs=outputs)
 
     def run_job(self, quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
-        """Run a batch job's quanta in the order given; stop at the first failure.
-
-        Returns the outcomes of the quanta that ran: all of them, or up to and including the
-        one that failed (the ones after it were not started).
-        """
-        outcomes: list[AttemptOutcome] = []
-        for quantum in quanta:
-            outcomes.append(self.run(quantum))
-            if not outcomes[-1].succeeded:
-                break
-        return outcomes
-
-    def _outcome(
-        self,
-        quantum: Quantum,
-        started: float,
-        *,
-        succeeded: bool,
-        error: str | None = None,
-        outputs: tuple[OutputRecord, ...] = (),
-    ) -> AttemptOutcome:
-        return AttemptOutcome(
-            quantum_id=quantum.id,
-            succeeded=succeeded,
-            duration_s=time.perf_counter() - started,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            peak_rss_mb=_peak_rss_mb(),
-            exit_status=0 if succeeded else 1,
-            error=error,
-            outputs=outputs,
-        )
+        """Run a batch job's quanta in the order given; stop at the first failure (`run_in_order`)."""
+        return run_in_order(self.run, quanta)
 
 
 #: The worker process's runner, set by `init_worker`.
-_WORKER: dict[str, QuantumRunner] = {}
+_WORKER: dict[str, Runner] = {}
 #: What `run_batch_job` set the worker's runner up with.
 _WORKER_KEY: dict[str, str] = {}
 #: Activator processes this worker watches (`run_batch_job`).
 _WATCHED: set[int] = set()
 
 
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended.
-
-    A killed process whose parent has not reaped it yet (a zombie) has ended too; it
-    still answers ``kill(pid, 0)``. A parent that reads the killed command's output
-    to the end, as ``subprocess.communicate`` does, reaps it only once the workers,
-    which hold that output open, are gone.
-
-    The exceptions caught here are the answers, asked often: none is logged.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:  # Linux: the state follows the parenthesised command name
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state == "Z"
-
-
-#: Seconds between looks at the Activator, where the kernel cannot say when it ends (no pidfd).
-WATCH_EVERY = 0.1
-
-
-def _end_of(pid: int) -> select.poll | None:
-    """A poll object that becomes ready when process ``pid`` ends (a Linux pidfd), or None.
-
-    The pidfd is ready the moment the process exits, before anyone reaps it. Linux 5.3 and
-    later have it; elsewhere, or when it is refused, the watch falls back to looking.
-    """
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError) as err:  # not Linux 5.3+, or the process is gone already
-        _log.debug(
-            "no pidfd for pid %d (%s: %s): looking every %.1f s", pid, type(err).__name__, err, WATCH_EVERY
-        )
-        return None
-    waiter = select.poll()
-    waiter.register(fd, select.POLLIN)
-    return waiter
-
-
-def _exit_when_gone(pid: int) -> None:
-    """Exit this worker as soon as process ``pid`` (the Activator) has ended.
-
-    It waits on the process's pidfd, which wakes it at once, or looks every `WATCH_EVERY`
-    seconds. A task holding the GIL in one long C call delays the exit until the call returns.
-    """
-    waiter = _end_of(pid)
-    while True:
-        if waiter is not None:
-            waiter.poll(WATCH_EVERY * 1000)
-        else:
-            time.sleep(WATCH_EVERY)
-        if _gone(pid):
-            os._exit(1)  # orphaned: the next run repairs and reruns what we were doing
-
-
-def init_worker(
-    repository_root: str,
-    pipeline_yaml: str,
-    overrides: dict[str, dict[str, object]],
-    activator_pid: int | None = None,
-) -> None:
-    """Set up a worker process: open the repository, load the pipeline with its overrides.
+def init_worker(spec: WorkerSpec, activator_pid: int | None = None) -> None:
+    """Set up a worker process from ``spec`` (open the repository, load the pipeline...).
 
     Workers ignore Ctrl-C: the Activator that owns them decides how to stop. With
     ``activator_pid``, a worker exits as soon as that process dies (``kill -9``;
-    `_exit_when_gone`), so no orphan goes on writing beside the run that repairs its quanta.
+    `exit_when_gone`), so no orphan goes on writing beside the run that repairs its quanta.
 
     Linux's ``PR_SET_PDEATHSIG`` does not serve here: a worker's parent is the
     forkserver, not the Activator, and the forkserver ends only after its workers
@@ -237,10 +176,8 @@ def init_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_from_env()
     if activator_pid is not None:
-        threading.Thread(target=_exit_when_gone, args=(activator_pid,), daemon=True).start()
-    pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
-    _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
-    _log.debug("worker set up: repository %s, %d tasks", repository_root, len(pipeline))
+        threading.Thread(target=exit_when_gone, args=(activator_pid,), daemon=True).start()
+    _WORKER["runner"] = spec.make_runner()
 
 
 def run_in_worker(quantum: Quantum) -> AttemptOutcome:
@@ -260,27 +197,23 @@ def run_job_in_worker(quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
 
 
 def run_batch_job(
-    repository_root: str,
-    pipeline_yaml: str,
-    overrides: dict[str, dict[str, object]],
+    spec: WorkerSpec,
     quanta: Sequence[Quantum],
     activator: tuple[str, int] | None = None,
 ) -> list[AttemptOutcome]:
     """Run one batch job's quanta in order, in a worker of an engine that does not call `init_worker`.
 
-    The repository and pipeline are opened once per worker process and kept while later jobs
-    use the same ones (a Parsl worker runs many jobs). ``activator`` is the host and pid of the
+    The runner is set up once per worker process and kept while later jobs bring an equal
+    spec (a Parsl worker runs many jobs). ``activator`` is the host and pid of the
     Activator that submitted the job: a worker on the same host exits when that process is gone
     (``kill -9``), so no orphan goes on writing beside the run that repairs its quanta.
     """
     if activator is not None and activator[0] == socket.gethostname() and activator[1] not in _WATCHED:
         _WATCHED.add(activator[1])
-        threading.Thread(target=_exit_when_gone, args=(activator[1],), daemon=True).start()
-    key = json.dumps([repository_root, pipeline_yaml, overrides], sort_keys=True, default=str)
+        threading.Thread(target=exit_when_gone, args=(activator[1],), daemon=True).start()
+    key = spec.key()
     if _WORKER_KEY.get("runner") != key:
         configure_from_env()
-        pipeline = Pipeline.from_yaml(pipeline_yaml, source="the plan's pipeline").with_config(overrides)
-        _WORKER["runner"] = QuantumRunner(Repository.open(repository_root), pipeline)
+        _WORKER["runner"] = spec.make_runner()
         _WORKER_KEY["runner"] = key
-        _log.debug("batch worker set up: repository %s, %d tasks", repository_root, len(pipeline))
     return _WORKER["runner"].run_job(quanta)

@@ -2,9 +2,11 @@
 
 `Activator.run` is the same for every Activator. It
 
-1. reads the complete plan and its pipeline (with run-time config overrides,
-   refused if they would change any task's connections) and opens its repository
-   (`Activator.prepare`; constructors do no I/O);
+1. reads the complete plan and picks its backend (`Activator.prepare`; constructors
+   do no I/O): a plan of our own pre-flight runs its pipeline (with run-time config
+   overrides, refused if they would change any task's connections) over its repository;
+   a plan imported from a Rubin QuantumGraph runs pipe_base's tasks against the Butler
+   repository given (``butler``) (`provenance_graph.activators._backends`);
 2. starts an ``(:Execution)`` in the graph, giving back the quanta of dead
    executions first (`provenance_graph.store.execution`);
 3. schedules: a quantum is ready when all its parents (the producers of its
@@ -16,9 +18,9 @@
 5. on Ctrl-C, stops the workers and gives the unfinished quanta back, so the
    next run resumes them; a ``kill -9`` is repaired by the next run instead.
 
-Subclasses supply only how quanta are executed: `_open`, `_submit`, `_close`,
-and may say what the unit of dispatch is (`_units`): one quantum (the default), or
-the quanta of one batch job, claimed together and run in order by one worker.
+Subclasses supply only how quanta are dispatched to workers (which the backend sets
+up): `_open`, `_submit`, `_close`, and may say what the unit of dispatch is (`_units`):
+one quantum (the default), or the quanta of one batch job, claimed together and run in order by one worker.
 A unit is ready when every unit it depends on is done; a unit with a failure is
 retried ``retries`` times (only its unfinished quanta), then everything
 downstream of it is blocked. Rerunning a plan skips what succeeded, retries what
@@ -37,11 +39,14 @@ from logging import WARNING, getLogger
 from pathlib import Path
 from typing import Any, Self, final
 
+from provenance_graph.activators._backends import Backend, ButlerBackend, PipelineBackend
 from provenance_graph.crashpoints import crash_point
-from provenance_graph.errors import ExecutionError, RepositoryError
+from provenance_graph.errors import ExecutionError
+from provenance_graph.interop.butler_run import ButlerPlan, is_from_quantum_graph
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.pipeline import Pipeline
+from provenance_graph.quantum_runner import WorkerSpec
 from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.execution import ExecutionRecord
@@ -61,9 +66,7 @@ class _Prepared:
     """What `Activator.prepare` read."""
 
     graph: PlanGraph
-    pipeline: Pipeline
-    repository_root: Path
-    repository: Repository
+    backend: Backend
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class RunReport:
     """Quanta of dead executions given back at the start."""
     failures: list[Failure]
     seconds: float
+    messages: tuple[str, ...] = ()
+    """What the backend said when it finished (e.g. datasets registered in a Butler)."""
 
     @property
     def ok(self) -> bool:
@@ -134,6 +139,12 @@ class Activator(abc.ABC):
     repository
         Where inputs are read and outputs written; default: the repository the
         plan was made from (its ``repository`` metadata).
+    butler
+        The Butler repository a plan imported from a Rubin QuantumGraph runs against
+        (required for those, refused for others).
+    memory_per_quantum
+        For a plan from a QuantumGraph: the memory each quantum may use (``4GB``), as
+        ``pipetask``'s ``--memory-per-quantum``; a task that needs more fails.
     jobs
         How many quanta may run at once.
     fail_fast
@@ -159,6 +170,8 @@ class Activator(abc.ABC):
         plan_id: str,
         *,
         repository: str | Path | None = None,
+        butler: str | Path | None = None,
+        memory_per_quantum: str | None = None,
         jobs: int = 1,
         fail_fast: bool = False,
         skip_existing: bool = True,
@@ -179,6 +192,8 @@ class Activator(abc.ABC):
         self.config = {k: dict(v) for k, v in (config or {}).items()}
         self.on_progress = on_progress or (lambda _p: None)
         self._repository_arg = repository
+        self._butler_arg = butler
+        self._memory_per_quantum = memory_per_quantum
         self._prepared: _Prepared | None = None
 
     # --- reading the plan: no I/O before this ---------------------------------------------
@@ -192,6 +207,26 @@ class Activator(abc.ABC):
         if self._prepared is not None:
             return self
         graph = read_plan(self.store, self.plan_id)
+        backend = (
+            self._butler_backend(graph) if is_from_quantum_graph(graph) else self._pipeline_backend(graph)
+        )
+        self._prepared = _Prepared(graph, backend)
+        self._prepare()
+        return self
+
+    def _pipeline_backend(self, graph: PlanGraph) -> PipelineBackend:
+        if self._butler_arg is not None:
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was made by provgraph's own pre-flight; --butler is for plans "
+                "imported from a QuantumGraph",
+                hint="leave out --butler (give the data repository with --repo if it moved)",
+            )
+        if self._memory_per_quantum is not None:
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was made by provgraph's own pre-flight; --memory-per-quantum is "
+                "for plans imported from a QuantumGraph",
+                hint="leave out --memory-per-quantum",
+            )
         planned = Pipeline.from_yaml(graph.plan.pipeline or "", source=f"plan {self.plan_id!r}'s pipeline")
         pipeline = planned.with_config(self.config)
         check_same_connections(planned, pipeline)
@@ -204,9 +239,31 @@ class Activator(abc.ABC):
         repository = Repository.open(Path(str(root)))
         for dataset_type in graph.dataset_types.values():  # what the outputs need; a no-op if known
             repository.register_dataset_type(dataset_type)
-        self._prepared = _Prepared(graph, pipeline, Path(str(root)), repository)
-        self._prepare()
-        return self
+        return PipelineBackend(pipeline, Path(str(root)), repository, self.config, graph.plan.pipeline or "")
+
+    def _butler_backend(self, graph: PlanGraph) -> ButlerBackend:
+        file = graph.plan.metadata.get("file")
+        if self._butler_arg is None:
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was imported from QuantumGraph {file}; it runs against a Butler "
+                "repository, which was not given",
+                hint="give the repository the graph was built from: --butler REPO (as pipetask's -b)",
+            )
+        if self._repository_arg is not None:
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was imported from QuantumGraph {file}: --repo is for plans of "
+                "provgraph's own pre-flight",
+                hint="give the Butler repository with --butler REPO instead",
+            )
+        if self.config:
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was imported from QuantumGraph {file}, whose task configs are "
+                "fixed: run-time config overrides do not apply",
+                hint="build a new graph with pipetask qgraph -c LABEL:FIELD=VALUE, then import it",
+            )
+        return ButlerBackend(
+            ButlerPlan.open(graph, self._butler_arg, memory_per_quantum=self._memory_per_quantum)
+        )
 
     def _prepare(self) -> None:
         """Read what this Activator needs besides the plan (`prepare` has read the plan)."""
@@ -226,19 +283,38 @@ class Activator(abc.ABC):
         return self._ready().graph
 
     @property
+    def backend(self) -> Backend:
+        """How the plan's quanta run (after `prepare`)."""
+        return self._ready().backend
+
+    def worker_spec(self) -> WorkerSpec:
+        """What each worker process is set up from (after `prepare`)."""
+        return self.backend.worker_spec()
+
+    def _own(self) -> PipelineBackend:
+        backend = self.backend
+        if not isinstance(backend, PipelineBackend):
+            raise ExecutionError(
+                f"plan {self.plan_id!r} was imported from a QuantumGraph: it has no pipeline or "
+                "repository of provgraph's own",
+                hint="use the backend (Activator.backend) to run it",
+            )
+        return backend
+
+    @property
     def pipeline(self) -> Pipeline:
-        """The plan's pipeline with the run-time config overrides (after `prepare`)."""
-        return self._ready().pipeline
+        """The plan's pipeline with the run-time config overrides (after `prepare`; our own plans)."""
+        return self._own().pipeline
 
     @property
     def repository_root(self) -> Path:
-        """Where the plan's repository is (after `prepare`)."""
-        return self._ready().repository_root
+        """Where the plan's repository is (after `prepare`; our own plans)."""
+        return self._own().repository_root
 
     @property
     def repository(self) -> Repository:
-        """The plan's repository, open (after `prepare`)."""
-        return self._ready().repository
+        """The plan's repository, open (after `prepare`; our own plans)."""
+        return self._own().repository
 
     # --- what subclasses supply -----------------------------------------------------------
     @abc.abstractmethod
@@ -261,7 +337,16 @@ class Activator(abc.ABC):
 
     def _options(self) -> dict[str, Any]:
         """The options recorded with the execution."""
-        return {"fail_fast": self.fail_fast, "skip_existing": self.skip_existing, "config": self.config}
+        options: dict[str, Any] = {
+            "fail_fast": self.fail_fast,
+            "skip_existing": self.skip_existing,
+            "config": self.config,
+        }
+        if self._butler_arg is not None:
+            options["butler"] = str(self._butler_arg)
+        if self._memory_per_quantum is not None:
+            options["memory_per_quantum"] = self._memory_per_quantum
+        return options
 
     @abc.abstractmethod
     def _close(self, *, cancel: bool) -> None:
@@ -273,6 +358,7 @@ class Activator(abc.ABC):
         """Run the plan's unfinished quanta, recording everything; see the module docstring."""
         started = time.perf_counter()
         units = self.prepare()._units()
+        self.backend.before_run()
         record = ExecutionRecord(self.store, self.plan_id, self.name, self.jobs, options=self._options())
         repaired = record.start()
         crash_point("run.started")
@@ -337,13 +423,26 @@ class Activator(abc.ABC):
                 record.close("interrupted", progress.counts, reason)
             raise
         self._close(cancel=False)
+        return self._finish(record, state, ran, repaired, failures, started)
+
+    def _finish(
+        self,
+        record: ExecutionRecord,
+        state: _Schedule,
+        ran: dict[str, int],
+        repaired: int,
+        failures: list[Failure],
+        started: float,
+    ) -> RunReport:
+        """Close the execution, let the backend finish, and say what the run did."""
         counts = {k: v for k, v in state.counts().items() if v}
         status = "succeeded" if counts.keys() <= {"succeeded", "skipped"} else "failed"
         crash_point("run.closing")
         record.close(status, counts)
-        return RunReport(
-            self.plan_id, record.id, status, counts, ran, repaired, failures, time.perf_counter() - started
-        )
+        said = self.backend.after_run()
+        seconds = time.perf_counter() - started
+        messages = (said,) if said else ()
+        return RunReport(self.plan_id, record.id, status, counts, ran, repaired, failures, seconds, messages)
 
     def _record(
         self,
@@ -448,18 +547,8 @@ class Activator(abc.ABC):
             state.give_back(quantum_id, progress)
 
     def _existing_outputs(self, quantum: Quantum) -> list[OutputRecord] | None:
-        """The fingerprints of a quantum's outputs if every one exists with its file, else None."""
-        if not quantum.outputs or not all(map(self.repository.exists, quantum.outputs)):
-            return None
-        try:
-            return [OutputRecord(r.id, *self.repository.fingerprint(r)) for r in quantum.outputs]
-        except RepositoryError as err:  # registered, but the file is gone: run the quantum again
-            _log.debug(
-                "quantum %s: its outputs are registered but not all readable (%s); running it again",
-                quantum.id,
-                err,
-            )
-            return None
+        """The fingerprints of a quantum's outputs if it need not run again, else None."""
+        return self.backend.existing_outputs(quantum)
 
     def _collect(
         self,

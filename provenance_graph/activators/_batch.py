@@ -28,7 +28,7 @@ from provenance_graph.activators._site import SiteConfig
 from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
 from provenance_graph.model import AttemptOutcome, Quantum
-from provenance_graph.quantum_runner import QuantumRunner, run_batch_job
+from provenance_graph.quantum_runner import Runner, run_batch_job
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import read_job_graph, read_job_quanta
 from provenance_graph.store.execution import quantum_statuses
@@ -96,11 +96,7 @@ class ParslActivator(Activator):
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._app is not None, "_open() first"
         future: Future[list[AttemptOutcome]] = self._app(
-            str(self.repository_root),
-            self.graph.plan.pipeline or "",
-            self.config,
-            list(quanta),
-            (socket.gethostname(), os.getpid()),
+            self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid())
         )
         return future
 
@@ -125,7 +121,7 @@ class JobActivator(Activator):
         self.job = job
         self.quanta: list[str] = []
         """The job's quanta in run order (after `prepare`)."""
-        self._runner: QuantumRunner | None = None
+        self._runner: Runner | None = None
 
     def _prepare(self) -> None:
         plan_id, job = self.plan_id, self.job
@@ -150,7 +146,7 @@ class JobActivator(Activator):
         return {**super()._options(), "clustering": self.clustering, "job": self.job}
 
     def _open(self) -> None:
-        self._runner = QuantumRunner(self.repository, self.pipeline)
+        self._runner = self.backend.runner()
 
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._runner is not None, "_open() first"

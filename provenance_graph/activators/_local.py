@@ -2,7 +2,9 @@
 
 Workers are started once per run (not once per quantum) with the
 ``forkserver`` method, so they do not inherit the Neo4j driver's threads, and
-each loads the pipeline and opens the repository once. ``jobs`` workers run
+each is set up once (`Activator.worker_spec`): it loads the pipeline and opens the
+repository, or, for a plan from a Rubin QuantumGraph, imports pipe_base and reads
+the graph (the forkserver imports what they need once). ``jobs`` workers run
 quanta in dependency order; everything else (claims, records, resume) is the
 `Activator` template's.
 """
@@ -33,12 +35,12 @@ class LocalActivator(Activator):
 
     def _open(self) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["provenance_graph.quantum_runner"])
+        context.set_forkserver_preload(list(self.backend.preload))
         self._pool = ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=context,
             initializer=init_worker,
-            initargs=(str(self.repository_root), self.graph.plan.pipeline or "", self.config, os.getpid()),
+            initargs=(self.worker_spec(), os.getpid()),
         )
 
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:

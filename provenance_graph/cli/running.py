@@ -100,6 +100,8 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
     console.print(f"this run:   {ran}")
     if report.repaired:
         console.print(f"repaired:   {report.repaired} quanta of an execution that died were given back")
+    for message in report.messages:
+        console.print(f"finished:   {escape(message)}", highlight=False)
     per_task = status_counts(store, report.plan_id)
     columns = [s for s in STATUS_ORDER if any(c.get(s) for c in per_task.values())]
     table = Table("task", *columns)
@@ -183,6 +185,19 @@ def run_command(
     repo: Annotated[
         Path | None, typer.Option(help="The data repository; with --plan, default the plan's own.")
     ] = None,
+    butler: Annotated[
+        Path | None,
+        typer.Option(
+            "--butler",
+            "-b",
+            "--butler-config",
+            help="The Butler repository a plan imported from a QuantumGraph runs against.",
+        ),
+    ] = None,
+    memory_per_quantum: Annotated[
+        str | None,
+        typer.Option(help="For a plan from a QuantumGraph: memory each quantum may use, e.g. 4GB."),
+    ] = None,
     where: Annotated[str, typer.Option(help="Data query, when planning.")] = "",
     output_run: Annotated[
         str | None, typer.Option(help="Run to write outputs to; default u/<user>/<timestamp>.")
@@ -229,6 +244,8 @@ def run_command(
             store,
             the_plan_id,
             repository=repo,
+            butler=butler,
+            memory_per_quantum=memory_per_quantum,
             jobs=jobs,
             fail_fast=fail_fast,
             skip_existing=skip_existing,
@@ -237,7 +254,8 @@ def run_command(
         if save_plan_to is not None:
             size = save_plan(activator.prepare().graph, save_plan_to)
             err_console.print(f"saved plan to {save_plan_to} ({size} bytes)")
-        report = run_activator(activator, f"provgraph run --plan {the_plan_id}")
-        print_report(report, store)
+        resume = f"provgraph run --plan {the_plan_id}" + (f" --butler {butler}" if butler else "")
+        report = run_activator(activator, resume)
+        print_report(report, store, resume)
     if not report.ok:
         raise typer.Exit(1)

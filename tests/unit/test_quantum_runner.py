@@ -78,7 +78,7 @@ def test_a_killed_activator_counts_as_gone_before_it_is_reaped() -> None:
     import sys
     import time
 
-    from provenance_graph.quantum_runner import _gone
+    from provenance_graph.workers import _gone
 
     assert not _gone(os.getpid())
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -96,7 +96,7 @@ def test_a_worker_hears_of_its_activators_end_at_once_not_at_its_next_look() -> 
     import subprocess
     import sys
 
-    from provenance_graph.quantum_runner import _end_of
+    from provenance_graph.workers import _end_of
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

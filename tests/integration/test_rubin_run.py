@@ -1,0 +1,214 @@
+"""``provgraph run --plan PLAN --butler REPO``: Rubin's real tasks, run by our Activator, as pipetask runs them.
+
+A real Butler repository (SQLite registry, file datastore) and a QuantumGraph made by the
+real ``pipetask qgraph`` from pipe_base's mock tasks (real PipelineTasks: six tasks, a
+calibration prerequisite, two many-to-one gathers, a spatial join). The graph is
+imported with ``provgraph import-qgraph`` and run with ``provgraph run --plan``; what is
+checked is what a Rubin user would check: the Butler's registry after the run, the
+statuses and attempts in our graph, and the command's output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, read_plan
+from tests.integration.test_cli import run
+
+pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
+
+from tests.support.butler import (
+    ButlerRepo,
+    build_qgraph,
+    copy_repo,
+    lsst,
+    make_butler_repo,
+    registered,
+)
+
+pytestmark = pytest.mark.integration
+
+#: Quanta per task of the one-visit graph, as ``pipetask qgraph`` reports them.
+QUANTA = {
+    "isr": 4,
+    "calibrate": 4,
+    "consolidateVisitSummary": 1,
+    "consolidateSourceTable": 1,
+    "analyzeVisit": 1,
+    "makeCoadd": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> ButlerRepo:
+    """One Butler repository per module; each test works on a copy."""
+    return make_butler_repo(tmp_path_factory.mktemp("butler") / "pristine")
+
+
+@pytest.fixture
+def repo(pristine: ButlerRepo, tmp_path: Path) -> ButlerRepo:
+    return copy_repo(pristine, tmp_path / "repo")
+
+
+def statuses(store: GraphStore, plan_id: str) -> Counter[tuple[str, str]]:
+    """(task, status) counts of a plan's quanta."""
+    with store.session() as session:
+        rows = session.run(
+            "MATCH (q:Quantum {plan_id: $plan}) RETURN q.task AS task, q.status AS status", plan=plan_id
+        )
+        return Counter((r["task"], r["status"]) for r in rows)
+
+
+def import_graph(path: Path, plan_id: str, settings: ConnectionSettings) -> None:
+    done = run(["import-qgraph", str(path), "--plan-id", plan_id], settings)
+    assert done.returncode == 0, done.stderr
+
+
+def test_provgraph_run_leaves_the_datasets_pipetask_run_leaves(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+) -> None:
+    output_run = f"u/{namespace}/run"
+    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
+    twin = copy_repo(repo, tmp_path / "twin")
+    by_pipetask = lsst("pipetask", "run", "-b", str(twin.root), "-g", str(graph), "--register-dataset-types")
+    assert by_pipetask.returncode == 0, by_pipetask.stderr
+    import_graph(graph, namespace, neo4j_settings)
+
+    done = run(["run", "--plan", namespace, "--butler", str(repo.root), "-j", "2"], neo4j_settings)
+
+    assert done.returncode == 0, done.stderr
+    assert "registered" in done.stdout and str(repo.root) in done.stdout
+    ours, theirs = registered(repo, output_run), registered(twin, output_run)
+    assert ours == theirs
+    assert len(ours) == len(theirs) > sum(QUANTA.values())  # outputs, metadata, logs, configs
+    assert statuses(store, namespace) == Counter({(t, "succeeded"): n for t, n in QUANTA.items()})
+    # Every attempt recorded as for our own tasks: its worker, time, memory and outputs with sizes.
+    plan = read_plan(store, namespace)
+    with store.session() as session:
+        attempts = session.run(
+            "MATCH (q:Quantum {plan_id: $plan})-[:HAS_ATTEMPT]->(a:Attempt) RETURN q.id AS q, a",
+            plan=namespace,
+        ).data()
+    assert {row["q"] for row in attempts} == set(plan.quanta)
+    assert all(row["a"]["duration_s"] > 0 and row["a"]["peak_rss_mb"] > 0 for row in attempts)
+    with store.session() as session:
+        sizes = session.run(
+            "MATCH (q:Quantum {plan_id: $plan})-[:PRODUCES]->(d:Dataset) RETURN d.exists AS e, d.size AS size",
+            plan=namespace,
+        ).data()
+    assert sizes and all(row["e"] and row["size"] > 0 for row in sizes)
+
+    again = run(["run", "--plan", namespace, "--butler", str(repo.root)], neo4j_settings)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout
+    assert registered(repo, output_run) == theirs
+
+
+def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_completes(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+) -> None:
+    output_run = f"u/{namespace}/run"
+    # calibrate on detector 2 needs 4 GB: with 1 GB per quantum it fails, as an out-of-memory quantum.
+    graph = build_qgraph(
+        repo,
+        tmp_path / "g.qg",
+        output=f"u/{namespace}",
+        output_run=output_run,
+        config=("calibrate:fail_condition=detector IN (2)", "calibrate:memory_required=4GB"),
+    )
+    import_graph(graph, namespace, neo4j_settings)
+    command = ["run", "--plan", namespace, "--butler", str(repo.root), "-j", "2"]
+
+    failed = run([*command, "--memory-per-quantum", "1GB"], neo4j_settings)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Traceback" not in failed.stderr
+    failures = [line for line in failed.stdout.splitlines() if line.startswith("failed ")]
+    assert len(failures) == 1 and failures[0].startswith("failed calibrate") and '"detector":2' in failures[0]
+    assert "ValueError: Simulated failure" in failures[0]
+    assert f"provgraph run --plan {namespace} --butler {repo.root}" in failed.stdout
+    counts = statuses(store, namespace)
+    assert counts[("calibrate", "failed")] == 1
+    assert counts[("consolidateVisitSummary", "blocked")] == counts[("analyzeVisit", "blocked")] == 1
+    assert counts[("isr", "succeeded")] == 4
+    with store.session() as session:
+        error = session.run(
+            "MATCH (q:Quantum {plan_id: $plan, status: 'failed'})-[:HAS_ATTEMPT]->(a:Attempt) RETURN a.error AS e",
+            plan=namespace,
+        ).single()
+    assert error is not None and error["e"].startswith("ValueError: Simulated failure")
+    done_before = registered(repo, output_run)
+    assert ("calibrate_metadata", str({"instrument": "Cam1", "visit": 1, "detector": 2})) not in done_before
+
+    rerun = run([*command, "--memory-per-quantum", "8GB"], neo4j_settings)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert statuses(store, namespace) == Counter({(t, "succeeded"): n for t, n in QUANTA.items()})
+    with store.session() as session:
+        per_quantum = session.run(
+            "MATCH (q:Quantum {plan_id: $plan})-[:HAS_ATTEMPT]->(a:Attempt) "
+            "WITH q, count(a) AS n, collect(a.exit_status) AS exits RETURN q.task AS task, n, exits",
+            plan=namespace,
+        ).data()
+    # Nothing that succeeded ran twice; the failed quantum has its failed and its good attempt.
+    assert [(r["task"], sorted(r["exits"])) for r in per_quantum if r["n"] > 1] == [("calibrate", [0, 1])]
+    assert len(registered(repo, output_run)) > len(done_before)
+
+
+def test_running_an_imported_plan_needs_its_butler(
+    neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+) -> None:
+    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=f"u/{namespace}/run")
+    import_graph(graph, namespace, neo4j_settings)
+    lsst("butler", "create", str(tmp_path / "empty"))
+    cases = {
+        "no --butler": ([], "--butler REPO"),
+        "not a repository": (["--butler", str(tmp_path)], "is not a Butler repository"),
+        "another repository": (
+            ["--butler", str(tmp_path / "empty")],
+            "lacks the QuantumGraph's input collection",
+        ),
+        "overrides": (["--butler", str(repo.root), "-c", "isr:sleep=1"], "config overrides do not apply"),
+        "memory": (["--butler", str(repo.root), "--memory-per-quantum", "lots"], "is not a memory size"),
+    }
+    for case, (extra, says) in cases.items():
+        done = run(["run", "--plan", namespace, *extra], neo4j_settings)
+        assert done.returncode == 1, case
+        assert "Traceback" not in done.stderr, case
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and says in done.stderr, (case, done.stderr)
+        assert graph.name in done.stderr or case in {"not a repository", "another repository", "memory"}, case
+
+
+def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+) -> None:
+    output_run = f"u/{namespace}/run"
+    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
+    import_graph(graph, namespace, neo4j_settings)
+    command = ["run", "--plan", namespace, "--butler", str(repo.root), "-j", "2"]
+
+    killed = run(command, neo4j_settings, PROVGRAPH_CRASH_AT="run.recorded:3")
+    assert killed.returncode == -9, killed.stderr
+    resumed = run(command, neo4j_settings)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # Quanta whose files were written but not recorded when the kill came are found done: skipped.
+    final = statuses(store, namespace)
+    assert {status for _, status in final} <= {"succeeded", "skipped"}
+    assert sum(final.values()) == sum(QUANTA.values())
+    with store.session() as session:
+        twice = session.run(
+            "MATCH (q:Quantum {plan_id: $plan})-[:HAS_ATTEMPT]->(a:Attempt {exit_status: 0}) "
+            "WITH q, count(a) AS n WHERE n > 1 RETURN count(q) AS c",
+            plan=namespace,
+        ).single()
+    assert twice is not None and twice["c"] == 0
+    produced = registered(repo, output_run)
+    assert sum(1 for dataset_type, _ in produced if dataset_type.endswith("_metadata")) == sum(
+        QUANTA.values()
+    )
