@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +179,7 @@ class Rubin:
 
 
 @pytest.fixture
-def rubin(tmp_path: Path, namespace: str) -> Iterator[Rubin]:
+def rubin(tmp_path: Path, namespace: str) -> Rubin:
     pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
     repo = tmp_path / "repo"
     make_repo(repo)
@@ -205,7 +204,7 @@ def rubin(tmp_path: Path, namespace: str) -> Iterator[Rubin]:
         str(graph),
         cwd=tmp_path,
     )
-    yield Rubin(repo, tmp_path, graph, output_run)
+    return Rubin(repo, tmp_path, graph, output_run)
 
 
 def test_import_provenance_gives_pipetask_reports_counts(
@@ -294,7 +293,14 @@ def test_import_provenance_gives_pipetask_reports_counts(
     assert graph_size(store) == before
     assert status_counts(store, plan) == expected
 
-    # Second run of the same graph with enough memory: retries the failure, runs the blocked.
+    check_a_rerun_is_a_second_execution(store, neo4j_settings, rubin, failed["id"], execution["id"])
+
+
+def check_a_rerun_is_a_second_execution(
+    store: GraphStore, neo4j_settings: ConnectionSettings, rubin: Rubin, failed_id: str, first_id: str
+) -> None:
+    """A second ``pipetask run`` of the graph with enough memory: retries the failure, runs the blocked."""
+    plan = rubin.output_run
     rubin.run(
         "--memory-per-quantum",
         "8GB",
@@ -322,19 +328,19 @@ def test_import_provenance_gives_pipetask_reports_counts(
         plan=plan,
     )
     assert [(e["status"], e["attempts"]) for e in executions] == [("failed", 27), ("succeeded", 6)]
-    assert executions[0]["id"] == execution["id"]
+    assert executions[0]["id"] == first_id
     retried = cypher(
         store,
         "MATCH (q:Quantum {id: $id})-[:HAS_ATTEMPT]->(a:Attempt) "
         "RETURN q.status AS quantum, q.attempt_count AS count, a.number AS number, a.status AS status, "
         "a.execution_id AS execution ORDER BY a.number",
-        id=failed["id"],
+        id=failed_id,
     )
     assert [(r["quantum"], r["count"], r["number"], r["status"]) for r in retried] == [
         ("succeeded", 2, 1, "failed"),
         ("succeeded", 2, 2, "succeeded"),
     ]
-    assert [r["execution"] for r in retried] == [execution["id"], executions[1]["id"]]
+    assert [r["execution"] for r in retried] == [first_id, executions[1]["id"]]
 
 
 def test_a_provenance_file_of_another_graph_names_the_file_and_the_plan(
