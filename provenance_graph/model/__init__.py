@@ -10,6 +10,7 @@ from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetTy
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.model._graph import PlanGraph
+from provenance_graph.model._imported_run import ImportedAttempt, ImportedQuantum, ProvenanceRun, run_digest
 from provenance_graph.model._names import (
     RESERVED_PROPERTIES,
     check_plan_id,
@@ -34,6 +35,8 @@ __all__ = [
     "DimensionJoin",
     "DimensionUniverse",
     "DimensionValue",
+    "ImportedAttempt",
+    "ImportedQuantum",
     "MetadataValue",
     "NoteKind",
     "OutputRecord",
@@ -41,6 +44,7 @@ __all__ = [
     "PlanDecoder",
     "PlanGraph",
     "PlanNote",
+    "ProvenanceRun",
     "Quantum",
     "QuantumStatus",
     "check_plan_id",
@@ -48,6 +52,7 @@ __all__ = [
     "check_task_label",
     "check_text",
     "new_plan_id",
+    "run_digest",
     "stable_id",
     "suggest",
 ]

@@ -7,6 +7,7 @@ executions) follow the one lease protocol of `store._lease`; plans are written b
 
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import register_datasets
+from provenance_graph.store.imported_execution import ImportResult, record_imported_execution
 from provenance_graph.store.opening import open_store
 from provenance_graph.store.plan_delete import delete_plan
 from provenance_graph.store.plan_read import PlanSummary, StoredPlan, list_plans, plan_summary, read_plan
@@ -24,6 +25,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "BatchSizes",
     "GraphStore",
+    "ImportResult",
     "PlanSummary",
     "StoredPlan",
     "Upgrade",
@@ -36,6 +38,7 @@ __all__ = [
     "pending_upgrade",
     "plan_summary",
     "read_plan",
+    "record_imported_execution",
     "register_datasets",
     "schema_version",
     "write_plan",
