@@ -9,8 +9,8 @@ start with ``rp_`` so they never meet the demo's or another test's in the shared
 database, and every collection starts with the test's namespace so its plans and
 datasets are cleaned up.
 
-Prototype of the shared builder (``tests/support/butler.py``, being written on
-another branch): when it lands, `make_butler_repo` should give way to it.
+The repository is built by the shared `tests.support.butler.make_butler_repo` (taken
+from branch ``identity``), given this module's six-task pipeline.
 """
 
 from __future__ import annotations
@@ -89,44 +89,6 @@ PIPELINE = (
 WHERE = "instrument = 'Cam1' AND visit = 1"
 
 
-def make_butler_repo(root: Path, pipeline_file: Path, prefix: str) -> list[str]:
-    """A Butler repository at ``root`` with the pipeline's inputs; returns its input collections."""
-    from lsst.daf.butler import Butler, CollectionType, DatasetRef, Timespan
-    from lsst.pipe.base import Pipeline
-    from lsst.pipe.base.tests.mocks import DirectButlerRepo, MockDataset
-
-    raw_run, bias_run, calib = f"{prefix}/raw/all", f"{prefix}/calib/bias", f"{prefix}/calib"
-    config = Butler.makeRepo(str(root))
-    with Butler.from_config(config, writeable=True) as butler:
-        repo = DirectButlerRepo(
-            butler,
-            "base.yaml",
-            "spatial.yaml",
-            input_run=raw_run,
-            input_chain=f"{prefix}/defaults",
-            use_import_collections_as_input=False,
-        )
-        repo.pipeline_graph = Pipeline.from_uri(str(pipeline_file)).to_graph(registry=butler.registry)
-        repo.insert_datasets("rp_raw")
-        bias_type = repo.pipeline_graph.dataset_types["rp_bias"].dataset_type
-        butler.registry.registerDatasetType(bias_type)
-        butler.collections.register(bias_run)
-        butler.collections.register(calib, CollectionType.CALIBRATION)
-        refs = []
-        for data_id in butler.query_data_ids(["instrument", "detector"], with_dimension_records=True):
-            ref = DatasetRef(bias_type, data_id, run=bias_run)
-            mock = MockDataset(
-                dataset_id=ref.id,
-                dataset_type=bias_type.to_simple(),
-                data_id=dict(ref.dataId.mapping),
-                run=bias_run,
-            )
-            butler.put(mock, ref)
-            refs.append(ref)
-        butler.registry.certify(calib, refs, Timespan(None, None))
-    return [raw_run, calib]
-
-
 @pytest.fixture(scope="module")
 def pipeline_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rubin") / "pipeline.yaml"
@@ -137,15 +99,21 @@ def pipeline_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def butler_repo(tmp_path: Path, pipeline_file: Path, namespace: str) -> tuple[Path, list[str]]:
     """A fresh repository whose collections start with the test's namespace, and its inputs."""
-    root = tmp_path / "butler"
-    return root, make_butler_repo(root, pipeline_file, namespace)
+    from tests.support.butler import make_butler_repo
+
+    info = make_butler_repo(tmp_path / "butler", prefix=namespace, pipeline=pipeline_file)
+    return info.root, [info.input_run, info.calib_collection]
 
 
 @pytest.fixture(scope="module")
 def shared_repo(tmp_path_factory: pytest.TempPathFactory, pipeline_file: Path) -> tuple[Path, list[str]]:
     """A repository for the tests that store nothing."""
-    root = tmp_path_factory.mktemp("shared") / "butler"
-    return root, make_butler_repo(root, pipeline_file, "rp_shared")
+    from tests.support.butler import make_butler_repo
+
+    info = make_butler_repo(
+        tmp_path_factory.mktemp("shared") / "butler", prefix="rp_shared", pipeline=pipeline_file
+    )
+    return info.root, [info.input_run, info.calib_collection]
 
 
 def pipetask_quanta(pipeline: Path, repo: Path, inputs: str, output: str, where: str) -> dict[str, int]:
