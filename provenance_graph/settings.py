@@ -28,6 +28,11 @@ What is refused, with one `ConfigurationError` naming it: a config file that is 
 regular file of at most 10 MB, or not TOML; a ``neo4j`` or ``server`` entry that is not a
 table; a URI whose scheme the driver does not speak over Bolt (`URI_SCHEMES`; ``http://``
 is Neo4j's HTTP port, not Bolt); a retry window that is not a finite number of seconds.
+
+QuantumGraph files that ``provgraph plan``/``run`` build for Rubin pipelines are kept, by
+default, under `qgraph_dir`: ``$PROVGRAPH_QGRAPH_DIR``, else ``qgraphs/`` in the per-user
+data directory (next to the managed server's default home). A stored plan names its file
+by absolute path and is run from it later, so the file must outlive the command.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ __all__ = [
     "TlsMode",
     "config_path",
     "connection_from_env",
+    "qgraph_dir",
     "retry_seconds_from_env",
     "server_settings",
 ]
@@ -182,6 +188,18 @@ def config_path() -> Path:
     if env:
         return Path(env)
     return Path(platformdirs.user_config_dir("provenance-graph")) / "config.toml"
+
+
+def qgraph_dir() -> Path:
+    """Where QuantumGraph files of planned Rubin pipelines go unless a file is named.
+
+    ``$PROVGRAPH_QGRAPH_DIR`` if set, else ``qgraphs`` in the per-user data directory
+    (e.g. ``~/.local/share/provenance-graph/qgraphs``). Not created here.
+    """
+    env = os.environ.get("PROVGRAPH_QGRAPH_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("provenance-graph")) / "qgraphs"
 
 
 def _read_config() -> dict[str, Any]:

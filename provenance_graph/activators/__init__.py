@@ -4,7 +4,8 @@
 - `LocalActivator`: the command-line Activator, local worker processes;
 - `ParslActivator`: batch jobs of a clustering on Parsl (this machine, or a cluster by `SiteConfig`);
 - `JobActivator`: one batch job in this process (``provgraph run-job``, a DAGMan node);
-- `plan_pipeline`: a pipeline made into a stored plan (repository, pre-flight, store).
+- `plan_pipeline`: a pipeline made into a stored plan (repository, pre-flight, store);
+- `plan_rubin_pipeline`: the same for a Rubin pipeline (Butler, pipe_base's builder, ``.qg`` file, import).
 
 What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 """
@@ -12,7 +13,14 @@ What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 from provenance_graph.activators._base import Activator, Failure, Progress, RunReport
 from provenance_graph.activators._batch import JobActivator, ParslActivator
 from provenance_graph.activators._local import LocalActivator
-from provenance_graph.activators._planning import PlannedPipeline, default_output_run, plan_pipeline
+from provenance_graph.activators._planning import (
+    PlannedPipeline,
+    PlannedRubinPipeline,
+    default_output_run,
+    default_qgraph_path,
+    plan_pipeline,
+    plan_rubin_pipeline,
+)
 from provenance_graph.activators._site import SiteConfig, load_site
 
 __all__ = [
@@ -22,10 +30,13 @@ __all__ = [
     "LocalActivator",
     "ParslActivator",
     "PlannedPipeline",
+    "PlannedRubinPipeline",
     "Progress",
     "RunReport",
     "SiteConfig",
     "default_output_run",
+    "default_qgraph_path",
     "load_site",
     "plan_pipeline",
+    "plan_rubin_pipeline",
 ]

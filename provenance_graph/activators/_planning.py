@@ -3,6 +3,12 @@
 Every caller that turns a pipeline into a stored plan (``provgraph plan``, ``provgraph
 run PIPELINE``, the demo, the benchmarks) does it through `plan_pipeline`, which also
 owns the default output run name (`default_output_run`).
+
+A Rubin pipeline (tasks of ``lsst.pipe.base``) goes through `plan_rubin_pipeline`
+instead: pipe_base builds its QuantumGraph against a Butler
+(`provenance_graph.interop.rubin_preflight`), the ``.qg`` file is kept (by default
+under `provenance_graph.settings.qgraph_dir`), and the importer stores it as a plan
+whose ``file`` metadata is that file's absolute path, the file its executor reads.
 """
 
 from __future__ import annotations
@@ -13,14 +19,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from provenance_graph.errors import PreflightError
+from provenance_graph.interop import load_quantum_graph
+from provenance_graph.interop.rubin_preflight import (
+    BuiltQuantumGraph,
+    build_quantum_graph,
+    default_rubin_output_run,
+)
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
 from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository
+from provenance_graph.settings import qgraph_dir
 from provenance_graph.store import GraphStore, WriteResult, write_plan
 
-__all__ = ["PlannedPipeline", "default_output_run", "plan_pipeline"]
+__all__ = [
+    "PlannedPipeline",
+    "PlannedRubinPipeline",
+    "default_output_run",
+    "default_qgraph_path",
+    "plan_pipeline",
+    "plan_rubin_pipeline",
+]
 
 
 def default_output_run(user: str | None = None, now: dt.datetime | None = None) -> str:
@@ -88,3 +109,92 @@ def plan_pipeline(
     saved = save_plan(graph, save) if save is not None else None
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedPipeline(graph, stored, saved)
+
+
+@dataclass(frozen=True)
+class PlannedRubinPipeline:
+    """What `plan_rubin_pipeline` made."""
+
+    graph: PlanGraph
+    """The plan, as imported from the QuantumGraph file."""
+    stored: WriteResult | None
+    """How it was stored, or None when no store was given."""
+    qgraph: BuiltQuantumGraph
+    """The QuantumGraph file pipe_base wrote, and its counts."""
+
+
+def default_qgraph_path(output_run: str) -> Path:
+    """``<qgraph_dir>/<output run>.qg``: the output run's ``/`` make subdirectories, like a Butler's."""
+    base = qgraph_dir().absolute()
+    parts = output_run.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise PreflightError(
+            f"output run {output_run!r} cannot name a file under {base}",
+            hint="pass --save-qgraph FILE",
+        )
+    return base.joinpath(*parts[:-1], parts[-1] + ".qg")
+
+
+def plan_rubin_pipeline(
+    pipeline_file: Path,
+    butler: str,
+    where: str = "",
+    *,
+    inputs: Sequence[str],
+    output: str | None,
+    output_run: str | None = None,
+    config: Sequence[tuple[str, str, str]] = (),
+    save_qgraph: Path | None = None,
+    plan_id: str | None = None,
+    store: GraphStore | None = None,
+    replace: bool = False,
+) -> PlannedRubinPipeline:
+    """Pre-flight a Rubin pipeline with pipe_base, keep its QuantumGraph file, store it as a plan.
+
+    Parameters
+    ----------
+    pipeline_file
+        The pipe_base pipeline YAML.
+    butler
+        The Butler repository (pipetask's ``-b``).
+    where
+        The data query (pipetask's ``-d``).
+    inputs
+        The input collections (pipetask's ``-i``).
+    output
+        The output CHAINED collection (pipetask's ``-o``).
+    output_run
+        The output RUN; default ``OUTPUT/<UTC time>`` (`default_rubin_output_run`), as pipetask.
+    config
+        ``(label, field, value)`` config overrides (pipetask's ``-c``).
+    save_qgraph
+        Where to write the QuantumGraph file; default `default_qgraph_path`. It must not
+        exist: a stored plan may be reading it.
+    plan_id
+        The plan's id; default the output run.
+    store
+        Where to store the plan (`write_plan`).
+    replace
+        Replace a stored plan of the same id but other content.
+    """
+    if output_run is None:
+        if output is None:
+            raise PreflightError("no output collection given", hint="name one with -o, e.g. -o u/$USER/drp")
+        output_run = default_rubin_output_run(output)
+    path = save_qgraph if save_qgraph is not None else default_qgraph_path(output_run)
+    # A local repository is recorded by absolute path, so the plan can be run from anywhere.
+    local = Path(butler).expanduser()
+    built = build_quantum_graph(
+        pipeline_file,
+        str(local.absolute()) if local.exists() else butler,
+        where=where,
+        inputs=inputs,
+        output=output,
+        output_run=output_run,
+        save_to=path,
+        config=config,
+        metadata={"built_by": "provgraph plan", "input": ",".join(inputs)},
+    )
+    graph = load_quantum_graph(built.path, plan_id=plan_id)
+    stored = write_plan(store, graph, replace=replace) if store is not None else None
+    return PlannedRubinPipeline(graph, stored, built)

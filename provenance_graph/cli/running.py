@@ -17,14 +17,23 @@ from rich.table import Table
 
 from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport, plan_pipeline
 from provenance_graph.cli._output import console, err_console
+from provenance_graph.cli._rubin import check_options_fit, plan_rubin
 from provenance_graph.errors import DatabaseError, PipelineError
+from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
 from provenance_graph.model import PlanGraph
 from provenance_graph.pipeline import Pipeline, YamlLoader
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.store.execution import status_counts
 
-__all__ = ["parse_config", "print_report", "progress_bar", "run_activator", "run_command", "stopping_cleanly"]
+__all__ = [
+    "parse_config",
+    "print_report",
+    "progress_bar",
+    "run_activator",
+    "run_command",
+    "stopping_cleanly",
+]
 
 STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
 STATUS_STYLE = {
@@ -186,26 +195,50 @@ def run_command(
         Path | None, typer.Option(help="The data repository; with --plan, default the plan's own.")
     ] = None,
     butler: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--butler",
-            "-b",
             "--butler-config",
-            help="The Butler repository a plan imported from a QuantumGraph runs against.",
+            "-b",
+            help="The Butler repository, for a Rubin pipeline or a plan imported from a QuantumGraph.",
         ),
     ] = None,
     memory_per_quantum: Annotated[
         str | None,
-        typer.Option(help="For a plan from a QuantumGraph: memory each quantum may use, e.g. 4GB."),
+        typer.Option(help="Rubin: memory each quantum may use, e.g. 4GB (as pipetask's option)."),
     ] = None,
-    where: Annotated[str, typer.Option(help="Data query, when planning.")] = "",
+    where: Annotated[
+        str, typer.Option("--where", "--data-query", "-d", help="Data query, when planning.")
+    ] = "",
     output_run: Annotated[
-        str | None, typer.Option(help="Run to write outputs to; default u/<user>/<timestamp>.")
+        str | None,
+        typer.Option(
+            help="Run to write outputs to; default u/<user>/<timestamp> (Rubin: OUTPUT/<timestamp>)."
+        ),
     ] = None,
     input_run: Annotated[
-        list[str] | None, typer.Option("--input", help="Run to read inputs from (repeat; first wins).")
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Run to read inputs from (repeat; first wins). "
+            "Rubin: input collections, comma-separated or repeated.",
+        ),
     ] = None,
-    plan_id: Annotated[str | None, typer.Option(help="The new plan's id; default a fresh one.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Rubin: the output CHAINED collection, as for pipetask."),
+    ] = None,
+    save_qgraph: Annotated[
+        Path | None,
+        typer.Option(
+            help="Rubin: where to keep the QuantumGraph file the plan runs from; default "
+            "<data dir>/qgraphs/<output run>.qg ($PROVGRAPH_QGRAPH_DIR)."
+        ),
+    ] = None,
+    plan_id: Annotated[
+        str | None, typer.Option(help="The new plan's id; default a fresh one (Rubin: the output run).")
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Quanta to run at once.")] = 1,
     save_plan_to: Annotated[
         Path | None, typer.Option("--save-plan", help="Also keep the plan in this file (gzip JSON).")
@@ -220,17 +253,46 @@ def run_command(
         bool, typer.Option(help="Replace a stored plan of the same id, when planning.")
     ] = False,
 ) -> None:
-    """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left."""
-    overrides = parse_config(config)
+    """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left.
+
+    A Rubin pipeline (tasks of lsst.pipe.base) is planned as by 'provgraph plan' (pipe_base's
+    QuantumGraph builder against -b/--butler) and then run as 'provgraph run --plan ID --butler'.
+    """
     if (pipeline_file is None) == (plan is None):
         raise typer.BadParameter("give either a PIPELINE file to plan and run, or --plan ID_OR_FILE")
+    rubin = pipeline_file is not None and is_rubin_pipeline(pipeline_file)
+    if pipeline_file is not None:
+        check_options_fit(
+            rubin, pipeline_file, repo, butler, **{"-o/--output": output, "--save-qgraph": save_qgraph}
+        )
+    if rubin and save_plan_to is not None:
+        raise typer.BadParameter(
+            "--save-plan: the plan of a Rubin pipeline is its QuantumGraph (--save-qgraph)"
+        )
+    overrides = {} if rubin else parse_config(config)
     graph: PlanGraph | None = None
     run_overrides = overrides
     with open_store(say=err_console.print) as store:
-        if plan is None:
+        if rubin:
             assert pipeline_file is not None
-            if repo is None:
-                raise typer.BadParameter("--repo is required to plan a pipeline")
+            assert butler is not None
+            planned = plan_rubin(
+                pipeline_file,
+                butler,
+                where,
+                input_run,
+                output,
+                output_run,
+                config,
+                save_qgraph,
+                plan_id,
+                replace,
+                store,
+            )
+            graph = planned.graph
+        elif plan is None:
+            assert pipeline_file is not None
+            assert repo is not None
             graph = _plan_and_store(
                 store, pipeline_file, repo, where, output_run, input_run, plan_id, overrides, replace
             )

@@ -22,11 +22,12 @@ from tests.integration.test_cli import run
 pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
 
 from tests.support.butler import (
-    ButlerRepo,
-    build_qgraph,
+    RUN_PIPELINE,
+    ButlerRepoInfo,
     copy_repo,
     lsst,
     make_butler_repo,
+    pipetask_qgraph,
     registered,
 )
 
@@ -44,13 +45,13 @@ QUANTA = {
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> ButlerRepo:
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> ButlerRepoInfo:
     """One Butler repository per module; each test works on a copy."""
-    return make_butler_repo(tmp_path_factory.mktemp("butler") / "pristine")
+    return make_butler_repo(tmp_path_factory.mktemp("butler") / "pristine", pipeline=RUN_PIPELINE)
 
 
 @pytest.fixture
-def repo(pristine: ButlerRepo, tmp_path: Path) -> ButlerRepo:
+def repo(pristine: ButlerRepoInfoInfo, tmp_path: Path) -> ButlerRepoInfo:
     return copy_repo(pristine, tmp_path / "repo")
 
 
@@ -69,10 +70,14 @@ def import_graph(path: Path, plan_id: str, settings: ConnectionSettings) -> None
 
 
 def test_provgraph_run_leaves_the_datasets_pipetask_run_leaves(
-    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    repo: ButlerRepoInfoInfo,
+    tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
-    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
+    graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
     twin = copy_repo(repo, tmp_path / "twin")
     by_pipetask = lsst("pipetask", "run", "-b", str(twin.root), "-g", str(graph), "--register-dataset-types")
     assert by_pipetask.returncode == 0, by_pipetask.stderr
@@ -109,11 +114,15 @@ def test_provgraph_run_leaves_the_datasets_pipetask_run_leaves(
 
 
 def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_completes(
-    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    repo: ButlerRepoInfoInfo,
+    tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
     # calibrate on detector 2 needs 4 GB: with 1 GB per quantum it fails, as an out-of-memory quantum.
-    graph = build_qgraph(
+    graph = pipetask_qgraph(
         repo,
         tmp_path / "g.qg",
         output=f"u/{namespace}",
@@ -160,9 +169,9 @@ def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_co
 
 
 def test_running_an_imported_plan_needs_its_butler(
-    neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+    neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepoInfoInfo, tmp_path: Path
 ) -> None:
-    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=f"u/{namespace}/run")
+    graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=f"u/{namespace}/run")
     import_graph(graph, namespace, neo4j_settings)
     lsst("butler", "create", str(tmp_path / "empty"))
     cases = {
@@ -185,10 +194,14 @@ def test_running_an_imported_plan_needs_its_butler(
 
 
 def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
-    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepo, tmp_path: Path
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    repo: ButlerRepoInfoInfo,
+    tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
-    graph = build_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
+    graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
     import_graph(graph, namespace, neo4j_settings)
     command = ["run", "--plan", namespace, "--butler", str(repo.root), "-j", "2"]
 

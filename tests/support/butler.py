@@ -1,118 +1,235 @@
-"""Real Butler repositories on disk for the Rubin bridge tests, and the real LSST commands.
+"""A real on-disk Butler repository (SQLite registry, file datastore) with mock inputs, for tests.
 
-`make_butler_repo` makes a repository as a Rubin user has one: ``Butler.makeRepo``
-(SQLite registry, file datastore), the dimension records of daf_butler's test data
-(instrument ``Cam1``: detectors 1-4, visits 1 and 2 with their regions; sky map
-``SkyMap1`` with tracts and patches), ``raw`` datasets for every (visit, detector),
-and a calibration prerequisite ``mock_bias`` certified in ``Cam1/calib``. The chain
-``Cam1/defaults`` holds both. Datasets are pipe_base's ``MockDataset`` JSON files, read
-and written by its mock tasks (real PipelineTasks) in `PIPELINE`.
+`make_butler_repo` builds one under a test's ``tmp_path`` with public daf_butler and
+pipe_base API only: ``Butler.makeRepo``, then ``lsst.pipe.base.tests.mocks.DirectButlerRepo``
+imports daf_butler's test dimension data (instrument ``Cam1``, detectors 1-4, visits 1
+and 2, sky map ``SkyMap1``), puts one ``raw`` per (visit, detector) into a RUN, and puts
+and certifies one ``mock_bias`` calibration per detector (a prerequisite input of
+``isr``). `build_qgraph` writes a predicted QuantumGraph (``.qg``) of the mock pipeline
+``butler_pipeline.yaml`` (isr -> calibrate -> consolidateVisitSummary, makeCoadd) over
+it, recording ``butler_argument`` and ``data_query`` in its header as ``pipetask qgraph``
+does.
 
-Making one takes a few seconds; tests copy a module's pristine one (`copy_repo`).
-`lsst` runs the real ``pipetask`` and ``butler`` commands of this environment.
-Import this module only after ``pytest.importorskip("lsst.pipe.base")``.
+For running what was planned: `copy_repo` copies a module's pristine repository for a
+test (making one takes seconds), `pipetask_qgraph` builds a graph with the real
+``pipetask qgraph`` (config overrides included), `lsst` runs the real ``pipetask`` and
+``butler`` commands of this environment, and `registered` lists what a run holds in the
+registry. `RUN_PIPELINE` is a larger mock pipeline of six tasks (a prerequisite, two
+many-to-one gathers, a join of their outputs, a spatial coadd).
+
+Needs ``lsst-pipe-base`` (import this module after ``pytest.importorskip``). Importing
+it imports ``lsst.pipe.base.tests.mocks``, which registers the mock storage classes in
+this process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsst.daf.butler import Butler, CollectionType, DatasetRef, DatasetType, Timespan
+from lsst.daf.butler import Butler, CollectionType, DatasetRef, Timespan
 from lsst.pipe.base import Pipeline
+from lsst.pipe.base.all_dimensions_quantum_graph_builder import AllDimensionsQuantumGraphBuilder
 from lsst.pipe.base.tests.mocks import DirectButlerRepo, MockDataset
 
-#: The mock pipeline: six tasks, a prerequisite, two many-to-one gathers, a spatial join.
-PIPELINE = Path(__file__).parents[1] / "rubin_pipeline.yaml"
-#: Where the raws are, and the chain a graph reads its inputs from.
-RAW_RUN = "Cam1/raw/all"
-INPUTS = "Cam1/defaults"
-CALIB_RUN = "Cam1/calib/bias"
-CALIB = "Cam1/calib"
-#: A data query of one visit: 16 quanta (4 isr, 4 calibrate, 2 gathers, 1 analyzeVisit, 5 makeCoadd).
+__all__ = [
+    "ONE_VISIT",
+    "PIPELINE",
+    "RUN_PIPELINE",
+    "ButlerRepoInfo",
+    "build_qgraph",
+    "copy_repo",
+    "lsst",
+    "make_butler_repo",
+    "pipetask_qgraph",
+    "prefixed_pipeline",
+    "registered",
+]
+
+#: The mock pipeline: raw + mock_bias (prerequisite) -> isr -> calibrate -> visit summary, coadds.
+PIPELINE = Path(__file__).with_name("butler_pipeline.yaml")
+#: Six mock tasks: isr (with the prerequisite) -> calibrate -> two per-visit gathers ->
+#: analyzeVisit; makeCoadd over the calexps that overlap each patch.
+RUN_PIPELINE = Path(__file__).parents[1] / "rubin_pipeline.yaml"
+#: A data query of one visit: 16 quanta of `RUN_PIPELINE`.
 ONE_VISIT = "instrument = 'Cam1' AND visit = 1"
 
 _BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)
-class ButlerRepo:
-    """A repository `make_butler_repo` made."""
+class ButlerRepoInfo:
+    """What `make_butler_repo` built."""
 
     root: Path
-    inputs: str = INPUTS
+    """The repository root (holds ``butler.yaml`` and ``gen3.sqlite3``)."""
+    input_run: str
+    """The RUN of the raws."""
+    calib_run: str
+    """The RUN the biases were put into."""
+    calib_collection: str
+    """The CALIBRATION collection they are certified in."""
+    input_chain: str
+    """The CHAINED collection of both: what ``-i`` takes."""
+    inputs: dict[str, int]
+    """Datasets put, by dataset type: each overall input of the pipeline, one per data ID
+    (``raw``: 8, one per visit and detector; ``mock_bias``: 4, one per detector)."""
 
 
-def make_butler_repo(root: Path) -> ButlerRepo:
-    """Make a Butler repository at ``root`` with raws and certified biases; see the module docstring."""
+def make_butler_repo(
+    root: Path,
+    *,
+    prefix: str = "Cam1",
+    pipeline: Path = PIPELINE,
+) -> ButlerRepoInfo:
+    """Create a Butler repository at ``root`` with the overall inputs of ``pipeline``.
+
+    Regular inputs (``raw``) get one dataset per data ID of their dimensions in the RUN
+    ``<prefix>/raw/all``; calibration inputs (the prerequisite ``mock_bias``) one per
+    data ID in ``<prefix>/calib/bias``, certified in ``<prefix>/calib`` for all time.
+
+    Parameters
+    ----------
+    root
+        A directory that does not exist yet, or is empty.
+    prefix
+        What every collection name starts with: raws in ``<prefix>/raw/all``, biases in
+        ``<prefix>/calib/bias`` certified in ``<prefix>/calib``, both chained in
+        ``<prefix>/defaults``. A test's namespace here lets its cleanup find the inputs.
+    pipeline
+        The pipeline whose overall inputs are put; by default `PIPELINE`.
+    """
+    input_run = f"{prefix}/raw/all"
+    calib_run = f"{prefix}/calib/bias"
+    calib_collection = f"{prefix}/calib"
+    input_chain = f"{prefix}/defaults"
     config = Butler.makeRepo(str(root))
     with Butler.from_config(config, writeable=True) as butler:
         repo = DirectButlerRepo(
             butler,
             "base.yaml",
             "spatial.yaml",
-            input_run=RAW_RUN,
-            input_chain=INPUTS,
+            input_run=input_run,
+            input_chain=input_chain,
             use_import_collections_as_input=False,
         )
-        repo.pipeline_graph = Pipeline.from_uri(str(PIPELINE)).to_graph(registry=butler.registry)
-        repo.insert_datasets("raw")
-        bias: DatasetType = repo.pipeline_graph.dataset_types["mock_bias"].dataset_type
-        butler.registry.registerDatasetType(bias)
-        butler.collections.register(CALIB_RUN)
-        butler.collections.register(CALIB, CollectionType.CALIBRATION)
-        refs = []
-        for data_id in butler.query_data_ids(["instrument", "detector"], with_dimension_records=True):
-            ref = DatasetRef(bias, data_id, run=CALIB_RUN)
-            mock = MockDataset(
-                dataset_id=ref.id,
-                dataset_type=bias.to_simple(),
-                data_id=dict(ref.dataId.mapping),
-                run=CALIB_RUN,
-            )
-            butler.put(mock, ref)
-            refs.append(ref)
-        butler.registry.certify(CALIB, refs, Timespan(None, None))
-        butler.collections.extend_chain(INPUTS, [CALIB])
-    return ButlerRepo(root)
+        repo.pipeline_graph = Pipeline.from_uri(str(pipeline)).to_graph(registry=butler.registry)
+        butler.collections.register(calib_run)
+        butler.collections.register(calib_collection, CollectionType.CALIBRATION)
+        inputs: dict[str, int] = {}
+        for name, node in repo.pipeline_graph.iter_overall_inputs():
+            if not node.is_calibration:
+                inputs[name] = len(repo.insert_datasets(name))  # registers the type, puts one per data ID
+                continue
+            dataset_type = node.dataset_type
+            butler.registry.registerDatasetType(dataset_type)
+            refs = []
+            # Expanded data IDs: the file template needs their dimension records.
+            for data_id in butler.query_data_ids(dataset_type.dimensions, with_dimension_records=True):
+                ref = DatasetRef(dataset_type, data_id, run=calib_run)
+                mock = MockDataset(
+                    dataset_id=ref.id,
+                    dataset_type=dataset_type.to_simple(),
+                    data_id=dict(ref.dataId.mapping),
+                    run=ref.run,
+                )
+                butler.put(mock, ref)
+                refs.append(ref)
+            butler.registry.certify(calib_collection, refs, Timespan(None, None))
+            inputs[name] = len(refs)
+        butler.collections.extend_chain(input_chain, [calib_collection])
+    return ButlerRepoInfo(
+        root=Path(root),
+        input_run=input_run,
+        calib_run=calib_run,
+        calib_collection=calib_collection,
+        input_chain=input_chain,
+        inputs=inputs,
+    )
 
 
-def copy_repo(pristine: ButlerRepo, root: Path) -> ButlerRepo:
+def prefixed_pipeline(path: Path, prefix: str, pipeline: Path = PIPELINE) -> Path:
+    """Write a copy of ``pipeline`` to ``path`` with every dataset type name prefixed by ``prefix``.
+
+    For a test that stores a plan without a Butler repository: such a plan's dataset types
+    are unscoped (one per name in the database), so a mock ``raw`` would block the real
+    ``raw`` of other tests.
+    """
+    text = pipeline.read_text().replace('dataset_type_name="', f'dataset_type_name="{prefix}')
+    path.write_text(text)
+    return path
+
+
+def build_qgraph(
+    info: ButlerRepoInfo,
+    path: Path,
+    *,
+    output_run: str,
+    where: str = "instrument = 'Cam1' AND visit = 1",
+    pipeline: Path = PIPELINE,
+    butler_argument: str | None = None,
+) -> Path:
+    """Write a predicted QuantumGraph of ``pipeline`` over the repository to ``path`` (``.qg``).
+
+    ``butler_argument`` is what the header records as the ``-b`` given to ``pipetask
+    qgraph``; default the repository root as a string.
+    """
+    with Butler.from_config(str(info.root)) as butler:
+        pipeline_graph = Pipeline.from_uri(str(pipeline)).to_graph(registry=butler.registry)
+        builder = AllDimensionsQuantumGraphBuilder(
+            pipeline_graph,
+            butler,
+            where=where,
+            input_collections=[info.input_chain],
+            output_run=output_run,
+        )
+        metadata = {
+            "butler_argument": str(info.root) if butler_argument is None else butler_argument,
+            "data_query": where,
+        }
+        components = builder.finish(output=output_run.rpartition("/")[0] or None, metadata=metadata)
+        components.write(str(path))
+    return path
+
+
+def copy_repo(info: ButlerRepoInfo, root: Path) -> ButlerRepoInfo:
     """A copy of a repository (its registry and files) at ``root``."""
-    shutil.copytree(pristine.root, root)
-    return ButlerRepo(root, pristine.inputs)
+    shutil.copytree(info.root, root)
+    return dataclasses.replace(info, root=root)
 
 
 def lsst(command: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``pipetask`` or ``butler`` of this environment; the test reads returncode and output."""
+    """Run ``pipetask`` or ``butler`` of this environment; the caller reads returncode and output."""
     return subprocess.run(
         [str(_BIN / command), *args], capture_output=True, text=True, timeout=600, check=False
     )
 
 
-def build_qgraph(
-    repo: ButlerRepo,
+def pipetask_qgraph(
+    info: ButlerRepoInfo,
     path: Path,
     *,
     output: str,
     output_run: str,
     where: str = ONE_VISIT,
+    pipeline: Path = RUN_PIPELINE,
     config: tuple[str, ...] = (),
 ) -> Path:
-    """``pipetask qgraph`` of `PIPELINE` over ``repo``, saved to ``path`` (a ``.qg`` file)."""
+    """The real ``pipetask qgraph`` of ``pipeline`` over the repository, saved to ``path`` (``.qg``)."""
     overrides = [arg for item in config for arg in ("-c", item)]
     done = lsst(
         "pipetask",
         "qgraph",
         "-b",
-        str(repo.root),
+        str(info.root),
         "-p",
-        str(PIPELINE),
+        str(pipeline),
         "-i",
-        repo.inputs,
+        info.input_chain,
         "-o",
         output,
         "--output-run",
@@ -128,10 +245,8 @@ def build_qgraph(
     return path
 
 
-def registered(repo: ButlerRepo, run: str) -> set[tuple[str, str]]:
+def registered(info: ButlerRepoInfo, run: str) -> set[tuple[str, str]]:
     """The datasets registered in ``run``: (dataset type, required data ID as text)."""
-    import lsst.pipe.base.tests.mocks  # noqa: F401  (registers the mock storage classes)
-
-    with Butler.from_config(str(repo.root)) as butler:
+    with Butler.from_config(str(info.root)) as butler:
         refs = butler.query_all_datasets(run, find_first=False)
         return {(ref.datasetType.name, str(dict(ref.dataId.required))) for ref in refs}
