@@ -51,7 +51,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> ButlerRepoInfo:
 
 
 @pytest.fixture
-def repo(pristine: ButlerRepoInfoInfo, tmp_path: Path) -> ButlerRepoInfo:
+def repo(pristine: ButlerRepoInfo, tmp_path: Path) -> ButlerRepoInfo:
     return copy_repo(pristine, tmp_path / "repo")
 
 
@@ -73,7 +73,7 @@ def test_provgraph_run_leaves_the_datasets_pipetask_run_leaves(
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
-    repo: ButlerRepoInfoInfo,
+    repo: ButlerRepoInfo,
     tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
@@ -117,7 +117,7 @@ def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_co
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
-    repo: ButlerRepoInfoInfo,
+    repo: ButlerRepoInfo,
     tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
@@ -169,7 +169,7 @@ def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_co
 
 
 def test_running_an_imported_plan_needs_its_butler(
-    neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepoInfoInfo, tmp_path: Path
+    neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepoInfo, tmp_path: Path
 ) -> None:
     graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=f"u/{namespace}/run")
     import_graph(graph, namespace, neo4j_settings)
@@ -197,7 +197,7 @@ def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
-    repo: ButlerRepoInfoInfo,
+    repo: ButlerRepoInfo,
     tmp_path: Path,
 ) -> None:
     output_run = f"u/{namespace}/run"
