@@ -180,7 +180,7 @@ def test_plan_stores_what_pipetask_qgraph_reports(
     assert {ref.dataset_type.name for ref in isr.inputs} == {"rp_raw", "rp_bias"}, "the prerequisite"
 
 
-def test_run_plans_into_the_qgraph_dir_then_says_it_cannot_run_yet(
+def test_run_plans_into_the_qgraph_dir_then_runs_the_plan(
     store: GraphStore,
     neo4j_settings: ConnectionSettings,
     namespace: str,
@@ -195,13 +195,23 @@ def test_run_plans_into_the_qgraph_dir_then_says_it_cannot_run_yet(
     args += [arg for name in inputs for arg in ("-i", name)]  # repeated, not comma-separated
     done = run([*args, "-o", f"{namespace}/out", "-c", "rp_isr:fail_condition=detector = 2"],
                neo4j_settings, PROVGRAPH_QGRAPH_DIR=str(qgraph_dir))  # fmt: skip
-    # The executor of imported plans is not in this branch: planned and stored, then a clear stop.
-    assert_one_line_error(done, f"plan {output_run!r} is stored", "pipetask run-qbb")
+    # Planned, stored and run: the failure made on purpose fails, the rest runs or is blocked.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    failures = [line for line in done.stdout.splitlines() if line.startswith("failed ")]
+    assert len(failures) == 1 and failures[0].startswith("failed rp_isr") and '"detector":2' in failures[0]
+    assert f"provgraph run --plan {output_run} --butler {repo}" in done.stdout
     qgraph = qgraph_dir / namespace / "out" / "run1.qg"
     assert qgraph.is_file()
     graph = read_plan(store, output_run)
     assert graph.plan.metadata["file"] == str(qgraph.resolve())
     assert graph.task_counts()["rp_isr"] == 4
+    with store.session() as session:
+        isr = session.run(
+            "MATCH (q:Quantum {plan_id: $plan, task: 'rp_isr'}) RETURN q.status AS s, count(*) AS n",
+            plan=output_run,
+        ).data()
+    assert {row["s"]: row["n"] for row in isr} == {"succeeded": 3, "failed": 1}
 
     again = run([*args, "-o", f"{namespace}/out"], neo4j_settings, PROVGRAPH_QGRAPH_DIR=str(qgraph_dir))
     assert_one_line_error(again, f"QuantumGraph file {qgraph} exists already", "--save-qgraph")
