@@ -25,7 +25,7 @@ from lsst.pipe.base import Pipeline
 from lsst.pipe.base.all_dimensions_quantum_graph_builder import AllDimensionsQuantumGraphBuilder
 from lsst.pipe.base.tests.mocks import DirectButlerRepo, MockDataset
 
-__all__ = ["PIPELINE", "ButlerRepoInfo", "build_qgraph", "make_butler_repo"]
+__all__ = ["PIPELINE", "ButlerRepoInfo", "build_qgraph", "make_butler_repo", "prefixed_pipeline"]
 
 #: The mock pipeline: raw + mock_bias (prerequisite) -> isr -> calibrate -> visit summary, coadds.
 PIPELINE = Path(__file__).with_name("butler_pipeline.yaml")
@@ -45,36 +45,38 @@ class ButlerRepoInfo:
     """The CALIBRATION collection they are certified in."""
     input_chain: str
     """The CHAINED collection of both: what ``-i`` takes."""
-    raw_count: int
-    """Raws put (one per visit and detector)."""
-    bias_count: int
-    """Biases put (one per detector)."""
+    inputs: dict[str, int]
+    """Datasets put, by dataset type: each overall input of the pipeline, one per data ID
+    (``raw``: 8, one per visit and detector; ``mock_bias``: 4, one per detector)."""
 
 
 def make_butler_repo(
     root: Path,
     *,
-    instrument: str = "Cam1",
-    input_run: str | None = None,
+    prefix: str = "Cam1",
     pipeline: Path = PIPELINE,
 ) -> ButlerRepoInfo:
-    """Create a Butler repository at ``root`` with raws and certified biases for ``pipeline``.
+    """Create a Butler repository at ``root`` with the overall inputs of ``pipeline``.
+
+    Regular inputs (``raw``) get one dataset per data ID of their dimensions in the RUN
+    ``<prefix>/raw/all``; calibration inputs (the prerequisite ``mock_bias``) one per
+    data ID in ``<prefix>/calib/bias``, certified in ``<prefix>/calib`` for all time.
 
     Parameters
     ----------
     root
         A directory that does not exist yet, or is empty.
-    instrument
-        The instrument of the test dimension data (``Cam1``): names the collections.
-    input_run
-        The RUN of the raws; default ``<instrument>/raw/all``.
+    prefix
+        What every collection name starts with: raws in ``<prefix>/raw/all``, biases in
+        ``<prefix>/calib/bias`` certified in ``<prefix>/calib``, both chained in
+        ``<prefix>/defaults``. A test's namespace here lets its cleanup find the inputs.
     pipeline
-        The pipeline whose overall inputs (``raw``, ``mock_bias``) are put.
+        The pipeline whose overall inputs are put; by default `PIPELINE`.
     """
-    input_run = input_run or f"{instrument}/raw/all"
-    calib_run = f"{instrument}/calib/bias"
-    calib_collection = f"{instrument}/calib"
-    input_chain = f"{instrument}/defaults"
+    input_run = f"{prefix}/raw/all"
+    calib_run = f"{prefix}/calib/bias"
+    calib_collection = f"{prefix}/calib"
+    input_chain = f"{prefix}/defaults"
     config = Butler.makeRepo(str(root))
     with Butler.from_config(config, writeable=True) as butler:
         repo = DirectButlerRepo(
@@ -86,21 +88,29 @@ def make_butler_repo(
             use_import_collections_as_input=False,
         )
         repo.pipeline_graph = Pipeline.from_uri(str(pipeline)).to_graph(registry=butler.registry)
-        raws = repo.insert_datasets("raw")
-        bias_type = repo.pipeline_graph.dataset_types["mock_bias"].dataset_type
-        butler.registry.registerDatasetType(bias_type)
         butler.collections.register(calib_run)
         butler.collections.register(calib_collection, CollectionType.CALIBRATION)
-        biases = []
-        # Expanded data IDs: the file template needs their dimension records.
-        for data_id in butler.query_data_ids(["instrument", "detector"], with_dimension_records=True):
-            ref = DatasetRef(bias_type, data_id, run=calib_run)
-            mock = MockDataset(
-                dataset_id=ref.id, dataset_type=bias_type.to_simple(), data_id=dict(ref.dataId.mapping), run=ref.run
-            )
-            butler.put(mock, ref)
-            biases.append(ref)
-        butler.registry.certify(calib_collection, biases, Timespan(None, None))
+        inputs: dict[str, int] = {}
+        for name, node in repo.pipeline_graph.iter_overall_inputs():
+            if not node.is_calibration:
+                inputs[name] = len(repo.insert_datasets(name))  # registers the type, puts one per data ID
+                continue
+            dataset_type = node.dataset_type
+            butler.registry.registerDatasetType(dataset_type)
+            refs = []
+            # Expanded data IDs: the file template needs their dimension records.
+            for data_id in butler.query_data_ids(dataset_type.dimensions, with_dimension_records=True):
+                ref = DatasetRef(dataset_type, data_id, run=calib_run)
+                mock = MockDataset(
+                    dataset_id=ref.id,
+                    dataset_type=dataset_type.to_simple(),
+                    data_id=dict(ref.dataId.mapping),
+                    run=ref.run,
+                )
+                butler.put(mock, ref)
+                refs.append(ref)
+            butler.registry.certify(calib_collection, refs, Timespan(None, None))
+            inputs[name] = len(refs)
         butler.collections.extend_chain(input_chain, [calib_collection])
     return ButlerRepoInfo(
         root=Path(root),
@@ -108,9 +118,20 @@ def make_butler_repo(
         calib_run=calib_run,
         calib_collection=calib_collection,
         input_chain=input_chain,
-        raw_count=len(raws),
-        bias_count=len(biases),
+        inputs=inputs,
     )
+
+
+def prefixed_pipeline(path: Path, prefix: str, pipeline: Path = PIPELINE) -> Path:
+    """Write a copy of ``pipeline`` to ``path`` with every dataset type name prefixed by ``prefix``.
+
+    For a test that stores a plan without a Butler repository: such a plan's dataset types
+    are unscoped (one per name in the database), so a mock ``raw`` would block the real
+    ``raw`` of other tests.
+    """
+    text = pipeline.read_text().replace('dataset_type_name="', f'dataset_type_name="{prefix}')
+    path.write_text(text)
+    return path
 
 
 def build_qgraph(
