@@ -250,10 +250,7 @@ def _existing_inputs(
 
     produced = {d.dataset_id for q in quanta for d in _flatten(q.outputs.values())}
     inputs = {
-        d.dataset_id: d
-        for q in quanta
-        for d in _flatten(q.inputs.values())
-        if d.dataset_id not in produced
+        d.dataset_id: d for q in quanta for d in _flatten(q.inputs.values()) if d.dataset_id not in produced
     }
     types: dict[str, Any] = {}
     found: list[str] = []

@@ -7,6 +7,9 @@ checked when built). Nothing here talks to a database.
 from provenance_graph.model._codec import PlanDecoder
 from provenance_graph.model._data_id import DataId, DimensionValue
 from provenance_graph.model._datasets import DatasetRef, DatasetType, check_butler_id
+from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
+from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
+from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._identity import (
     ID_NAMESPACE,
     check_repository_uri,
@@ -16,9 +19,6 @@ from provenance_graph.model._identity import (
     repository_uri,
     stable_id,
 )
-from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
-from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
-from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._names import (
     RESERVED_PROPERTIES,
     check_plan_id,

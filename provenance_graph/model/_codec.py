@@ -78,7 +78,11 @@ class PlanDecoder:
             )
         else:  # the first of its kind: full validation, with its error message on failure
             ref = DatasetRef(
-                dataset_type=dataset_type, data_id=data_id, run=run, repository=repository, butler_id=butler_id
+                dataset_type=dataset_type,
+                data_id=data_id,
+                run=run,
+                repository=repository,
+                butler_id=butler_id,
             )
             self._fits.add((type_name, data_id.dimensions))
         if ref.id != dataset_id:

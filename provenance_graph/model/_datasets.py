@@ -145,8 +145,7 @@ class DatasetRef(BaseModel):
         repository: str | None = None,
         butler_id: str | None = None,
     ) -> DatasetRef:
-        """Build a ref from checked parts (the data ID fits the type, the run, repository and
-        Butler id are valid); no validation."""
+        """Build a ref from checked parts (data ID fitting the type, valid run and ids); no validation."""
         return cls.model_construct(
             dataset_type=dataset_type, data_id=data_id, run=run, repository=repository, butler_id=butler_id
         )

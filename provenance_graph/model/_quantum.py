@@ -102,7 +102,7 @@ class Quantum(BaseModel):
 
     @cached_property
     def id(self) -> str:
-        """The stable id of this quantum (`quantum_id`: UUID5 of [repository,] run, task label and data ID)."""
+        """The stable id of this quantum (`quantum_id`: UUID5 of [repository,] run, task, data ID)."""
         return quantum_id(self.run, self.task_label, self.data_id.key(), self.repository)
 
     def __str__(self) -> str:

@@ -47,8 +47,11 @@ def register_datasets(store: GraphStore, datasets: Iterable[tuple[DatasetRef, st
 
 
 def dataset_row(ref: DatasetRef, uri: str | None, exists: bool = False) -> dict[str, Any]:
-    """A dataset as the write queries take it: id, type, data ID (key and dimensions), run, URI,
-    Butler repository and id, and ``exists`` (true, or null when not known to exist)."""
+    """A dataset as the write queries take it.
+
+    Id, type, data ID (key and dimensions), run, URI, Butler repository and id, and
+    ``exists`` (true, or null when not known to exist).
+    """
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
@@ -63,8 +66,11 @@ def dataset_row(ref: DatasetRef, uri: str | None, exists: bool = False) -> dict[
 
 
 def dataset_type_key(name: str, repository: str | None) -> str:
-    """The unique key of a ``:DatasetType``: ``'<repository URI> <name>'``, or the name alone
-    for a plan without a Butler repository (a URI has no space, a name neither)."""
+    """The unique key of a ``:DatasetType``: ``'<repository URI> <name>'``, or the name alone.
+
+    The name alone keys the types of plans without a Butler repository. A URI has no
+    space, and a name neither.
+    """
     return name if repository is None else f"{repository} {name}"
 
 
@@ -75,8 +81,10 @@ def register_dataset_types(
     *,
     repository: str | None = None,
 ) -> None:
-    """Create the ``:DatasetType`` nodes of ``types`` in the scope of ``repository`` (a Butler
-    repository URI, or None); refuse a name that scope already defines otherwise."""
+    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise.
+
+    Types are scoped by ``repository`` (a Butler repository URI, or None: `dataset_type_key`).
+    """
     mine = {t.name: t for t in types}
     rows = [
         {

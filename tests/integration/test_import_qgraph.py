@@ -354,7 +354,9 @@ def test_without_a_repository_the_import_warns_once_and_keeps_the_old_ids(
         from provenance_graph.store import delete_plan
 
         delete_plan(store, f"{namespace}-x")
-        cypher(store, "MATCH (t:DatasetType) WHERE t.key STARTS WITH $prefix DELETE t", prefix=f"{namespace}_")
+        cypher(
+            store, "MATCH (t:DatasetType) WHERE t.key STARTS WITH $prefix DELETE t", prefix=f"{namespace}_"
+        )
 
 
 def test_a_mock_graphs_dataset_types_do_not_block_another_repositorys_pipeline(
@@ -385,4 +387,6 @@ def test_a_mock_graphs_dataset_types_do_not_block_another_repositorys_pipeline(
     }
     from provenance_graph.store import read_plan
 
-    assert read_plan(store, imported.plan.id).dataset_types["calexp"].storage_class == "_mock_StructuredDataDict"
+    assert (
+        read_plan(store, imported.plan.id).dataset_types["calexp"].storage_class == "_mock_StructuredDataDict"
+    )

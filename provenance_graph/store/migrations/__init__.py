@@ -17,9 +17,10 @@ Rules for steps:
   it** (``tests/integration/test_migrations.py`` shows how to build one).
 - A step never changes once released: a database may have applied it already.
 - Every query of a step is safe to rerun after a crash at any point: rules are
-  created ``IF NOT EXISTS`` (and a rule a step replaces dropped ``IF EXISTS``); nodes are merged, not created; rewrites change only
-  nodes not yet migrated, in batches (``CALL { ... } IN TRANSACTIONS OF
-  $batch_size ROWS``), and return how many they changed.
+  created ``IF NOT EXISTS`` (a rule a step replaces is dropped ``IF EXISTS``);
+  nodes are merged, not created; rewrites change only nodes not yet migrated,
+  in batches (``CALL { ... } IN TRANSACTIONS OF $batch_size ROWS``), and return
+  how many they changed.
 - A step that rewrites much data is marked ``heavy=True``.
 """
 
