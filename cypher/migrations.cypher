@@ -141,3 +141,51 @@ CREATE INDEX clustering_plan IF NOT EXISTS FOR (c:Clustering) ON (c.plan_id);
 // name: migrate_v6_batch_job_clustering
 // A clustering's jobs, without going through its (dense) :Clustering node.
 CREATE INDEX batch_job_clustering IF NOT EXISTS FOR (j:BatchJob) ON (j.clustering_id);
+
+// name: migrate_v7_dataset_type_keys
+// Gives each dataset type without a key its name as key ($batch_size types a transaction): every
+// type stored before version 7 belongs to no Butler repository. Keyed types are not touched.
+MATCH (t:DatasetType)
+WHERE t.key IS NULL
+CALL (t) {
+  SET t.key = t.name
+} IN TRANSACTIONS OF $batch_size ROWS
+RETURN count(t) AS dataset_types_keyed;
+
+// name: migrate_v7_dataset_type_key
+// A dataset type has one definition per scope: key '<repository URI> <name>' for the types of a
+// Butler-backed plan, the name alone for the others.
+CREATE CONSTRAINT dataset_type_key IF NOT EXISTS FOR (t:DatasetType) REQUIRE t.key IS UNIQUE;
+
+// name: migrate_v7_drop_dataset_type_name
+// Names are no longer unique: two Butler repositories may define one name differently. Replaced
+// by dataset_type_key.
+DROP CONSTRAINT dataset_type_name IF EXISTS;
+
+// name: migrate_v7_plan_repository
+// Plans by the repository they came from (its canonical file:// URI).
+CREATE INDEX plan_repository IF NOT EXISTS FOR (p:Plan) ON (p.repository);
+
+// name: migrate_v7_quantum_butler_id
+// Quanta by their UUID in the QuantumGraph they were imported from.
+CREATE INDEX quantum_butler_id IF NOT EXISTS FOR (q:Quantum) ON (q.butler_id);
+
+// name: migrate_v7_dataset_butler_id
+// Datasets by their UUID in their Butler repository.
+CREATE INDEX dataset_butler_id IF NOT EXISTS FOR (d:Dataset) ON (d.butler_id);
+
+// name: migrate_v7_plan_repositories
+// Gives each plan without a repository the file:// URI of its 'repository' metadata (our own plans
+// record their repository's resolved path there), $batch_size plans a transaction. Only paths that
+// need no escaping in a URI (letters, digits, '_.-~/') are converted here; the others stay without
+// one (reading such a plan derives the URI from its metadata). Imported plans recorded no repository
+// before version 7 and stay without one.
+MATCH (p:Plan)
+WHERE p.repository IS NULL AND p.metadata_json CONTAINS '"repository": "/'
+WITH p, split(split(p.metadata_json, '"repository": "')[1], '"')[0] AS root
+WHERE root =~ '/[A-Za-z0-9._~/-]*'
+  AND NOT (root + '/') CONTAINS '/./' AND NOT (root + '/') CONTAINS '/../' AND NOT root CONTAINS '//'
+CALL (p, root) {
+  SET p.repository = 'file://' + CASE WHEN root ENDS WITH '/' THEN root ELSE root + '/' END
+} IN TRANSACTIONS OF $batch_size ROWS
+RETURN count(p) AS plans_given_repository;

@@ -11,7 +11,7 @@ RETURN p {.*} AS plan,
 // Quanta of a complete plan, optionally filtered by task labels and data-ID values.
 // $tasks: list of task labels or null for all. $where: map of dimension -> list of allowed
 // values; a constraint applies to the quanta that have that dimension. Rows carry $chunk
-// quanta each, as [id, task, data_id, run, input ids, output ids]: a client decodes a few
+// quanta each, as [id, task, data_id, run, input ids, output ids, repository, butler_id]: a client decodes a few
 // long lists much faster than many short records.
 // With $tasks, the quanta are found per task through the (plan_id, task) index.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
@@ -28,20 +28,24 @@ WITH q WHERE all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])
 WITH collect(q) AS selected
 UNWIND range(0, size(selected) - 1, $chunk) AS i
 RETURN [q IN selected[i..i + $chunk] | [q.id, q.task, q.data_id, q.run,
-          [(q)-[:CONSUMES]->(d:Dataset) | d.id], [(q)-[:PRODUCES]->(d:Dataset) | d.id]]] AS quanta;
+          [(q)-[:CONSUMES]->(d:Dataset) | d.id], [(q)-[:PRODUCES]->(d:Dataset) | d.id],
+          q.repository, q.butler_id]] AS quanta;
 
 // name: datasets_in_chunks
-// Dataset nodes by id, $chunk per row, each as [id, dataset_type, data_id, run, uri].
+// Dataset nodes by id, $chunk per row, each as [id, dataset_type, data_id, run, uri, repository,
+// butler_id].
 MATCH (d:Dataset) WHERE d.id IN $ids
 WITH collect(d) AS found
 UNWIND range(0, size(found) - 1, $chunk) AS i
-RETURN [d IN found[i..i + $chunk] | [d.id, d.dataset_type, d.data_id, d.run, d.uri]] AS datasets;
+RETURN [d IN found[i..i + $chunk] |
+          [d.id, d.dataset_type, d.data_id, d.run, d.uri, d.repository, d.butler_id]] AS datasets;
 
 // name: datasets_by_id
 // Dataset nodes by id.
 UNWIND $ids AS dataset_id
 MATCH (d:Dataset {id: dataset_id})
-RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run, d.uri AS uri;
+RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run AS run, d.uri AS uri,
+       d.repository AS repository, d.butler_id AS butler_id;
 
 // name: plan_notes
 // A plan's pre-flight notes, in a stable order.
@@ -50,11 +54,12 @@ RETURN n.task AS task, n.kind AS kind, n.connection AS connection, n.dataset_typ
        n.message AS message, n.data_ids AS data_ids
 ORDER BY n.task, n.connection, n.kind;
 
-// name: dataset_types_by_name
-// Dataset type definitions by name.
-MATCH (t:DatasetType)
-WHERE t.name IN $names
-RETURN t.name AS name, t.dimensions AS dimensions, t.storage_class AS storage_class;
+// name: dataset_types_by_key
+// Dataset type definitions by key ('<repository URI> <name>', or the name for types of plans
+// without a Butler repository).
+UNWIND $keys AS type_key
+MATCH (t:DatasetType {key: type_key})
+RETURN t.key AS key, t.name AS name, t.dimensions AS dimensions, t.storage_class AS storage_class;
 
 // name: plan_list
 // Stored plans, newest first; incomplete ones only when $include_incomplete.

@@ -11,9 +11,12 @@
 
 // name: dataset_types_merge
 // Registers dataset types; returns the stored definitions so the caller can detect conflicts.
+// A type is unique by its key: '<repository URI> <name>' for a Butler-backed plan's types, the
+// name alone for the others (store.datasets.dataset_type_key).
 UNWIND $rows AS r
-MERGE (t:DatasetType {name: r.name})
-  ON CREATE SET t.dimensions = r.dimensions, t.storage_class = r.storage_class
+MERGE (t:DatasetType {key: r.key})
+  ON CREATE SET t.name = r.name, t.repository = r.repository, t.dimensions = r.dimensions,
+                t.storage_class = r.storage_class
 RETURN t.name AS name, t.dimensions AS dimensions, t.storage_class AS storage_class;
 
 // name: plan_claim
@@ -105,7 +108,7 @@ RETURN count(*) AS written;
 
 // name: plan_write_inputs
 // Writes one batch of the plan's input datasets (no producer in this plan); existing ones are
-// kept. Returns the inputs that another plan produces but has not completed: a plan may
+// kept, and gain the Butler id and existence this plan knows of them. Returns the inputs that another plan produces but has not completed: a plan may
 // only read what exists or what a complete plan will produce.
 MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
@@ -113,8 +116,10 @@ WITH p
 UNWIND $rows AS r
 MERGE (d:Dataset {id: r.id})
   ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d.uri = r.uri,
+                d.repository = r.repository, d.butler_id = r.butler_id, d.exists = r.exists,
                 d += r.dims
-  ON MATCH SET d.uri = coalesce(d.uri, r.uri)
+  ON MATCH SET d.uri = coalesce(d.uri, r.uri), d.butler_id = coalesce(d.butler_id, r.butler_id),
+               d.exists = coalesce(d.exists, r.exists)
 WITH d
 OPTIONAL MATCH (producer:Plan {id: d.plan_id})
 WHERE producer.status <> 'complete'
@@ -130,7 +135,7 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id, run: r.run,
-                   plan_id: $plan_id, uri: r.uri})
+                   plan_id: $plan_id, uri: r.uri, repository: r.repository, butler_id: r.butler_id})
 SET d += r.dims
 RETURN count(d) AS written;
 
@@ -141,7 +146,8 @@ MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
-CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id})
+CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id,
+                   repository: r.repository, butler_id: r.butler_id})
 SET q += r.dims
 CREATE (q)-[:IN_PLAN]->(p)
 WITH q, r

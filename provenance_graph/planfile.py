@@ -2,16 +2,20 @@
 
 A plan file lets pre-flight and execution be separated without a database, and
 moves plans between databases. The format is versioned; its changelog is the
-docstring of `FORMAT_VERSION`. Layout (version 2)::
+docstring of `FORMAT_VERSION`. Layout (version 3)::
 
-    {"format": "provenance-graph-plan", "version": 2,
+    {"format": "provenance-graph-plan", "version": 3,
      "plan": {<Plan header>},
      "dataset_types": [{"name", "dimensions", "storage_class"}, ...],
-     "datasets": [[id, dataset_type, {data ID}, run, uri or null], ...],
-     "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]], ...],
+     "datasets": [[id, dataset_type, {data ID}, run, uri or null(, repository, butler id)], ...],
+     "quanta": [[id, task_label, {data ID}, run, [input indexes], [output indexes]
+                 (, repository, butler id)], ...],
      "notes": [{<PlanNote>}, ...]}
 
-Dataset references inside quanta are indexes into ``datasets``.
+Dataset references inside quanta are indexes into ``datasets``. The last two elements
+of a dataset or quantum (its Butler repository URI, part of its id, and its Butler UUID,
+each possibly null) are written only where one of them is known: for plans imported
+from a QuantumGraph.
 
 A plan file may have been edited, by mistake or on purpose, so loading trusts nothing
 in it. Before anything of it is stored or run:
@@ -69,15 +73,18 @@ from provenance_graph.pipeline import Pipeline
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_plan", "save_plan"]
 
 FORMAT_NAME = "provenance-graph-plan"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the plan file format.
 
 1. First version: header, dataset types, datasets, quanta with index references.
 2. Pre-flight notes (``notes``), dataset URIs (a fifth element of each dataset),
    and the pipeline definition in the header. Version 1 files are still read.
+3. The plan's ``repository`` (header), and for datasets and quanta of a Butler-backed
+   plan their repository and Butler UUID (two more elements of each entry). Versions 1
+   and 2 files are still read.
 """
 
-_READABLE = (1, 2)
+_READABLE = (1, 2, 3)
 
 
 class _PlanFile(BaseModel):
@@ -87,8 +94,15 @@ class _PlanFile(BaseModel):
     version: int
     plan: dict[str, Any]
     dataset_types: list[dict[str, Any]]
-    datasets: list[tuple[str, str, dict[str, Any], str] | tuple[str, str, dict[str, Any], str, str | None]]
-    quanta: list[tuple[str, str, dict[str, Any], str, list[int], list[int]]]
+    datasets: list[
+        tuple[str, str, dict[str, Any], str]
+        | tuple[str, str, dict[str, Any], str, str | None]
+        | tuple[str, str, dict[str, Any], str, str | None, str | None, str | None]
+    ]
+    quanta: list[
+        tuple[str, str, dict[str, Any], str, list[int], list[int]]
+        | tuple[str, str, dict[str, Any], str, list[int], list[int], str | None, str | None]
+    ]
     notes: list[dict[str, Any]] = []
 
 
@@ -144,11 +158,14 @@ def _array(key: str, entries: Iterable[object]) -> Iterator[str]:
 
 
 def _dataset_entry(did: str, ref: DatasetRef, uris: Mapping[str, str]) -> list[object]:
-    return [did, ref.dataset_type.name, ref.data_id.to_dict(), ref.run, uris.get(did)]
+    entry: list[object] = [did, ref.dataset_type.name, ref.data_id.to_dict(), ref.run, uris.get(did)]
+    if ref.repository is not None or ref.butler_id is not None:
+        entry += [ref.repository, ref.butler_id]
+    return entry
 
 
 def _quantum_entry(quantum: Quantum, index: Mapping[str, int]) -> list[object]:
-    return [
+    entry: list[object] = [
         quantum.id,
         quantum.task_label,
         quantum.data_id.to_dict(),
@@ -156,6 +173,9 @@ def _quantum_entry(quantum: Quantum, index: Mapping[str, int]) -> list[object]:
         [index[r.id] for r in quantum.inputs],
         [index[r.id] for r in quantum.outputs],
     ]
+    if quantum.repository is not None or quantum.butler_id is not None:
+        entry += [quantum.repository, quantum.butler_id]
+    return entry
 
 
 def _chunks(pieces: Iterable[str]) -> Iterator[bytes]:
@@ -249,9 +269,10 @@ class _Reader:
             did, type_name, data_id_values, run = entry[:4]
             self.where = f"datasets[{i}]"
             uri = entry[4] if len(entry) > 4 else None
+            repository, butler_id = entry[5:7] if len(entry) > 5 else (None, None)
             data_id = DataId(data_id_values)
             self.universe.check_values(data_id, f"dataset {type_name}")
-            refs.append(decoder.dataset(did, type_name, data_id, run))
+            refs.append(decoder.dataset(did, type_name, data_id, run, repository, butler_id))
             if uri:
                 uris[did] = check_text(uri, "dataset URI")
                 uri_entries.append(i)
@@ -285,7 +306,9 @@ class _Reader:
         self, document: _PlanFile, decoder: PlanDecoder, refs: list[DatasetRef], pipeline: Pipeline | None
     ) -> list[Quantum]:
         quanta: list[Quantum] = []
-        for i, (qid, label, data_id_values, run, inputs, outputs) in enumerate(document.quanta):
+        for i, entry in enumerate(document.quanta):
+            qid, label, data_id_values, run, inputs, outputs = entry[:6]
+            repository, butler_id = entry[6:8] if len(entry) > 6 else (None, None)
             self.where = f"quanta[{i}]"
             bad = [j for j in (*inputs, *outputs) if not 0 <= j < len(refs)]
             if bad:
@@ -293,7 +316,14 @@ class _Reader:
             data_id = DataId(data_id_values)
             self.universe.check_values(data_id, f"quantum of task {label}")
             quantum = decoder.quantum(
-                qid, label, data_id, run, (refs[j] for j in inputs), (refs[j] for j in outputs)
+                qid,
+                label,
+                data_id,
+                run,
+                (refs[j] for j in inputs),
+                (refs[j] for j in outputs),
+                repository,
+                butler_id,
             )
             if pipeline is not None:
                 pipeline.check_quantum(quantum)

@@ -26,6 +26,7 @@ def print_imported_plan(graph: PlanGraph) -> None:
     plan = graph.plan
     console.print(f"plan:        {plan.id}")
     console.print(f"output run:  {plan.output_run}")
+    console.print(f"repository:  {plan.repository or '(unknown)'}")
     if plan.constraints:
         console.print(f"where:       {plan.constraints}")
     console.print(f"quanta: {len(graph)}   datasets: {len(graph.datasets)}   edges: {graph.edge_count}")
@@ -48,11 +49,26 @@ def import_qgraph_command(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace a stored plan of the same id with other content.")
     ] = False,
+    butler: Annotated[
+        Path | None,
+        typer.Option(
+            "--butler",
+            "-b",
+            metavar="REPO",
+            help="The Butler repository the graph belongs to (its root or butler.yaml, as pipetask's "
+            "-b/--butler-config); default the one the graph records, if it opens here.",
+        ),
+    ] = None,
 ) -> None:
     """Store a QuantumGraph FILE written by lsst-pipe-base as a plan, and print its summary."""
     from provenance_graph.store import open_store, write_plan
 
-    graph = load_quantum_graph(file, plan_id=plan_id)
+    graph = load_quantum_graph(file, plan_id=plan_id, butler=butler)
+    if graph.plan.repository is None:
+        err_console.print(
+            f"warning: {file} records no Butler repository that opens here, so its datasets cannot "
+            "be told apart from other repositories' datasets of the same run; give --butler REPO"
+        )
     with open_store(say=err_console.print) as store:
         result = write_plan(store, graph, replace=replace)
     err_console.print(f"stored plan {result.plan_id!r} ({result.outcome}, {result.seconds:.1f} s)")

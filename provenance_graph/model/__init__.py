@@ -6,10 +6,19 @@ checked when built). Nothing here talks to a database.
 
 from provenance_graph.model._codec import PlanDecoder
 from provenance_graph.model._data_id import DataId, DimensionValue
-from provenance_graph.model._datasets import ID_NAMESPACE, DatasetRef, DatasetType, stable_id
+from provenance_graph.model._datasets import DatasetRef, DatasetType, check_butler_id
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.model._graph import PlanGraph
+from provenance_graph.model._identity import (
+    ID_NAMESPACE,
+    check_repository_uri,
+    dataset_id,
+    quantum_id,
+    repository_path,
+    repository_uri,
+    stable_id,
+)
 from provenance_graph.model._imported_run import ImportedAttempt, ImportedQuantum, ProvenanceRun, run_digest
 from provenance_graph.model._names import (
     RESERVED_PROPERTIES,
@@ -47,11 +56,17 @@ __all__ = [
     "ProvenanceRun",
     "Quantum",
     "QuantumStatus",
+    "check_butler_id",
     "check_plan_id",
+    "check_repository_uri",
     "check_run_name",
     "check_task_label",
     "check_text",
+    "dataset_id",
     "new_plan_id",
+    "quantum_id",
+    "repository_path",
+    "repository_uri",
     "run_digest",
     "stable_id",
     "suggest",

@@ -5,7 +5,8 @@ of a plan file (`planfile`). Both hand their records to a `PlanDecoder`, which c
 what it reads as strictly as pre-flight checks what it builds, but each distinct run, task
 label and (dataset type, dimensions) pair only once: after that, parts are assembled with
 the models' trusted constructors. Every dataset and quantum id is recomputed from its
-content and must match the recorded one.
+content (its repository included, for a Butler-backed plan) and must match the recorded
+one. Repositories and Butler ids are checked once per distinct value too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterable, Mapping
 
 from provenance_graph.errors import PlanError
 from provenance_graph.model._data_id import DataId
-from provenance_graph.model._datasets import DatasetRef, DatasetType
+from provenance_graph.model._datasets import DatasetRef, DatasetType, check_butler_id
+from provenance_graph.model._identity import check_repository_uri
 from provenance_graph.model._names import check_run_name, check_task_label
 from provenance_graph.model._quantum import Quantum
 
@@ -40,6 +42,12 @@ class PlanDecoder:
         self._runs: dict[str, str] = {}
         self._labels: set[str] = set()
         self._fits: set[tuple[str, tuple[str, ...]]] = set()
+        self._repositories: set[str] = set()
+
+    def _repository(self, repository: str | None) -> str | None:
+        if repository is not None and repository not in self._repositories:
+            self._repositories.add(check_repository_uri(repository))
+        return repository
 
     def _run(self, run: str) -> str:
         found = self._runs.get(run)
@@ -47,15 +55,35 @@ class PlanDecoder:
             found = self._runs[run] = check_run_name(run)
         return found
 
-    def dataset(self, dataset_id: str, type_name: str, data_id: DataId, run: str) -> DatasetRef:
+    def dataset(
+        self,
+        dataset_id: str,
+        type_name: str,
+        data_id: DataId,
+        run: str,
+        repository: str | None = None,
+        butler_id: str | None = None,
+    ) -> DatasetRef:
         """Decode one dataset and remember it for the quanta that refer to it by id."""
         dataset_type = self.dataset_types.get(type_name)
         if dataset_type is None:
             raise PlanError(f"unknown dataset type {type_name!r}")
         if (type_name, data_id.dimensions) in self._fits:
-            ref = DatasetRef.trusted(dataset_type, data_id, self._run(run))
+            ref = DatasetRef.trusted(
+                dataset_type,
+                data_id,
+                self._run(run),
+                repository=self._repository(repository),
+                butler_id=check_butler_id(butler_id),
+            )
         else:  # the first of its kind: full validation, with its error message on failure
-            ref = DatasetRef(dataset_type=dataset_type, data_id=data_id, run=run)
+            ref = DatasetRef(
+                dataset_type=dataset_type,
+                data_id=data_id,
+                run=run,
+                repository=repository,
+                butler_id=butler_id,
+            )
             self._fits.add((type_name, data_id.dimensions))
         if ref.id != dataset_id:
             raise PlanError(f"id {dataset_id} does not match its content {ref}")
@@ -70,12 +98,20 @@ class PlanDecoder:
         run: str,
         inputs: Iterable[DatasetRef],
         outputs: Iterable[DatasetRef],
+        repository: str | None = None,
+        butler_id: str | None = None,
     ) -> Quantum:
         """Decode one quantum from its already decoded inputs and outputs."""
         if task_label not in self._labels:
             self._labels.add(check_task_label(task_label))
         quantum = Quantum.trusted(
-            task_label=task_label, data_id=data_id, run=self._run(run), inputs=inputs, outputs=outputs
+            task_label=task_label,
+            data_id=data_id,
+            run=self._run(run),
+            inputs=inputs,
+            outputs=outputs,
+            repository=self._repository(repository),
+            butler_id=check_butler_id(butler_id),
         )
         if quantum.id != quantum_id:
             raise PlanError(f"id {quantum_id} does not match its content {quantum}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from functools import cached_property
 from typing import Any
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from provenance_graph.errors import InvalidDataIdError, ModelError
 from provenance_graph.model._data_id import DataId
+from provenance_graph.model._identity import ID_NAMESPACE, check_repository_uri, dataset_id, stable_id
 from provenance_graph.model._names import (
     check_dataset_type_name,
     check_dimension_name,
@@ -18,26 +18,19 @@ from provenance_graph.model._names import (
     check_text,
 )
 
-__all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "stable_id"]
-
-#: Namespace of every stable id this package computes (UUID version 5).
-ID_NAMESPACE = uuid.UUID("6f1c3a52-8a1e-5b7e-9a51-1d3c0c7d9e42")
+__all__ = ["ID_NAMESPACE", "DatasetRef", "DatasetType", "check_butler_id", "stable_id"]
 
 
-_NAMESPACE_BYTES = ID_NAMESPACE.bytes
-
-
-def stable_id(*parts: str) -> str:
-    r"""Return a deterministic UUID5 text for ``parts``, joined by an ASCII unit separator.
-
-    The result equals ``str(uuid.uuid5(ID_NAMESPACE, "\\x1f".join(parts)))``; it is
-    computed with hashlib directly because pre-flight makes one per dataset and quantum.
-    """
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def check_butler_id(value: Any) -> str | None:
+    """Return a Butler UUID as canonical text (lower-case, hyphenated), or None for None."""
+    if value is None:
+        return None
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError:
+        raise ModelError(
+            f"Butler id {str(value)[:80]!r} is not a UUID", hint="e.g. 3f2b1c4e-0000-4000-8000-00000000abcd"
+        ) from None
 
 
 class DatasetType(BaseModel):
@@ -89,8 +82,9 @@ class DatasetType(BaseModel):
 class DatasetRef(BaseModel):
     """One dataset: a dataset type at one fully specified data ID, in one run.
 
-    Its `id` is stable: the same run, type and data ID always give the same id,
-    so a pre-existing dataset used by several plans is one node in the graph.
+    Its `id` is stable: the same run, type and data ID (and, for a dataset of a
+    Butler repository, the same `repository`) always give the same id, so a
+    pre-existing dataset used by several plans is one node in the graph.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -101,11 +95,26 @@ class DatasetRef(BaseModel):
     """Its data ID; it names exactly the dimensions of `dataset_type`."""
     run: str
     """The run (collection) it lives in, e.g. ``HSC/raw/all`` or the plan's output run."""
+    repository: str | None = None
+    """The Butler repository it belongs to (`repository_uri`), for datasets of a Butler-backed
+    plan; part of its `id`. None for datasets of our own repositories (told apart by run)."""
+    butler_id: str | None = None
+    """Its UUID in that Butler repository, where known; not part of its `id`."""
 
     @field_validator("run")
     @classmethod
     def _check_run(cls, value: str) -> str:
         return check_run_name(value)
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str | None) -> str | None:
+        return None if value is None else check_repository_uri(value)
+
+    @field_validator("butler_id", mode="before")
+    @classmethod
+    def _check_butler_id(cls, value: Any) -> str | None:
+        return check_butler_id(value)
 
     @model_validator(mode="after")
     def _fully_specified(self) -> DatasetRef:
@@ -127,14 +136,24 @@ class DatasetRef(BaseModel):
         return self
 
     @classmethod
-    def trusted(cls, dataset_type: DatasetType, data_id: DataId, run: str) -> DatasetRef:
-        """Build a ref from checked parts (the data ID fits the type, the run is valid); no validation."""
-        return cls.model_construct(dataset_type=dataset_type, data_id=data_id, run=run)
+    def trusted(
+        cls,
+        dataset_type: DatasetType,
+        data_id: DataId,
+        run: str,
+        *,
+        repository: str | None = None,
+        butler_id: str | None = None,
+    ) -> DatasetRef:
+        """Build a ref from checked parts (data ID fitting the type, valid run and ids); no validation."""
+        return cls.model_construct(
+            dataset_type=dataset_type, data_id=data_id, run=run, repository=repository, butler_id=butler_id
+        )
 
     @cached_property
     def id(self) -> str:
-        """The stable id of this dataset (a UUID5 of run, dataset type and data ID)."""
-        return stable_id(self.run, self.dataset_type.name, self.data_id.key())
+        """The stable id of this dataset (`dataset_id`: UUID5 of [repository,] run, type and data ID)."""
+        return dataset_id(self.run, self.dataset_type.name, self.data_id.key(), self.repository)
 
     def __str__(self) -> str:
         return f"{self.dataset_type.name}@{self.data_id} [{self.run}]"

@@ -51,6 +51,9 @@ class PlanGraph:
         Why pre-flight dropped data IDs, if it did.
     uris
         File URIs of datasets, by dataset id, where known.
+    existing
+        Ids of input datasets known to exist when the plan was made (e.g. found in
+        the Butler at import); not part of the plan's identity.
 
     Raises
     ------
@@ -61,7 +64,8 @@ class PlanGraph:
     DatasetTypeConflictError
         One dataset type name appears with two definitions.
     PlanError
-        A quantum appears twice, or writes outside the plan's output run.
+        A quantum appears twice, or writes outside the plan's output run, or quanta and
+        datasets name different repositories (see `butler_repository`).
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class PlanGraph:
         quanta: Iterable[Quantum],
         notes: Iterable[PlanNote] = (),
         uris: Mapping[str, str] | None = None,
+        existing: Iterable[str] = (),
     ) -> None:
         self.plan = plan
         self.notes: tuple[PlanNote, ...] = tuple(
@@ -78,6 +83,9 @@ class PlanGraph:
         """Why pre-flight dropped data IDs (see `PlanNote`)."""
         self.uris: dict[str, str] = dict(uris or {})
         """Where datasets' files are (or will be), by dataset id; not part of the plan's identity."""
+        self.existing: frozenset[str] = frozenset(existing)
+        """Input datasets known to exist when the plan was made; not part of the plan's identity."""
+        self._repositories: set[str | None] = set()
         self._quanta: dict[str, Quantum] = {}
         self._datasets: dict[str, DatasetRef] = {}
         self._dataset_types: dict[str, DatasetType] = {}
@@ -96,7 +104,19 @@ class PlanGraph:
                 hint="each dataset must be written by one quantum; check the tasks' outputs "
                 "and quantum dimensions",
             )
+        self._check_repositories()
         self._order = self._topological_order()
+
+    def _check_repositories(self) -> None:
+        """Refuse quanta and datasets of several repositories, or of one that is not the plan's."""
+        found = self._repositories
+        if len(found) > 1 or (found and None not in found and self.plan.repository not in found):
+            named = sorted(r or "none" for r in found)
+            raise PlanError(
+                f"plan {self.plan.id!r} mixes quanta and datasets of repositories {', '.join(named)} "
+                f"(the plan's: {self.plan.repository or 'none'})",
+                hint="a plan's quanta and datasets all come from one repository",
+            )
 
     def _add(self, quantum: Quantum, duplicates: dict[str, list[str]]) -> None:
         qid = quantum.id
@@ -111,6 +131,7 @@ class PlanGraph:
                 f"not the plan's output run {self.plan.output_run!r}"
             )
         self._quanta[qid] = quantum
+        self._repositories.add(quantum.repository)
         for ref in quantum.inputs:
             self._remember(ref)
             self._consumers[ref.id].append(qid)
@@ -134,7 +155,8 @@ class PlanGraph:
                 f"{self.plan.id!r}: {known_type!r} and {ref.dataset_type!r}",
                 hint="give each dataset type one set of dimensions and one storage class",
             )
-        self._datasets.setdefault(ref.id, ref)
+        if self._datasets.setdefault(ref.id, ref) is ref:
+            self._repositories.add(ref.repository)
 
     def _topological_order(self) -> list[str]:
         sorter: TopologicalSorter[str] = TopologicalSorter()
@@ -160,6 +182,16 @@ class PlanGraph:
     def datasets(self) -> Mapping[str, DatasetRef]:
         """Every dataset read or written by the plan, by id."""
         return self._datasets
+
+    @property
+    def butler_repository(self) -> str | None:
+        """The Butler repository whose identity scopes this plan's ids and dataset types.
+
+        The plan's `Plan.repository` for a Butler-backed plan (its quanta and datasets carry
+        it); None for our own plans and plans of an unknown repository.
+        """
+        found = next(iter(self._repositories), None)
+        return found if len(self._repositories) == 1 else None
 
     @property
     def dataset_types(self) -> Mapping[str, DatasetType]:
@@ -217,14 +249,21 @@ class PlanGraph:
         The header's ``created`` time is left out: planning the same thing again, e.g.
         rerunning a ``provgraph plan`` that was killed after it stored the plan, gives the
         same digest, so the stored plan counts as ``unchanged`` rather than a conflict.
+        The header's ``repository`` is left out too (it is in the ids of a Butler-backed
+        plan, and in the metadata of ours), so plans stored before it existed keep their
+        digests; Butler ids count where there are some.
         """
         h = hashlib.sha256()
-        header = self.plan.model_dump(mode="json", exclude={"created"})
+        header = self.plan.model_dump(mode="json", exclude={"created", "repository"})
         h.update(json.dumps(header, sort_keys=True).encode())
         for qid in sorted(self._quanta):
             q = self._quanta[qid]
             h.update(qid.encode())
             h.update(json.dumps([[r.id for r in q.inputs], [r.id for r in q.outputs]]).encode())
+            if q.butler_id is not None:
+                h.update(f"butler:{q.butler_id}".encode())
+        for did, butler_id in sorted((d, r.butler_id) for d, r in self._datasets.items() if r.butler_id):
+            h.update(f"{did}:{butler_id}".encode())
         for name in sorted(self._dataset_types):
             h.update(self._dataset_types[name].model_dump_json().encode())
         for note in self.notes:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from provenance_graph.errors import ModelError
+from provenance_graph.model._identity import check_repository_uri, repository_uri
 from provenance_graph.model._names import check_plan_id, check_run_name, check_text
 
 __all__ = ["MetadataValue", "Plan", "new_plan_id"]
@@ -48,6 +51,27 @@ class Plan(BaseModel):
     """The data query the plan was made under, e.g. ``instrument='HSC' AND visit IN (1..10)``."""
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
     """Free-form scalar metadata: user, host, software versions, ..."""
+    repository: str | None = None
+    """The data repository the plan came from, as the canonical URI of its root
+    (``file:///abs/path/``, `repository_uri`). By default that of the ``repository``
+    metadata (our own plans record their repository's resolved path there); for a plan
+    imported from a QuantumGraph, the Butler repository given or recorded. None when
+    unknown. Not part of the plan's digest: it is in its ids (Butler-backed plans) or its
+    metadata (our own)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _repository_from_metadata(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("repository") is None:
+            root = (data.get("metadata") or {}).get("repository")
+            if isinstance(root, str) and os.path.isabs(root):
+                data = {**data, "repository": repository_uri(root, resolve=False)}
+        return data
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str | None) -> str | None:
+        return None if value is None else check_repository_uri(value)
 
     @field_validator("id")
     @classmethod

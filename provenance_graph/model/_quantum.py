@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from provenance_graph.model._data_id import DataId
-from provenance_graph.model._datasets import DatasetRef, stable_id
+from provenance_graph.model._datasets import DatasetRef, check_butler_id
+from provenance_graph.model._identity import check_repository_uri, quantum_id
 from provenance_graph.model._names import check_run_name, check_task_label
 
 __all__ = ["Quantum"]
@@ -29,7 +30,8 @@ class Quantum(BaseModel):
 
     Inputs and outputs are kept sorted by dataset id, so two quanta built from
     the same datasets in a different order are equal. The `id` is stable: the
-    same run, task label and data ID always give the same id.
+    same run, task label and data ID (and, for a quantum of a Butler-backed plan,
+    the same `repository`) always give the same id.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +46,21 @@ class Quantum(BaseModel):
     """The datasets it reads, prerequisite inputs included."""
     outputs: tuple[DatasetRef, ...] = ()
     """The datasets it writes."""
+    repository: str | None = None
+    """The Butler repository of a Butler-backed plan (`repository_uri`); part of its `id`.
+    None for quanta of our own plans."""
+    butler_id: str | None = None
+    """Its UUID in the QuantumGraph it was imported from, where known; not part of its `id`."""
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str | None) -> str | None:
+        return None if value is None else check_repository_uri(value)
+
+    @field_validator("butler_id", mode="before")
+    @classmethod
+    def _check_butler_id(cls, value: Any) -> str | None:
+        return check_butler_id(value)
 
     @field_validator("task_label")
     @classmethod
@@ -68,6 +85,9 @@ class Quantum(BaseModel):
         run: str,
         inputs: Iterable[DatasetRef],
         outputs: Iterable[DatasetRef],
+        *,
+        repository: str | None = None,
+        butler_id: str | None = None,
     ) -> Quantum:
         """Build a quantum from checked parts, skipping validation (inputs and outputs are sorted here)."""
         return cls.model_construct(
@@ -76,12 +96,14 @@ class Quantum(BaseModel):
             run=run,
             inputs=_sorted_refs(tuple(inputs)),
             outputs=_sorted_refs(tuple(outputs)),
+            repository=repository,
+            butler_id=butler_id,
         )
 
     @cached_property
     def id(self) -> str:
-        """The stable id of this quantum (a UUID5 of run, task label and data ID)."""
-        return stable_id(self.run, self.task_label, self.data_id.key())
+        """The stable id of this quantum (`quantum_id`: UUID5 of [repository,] run, task, data ID)."""
+        return quantum_id(self.run, self.task_label, self.data_id.key(), self.repository)
 
     def __str__(self) -> str:
         return f"{self.task_label}@{self.data_id}"

@@ -1,7 +1,10 @@
 """Datasets and dataset types in the graph: rows to write, registering, and what is known of each.
 
 `register_dataset_types` writes ``:DatasetType`` nodes (refusing a conflicting
-definition); `register_datasets` writes ``:Dataset`` nodes of existing files with their
+definition). A dataset type is scoped by the Butler repository of the plan that uses it
+(`dataset_type_key`): a mock graph's ``calexp`` and a real pipeline's ``calexp`` of
+another repository are two nodes; types of plans without a Butler repository (our own)
+are one per name, as before; `register_datasets` writes ``:Dataset`` nodes of existing files with their
 URIs; `dataset_facts` reads back a dataset's file, size, checksum and existence, for the
 pictures and the PROV export.
 """
@@ -16,7 +19,14 @@ from provenance_graph.errors import DatasetTypeConflictError
 from provenance_graph.model import DatasetRef, DatasetType
 from provenance_graph.store.connection import GraphStore
 
-__all__ = ["DatasetFacts", "dataset_facts", "dataset_row", "register_dataset_types", "register_datasets"]
+__all__ = [
+    "DatasetFacts",
+    "dataset_facts",
+    "dataset_row",
+    "dataset_type_key",
+    "register_dataset_types",
+    "register_datasets",
+]
 
 _BATCH = 10_000
 
@@ -36,23 +46,54 @@ def register_datasets(store: GraphStore, datasets: Iterable[tuple[DatasetRef, st
     return done
 
 
-def dataset_row(ref: DatasetRef, uri: str | None) -> dict[str, Any]:
-    """A dataset as the write queries take it: id, type, data ID (key and dimensions), run, URI."""
+def dataset_row(ref: DatasetRef, uri: str | None, exists: bool = False) -> dict[str, Any]:
+    """A dataset as the write queries take it.
+
+    Id, type, data ID (key and dimensions), run, URI, Butler repository and id, and
+    ``exists`` (true, or null when not known to exist).
+    """
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
         "data_id": ref.data_id.key(),
         "run": ref.run,
         "uri": uri,
+        "repository": ref.repository,
+        "butler_id": ref.butler_id,
+        "exists": True if exists else None,
         "dims": ref.data_id.to_dict(),
     }
 
 
-def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user: str = "this write") -> None:
-    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise."""
+def dataset_type_key(name: str, repository: str | None) -> str:
+    """The unique key of a ``:DatasetType``: ``'<repository URI> <name>'``, or the name alone.
+
+    The name alone keys the types of plans without a Butler repository. A URI has no
+    space, and a name neither.
+    """
+    return name if repository is None else f"{repository} {name}"
+
+
+def register_dataset_types(
+    store: GraphStore,
+    types: Iterable[DatasetType],
+    user: str = "this write",
+    *,
+    repository: str | None = None,
+) -> None:
+    """Create the ``:DatasetType`` nodes of ``types``; refuse a name already defined otherwise.
+
+    Types are scoped by ``repository`` (a Butler repository URI, or None: `dataset_type_key`).
+    """
     mine = {t.name: t for t in types}
     rows = [
-        {"name": t.name, "dimensions": list(t.dimensions), "storage_class": t.storage_class}
+        {
+            "key": dataset_type_key(t.name, repository),
+            "name": t.name,
+            "repository": repository,
+            "dimensions": list(t.dimensions),
+            "storage_class": t.storage_class,
+        }
         for t in mine.values()
     ]
     for stored in store.write("dataset_types_merge", rows=rows):
@@ -64,7 +105,9 @@ def register_dataset_types(store: GraphStore, types: Iterable[DatasetType], user
         )
         if theirs != ours:
             raise DatasetTypeConflictError(
-                f"dataset type {ours.name!r} is registered in the database with dimensions "
+                f"dataset type {ours.name!r} is registered in the database"
+                + (f" for repository {repository}" if repository else "")
+                + " with dimensions "
                 f"({', '.join(theirs.dimensions)}) and storage class {theirs.storage_class!r}, "
                 f"but {user} uses ({', '.join(ours.dimensions)}) and {ours.storage_class!r}",
                 hint="use the registered definition, or give the new one another name",

@@ -29,6 +29,7 @@ from provenance_graph.model import (
 )
 from provenance_graph.store._batches import batches
 from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.datasets import dataset_type_key
 
 __all__ = [
     "PlanSummary",
@@ -87,6 +88,7 @@ def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
         pipeline=props.get("pipeline", ""),
         constraints=props.get("constraints", ""),
         metadata=json.loads(props.get("metadata_json") or "{}"),
+        repository=props.get("repository"),
     )
 
 
@@ -145,12 +147,13 @@ def read_plan(
     for chunk in batches(dataset_ids, 50_000):
         for r in store.read("datasets_in_chunks", ids=list(chunk), chunk=_READ_CHUNK):
             dataset_rows.extend(r["datasets"])
-    type_names = sorted({r[1] for r in dataset_rows})
+    # A plan's types are those of its Butler repository (the one its datasets carry), or unscoped.
+    type_keys = sorted({dataset_type_key(r[1], r[5]) for r in dataset_rows})
     types = {
         t["name"]: DatasetType(
             name=t["name"], dimensions=tuple(t["dimensions"]), storage_class=t["storage_class"]
         )
-        for t in store.read("dataset_types_by_name", names=type_names)
+        for t in store.read("dataset_types_by_key", keys=type_keys)
     }
     note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
     try:
@@ -190,14 +193,14 @@ def _graph_from_rows(
             found = data_ids[text] = DataId.from_key(text)
         return found
 
-    for d_id, type_name, data_id_text, run, _uri in dataset_rows:
+    for d_id, type_name, data_id_text, run, _uri, repository, butler_id in dataset_rows:
         try:
-            decoder.dataset(d_id, type_name, data_id_of(data_id_text), run)
+            decoder.dataset(d_id, type_name, data_id_of(data_id_text), run, repository, butler_id)
         except PlanError as err:
             raise PlanError(f"plan {plan_id!r}: stored dataset {d_id}: {err.message}") from None
     refs = decoder.refs
     quanta = []
-    for q_id, task, data_id_text, run, inputs, outputs in rows:
+    for q_id, task, data_id_text, run, inputs, outputs, repository, butler_id in rows:
         try:
             quanta.append(
                 decoder.quantum(
@@ -207,6 +210,8 @@ def _graph_from_rows(
                     run,
                     [refs[i] for i in inputs],
                     [refs[o] for o in outputs],
+                    repository,
+                    butler_id,
                 )
             )
         except PlanError as err:

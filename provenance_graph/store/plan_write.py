@@ -139,6 +139,7 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
         "pipeline": plan.pipeline,
         "constraints": plan.constraints,
         "metadata_json": json.dumps(plan.metadata, sort_keys=True),
+        "repository": plan.repository,
         "digest": digest,
         "schema_version": SCHEMA_VERSION,
     }
@@ -214,7 +215,12 @@ class _PlanWriter:
     # --- claiming ------------------------------------------------------------------
 
     def _register_dataset_types(self) -> None:
-        register_dataset_types(self.store, self.graph.dataset_types.values(), f"plan {self.plan_id!r}")
+        register_dataset_types(
+            self.store,
+            self.graph.dataset_types.values(),
+            f"plan {self.plan_id!r}",
+            repository=self.graph.butler_repository,
+        )
 
     def _claim(self, replace: bool) -> WriteOutcome:
         while True:
@@ -360,7 +366,10 @@ class _PlanWriter:
                 phase,
                 query,
                 (
-                    ([dataset_row(ref, graph.uris.get(ref.id)) for ref in chunk], check)
+                    (
+                        [dataset_row(ref, graph.uris.get(ref.id), ref.id in graph.existing) for ref in chunk],
+                        check,
+                    )
                     for chunk in _batches(refs, self.batches.datasets)
                 ),
                 len(refs),
@@ -389,6 +398,8 @@ class _PlanWriter:
                     "dims": q.data_id.to_dict(),
                     "inputs": [r.id for r in q.inputs],
                     "outputs": [r.id for r in q.outputs],
+                    "repository": q.repository,
+                    "butler_id": q.butler_id,
                 }
                 for q in chunk
             ]

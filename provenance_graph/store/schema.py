@@ -36,6 +36,13 @@ Changelog of `SCHEMA_VERSION`:
    ``(:BatchJob)-[:DEPENDS_ON]->(:BatchJob)``; constraints ``clustering_id``, ``batch_job_id``;
    indexes ``clustering_plan``, ``batch_job_clustering``. A version-5 database gains the
    constraints and indexes on connect; nothing else changes.
+7. The Butler's identity: ``:Plan.repository`` (canonical ``file:///root/`` URI, index
+   ``plan_repository``); ``repository`` and ``butler_id`` on the ``:Quantum`` and
+   ``:Dataset`` nodes of Butler-backed plans (indexes ``quantum_butler_id``,
+   ``dataset_butler_id``), whose ids include the repository; ``:DatasetType`` unique by
+   ``key`` (constraint ``dataset_type_key``, replacing ``dataset_type_name``). A version-6
+   database gains them on connect: its types are keyed by name, its plans given the
+   repository their metadata names; no id changes.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

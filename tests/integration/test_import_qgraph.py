@@ -218,3 +218,175 @@ def test_without_lsst_the_error_says_what_to_install(tmp_path: Path, monkeypatch
     with pytest.raises(ConfigurationError) as caught:
         load_quantum_graph(archive_path)
     assert caught.value.hint == LSST_INSTALL_HINT
+
+
+# --- the Butler's identity (schema version 7) ---------------------------------------------
+
+
+@pytest.fixture
+def two_butlers(tmp_path: Path, namespace: str) -> tuple[Any, Any]:
+    """Two real on-disk Butler repositories with the same collections, raws and biases."""
+    pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
+    from tests.support.butler import make_butler_repo
+
+    return (
+        make_butler_repo(tmp_path / "repo_a", prefix=namespace),
+        make_butler_repo(tmp_path / "repo_b", prefix=namespace),
+    )
+
+
+def test_two_butlers_with_the_same_run_type_and_data_id_give_two_nodes_and_impact_stays_in_one(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    tmp_path: Path,
+    two_butlers: tuple[Any, Any],
+) -> None:
+    from provenance_graph.model import repository_uri
+    from provenance_graph.store.plan_questions import plan_overview
+    from provenance_graph.store.provenance import downstream
+    from tests.support.butler import build_qgraph
+
+    repo_a, repo_b = two_butlers
+    output_run = f"{namespace}/run"  # the same output run in both repositories
+    graph_a = build_qgraph(repo_a, tmp_path / "a.qg", output_run=output_run)
+    # As if made elsewhere: the recorded -b does not exist here.
+    graph_b = build_qgraph(repo_b, tmp_path / "b.qg", output_run=output_run, butler_argument="/nowhere/repo")
+    uri_a, uri_b = repository_uri(repo_a.root), repository_uri(repo_b.root)
+
+    # --butler names a butler.yaml (canonicalised to the root) through a symbolic link.
+    link = tmp_path / "link_b"
+    link.symlink_to(repo_b.root)
+    done_a = run(["import-qgraph", str(graph_a), "--plan-id", f"{namespace}-a"], neo4j_settings)
+    done_b = run(
+        ["import-qgraph", str(graph_b), "--plan-id", f"{namespace}-b", "-b", str(link / "butler.yaml")],
+        neo4j_settings,
+    )
+    for done in (done_a, done_b):
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr
+    assert f"repository:  {uri_a}" in done_a.stdout, "the recorded butler_argument opens here"
+    assert f"repository:  {uri_b}" in done_b.stdout, "the link is resolved, butler.yaml names its root"
+
+    plans = cypher(
+        store,
+        "MATCH (p:Plan) WHERE p.id IN $ids RETURN p.id AS id, p.repository AS repository",
+        ids=[f"{namespace}-a", f"{namespace}-b"],
+    )
+    assert {r["id"]: r["repository"] for r in plans} == {f"{namespace}-a": uri_a, f"{namespace}-b": uri_b}
+
+    # The same raw (run, type, data ID) of the two Butlers: two nodes, each with its UUID, existing.
+    raw_data_id = json.dumps({"detector": 1, "instrument": "Cam1", "visit": 1}, separators=(",", ":"))
+    raws = cypher(
+        store,
+        "MATCH (d:Dataset {dataset_type: 'raw', run: $run}) WHERE d.data_id = $data_id "
+        "RETURN d.id AS id, d.repository AS repository, d.butler_id AS butler_id, d.exists AS exists",
+        run=repo_a.input_run,
+        data_id=raw_data_id,
+    )
+    assert sorted(r["repository"] for r in raws) == sorted([uri_a, uri_b])
+    assert len({r["id"] for r in raws}) == 2 and len({r["butler_id"] for r in raws}) == 2
+    assert all(r["exists"] is True for r in raws)
+    # Quanta of the same run, task and data ID are two as well, each with its pipe_base UUID.
+    [quanta] = cypher(
+        store,
+        "MATCH (q:Quantum {task: 'isr', run: $run}) WHERE q.plan_id IN $plans "
+        "RETURN count(q) AS n, count(DISTINCT q.butler_id) AS uuids",
+        run=output_run,
+        plans=[f"{namespace}-a", f"{namespace}-b"],
+    )
+    assert quanta == {"n": 8, "uuids": 8}
+
+    # Overall inputs found in the Butler count as existing (raws of visit 1, every bias).
+    overview = plan_overview(store, f"{namespace}-a")
+    assert overview.initial_inputs == {"mock_bias": (4, 4), "raw": (4, 4)}
+
+    # Impact of one repository's raw stays in that repository's plan.
+    raw_a = next(r["id"] for r in raws if r["repository"] == uri_a)
+    reached = downstream(store, raw_a)
+    assert reached.quanta
+    assert {q.plan_id for q in reached.quanta.values()} == {f"{namespace}-a"}
+
+    # The Butler ids round-trip through read_plan and the plan file.
+    from provenance_graph.planfile import load_plan, save_plan
+    from provenance_graph.store import read_plan
+
+    stored = read_plan(store, f"{namespace}-a")
+    assert stored.plan.repository == uri_a
+    assert all(q.butler_id and q.repository == uri_a for q in stored.quanta.values())
+    assert all(r.butler_id for r in stored.datasets.values())
+    save_plan(stored, tmp_path / "a.json.gz")
+    back = load_plan(tmp_path / "a.json.gz")
+    assert back == stored and back.digest() == stored.digest()
+
+
+def test_without_a_repository_the_import_warns_once_and_keeps_the_old_ids(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
+    from provenance_graph.model import dataset_id
+    from tests.support.butler import build_qgraph, make_butler_repo, prefixed_pipeline
+
+    # Unscoped dataset types are one per name in the database: keep them this test's own.
+    pipeline = prefixed_pipeline(tmp_path / "pipeline.yaml", f"{namespace}_")
+    repo = make_butler_repo(tmp_path / "repo", prefix=namespace, pipeline=pipeline)
+    path = build_qgraph(
+        repo, tmp_path / "g.qg", output_run=f"{namespace}/run", pipeline=pipeline, butler_argument="main"
+    )
+    done = run(["import-qgraph", str(path), "--plan-id", f"{namespace}-x"], neo4j_settings)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "cannot be told apart from other repositories'" in warnings[0] and "--butler" in warnings[0]
+    assert "repository:  (unknown)" in done.stdout
+    graph = load_quantum_graph(path)
+    assert graph.plan.repository is None and not graph.existing
+    raw = next(r for r in graph.initial_inputs() if r.dataset_type.name == f"{namespace}_raw")
+    assert raw.id == dataset_id(raw.run, raw.dataset_type.name, raw.data_id.key()), "today's formula"
+    assert raw.butler_id is not None
+    try:
+        # A --butler that does not exist is a one-line error naming it.
+        missing = run(["import-qgraph", str(path), "--butler", str(tmp_path / "nope")], neo4j_settings)
+        assert missing.returncode != 0
+        assert "no Butler repository at" in missing.stderr and "nope" in missing.stderr
+        assert "Traceback" not in missing.stderr
+    finally:
+        from provenance_graph.store import delete_plan
+
+        delete_plan(store, f"{namespace}-x")
+        cypher(
+            store, "MATCH (t:DatasetType) WHERE t.key STARTS WITH $prefix DELETE t", prefix=f"{namespace}_"
+        )
+
+
+def test_a_mock_graphs_dataset_types_do_not_block_another_repositorys_pipeline(
+    store: GraphStore, namespace: str, tmp_path: Path, two_butlers: tuple[Any, Any]
+) -> None:
+    from provenance_graph.synthetic import drp_plan
+    from tests.support.butler import build_qgraph
+
+    repo_a, _ = two_butlers
+    imported = load_quantum_graph(
+        build_qgraph(repo_a, tmp_path / "g.qg", output_run=f"{namespace}/mock"), butler=repo_a.root
+    )
+    assert imported.dataset_types["calexp"].storage_class == "_mock_StructuredDataDict"
+    ours = drp_plan(1, 2, patches=1, bands=1, output_run=f"{namespace}/ours", plan_id=f"{namespace}-ours")
+    assert ours.dataset_types["calexp"] != imported.dataset_types["calexp"]
+    # Either order: each is stored in its own scope.
+    assert write_plan(store, ours).outcome == "written"
+    assert write_plan(store, imported).outcome == "written"
+    types = cypher(
+        store,
+        "MATCH (t:DatasetType {name: 'calexp'}) WHERE t.repository = $repo OR t.repository IS NULL "
+        "RETURN t.key AS key, t.storage_class AS storage_class",
+        repo=imported.plan.repository,
+    )
+    assert {r["key"]: r["storage_class"] for r in types} == {
+        "calexp": ours.dataset_types["calexp"].storage_class,
+        f"{imported.plan.repository} calexp": "_mock_StructuredDataDict",
+    }
+    from provenance_graph.store import read_plan
+
+    assert (
+        read_plan(store, imported.plan.id).dataset_types["calexp"].storage_class == "_mock_StructuredDataDict"
+    )

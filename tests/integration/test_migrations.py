@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from provenance_graph.errors import SchemaVersionError
+from provenance_graph.model import Plan, PlanGraph
 from provenance_graph.queries import queries
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import (
@@ -39,6 +40,13 @@ from tests.support.graph_checks import rows
 
 STATUSES = [*STATUS_LABELS, None]  # None: pending, no label
 STATUS_LABELS_VERSION = 5
+BUTLER_IDENTITY_VERSION = 7
+
+#: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
+SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
+    f"FOREACH (_ IN CASE $label WHEN '{label}' THEN [1] ELSE [] END | SET q:{label})"
+    for label in ("Running", "Succeeded", "Failed", "Blocked", "Skipped")
+)
 
 
 def rules_of(step: Step) -> list[tuple[str, str]]:
@@ -80,7 +88,7 @@ def stored_plan_with_statuses(store: GraphStore, namespace: str) -> str:
         status = STATUSES[i % len(STATUSES)]
         rows(store, "MATCH (q:Quantum {id: $id}) SET q.status = $status", id=quantum_id, status=status)
         if status is not None:
-            rows(store, f"MATCH (q:Quantum {{id: $id}}) SET q:{STATUS_LABELS[status]}", id=quantum_id)
+            rows(store, SET_STATUS_LABEL, id=quantum_id, label=STATUS_LABELS[status])
     return plan_id
 
 
@@ -111,8 +119,19 @@ def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]
         ensure_schema(store)
 
 
+def dropped_rule_names() -> set[str]:
+    """Rules a later step replaces (``DROP ... IF EXISTS``)."""
+    found = set()
+    for step in STEPS:
+        for name in step.queries:
+            match = re.match(r"DROP (CONSTRAINT|INDEX) (\w+) IF EXISTS", queries()[name].text)
+            if match:
+                found.add(match[2])
+    return found
+
+
 def all_rule_names() -> set[str]:
-    return {name for step in STEPS for _, name in rules_of(step)}
+    return {name for step in STEPS for _, name in rules_of(step)} - dropped_rule_names()
 
 
 def later_rule_names(version: int) -> set[str]:
@@ -153,7 +172,7 @@ def test_a_step_rerun_after_a_crash_part_way_finishes_it_and_a_further_rerun_cha
             store.autocommit(name)
         assert schema_version(store) == 4
         upgrade = pending_upgrade(store)
-        assert [s.version for s in upgrade.steps] == [5, 6]
+        assert [s.version for s in upgrade.steps] == [5, 6, 7]
         results = migrate(store, upgrade)
         left = [labels for labels in labelled.values() if labels and labels != ["Succeeded"]]
         assert results[0].counts == {"quanta_labelled": len(left)}
@@ -167,6 +186,45 @@ def test_a_step_rerun_after_a_crash_part_way_finishes_it_and_a_further_rerun_cha
         assert schema_rules(store) == before
         assert status_labels(store, plan_id) == labelled
         assert schema_version(store) == SCHEMA_VERSION  # the earlier step did not lower it
+
+
+def test_a_version_6_database_gets_the_butlers_identity_and_keeps_its_ids(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    graph = small_plan(namespace)
+    header = {**graph.plan.model_dump(), "metadata": {**graph.plan.metadata, "repository": "/data/repo-1"}}
+    graph = PlanGraph(Plan.model_validate({**header, "repository": None}), graph.quanta.values())
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    names = sorted(graph.dataset_types)
+    with database_at(store, 6, plan_id):
+        # As version 6 stored it: no plan repository, dataset types without keys.
+        rows(store, "MATCH (p:Plan {id: $id}) REMOVE p.repository", id=plan_id)
+        rows(
+            store,
+            "MATCH (t:DatasetType) WHERE t.name IN $names AND t.repository IS NULL REMOVE t.key",
+            names=names,
+        )
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION == BUTLER_IDENTITY_VERSION
+        assert said == [f"Upgrading the graph schema from version 6 to {SCHEMA_VERSION} ..."]
+        rules = schema_rules(store)
+        assert {"dataset_type_key", "plan_repository", "quantum_butler_id", "dataset_butler_id"} <= set(rules)
+        assert "dataset_type_name" not in rules
+        [plan] = rows(store, "MATCH (p:Plan {id: $id}) RETURN p.repository AS repository", id=plan_id)
+        assert plan["repository"] == "file:///data/repo-1/"
+        keys = rows(
+            store,
+            "MATCH (t:DatasetType) WHERE t.name IN $names AND t.repository IS NULL RETURN t.key AS key",
+            names=names,
+        )
+        assert sorted(r["key"] for r in keys) == names
+        back = read_plan(store, plan_id)
+        assert back.plan.repository == "file:///data/repo-1/"
+        assert set(back.quanta) == set(graph.quanta) and set(back.datasets) == set(graph.datasets)
+        assert back.digest() == graph.digest()
+        assert write_plan(store, graph).outcome == "unchanged"
 
 
 def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
@@ -203,16 +261,16 @@ def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
 def test_a_heavy_step_is_refused_on_connect_and_applied_by_migrate(store: GraphStore, namespace: str) -> None:
     plan_id = stored_plan_with_statuses(store, namespace)
     steps = (*STEPS[:-1], dataclasses.replace(STEPS[-1], heavy=True))
-    with database_at(store, 5, plan_id):
+    with database_at(store, 6, plan_id):
         with pytest.raises(SchemaVersionError) as refused:
             ensure_schema(store, steps=steps)
         message = refused.value.message
         assert "\n" not in message
-        assert "holds graph schema version 5; provenance-graph" in message
-        assert f"needs version {SCHEMA_VERSION}" in message and "v6 batch_jobs" in message
+        assert "holds graph schema version 6; provenance-graph" in message
+        assert f"needs version {SCHEMA_VERSION}" in message and "v7 butler_identity" in message
         assert "provgraph migrate" in (refused.value.hint or "")
-        assert schema_version(store) == 5  # refused before changing anything
-        assert not later_rule_names(5) & set(schema_rules(store))
+        assert schema_version(store) == 6  # refused before changing anything
+        assert not later_rule_names(6) & set(schema_rules(store))
         [result] = migrate(store, pending_upgrade(store, steps))
         assert result.step.version == SCHEMA_VERSION
         assert schema_version(store) == SCHEMA_VERSION
@@ -230,9 +288,10 @@ def test_provgraph_migrate_lists_applies_and_resumes_after_kill_9(
         assert dry.returncode == 0, dry.stderr
         assert "holds graph schema version 4; provenance-graph" in dry.stdout
         assert f"uses version {SCHEMA_VERSION}" in dry.stdout
-        assert "Steps to apply (2):" in dry.stdout
+        assert "Steps to apply (3):" in dry.stdout
         assert "  v5 status_labels: a quantum's status is mirrored by a label" in dry.stdout
         assert "  v6 batch_jobs: batch jobs, :Clustering and :BatchJob nodes" in dry.stdout
+        assert "  v7 butler_identity: the Butler's identity" in dry.stdout
         assert "Dry run: nothing changed." in dry.stdout
         assert schema_version(store) == 4
         assert not any(status_labels(store, plan_id).values())

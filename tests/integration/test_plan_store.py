@@ -83,7 +83,8 @@ def test_schema_is_versioned_and_constrained(store: GraphStore) -> None:
     with store.session() as session:
         constraints = {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name")}
         indexes = {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
-    assert {"plan_id", "quantum_id", "dataset_id", "dataset_type_name"} <= constraints
+    assert {"plan_id", "quantum_id", "dataset_id", "dataset_type_key"} <= constraints
+    assert "dataset_type_name" not in constraints, "dropped by v7: names are unique per repository"
     assert {
         "quantum_task",
         "dataset_type",
@@ -365,14 +366,16 @@ def test_a_newer_schema_version_is_refused_on_connect(store: GraphStore) -> None
 def test_an_older_schema_version_is_upgraded(store: GraphStore) -> None:
     from provenance_graph.store import ensure_schema
 
+    # Version 6, not 0: rerunning step 1 over a version-7 database's data would try to
+    # restore dataset_type_name, which v7 dropped (one name may have a definition per repository).
     with store.session() as session:
-        session.run("DROP INDEX quantum_task").consume()
-    store.write("schema_version_set", version=0, writer="an older provenance-graph")
+        session.run("DROP INDEX plan_repository").consume()
+    store.write("schema_version_set", version=6, writer="an older provenance-graph")
     assert ensure_schema(store) == SCHEMA_VERSION
     assert schema_version(store) == SCHEMA_VERSION
     with store.session() as session:
         indexes = {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
-    assert "quantum_task" in indexes
+    assert "plan_repository" in indexes
 
 
 def test_a_plan_deleted_while_it_is_read_is_reported(

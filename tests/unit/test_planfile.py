@@ -12,7 +12,7 @@ import pytest
 
 from provenance_graph import planfile
 from provenance_graph.errors import PlanFileError
-from provenance_graph.model import DataId, NoteKind, PlanGraph, PlanNote, Quantum
+from provenance_graph.model import DataId, NoteKind, Plan, PlanGraph, PlanNote, Quantum
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.synthetic import drp_plan
 
@@ -42,7 +42,10 @@ def _plan_with_notes_and_uris() -> PlanGraph:
         PlanNote(task_label="makeWarp", kind=NoteKind.NO_QUANTA, message="makeWarp: no quanta"),
     ]
     uris = {did: f"file:///repo/{i}/caf\u00e9.fits" for i, did in enumerate(graph.datasets) if i % 3}
-    plan = graph.plan.model_copy(update={"metadata": {**graph.plan.metadata, "repository": "/repo"}})
+    # Validated (not model_copy): the repository URI is derived from the metadata.
+    plan = Plan.model_validate(
+        {**graph.plan.model_dump(), "metadata": {**graph.plan.metadata, "repository": "/repo"}}
+    )
     return PlanGraph(plan, graph.quanta.values(), notes, uris)
 
 

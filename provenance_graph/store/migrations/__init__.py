@@ -17,9 +17,10 @@ Rules for steps:
   it** (``tests/integration/test_migrations.py`` shows how to build one).
 - A step never changes once released: a database may have applied it already.
 - Every query of a step is safe to rerun after a crash at any point: rules are
-  created ``IF NOT EXISTS``; nodes are merged, not created; rewrites change only
-  nodes not yet migrated, in batches (``CALL { ... } IN TRANSACTIONS OF
-  $batch_size ROWS``), and return how many they changed.
+  created ``IF NOT EXISTS`` (a rule a step replaces is dropped ``IF EXISTS``);
+  nodes are merged, not created; rewrites change only nodes not yet migrated,
+  in batches (``CALL { ... } IN TRANSACTIONS OF $batch_size ROWS``), and return
+  how many they changed.
 - A step that rewrites much data is marked ``heavy=True``.
 """
 
@@ -30,6 +31,7 @@ from provenance_graph.store.migrations import (
     v0004_quantum_plan_task,
     v0005_status_labels,
     v0006_batch_jobs,
+    v0007_butler_identity,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -42,5 +44,6 @@ STEPS: tuple[Step, ...] = (
     v0004_quantum_plan_task.STEP,
     v0005_status_labels.STEP,
     v0006_batch_jobs.STEP,
+    v0007_butler_identity.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
