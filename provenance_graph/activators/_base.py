@@ -43,8 +43,16 @@ from provenance_graph.activators._backends import Backend, ButlerBackend, Pipeli
 from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError
 from provenance_graph.interop.butler_run import ButlerPlan, is_from_quantum_graph
+from provenance_graph.interop.qgraph import butler_repository_uri
 from provenance_graph.logs import suppress_and_log
-from provenance_graph.model import AttemptOutcome, OutputRecord, PlanGraph, Quantum, QuantumStatus
+from provenance_graph.model import (
+    AttemptOutcome,
+    OutputRecord,
+    PlanGraph,
+    Quantum,
+    QuantumStatus,
+    repository_path,
+)
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.quantum_runner import WorkerSpec
 from provenance_graph.repository import Repository
@@ -140,8 +148,8 @@ class Activator(abc.ABC):
         Where inputs are read and outputs written; default: the repository the
         plan was made from (its ``repository`` metadata).
     butler
-        The Butler repository a plan imported from a Rubin QuantumGraph runs against
-        (required for those, refused for others).
+        The Butler repository a plan imported from a Rubin QuantumGraph runs against; default
+        the one the plan records (required if it records none; refused for other plans).
     memory_per_quantum
         For a plan from a QuantumGraph: the memory each quantum may use (``4GB``), as
         ``pipetask``'s ``--memory-per-quantum``; a task that needs more fails.
@@ -243,11 +251,23 @@ class Activator(abc.ABC):
 
     def _butler_backend(self, graph: PlanGraph) -> ButlerBackend:
         file = graph.plan.metadata.get("file")
-        if self._butler_arg is None:
+        recorded = graph.plan.repository
+        butler = self._butler_arg
+        if butler is None:
+            if recorded is None:
+                raise ExecutionError(
+                    f"plan {self.plan_id!r} was imported from QuantumGraph {file} without saying which "
+                    "Butler repository it came from",
+                    hint=f"give the repository the graph was built from: provgraph run --plan {self.plan_id} "
+                    "--butler REPO (as pipetask's -b)",
+                )
+            butler = repository_path(recorded)
+        elif recorded is not None and butler_repository_uri(butler) != recorded:
             raise ExecutionError(
-                f"plan {self.plan_id!r} was imported from QuantumGraph {file}; it runs against a Butler "
-                "repository, which was not given",
-                hint="give the repository the graph was built from: --butler REPO (as pipetask's -b)",
+                f"plan {self.plan_id!r} belongs to Butler {repository_path(recorded)}, not to "
+                f"--butler {butler}: its datasets are that repository's",
+                hint=f"leave out --butler, or import the graph again for the other repository: "
+                f"provgraph import-qgraph {file} --butler {butler} --plan-id NEW_ID",
             )
         if self._repository_arg is not None:
             raise ExecutionError(
@@ -261,9 +281,7 @@ class Activator(abc.ABC):
                 "fixed: run-time config overrides do not apply",
                 hint="build a new graph with pipetask qgraph -c LABEL:FIELD=VALUE, then import it",
             )
-        return ButlerBackend(
-            ButlerPlan.open(graph, self._butler_arg, memory_per_quantum=self._memory_per_quantum)
-        )
+        return ButlerBackend(ButlerPlan.open(graph, butler, memory_per_quantum=self._memory_per_quantum))
 
     def _prepare(self) -> None:
         """Read what this Activator needs besides the plan (`prepare` has read the plan)."""

@@ -195,6 +195,6 @@ def plan_rubin_pipeline(
         config=config,
         metadata={"built_by": "provgraph plan", "input": ",".join(inputs)},
     )
-    graph = load_quantum_graph(built.path, plan_id=plan_id)
+    graph = load_quantum_graph(built.path, plan_id=plan_id, butler=local if local.exists() else None)
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedRubinPipeline(graph, stored, built)

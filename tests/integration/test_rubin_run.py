@@ -10,6 +10,7 @@ statuses and attempts in our graph, and the command's output.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from tests.support.butler import (
     lsst,
     make_butler_repo,
     pipetask_qgraph,
+    prefixed_pipeline,
     registered,
 )
 
@@ -172,25 +174,43 @@ def test_running_an_imported_plan_needs_its_butler(
     neo4j_settings: ConnectionSettings, namespace: str, repo: ButlerRepoInfo, tmp_path: Path
 ) -> None:
     graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=f"u/{namespace}/run")
-    import_graph(graph, namespace, neo4j_settings)
+    import_graph(graph, namespace, neo4j_settings)  # the graph's header names the repository
     lsst("butler", "create", str(tmp_path / "empty"))
+    # A plan whose repository is unknown: the repository named in the graph has moved since.
+    # Its dataset types are then not scoped by a repository: prefixed, they block no other test's.
+    pipeline = prefixed_pipeline(tmp_path / "lost.yaml", "lost_", RUN_PIPELINE)
+    moved = make_butler_repo(tmp_path / "moved", pipeline=pipeline)
+    lost = pipetask_qgraph(
+        moved,
+        tmp_path / "lost.qg",
+        output=f"u/{namespace}",
+        output_run=f"u/{namespace}/lost",
+        pipeline=pipeline,
+    )
+    shutil.move(moved.root, tmp_path / "elsewhere")
+    import_graph(lost, f"{namespace}-lost", neo4j_settings)
+    elsewhere = str(tmp_path / "elsewhere")
     cases = {
-        "no --butler": ([], "--butler REPO"),
-        "not a repository": (["--butler", str(tmp_path)], "is not a Butler repository"),
-        "another repository": (
-            ["--butler", str(tmp_path / "empty")],
+        "no --butler, none recorded": ([f"{namespace}-lost"], "--butler REPO"),
+        "not a repository": ([f"{namespace}-lost", "--butler", str(tmp_path)], "is not a Butler repository"),
+        "without the inputs": (
+            [f"{namespace}-lost", "--butler", str(tmp_path / "empty")],
             "lacks the QuantumGraph's input collection",
         ),
-        "overrides": (["--butler", str(repo.root), "-c", "isr:sleep=1"], "config overrides do not apply"),
-        "memory": (["--butler", str(repo.root), "--memory-per-quantum", "lots"], "is not a memory size"),
+        "another repository": ([namespace, "--butler", elsewhere], f"belongs to Butler {repo.root}"),
+        "overrides": ([namespace, "-c", "isr:sleep=1"], "config overrides do not apply"),
+        "no such repository": ([namespace, "--butler", str(tmp_path / "nowhere")], "the path does not exist"),
+        "memory": ([namespace, "--memory-per-quantum", "lots"], "is not a memory size"),
     }
-    for case, (extra, says) in cases.items():
-        done = run(["run", "--plan", namespace, *extra], neo4j_settings)
+    for case, (args, says) in cases.items():
+        done = run(["run", "--plan", *args], neo4j_settings)
         assert done.returncode == 1, case
         assert "Traceback" not in done.stderr, case
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and says in done.stderr, (case, done.stderr)
-        assert graph.name in done.stderr or case in {"not a repository", "another repository", "memory"}, case
+    # Given its new place, the plan whose repository moved runs there.
+    moved_run = run(["run", "--plan", f"{namespace}-lost", "--butler", elsewhere], neo4j_settings)
+    assert moved_run.returncode == 0, moved_run.stdout + moved_run.stderr
 
 
 def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
@@ -203,7 +223,7 @@ def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
     output_run = f"u/{namespace}/run"
     graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
     import_graph(graph, namespace, neo4j_settings)
-    command = ["run", "--plan", namespace, "--butler", str(repo.root), "-j", "2"]
+    command = ["run", "--plan", namespace, "-j", "2"]  # the plan knows its Butler
 
     killed = run(command, neo4j_settings, PROVGRAPH_CRASH_AT="run.recorded:3")
     assert killed.returncode == -9, killed.stderr
