@@ -293,3 +293,23 @@ RETURN p.id AS plan_id, p.created AS created, q.run AS run, q.task AS task, q.da
        [x IN collect(a) | {number: x.number, status: x.status, started: toString(x.started),
                            duration_s: x.duration_s, execution_id: x.execution_id}] AS attempts
 ORDER BY created, task, data_id;
+
+// name: butler_ids
+// The Butler UUIDs of the given datasets and quanta that have one (those of plans imported from
+// a QuantumGraph): [[id, butler_id], ...] of each.
+CALL () {
+  UNWIND $dataset_ids AS id
+  MATCH (d:Dataset {id: id}) WHERE d.butler_id IS NOT NULL
+  RETURN collect([d.id, d.butler_id]) AS datasets
+}
+CALL () {
+  UNWIND $quantum_ids AS id
+  MATCH (q:Quantum {id: id}) WHERE q.butler_id IS NOT NULL
+  RETURN collect([q.id, q.butler_id]) AS quanta
+}
+RETURN datasets, quanta;
+
+// name: dataset_by_butler_id
+// The dataset a Butler dataset UUID names (imported plans keep it as butler_id).
+MATCH (d:Dataset {butler_id: $butler_id})
+RETURN d.id AS id;

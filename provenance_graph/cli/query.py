@@ -30,6 +30,7 @@ from provenance_graph.store.plan_questions import (
 from provenance_graph.store.provenance import (
     QUERIES,
     LineageSummary,
+    dataset_by_butler_id,
     dependencies,
     downstream,
     lineage_parameters,
@@ -82,9 +83,9 @@ def parse_data_id(text: str) -> str:
 def resolve_dataset(
     store: GraphStore, dataset_id: str | None, dataset_type: str | None, data_id: str | None, run: str | None
 ) -> str | None:
-    """The dataset id a command names: given, or found by type, data ID and run."""
+    """The dataset id a command names: given (ours, or a Butler UUID), or found by type, data ID and run."""
     if dataset_id is not None:
-        return dataset_id
+        return dataset_by_butler_id(store, dataset_id) or dataset_id
     if dataset_type is None and data_id is None:
         return None
     if dataset_type is None or data_id is None:

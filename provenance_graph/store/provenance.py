@@ -17,7 +17,7 @@ command line can show them (``--cypher``). No export format is known here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from provenance_graph.errors import NotInGraphError, QuestionError
@@ -30,6 +30,7 @@ __all__ = [
     "LineageSummary",
     "QuantumNode",
     "children",
+    "dataset_by_butler_id",
     "dependencies",
     "downstream",
     "lineage_parameters",
@@ -75,6 +76,8 @@ class DatasetNode:
     producer: str | None = None
     """Upstream only: the id of the quantum reached that produces it (None: made outside the
     walk, i.e. pre-existing, of a stop type, or beyond the depth limit)."""
+    butler_id: str | None = None
+    """Its Butler UUID, for a dataset of a plan imported from a QuantumGraph."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class QuantumNode:
     status: str
     level: int = 0
     """Its level: that of the dataset through which it was reached, plus one."""
+    butler_id: str | None = None
+    """Its Butler UUID, for a quantum of a plan imported from a QuantumGraph."""
 
 
 @dataclass
@@ -181,7 +186,23 @@ def _lineage(
             known = result.quanta.get(q_id)
             if known is None or known.level > level:
                 result.quanta[q_id] = QuantumNode(q_id, task, q_data_id, plan_id, status, level)
+    _add_butler_ids(store, result)
     return result
+
+
+def _add_butler_ids(store: GraphStore, result: Lineage) -> None:
+    """Give the datasets and quanta of plans imported from a QuantumGraph their Butler UUIDs."""
+    rows = store.read("butler_ids", dataset_ids=list(result.datasets), quantum_ids=list(result.quanta))
+    for d_id, butler_id in rows[0]["datasets"] if rows else ():
+        result.datasets[d_id] = replace(result.datasets[d_id], butler_id=butler_id)
+    for q_id, butler_id in rows[0]["quanta"] if rows else ():
+        result.quanta[q_id] = replace(result.quanta[q_id], butler_id=butler_id)
+
+
+def dataset_by_butler_id(store: GraphStore, butler_id: str) -> str | None:
+    """Our id of the dataset a Butler UUID names, or None if no stored dataset has it."""
+    rows = store.read("dataset_by_butler_id", butler_id=butler_id)
+    return str(rows[0]["id"]) if rows else None
 
 
 def _walk_levels(read: Reader, direction: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

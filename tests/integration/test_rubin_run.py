@@ -10,6 +10,7 @@ statuses and attempts in our graph, and the command's output.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -108,6 +109,26 @@ def test_provgraph_run_leaves_the_datasets_pipetask_run_leaves(
             plan=namespace,
         ).data()
     assert sizes and all(row["e"] and row["size"] > 0 for row in sizes)
+
+    # Lineage and impact answer with the Butler's UUIDs, and take one as the start.
+    from lsst.pipe.base.pipeline_graph import TaskImportMode
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+
+    with PredictedQuantumGraph.open(graph, import_mode=TaskImportMode.DO_NOT_IMPORT) as reader:
+        reader.read_thin_graph()
+        reader.read_quantum_datasets()
+        qg = reader.finish()
+    coadd = str(next(iter(qg.datasets_by_type["deepCoadd"].values())))
+    upstream = run(["query", "lineage", coadd, "--json"], neo4j_settings)
+    assert upstream.returncode == 0, upstream.stderr
+    walk = json.loads(upstream.stdout)
+    butler_quanta = {str(q) for quanta in qg.quanta_by_task.values() for q in quanta.values()}
+    assert walk["quanta"] and all(q["butler_id"] in butler_quanta for q in walk["quanta"])
+    assert all(d["butler_id"] for d in walk["datasets"])
+    raws = {d["butler_id"] for d in walk["datasets"] if d["dataset_type"] == "raw"}
+    impact = json.loads(run(["query", "impact", sorted(raws)[0], "--json"], neo4j_settings).stdout)
+    assert "visitMetrics" in {d["dataset_type"] for d in impact["datasets"]}  # every raw leads there
+    assert all(d["butler_id"] for d in impact["datasets"])
 
     again = run(["run", "--plan", namespace, "--butler", str(repo.root)], neo4j_settings)
     assert again.returncode == 0, again.stderr
