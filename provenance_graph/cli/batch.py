@@ -173,6 +173,15 @@ def export_dagman_command(
 RepoOpt = Annotated[
     Path | None, typer.Option(help="The data repository; default the one the plan was made from.")
 ]
+ButlerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--butler",
+        "--butler-config",
+        "-b",
+        help="For a plan from a QuantumGraph: its Butler repository; default the one the plan records.",
+    ),
+]
 ConfigOpt = Annotated[
     list[str] | None, typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat).")
 ]
@@ -188,6 +197,7 @@ def run_job_command(
     clustering: NameOpt,
     job: Annotated[str, typer.Option("--job", help="The batch job's name.")],
     repo: RepoOpt = None,
+    butler: ButlerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run one batch job's quanta in order in this process, recording each attempt (a DAGMan node's command).
@@ -196,7 +206,13 @@ def run_job_command(
     """
     with open_store() as store:
         activator = JobActivator(
-            store, plan, clustering=clustering, job=job, repository=repo, config=parse_config(config)
+            store,
+            plan,
+            clustering=clustering,
+            job=job,
+            repository=repo,
+            butler=butler,
+            config=parse_config(config),
         )
         with stopping_cleanly(plan, f"provgraph run-job --plan {plan} --clustering {clustering} --job {job}"):
             report = activator.run()
@@ -253,6 +269,7 @@ def submit_command(
     name: Annotated[str | None, typer.Option(help="Store the rules under this name.")] = None,
     replace: Annotated[bool, typer.Option(help="Replace a stored clustering of that name.")] = False,
     repo: RepoOpt = None,
+    butler: ButlerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run a stored plan's batch jobs on a workflow engine: clustering, blast radius, then the run.
@@ -282,6 +299,7 @@ def submit_command(
             jobs=jobs,
             retries=retries,
             repository=repo,
+            butler=butler,
             config=overrides,
         )
         console.print(f"Submitting {len(job_graph)} batch jobs to {engine.value} ({the_site.source}).")
@@ -300,6 +318,7 @@ def restart_command(
     ] = None,
     jobs: WorkersOpt = 1,
     repo: RepoOpt = None,
+    butler: ButlerOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Resume a submitted plan: repair dead executions, run every batch job not done.
@@ -319,6 +338,7 @@ def restart_command(
             jobs=jobs,
             retries=int(last.get("retries", 0)) if retries is None else retries,
             repository=repo,
+            butler=butler or last.get("butler"),
             config=overrides,
         )
         console.print(f"Restarting plan {plan_id!r} with clustering {name!r}.")

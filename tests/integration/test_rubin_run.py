@@ -266,3 +266,47 @@ def test_a_run_killed_mid_way_is_repaired_and_finished_by_the_next(
     assert sum(1 for dataset_type, _ in produced if dataset_type.endswith("_metadata")) == sum(
         QUANTA.values()
     )
+
+
+RULES = """\
+name: rubin
+cluster:
+  ccd_chain:
+    pipetasks: isr, calibrate
+    dimensions: visit, detector
+  visit_tables:
+    pipetasks: consolidateSourceTable, consolidateVisitSummary, analyzeVisit
+    dimensions: visit
+"""
+
+
+def test_submit_on_parsl_runs_an_imported_plan_in_batch_jobs(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    repo: ButlerRepoInfo,
+    tmp_path: Path,
+) -> None:
+    output_run = f"u/{namespace}/run"
+    graph = pipetask_qgraph(repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run)
+    import_graph(graph, namespace, neo4j_settings)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+
+    done = run(["submit", namespace, "--clustering", str(rules), "-j", "2"], neo4j_settings)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    # 4 detector chains, 1 visit's tables, 5 coadds each a job of its own.
+    assert f"Clustering 'rubin' of plan '{namespace}' written: 10 batch jobs" in done.stdout
+    assert "registered" in done.stdout and str(repo.root) in done.stdout
+    assert statuses(store, namespace) == Counter({(t, "succeeded"): n for t, n in QUANTA.items()})
+    produced = registered(repo, output_run)
+    assert sum(1 for dataset_type, _ in produced if dataset_type.endswith("_metadata")) == sum(
+        QUANTA.values()
+    )
+    with store.session() as session:
+        runs = session.run(
+            "MATCH (e:Execution)-[:EXECUTES]->(:Plan {id: $plan}) RETURN e.activator AS activator",
+            plan=namespace,
+        ).data()
+    assert [r["activator"] for r in runs] == ["parsl"]
