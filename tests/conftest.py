@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -81,8 +82,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """Point the managed server at the suite's own home and ports, unless NEO4J_URI is set.
 
     Done before any test runs, so fixtures, in-process commands and ``provgraph``
-    subprocesses all see the suite's server, never the user's default one.
+    subprocesses all see the suite's server, never the user's default one. QuantumGraphs
+    that ``provgraph plan`` keeps by default go to a directory of the session's, never
+    the user's data directory.
     """
+    os.environ["PROVGRAPH_QGRAPH_DIR"] = tempfile.mkdtemp(prefix="provgraph-test-qgraphs-")
     if os.environ.get("NEO4J_URI"):
         return
     home = test_home()
