@@ -11,7 +11,10 @@ statuses and attempts in our graph, and the command's output.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import pytest
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from tests.integration.test_cli import run
+from tests.integration.test_run import _start_run
 
 pytest.importorskip("lsst.pipe.base", reason="needs lsst-pipe-base (the [lsst] extra)")
 
@@ -310,3 +314,49 @@ def test_submit_on_parsl_runs_an_imported_plan_in_batch_jobs(
             plan=namespace,
         ).data()
     assert [r["activator"] for r in runs] == ["parsl"]
+
+
+def test_ctrl_c_gives_back_the_running_quanta_and_the_rerun_finishes(
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    repo: ButlerRepoInfo,
+    tmp_path: Path,
+) -> None:
+    output_run = f"u/{namespace}/run"
+    # calibrate takes 2 s a quantum: the interrupt comes while two of them run.
+    graph = pipetask_qgraph(
+        repo, tmp_path / "g.qg", output=f"u/{namespace}", output_run=output_run, config=("calibrate:sleep=2",)
+    )
+    import_graph(graph, namespace, neo4j_settings)
+    child = _start_run(
+        neo4j_settings,
+        store,
+        namespace,
+        until_succeeded=QUANTA["isr"],
+        args=("run", "--plan", namespace, "-j", "2"),
+    )
+    time.sleep(0.5)  # the first calibrate quanta start
+    os.killpg(child.pid, signal.SIGINT)  # what a terminal sends to the foreground group
+    _out, err = child.communicate(timeout=60)
+
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    stopped = statuses(store, namespace)
+    assert not any(status == "running" for _, status in stopped)  # given back, not left to repair
+    assert stopped[("isr", "succeeded")] == QUANTA["isr"]
+    with store.session() as session:
+        execution = session.run(
+            "MATCH (e:Execution)-[:EXECUTES]->(:Plan {id: $plan}) RETURN e.status AS s", plan=namespace
+        ).data()
+    assert [r["s"] for r in execution] == ["interrupted"]
+
+    rerun = run(["run", "--plan", namespace, "-j", "2"], neo4j_settings)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    final = statuses(store, namespace)
+    assert {status for _, status in final} <= {"succeeded", "skipped"}
+    produced = registered(repo, output_run)  # what the interrupted run wrote is registered now too
+    assert sum(1 for dataset_type, _ in produced if dataset_type.endswith("_metadata")) == sum(
+        QUANTA.values()
+    )
