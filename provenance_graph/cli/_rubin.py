@@ -15,6 +15,7 @@ import typer
 from provenance_graph.activators import PlannedRubinPipeline, plan_rubin_pipeline
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli.interop import print_imported_plan
+from provenance_graph.errors import PipelineError
 from provenance_graph.interop.rubin_preflight import parse_rubin_config
 from provenance_graph.store import GraphStore
 
@@ -32,24 +33,27 @@ def check_options_fit(
     """Refuse options of the other kind of pipeline, naming the one to use instead."""
     if rubin:
         if repo is not None:
-            raise typer.BadParameter(
-                f"{pipeline_file} is a Rubin pipeline: give its Butler with -b/--butler, not --repo"
+            raise PipelineError(
+                f"{pipeline_file} is a Rubin pipeline (tasks of lsst.pipe.base): --repo is for ours",
+                hint="give its Butler with -b/--butler REPO instead",
             )
         if butler is None:
-            raise typer.BadParameter(
-                f"{pipeline_file} is a Rubin pipeline: give its Butler with -b/--butler REPO"
+            raise PipelineError(
+                f"{pipeline_file} is a Rubin pipeline (tasks of lsst.pipe.base): no Butler given",
+                hint="give its Butler with -b/--butler REPO",
             )
         return
     if butler is not None:
-        raise typer.BadParameter(
-            f"{pipeline_file} is a provenance-graph pipeline: "
-            "give its data repository with --repo, not --butler"
+        raise PipelineError(
+            f"{pipeline_file} is a provenance-graph pipeline: --butler is for Rubin pipelines",
+            hint="give its data repository with --repo PATH instead",
         )
     given = [name for name, value in rubin_only.items() if value]
     if given:
-        raise typer.BadParameter(
+        raise PipelineError(
             f"{', '.join(given)}: only for Rubin pipelines (tasks of lsst.pipe.base); "
-            f"{pipeline_file} is a provenance-graph pipeline"
+            f"{pipeline_file} is a provenance-graph pipeline",
+            hint="leave them out (--output-run names the run of our own pipelines)",
         )
     if repo is None:
         raise typer.BadParameter("--repo is required to plan a pipeline")

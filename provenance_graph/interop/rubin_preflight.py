@@ -6,9 +6,9 @@ or Rubin's (tasks derive from ``lsst.pipe.base.PipelineTask``, loaded by pipe_ba
 `is_rubin_pipeline` tells them apart; the rule, in order:
 
 1. the file uses syntax only pipe_base's format has: a top-level ``imports``,
-   ``instrument``, ``parameters``, ``subsets``, ``steps`` or ``contracts`` key, or
-   a task written as a bare class string (``label: package.module.Class``);
-2. a task's class lives in the ``lsst`` namespace package (``lsst.*``), where our
+   ``instrument``, ``parameters``, ``subsets``, ``steps`` or ``contracts`` key;
+2. a task's class (given as ``class:`` or, pipe_base's short form, as a bare class
+   string ``label: package.module.Class``) lives in the ``lsst`` namespace package (``lsst.*``), where our
    framework never puts a task;
 3. a task's class, imported, is a subclass of ``lsst.pipe.base.PipelineTask``
    (a Rubin task in a package of its own), or its module cannot be imported because
@@ -78,9 +78,12 @@ def is_rubin_pipeline(path: Path) -> bool:
         return False
     tasks = content.get("tasks")
     entries = list(tasks.values()) if isinstance(tasks, dict) else []
-    if RUBIN_ONLY_KEYS & content.keys() or any(isinstance(e, str) for e in entries):
+    if RUBIN_ONLY_KEYS & content.keys():
         return True
-    paths = [e["class"] for e in entries if isinstance(e, dict) and isinstance(e.get("class"), str)]
+    # pipe_base also takes a task as a bare class string; ours does not, so such an entry
+    # decides only through the class it names (a mangled entry of ours stays ours).
+    paths = [e for e in entries if isinstance(e, str)]
+    paths += [e["class"] for e in entries if isinstance(e, dict) and isinstance(e.get("class"), str)]
     if any(p == "lsst" or p.startswith("lsst.") for p in paths):
         return True
     return any(_is_rubin_task_class(p) for p in paths)
