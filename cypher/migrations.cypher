@@ -189,3 +189,7 @@ CALL (p, root) {
   SET p.repository = 'file://' + CASE WHEN root ENDS WITH '/' THEN root ELSE root + '/' END
 } IN TRANSACTIONS OF $batch_size ROWS
 RETURN count(p) AS plans_given_repository;
+
+// name: migrate_v8_note_plan_task
+// Pre-flight notes by plan and task: `provgraph query why` and `plans notes --task` read one task's.
+CREATE INDEX note_plan_task IF NOT EXISTS FOR (n:PlanNote) ON (n.plan_id, n.task);

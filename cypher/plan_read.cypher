@@ -51,7 +51,7 @@ RETURN d.id AS id, d.dataset_type AS dataset_type, d.data_id AS data_id, d.run A
 // A plan's pre-flight notes, in a stable order.
 MATCH (n:PlanNote {plan_id: $plan_id})
 RETURN n.task AS task, n.kind AS kind, n.connection AS connection, n.dataset_type AS dataset_type,
-       n.message AS message, n.data_ids AS data_ids
+       coalesce(n.upstream_task, '') AS upstream_task, n.message AS message, n.data_ids AS data_ids
 ORDER BY n.task, n.connection, n.kind;
 
 // name: dataset_types_by_key

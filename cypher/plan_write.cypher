@@ -102,7 +102,7 @@ WITH p
 UNWIND $notes AS n
 CREATE (p)-[:HAS_NOTE]->(:PlanNote {plan_id: $plan_id, task: n.task, kind: n.kind,
                                      connection: n.connection, dataset_type: n.dataset_type,
-                                     message: n.message, data_ids: n.data_ids,
+                                     upstream_task: n.upstream_task, message: n.message, data_ids: n.data_ids,
                                      data_id_count: size(n.data_ids)})
 RETURN count(*) AS written;
 

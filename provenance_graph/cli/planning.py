@@ -20,7 +20,7 @@ from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan
 from provenance_graph.cli.running import parse_config
 from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
-from provenance_graph.model import PlanGraph
+from provenance_graph.model import NoteKind, PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.store import open_store
 
@@ -35,15 +35,30 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
         console.print(f"where:       {graph.plan.constraints}")
     console.print(f"quanta: {len(graph)}   datasets: {len(graph.datasets)}   edges: {graph.edge_count}")
     counts = graph.task_counts()
-    table = Table("task", "quanta", "dropped data IDs")
-    dropped: dict[str, int] = {}
+    table = Table("task", "quanta", "dropped: missing inputs", "dropped upstream")
+    dropped: dict[tuple[str, bool], int] = {}
     for note in graph.notes:
-        dropped[note.task_label] = dropped.get(note.task_label, 0) + len(note.data_ids)
+        key = (note.task_label, note.kind is NoteKind.UPSTREAM)
+        dropped[key] = dropped.get(key, 0) + len(note.data_ids)
     for label in pipeline.labels:
-        table.add_row(label, str(counts.get(label, 0)), str(dropped.get(label, "")))
+        table.add_row(
+            label,
+            str(counts.get(label, 0)),
+            str(dropped.get((label, False), "")),
+            str(dropped.get((label, True), "")),
+        )
     console.print(table)
+    upstream = [n for n in graph.notes if n.kind is NoteKind.UPSTREAM]
     for note in graph.notes:
-        console.print(f"note: {note.message}")
+        if note.kind is not NoteKind.UPSTREAM:
+            console.print(f"note: {note.message}")
+    if upstream:
+        tasks = len({n.task_label for n in upstream})
+        console.print(
+            f"note: {sum(len(n.data_ids) for n in upstream)} data ID(s) of {tasks} later task(s) were "
+            "dropped because an earlier task dropped them "
+            f"('provgraph plans notes {graph.plan.id}' lists them)"
+        )
 
 
 def plan_command(

@@ -2,7 +2,9 @@
 
 When a candidate data ID of a task lacks an input, pre-flight drops it and
 records a note: which task, which connection and dataset type was missing,
-and every data ID it dropped for that reason. Notes are part of the plan: they
+and every data ID it dropped for that reason. The kind tells the root cause: an
+input missing from the repository, a missing prerequisite, or an upstream task
+that dropped the data ID first (then the note names that task). Notes are part of the plan: they
 are stored with it in the graph and in plan files, not only in logs.
 """
 
@@ -25,6 +27,9 @@ class NoteKind(StrEnum):
     """A regular input had no dataset for the candidate data ID."""
     MISSING_PREREQUISITE = "missing_prerequisite"
     """A prerequisite input was not in the repository for the candidate data ID."""
+    UPSTREAM = "upstream"
+    """An input that an earlier task of the pipeline would have produced was not planned
+    there: that task dropped the data ID (see its own note for the root cause)."""
     NO_QUANTA = "no_quanta"
     """The task got no quanta at all."""
 
@@ -42,12 +47,14 @@ class PlanNote(BaseModel):
     """The connection that lacked datasets (empty for `NoteKind.NO_QUANTA`)."""
     dataset_type: str = ""
     """Its dataset type."""
+    upstream_task: str = ""
+    """For `NoteKind.UPSTREAM`: the task that would have produced the missing input."""
     data_ids: tuple[DataId, ...] = ()
     """Every quantum data ID dropped for this reason, sorted."""
     message: str
     """A sentence for people, e.g. ``isr: no bias for 3 data IDs``."""
 
-    @field_validator("task_label", "connection", "dataset_type", "message")
+    @field_validator("task_label", "connection", "dataset_type", "upstream_task", "message")
     @classmethod
     def _check_text(cls, value: str, info: ValidationInfo) -> str:
         return check_text(value, f"the note's {info.field_name}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from provenance_graph.model import DatasetType
 from provenance_graph.model._names import check_dataset_type_name, check_dimension_name
@@ -44,6 +44,9 @@ class Connection(BaseModel):
     """The dataset type's storage class, e.g. ``Image`` or ``Catalog``."""
     multiple: bool = False
     """Whether a quantum takes any number of datasets through it (an input over many detectors)."""
+    minimum: int = 1
+    """The fewest datasets of an input a quantum needs: 0 makes the input optional, as
+    pipe_base's ``minimum=0``; more than 1 needs ``multiple``. Outputs have 1."""
     doc: str = ""
     """What the connection carries."""
 
@@ -60,6 +63,21 @@ class Connection(BaseModel):
         if isinstance(value, (list, tuple)):
             return tuple(sorted(check_dimension_name(v) for v in value))
         return value
+
+    @model_validator(mode="after")
+    def _check_minimum(self) -> Connection:
+        if self.minimum < 0:
+            raise ValueError(
+                f"connection {self.dataset_type!r}: minimum must be 0 or more, not {self.minimum}"
+            )
+        if self.minimum > 1 and not self.multiple:
+            raise ValueError(
+                f"connection {self.dataset_type!r}: minimum={self.minimum} needs multiple=True "
+                "(a single input has at most one dataset)"
+            )
+        if self.kind is ConnectionKind.OUTPUT and self.minimum != 1:
+            raise ValueError(f"output {self.dataset_type!r} cannot have a minimum")
+        return self
 
     @property
     def is_input(self) -> bool:
@@ -84,6 +102,7 @@ def _declare(
     storage_class: str,
     multiple: bool,
     doc: str,
+    minimum: int = 1,
 ) -> Connection:
     return Connection(
         kind=kind,
@@ -91,6 +110,7 @@ def _declare(
         dimensions=dimensions,
         storage_class=storage_class,
         multiple=multiple,
+        minimum=minimum,
         doc=doc,
     )
 
@@ -101,10 +121,11 @@ def Input(
     storage_class: str,
     *,
     multiple: bool = False,
+    minimum: int = 1,
     doc: str = "",
 ) -> Connection:
     """Declare a regular input connection."""
-    return _declare(ConnectionKind.INPUT, dataset_type, dimensions, storage_class, multiple, doc)
+    return _declare(ConnectionKind.INPUT, dataset_type, dimensions, storage_class, multiple, doc, minimum)
 
 
 def PrerequisiteInput(
@@ -113,10 +134,13 @@ def PrerequisiteInput(
     storage_class: str,
     *,
     multiple: bool = False,
+    minimum: int = 1,
     doc: str = "",
 ) -> Connection:
     """Declare a prerequisite input connection: it must exist in the repository before planning."""
-    return _declare(ConnectionKind.PREREQUISITE, dataset_type, dimensions, storage_class, multiple, doc)
+    return _declare(
+        ConnectionKind.PREREQUISITE, dataset_type, dimensions, storage_class, multiple, doc, minimum
+    )
 
 
 def Output(

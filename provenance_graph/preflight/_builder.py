@@ -50,6 +50,7 @@ from provenance_graph.model import (
 )
 from provenance_graph.model._names import check_run_name
 from provenance_graph.pipeline import Connection, ConnectionKind, Pipeline, TaskNode
+from provenance_graph.preflight._big_join import BigJoin
 from provenance_graph.preflight._expression import Expression
 from provenance_graph.preflight._relations import Relations, Row
 from provenance_graph.preflight._repository_view import RepositoryView
@@ -73,16 +74,16 @@ class TaskContext:
         node: TaskNode,
         available: Mapping[str, _Available],
         relations: Relations,
-        expression: Expression,
+        candidates: Mapping[tuple[Any, ...], Row],
         output_run: str,
-        from_repository: frozenset[str],
+        producers: Mapping[str, str],
     ) -> None:
         self.node = node
         self._available = available
         self._relations = relations
-        self._expression = expression
+        self._candidates = candidates
         self._run = output_run
-        self._from_repository = from_repository
+        self._producers = producers
         self.dimensions = node.dimensions
         self._closure = relations.universe.closure(self.dimensions)
         self._outputs = [(c.as_dataset_type(), c.dimensions) for c in node.outputs().values()]
@@ -95,6 +96,10 @@ class TaskContext:
         conn = self._connection(connection)
         found = self._available.get(conn.dataset_type)
         return list(found.refs) if found else []
+
+    def candidates(self) -> list[dict[str, Any]]:
+        """The candidate quantum data IDs (with what they imply): the data query's, for this task."""
+        return [dict(row) for row in self._candidates.values()]
 
     def make_quantum(self, data_id: Mapping[str, Any], inputs: Mapping[str, Sequence[DatasetRef]]) -> Quantum:
         """Build a quantum of this task at ``data_id`` with the given inputs; outputs are derived."""
@@ -113,32 +118,28 @@ class TaskContext:
         return self._quantum(qid.root, refs)
 
     def drop(self, data_id: Mapping[str, Any], connection: str, reason: str = "") -> None:
-        """Record that no quantum is made at ``data_id`` because ``connection`` lacks datasets."""
+        """Record that no quantum is made at ``data_id`` because ``connection`` lacks datasets.
+
+        The note's kind is the root cause: a missing prerequisite, a dataset an earlier
+        task would have produced (an upstream drop), or a missing input of the repository.
+        """
         conn = self._connection(connection)
-        kind = (
-            NoteKind.MISSING_PREREQUISITE
-            if conn.kind is ConnectionKind.PREREQUISITE
-            else NoteKind.MISSING_INPUT
-        )
-        self._dropped[(connection, kind)].append(
+        self._dropped[(connection, self._cause(conn))].append(
             DataId({d: data_id[d] for d in self.dimensions if d in data_id})
         )
 
     def group(self) -> list[Quantum]:
         """The default quanta: inputs grouped by the quantum dimensions (see the module docstring)."""
         inputs = self.node.inputs()
-        candidates = self._candidates(inputs)
         quanta = []
-        for row in candidates.values():
-            if not self._expression.admits(row):
-                continue
+        for row in self._candidates.values():
             refs: list[DatasetRef] = []
-            missing: str | None = None
+            short: list[str] = []
             for name, conn in inputs.items():
                 matches = self._matches(name, conn, row)
-                if not matches:
-                    missing = name
-                    break
+                if len(matches) < conn.minimum:
+                    short.append(name)
+                    continue
                 if not conn.multiple and len(matches) > 1:
                     shown = ", ".join(str(m.data_id) for m in matches[:3])
                     raise PreflightError(
@@ -149,8 +150,10 @@ class TaskContext:
                         "them apart to the task's quantum dimensions",
                     )
                 refs.extend(matches)
-            if missing is not None:
-                self.drop(row, missing)
+            if short:
+                # A root cause (missing from the repository) before an upstream drop.
+                roots = [n for n in short if self._cause(inputs[n]) is not NoteKind.UPSTREAM]
+                self.drop(row, (roots or short)[0])
                 continue
             quanta.append(self._quantum(tuple((d, row[d]) for d in self.dimensions), refs))
         return quanta
@@ -165,6 +168,13 @@ class TaskContext:
             )
         return conn
 
+    def _cause(self, conn: Connection) -> NoteKind:
+        if conn.kind is ConnectionKind.PREREQUISITE:
+            return NoteKind.MISSING_PREREQUISITE
+        if conn.dataset_type in self._producers:
+            return NoteKind.UPSTREAM
+        return NoteKind.MISSING_INPUT
+
     def _quantum(self, pairs: tuple[tuple[str, Any], ...], inputs: list[DatasetRef]) -> Quantum:
         values = dict(pairs)
         outputs = [
@@ -172,41 +182,6 @@ class TaskContext:
             for dtype, dims in self._outputs
         ]
         return Quantum.trusted(self.node.label, DataId.trusted(pairs), self._run, inputs, outputs)
-
-    def _candidates(self, inputs: Mapping[str, Connection]) -> dict[tuple[Any, ...], Row]:
-        dims = self.dimensions
-        found: dict[tuple[Any, ...], Row] = {}
-        determined = False
-        for conn in inputs.values():
-            if conn.kind is not ConnectionKind.INPUT:
-                continue
-            reach = self._relations.joined_dimensions(conn.dimensions)
-            if not set(dims) <= reach:
-                continue
-            determined = True
-            available = self._available.get(conn.dataset_type)
-            for row in available.rows if available else ():
-                for extended in self._relations.extend(row, dims):
-                    key = tuple(extended[d] for d in dims)
-                    if key not in found:
-                        found[key] = {d: extended[d] for d in self._closure if d in extended}
-        reads_repository = any(
-            c.dataset_type in self._from_repository and c.kind is ConnectionKind.INPUT
-            for c in inputs.values()
-        )
-        if reads_repository and self._relations.enumerable(dims):
-            determined = True
-            for row in self._relations.enumerate(dims):
-                key = tuple(row.get(d) for d in dims)
-                if None not in key and key not in found:
-                    found[key] = row
-        if not determined:
-            raise PreflightError(
-                f"task {self.node.label!r}: none of its inputs determines its quantum dimensions "
-                f"({', '.join(dims)})",
-                hint="give it an input whose dimensions (or what they imply or join to) cover them",
-            )
-        return found
 
     def _index(self, name: str, conn: Connection) -> tuple[tuple[str, ...], dict[tuple[Any, ...], list[int]]]:
         found = self._indexes.get(name)
@@ -231,27 +206,46 @@ class TaskContext:
         consistent = self._relations.consistent
         return [available.refs[i] for i in positions if consistent(row, available.rows[i])]
 
-    def notes(self) -> list[PlanNote]:
-        """The notes this task's pre-flight recorded."""
+    def notes(self, made: Iterable[Quantum] = ()) -> list[PlanNote]:
+        """The notes this task's pre-flight recorded, except on data IDs it made quanta at after all."""
+        planned = {q.data_id for q in made}
         notes = []
         for (name, kind), data_ids in sorted(
             self._dropped.items(), key=lambda kv: (kv[0][0], kv[0][1].value)
         ):
+            unique = sorted(set(data_ids) - planned, key=lambda d: d.key())
+            if not unique:
+                continue
             conn = self.node.connections[name]
-            unique = sorted(set(data_ids), key=lambda d: d.key())
-            what = "prerequisite input" if kind is NoteKind.MISSING_PREREQUISITE else "input"
+            upstream = self._producers.get(conn.dataset_type, "") if kind is NoteKind.UPSTREAM else ""
             notes.append(
                 PlanNote(
                     task_label=self.node.label,
                     kind=kind,
                     connection=name,
                     dataset_type=conn.dataset_type,
+                    upstream_task=upstream,
                     data_ids=tuple(unique),
-                    message=f"{self.node.label}: no {conn.dataset_type} ({what} {name!r}) for "
-                    f"{len(unique)} data ID(s), e.g. {unique[0]}",
+                    message=_message(self.node.label, kind, name, conn.dataset_type, upstream, unique),
                 )
             )
         return notes
+
+
+def _message(
+    label: str, kind: NoteKind, connection: str, dataset_type: str, upstream: str, data_ids: list[DataId]
+) -> str:
+    count = f"{len(data_ids)} data ID{'' if len(data_ids) == 1 else 's'}"
+    if kind is NoteKind.UPSTREAM:
+        return (
+            f"{label}: no {dataset_type} (input {connection!r}) for {count}, e.g. {data_ids[0]}: "
+            f"{upstream} dropped them upstream"
+        )
+    what = "prerequisite input" if kind is NoteKind.MISSING_PREREQUISITE else "input"
+    return (
+        f"{label}: no {dataset_type} ({what} {connection!r}) in the repository for {count}, "
+        f"e.g. {data_ids[0]}"
+    )
 
 
 def _fmt(row: Mapping[str, Any], dims: Iterable[str]) -> str:
@@ -267,6 +261,7 @@ def preflight(
     input_runs: Sequence[str] | None = None,
     plan_id: str | None = None,
     metadata: Mapping[str, str | int | float | bool | None] | None = None,
+    allow_empty: bool = False,
 ) -> PlanGraph:
     """Build the execution plan of ``pipeline`` over ``repository`` under the data query ``where``.
 
@@ -287,6 +282,9 @@ def preflight(
         The plan's id; by default a fresh one.
     metadata
         Extra scalar metadata for the plan header.
+    allow_empty
+        Whether a data query that matches nothing gives an empty plan (with a logged
+        warning) rather than an error.
 
     Returns
     -------
@@ -318,7 +316,9 @@ def preflight(
             hint=suggest(unknown_runs[0], repository.runs()) or f"its runs: {', '.join(repository.runs())}",
         )
     with _collector_paused():
-        return _build(pipeline, repository, where, expression, output_run, runs, plan_id, metadata)
+        return _build(
+            pipeline, repository, where, expression, output_run, runs, plan_id, metadata, allow_empty
+        )
 
 
 @contextlib.contextmanager
@@ -346,6 +346,7 @@ def _build(
     runs: list[str],
     plan_id: str | None,
     metadata: Mapping[str, str | int | float | bool | None] | None,
+    allow_empty: bool,
 ) -> PlanGraph:
     relations = Relations(repository)
     available: dict[str, _Available] = {}
@@ -353,20 +354,30 @@ def _build(
     overall = pipeline.overall_inputs()
     for name in overall:
         available[name] = _load_existing(repository, name, runs, expression, relations, uris)
+    big_join = BigJoin(
+        relations,
+        {d for node in pipeline for d in node.dimensions},
+        expression,
+        {name: available[name].rows for name in overall},
+        allow_empty=allow_empty,
+    )
     quanta: list[Quantum] = []
     notes: list[PlanNote] = []
     for node in pipeline:
-        context = TaskContext(node, available, relations, expression, output_run, frozenset(overall))
+        candidates = big_join.candidates(node.dimensions)
+        context = TaskContext(node, available, relations, candidates, output_run, pipeline.producers)
         made = node.make_task().define_quanta(context)
         _check_made(node, made, output_run)
         quanta.extend(made)
-        task_notes = context.notes()
+        task_notes = context.notes(made)
         notes.extend(task_notes)
         if not made:
             why = (
-                "every candidate data ID lacked an input"
+                "every candidate data ID was dropped (see its notes)"
                 if task_notes
-                else "no input datasets match the query"
+                else "nothing to do: the data query leaves it no candidate data ID"
+                if not candidates
+                else "its define_quanta() made none"
             )
             notes.append(
                 PlanNote(

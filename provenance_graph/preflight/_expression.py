@@ -121,6 +121,7 @@ class _Compiler(Transformer[Token, _Eval]):
         self.text = text
         self.universe = universe
         self.dimensions: set[str] = set()
+        self.terms: list[tuple[str, _Eval]] = []
 
     def _dimension(self, token: Token) -> tuple[str, type]:
         name = str(token)
@@ -194,8 +195,13 @@ class _Compiler(Transformer[Token, _Eval]):
             )
         return _Range(range(a, b + 1, step), start.start_pos or 0)
 
-    @v_args(inline=True)
-    def comparison(self, name_token: Token, op: Token, value: _Value) -> _Eval:
+    def _term(self, meta: Any, evaluate: _Eval) -> _Eval:
+        """Keep an atomic comparison, with its text, for `Expression.terms`."""
+        self.terms.append((self.text[meta.start_pos : meta.end_pos], evaluate))
+        return evaluate
+
+    @v_args(inline=True, meta=True)
+    def comparison(self, meta: Any, name_token: Token, op: Token, value: _Value) -> _Eval:
         name, kind = self._dimension(name_token)
         wanted = self._typed(name, kind, value)
         compare = _COMPARE[str(op)]
@@ -204,9 +210,10 @@ class _Compiler(Transformer[Token, _Eval]):
             have = data_id.get(name)
             return None if have is None else compare(have, wanted)
 
-        return evaluate
+        return self._term(meta, evaluate)
 
-    def membership(self, children: list[Any]) -> _Eval:
+    @v_args(meta=True)
+    def membership(self, meta: Any, children: list[Any]) -> _Eval:
         name_token = children[0]
         negate = len(children) > 1 and isinstance(children[1], Token) and children[1].type == "NOT_KW"
         items = children[2:] if negate else children[1:]
@@ -232,7 +239,7 @@ class _Compiler(Transformer[Token, _Eval]):
             found = have in frozen or (type(have) is int and any(have in r for r in ranges))
             return not found if negate else found
 
-        return evaluate
+        return self._term(meta, evaluate)
 
     @v_args(inline=True)
     def negation(self, inner: _Eval) -> _Eval:
@@ -282,6 +289,7 @@ class Expression:
         self.text = text
         self._evaluate: _Eval | None = None
         self.dimensions: frozenset[str] = frozenset()
+        self._terms: list[tuple[str, _Eval]] = []
         if not text.strip():
             return
         check_text(text, "the expression", ExpressionError)  # a plan stores it
@@ -300,6 +308,7 @@ class Expression:
         except RecursionError:
             raise _too_deep() from None
         self.dimensions = frozenset(compiler.dimensions)
+        self._terms = compiler.terms
 
     def __call__(self, data_id: Mapping[str, Any]) -> Truth:
         """Evaluate on a data ID: True, False, or None when a named dimension is absent."""
@@ -311,6 +320,13 @@ class Expression:
 
     def __bool__(self) -> bool:
         return self._evaluate is not None
+
+    def terms(self) -> list[tuple[str, Callable[[Mapping[str, Any]], Truth]]]:
+        """Each atomic comparison (``visit = 3``, ``detector IN (1..4)``): its text and its test.
+
+        Pre-flight names the term that matches nothing when a query as a whole does.
+        """
+        return list(self._terms)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"

@@ -22,7 +22,7 @@ from typing import Any
 from provenance_graph.model import DimensionJoin
 from provenance_graph.preflight._repository_view import RepositoryView
 
-__all__ = ["Relations", "Row"]
+__all__ = ["Relations", "Row", "natural_join"]
 
 #: A data ID as a plain dict, possibly with implied dimensions added.
 Row = dict[str, Any]
@@ -50,6 +50,10 @@ class Relations:
         ]
         self._projections: dict[tuple[str, tuple[str, ...]], frozenset[tuple[Any, ...]]] = {}
         self._extensions: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[Row]]] = {}
+
+    def records_of(self, element: str) -> list[Row]:
+        """The repository's records of one element (an empty list for an element without records)."""
+        return self._records.get(element, [])
 
     # --- implied dimensions -----------------------------------------------------------------
     def expand(self, data_id: Mapping[str, Any]) -> Row:
@@ -158,12 +162,13 @@ class Relations:
         relation: list[Row] | None = None
         for name in wanted:
             records = self._records.get(name, [])
-            relation = records if relation is None else _natural_join(relation, records)
+            relation = records if relation is None else natural_join(relation, records)
         rows = relation or []
         return [self.expand({d: r[d] for d in dims if d in r}) for r in rows]
 
 
-def _natural_join(left: list[Row], right: list[Row]) -> list[Row]:
+def natural_join(left: list[Row], right: list[Row]) -> list[Row]:
+    """Rows of ``left`` merged with every row of ``right`` that agrees on their shared columns."""
     if not left or not right:
         return []
     shared = sorted(left[0].keys() & right[0].keys())

@@ -222,6 +222,7 @@ def _graph_from_rows(
             kind=NoteKind(n["kind"]),
             connection=n["connection"],
             dataset_type=n["dataset_type"],
+            upstream_task=n["upstream_task"],
             message=n["message"],
             data_ids=tuple(DataId.from_key(k) for k in n["data_ids"]),
         )

@@ -338,6 +338,7 @@ class _PlanWriter:
                         "kind": n.kind.value,
                         "connection": n.connection,
                         "dataset_type": n.dataset_type,
+                        "upstream_task": n.upstream_task or None,
                         "message": n.message,
                         "data_ids": [d.key() for d in n.data_ids],
                     }

@@ -43,6 +43,10 @@ Changelog of `SCHEMA_VERSION`:
    ``key`` (constraint ``dataset_type_key``, replacing ``dataset_type_name``). A version-6
    database gains them on connect: its types are keyed by name, its plans given the
    repository their metadata names; no id changes.
+8. Pre-flight notes tell root causes: ``:PlanNote.kind`` may be ``upstream`` (an earlier
+   task dropped the data ID; ``:PlanNote.upstream_task`` names it), and the index
+   ``note_plan_task`` on ``:PlanNote(plan_id, task)``. A version-7 database gains the index
+   on connect; its notes are kept as they are.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

@@ -66,10 +66,18 @@ def test_plan_stores_counts_derived_from_the_repository(
     # Notes are data: which input was missing for which data IDs.
     with store.driver.session(database=store.settings.database) as session:
         notes = session.run(
-            "MATCH (:Plan {id: $p})-[:HAS_NOTE]->(n:PlanNote) RETURN n.kind AS kind, n.dataset_type AS type, "
-            "n.data_ids AS ids ORDER BY kind",
+            "MATCH (:Plan {id: $p})-[:HAS_NOTE]->(n:PlanNote) WHERE n.kind <> 'upstream' "
+            "RETURN n.kind AS kind, n.dataset_type AS type, n.data_ids AS ids ORDER BY kind",
             p=plan_id,
         ).data()
+        upstream = session.run(
+            "MATCH (:Plan {id: $p})-[:HAS_NOTE]->(n:PlanNote {kind: 'upstream'}) "
+            "RETURN n.task AS task, n.dataset_type AS type, n.upstream_task AS upstream",
+            p=plan_id,
+        ).data()
+    # Later tasks name the task that dropped what they lack, never the missing raw again.
+    assert {"task": "characterizeImage", "type": "postISRCCD", "upstream": "isr"} in upstream
+    assert all(u["type"] not in ("raw", "bias") for u in upstream)
     assert [(n["kind"], n["type"]) for n in notes] == [
         ("missing_input", "raw"),
         ("missing_prerequisite", "bias"),

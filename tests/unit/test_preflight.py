@@ -48,7 +48,14 @@ def test_where_restricts_and_missing_inputs_are_noted(tmp_path: Path, pipeline: 
     assert [(d["exposure"], d["detector"]) for d in raw_note.data_ids] == [
         (20, 1)
     ]  # visit 3 is not asked for
-    assert set(notes) == {k for k in notes if k[0] == "isr"}, "later tasks repeat no root cause"
+    roots = {k for k in notes if k[1] is not NoteKind.UPSTREAM}
+    assert roots == {("isr", NoteKind.MISSING_PREREQUISITE, "bias"), ("isr", NoteKind.MISSING_INPUT, "raw")}
+    # Later tasks repeat no root cause: what they lack, an earlier task dropped, and they say which.
+    forced = notes[("forcedPhotCcd", NoteKind.UPSTREAM, "calexp")]
+    assert forced.upstream_task == "calibrate" and "calibrate dropped them upstream" in forced.message
+    for note in graph.notes:
+        if note.kind is NoteKind.UPSTREAM:
+            assert note.upstream_task == pipeline.producers[note.dataset_type]
     assert graph.plan.constraints == where
     assert "isr" in graph.plan.pipeline
 

@@ -32,6 +32,7 @@ from provenance_graph.store.migrations import (
     v0005_status_labels,
     v0006_batch_jobs,
     v0007_butler_identity,
+    v0008_note_causes,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -45,5 +46,6 @@ STEPS: tuple[Step, ...] = (
     v0005_status_labels.STEP,
     v0006_batch_jobs.STEP,
     v0007_butler_identity.STEP,
+    v0008_note_causes.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
