@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.store import (
@@ -105,6 +106,7 @@ def import_command(
         def progress(phase: str, done: int, total: int) -> None:
             err_console.print(f"{phase}: {done}/{total}")
 
-        result = write_plan(store, graph, replace=replace, progress=progress)
+        with stored_plan_hint(plan_id_option=False):
+            result = write_plan(store, graph, replace=replace, progress=progress)
         console.print(f"plan {result.plan_id!r} {result.outcome} in {result.seconds:.1f} s")
         print_summary(plan_summary(store, graph.plan.id))

@@ -104,7 +104,8 @@ def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
     if props.get("status") != "complete":
         raise PlanNotFoundError(
             f"plan {plan_id!r} is incomplete: its write was interrupted",
-            hint="write the plan again to resume it, or delete it with 'provgraph plan delete'",
+            hint="rerun the command that wrote it to resume, or delete it with "
+            f"'provgraph plans delete {plan_id}'",
         )
     return props
 
