@@ -8,6 +8,7 @@ records are written out by hand.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from provenance_graph.model import DataId, DatasetType, Timespan
 from provenance_graph.repository import FORMAT_VERSION, Repository
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "pipelines.md"
 
 RECORDS = """\
 instrument:
@@ -555,3 +557,26 @@ def test_a_format_1_repository_is_upgraded_when_opened_and_again_is_harmless(tmp
             assert "bias" in opened.dataset_types()
         assert "format_version: 2" in config.read_text()
         assert "# provenance-graph data repository" in config.read_text()
+
+
+# --- the documentation's example ------------------------------------------------------------
+
+
+def _docs_block(heading: str, language: str) -> str:
+    section = DOCS.read_text().split(f"\n{heading}\n", 1)[1]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "records.yaml").write_text(_docs_block("### Dimension records from files", "yaml"))
+    commands = _docs_block("### Calibrations and validity ranges", "sh").splitlines()
+    assert len(commands) == 5
+    for line in commands:
+        words = shlex.split(line)
+        assert words[0] == "provgraph"
+        for word in words:
+            if word.endswith(".npy"):  # the files it ingests
+                np.save(tmp_path / word, np.zeros((2, 2)))
+        ok(*words[1:], cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_docs_block("### Calibrations and validity ranges", "python"), str(DOCS), "exec"), {})
