@@ -46,7 +46,7 @@ import string
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -179,6 +179,11 @@ class Repository:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._types: dict[str, DatasetType] | None = None
+        # Temporal elements and their key dimensions, the most specific first: an exposure
+        # (which implies its visit) before the visit.
+        temporal = [d.name for d in universe.dimensions.values() if d.temporal]
+        temporal.sort(key=lambda name: -len(universe.closure([name])))
+        self._temporal = [(name, universe.key_dimensions(name)) for name in temporal]
         self._inside_dirs: set[Path] = set()
 
     # --- opening -----------------------------------------------------------------------
@@ -454,25 +459,26 @@ class Repository:
         return found
 
     def timespan(self, data_id: DataId) -> Timespan | None:
-        """The observation time span of a data ID: its exposure's, else its visit's record's.
+        """The observation time span of a data ID: its exposure's record's, else its visit's.
 
-        None when the data ID has no temporal dimension (exposure, visit), when that
-        record does not exist, or when it carries no time span.
+        An exposure record without a time span gives its visit's. None when the data ID
+        has no temporal dimension (exposure, visit), or no such record carries a time span.
         """
-        values = data_id.to_dict()
-        temporal = [d for d in self.universe.dimensions.values() if d.temporal and d.name in values]
-        # The most specific first: an exposure (which implies its visit) before the visit.
-        temporal.sort(key=lambda d: -len(self.universe.closure([d.name])))
-        for dim in temporal:
-            key_dims = self.universe.key_dimensions(dim.name)
-            if any(d not in values for d in key_dims):
+        values = dict(data_id.root)
+        for element, key_dims in self._temporal:
+            if element not in values or any(d not in values for d in key_dims):
                 continue
+            key = DataId.trusted(tuple(sorted((d, values[d]) for d in key_dims)))
             row = self._db.execute(
-                "SELECT record FROM dimension_records WHERE element = ? AND key = ?",
-                (dim.name, data_id.subset(key_dims).key()),
+                "SELECT record FROM dimension_records WHERE element = ? AND key = ?", (element, key.key())
             ).fetchone()
             if row is not None:
-                return record_timespan(json.loads(row[0]))
+                record = json.loads(row[0])
+                span = record_timespan(record)
+                if span is not None:
+                    return span
+                for name, value in record.items():  # an exposure without one: its visit's
+                    values.setdefault(name, value)
         return None
 
     # --- runs and datasets -----------------------------------------------------------------
@@ -843,7 +849,8 @@ class Repository:
                 f"cannot look up {dataset_type} for {data_id}: it lacks {', '.join(missing)}",
                 hint=f"{dataset_type} has dimensions {', '.join(dtype.dimensions)}",
             )
-        key = data_id.subset(dtype.dimensions).key()
+        wanted = set(dtype.dimensions)
+        found_id = DataId.trusted(tuple(pair for pair in data_id.root if pair[0] in wanted))
         known = self.calibration_collections()
         if collections is None:
             collections = known
@@ -857,18 +864,30 @@ class Repository:
                     hint=suggest(collection, known)
                     or (f"its calibration collections: {', '.join(known)}" if known else "certify first"),
                 )
+        # Stored times are fixed-width texts (`format_time`), so SQL compares them as times;
+        # NULL is unbounded. The half-open ranges [b, e) overlap [tb, te) when b < te and tb < e.
+        if isinstance(time, Timespan):
+            span_begin = None if time.begin is None else format_time(time.begin)
+            span_end = None if time.end is None else format_time(time.end)
+        else:
+            span_begin = format_time(time)
+            span_end = format_time(time + timedelta(microseconds=1))
         for collection in collections:
             rows = self._db.execute(
                 "SELECT d.run, d.uri, c.valid_begin, c.valid_end FROM certifications c "
                 "JOIN datasets d ON d.id = c.dataset_id "
-                "WHERE c.dataset_type = ? AND c.data_id = ? AND c.collection = ?",
-                (dataset_type, key, collection),
+                "WHERE c.dataset_type = :type AND c.data_id = :data_id AND c.collection = :collection "
+                "AND (c.valid_begin IS NULL OR :end IS NULL OR c.valid_begin < :end) "
+                "AND (c.valid_end IS NULL OR :begin IS NULL OR :begin < c.valid_end)",
+                {
+                    "type": dataset_type,
+                    "data_id": found_id.key(),
+                    "collection": collection,
+                    "begin": span_begin,
+                    "end": span_end,
+                },
             ).fetchall()
-            matches = []
-            for run, uri, begin, end in rows:
-                validity = _stored_timespan(begin, end)
-                if validity.overlaps(time) if isinstance(time, Timespan) else validity.contains(time):
-                    matches.append((run, uri, validity))
+            matches = [(run, uri, _stored_timespan(begin, end)) for run, uri, begin, end in rows]
             if len(matches) > 1:
                 raise RepositoryError(
                     f"{len(matches)} {dataset_type} datasets of {collection} are valid during {time} for "
@@ -877,7 +896,7 @@ class Repository:
                 )
             if matches:
                 run, uri, _validity = matches[0]
-                return DatasetRef(dataset_type=dtype, data_id=DataId.from_key(key), run=run), uri
+                return DatasetRef.trusted(dtype, found_id, run), uri
         return None
 
 

@@ -156,10 +156,25 @@ def test_records_and_overlaps_come_from_a_yaml_file_and_adding_them_again_adds_n
             begin=datetime(2024, 3, 1, 3, 0, 0), end=datetime(2024, 3, 1, 3, 0, 30)
         )
         assert opened.timespan(DataId({"instrument": "HSC", "detector": 0})) is None
+        assert opened.timespan(DataId({"instrument": "HSC", "exposure": 999})) is None
     again = " ".join(ok("repo", "add-records", repo, file).split())
     assert "added nothing" in again and "14 already present" in again
     shown = ok("repo", "show", repo)
     assert "2 detector" in shown and "3 visit_detector_patch" in shown
+
+
+def test_an_exposure_without_a_timespan_has_its_visits(repo: Path, tmp_path: Path) -> None:
+    file = tmp_path / "records.yaml"
+    file.write_text(
+        "instrument:\n  - {instrument: HSC}\n"
+        "visit:\n  - {instrument: HSC, visit: 1, band: r, timespan: [2024-03-01T03:00:00, 2024-03-01T03:01:00]}\n"
+        "exposure:\n  - {instrument: HSC, exposure: 5, visit: 1}\n"
+    )
+    ok("repo", "add-records", repo, file)
+    with Repository.open(repo) as opened:
+        assert opened.timespan(DataId({"instrument": "HSC", "exposure": 5, "detector": 0})) == Timespan(
+            begin=datetime(2024, 3, 1, 3, 0), end=datetime(2024, 3, 1, 3, 1)
+        )
 
 
 def test_records_come_from_csv_files_named_after_their_element(repo: Path, tmp_path: Path) -> None:
@@ -470,6 +485,11 @@ def test_certified_calibrations_are_found_by_the_observation_time(repo: Path, tm
         found = opened.find_calibration("bias", second, datetime(2024, 3, 4, 23, 59))
         assert found is not None and found[0].run == "HSC/calib/early"
         assert opened.find_calibration("bias", first, datetime(2024, 1, 1)) is None
+        # A validity range includes its beginning and excludes its end.
+        found = opened.find_calibration("bias", first, datetime(2024, 3, 5))
+        assert found is not None and found[0].run == "HSC/calib/late"
+        found = opened.find_calibration("bias", first, datetime(2024, 2, 1))
+        assert found is not None and found[0].run == "HSC/calib/early"
         with pytest.raises(RepositoryError, match="'HSC/calib/early' is a run, not a calibration collection"):
             opened.find_calibration("bias", first, span, ["HSC/calib/early"])
         # A span that crosses the boundary between two validity ranges is ambiguous.
