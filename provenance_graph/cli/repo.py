@@ -132,8 +132,7 @@ def certify(
 ) -> None:
     """Certify the DATASET_TYPE datasets of INPUT_RUN into OUTPUT_COLLECTION with a validity range.
 
-    As butler certify-calibrations. Pre-flight finds a calibration by the validity range
-    that covers an exposure's or visit's observation time.
+    As butler certify-calibrations; a lookup takes the dataset whose range covers an observation's time.
     """
     try:
         validity = Timespan(
