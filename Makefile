@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench bench-preflight bench-execution bench-queries bench-clustering system-packages clean-venv
+.PHONY: demo test lint unit bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering system-packages clean-venv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
@@ -55,6 +55,10 @@ bench-preflight: $(STAMP)
 
 bench-execution: $(STAMP)
 	$(BIN)/python benchmarks/execution.py --quanta 1000 --jobs 1 2
+
+# One Rubin QuantumGraph (200 quanta of two mock tasks) by pipetask run, run-qbb and provgraph run.
+bench-rubin: $(STAMP)
+	$(BIN)/python benchmarks/rubin_execution.py --visits 10 --detectors 10 --jobs 1 2
 
 bench-queries: $(STAMP)
 	$(BIN)/python benchmarks/queries.py --visits 106 --detectors 189 --tracts 4 --lsst

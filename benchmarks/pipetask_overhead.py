@@ -156,20 +156,29 @@ def add_tasks(repo: DirectButlerRepo, tasks: int) -> list[str]:
     return labels
 
 
+def mock_repo(butler: Butler, visits: int, detectors: int) -> DirectButlerRepo:
+    """pipe_base's mock-repository helper on a new ``butler``, with V visits x D detectors of BenchCam.
+
+    Also used by `rubin_execution.py`.
+    """
+    # data_root=None: no YAML import files; DirectButlerRepo creates the
+    # input RUN and CHAINED collections.
+    repo = DirectButlerRepo(
+        butler,
+        input_run=INPUT_RUN,
+        input_chain=INPUT_CHAIN,
+        use_import_collections_as_input=False,
+        data_root=None,
+    )
+    insert_dimension_records(butler, visits, detectors)
+    return repo
+
+
 def make_repo(root: Path, visits: int, detectors: int, tasks: int) -> tuple[PipelineGraph, list[str]]:
     """Create and populate the repository at ``root``; return the pipeline graph and task labels."""
     config = Butler.makeRepo(str(root))
     with Butler.from_config(config, writeable=True) as butler:
-        # data_root=None: no YAML import files; DirectButlerRepo creates the
-        # input RUN and CHAINED collections.
-        repo = DirectButlerRepo(
-            butler,
-            input_run=INPUT_RUN,
-            input_chain=INPUT_CHAIN,
-            use_import_collections_as_input=False,
-            data_root=None,
-        )
-        insert_dimension_records(butler, visits, detectors)
+        repo = mock_repo(butler, visits, detectors)
         labels = add_tasks(repo, tasks)
         # Writes one MockDataset file per (visit, detector) through butler.put.
         # limit=None: the data-ID query otherwise stops at its default limit.

@@ -54,6 +54,13 @@ RETURN n.task AS task, n.kind AS kind, n.connection AS connection, n.dataset_typ
        coalesce(n.upstream_task, '') AS upstream_task, n.message AS message, n.data_ids AS data_ids
 ORDER BY n.task, n.connection, n.kind;
 
+// name: plan_note_counts
+// How many pre-flight notes a plan has of each kind, and how many data IDs they drop; no data
+// IDs are sent.
+MATCH (n:PlanNote {plan_id: $plan_id})
+RETURN n.kind AS kind, count(n) AS notes, sum(coalesce(n.data_id_count, size(n.data_ids))) AS data_ids
+ORDER BY kind;
+
 // name: dataset_types_by_key
 // Dataset type definitions by key ('<repository URI> <name>', or the name for types of plans
 // without a Butler repository).

@@ -294,6 +294,40 @@ RETURN p.id AS plan_id, p.created AS created, q.run AS run, q.task AS task, q.da
                            duration_s: x.duration_s, execution_id: x.execution_id}] AS attempts
 ORDER BY created, task, data_id;
 
+// name: plan_quanta_at
+// Quanta of a complete plan at some dimension values ($values, a map): those whose data ID
+// shares at least one of the dimensions and agrees on every one it shares. Per task and status,
+// how many, with up to three of their data IDs (canonical JSON, sorted). $tasks: task labels,
+// or null for all.
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+CALL (p) {
+    UNWIND CASE WHEN $tasks IS NULL THEN [p.id] ELSE [] END AS plan_id  // all tasks
+    MATCH (q:Quantum {plan_id: plan_id})
+    RETURN q
+  UNION
+    UNWIND $tasks AS task
+    MATCH (q:Quantum {plan_id: p.id, task: task})
+    RETURN q
+}
+WITH q
+WHERE any(k IN keys($values) WHERE q[k] IS NOT NULL)
+  AND all(k IN keys($values) WHERE q[k] IS NULL OR q[k] = $values[k])
+WITH q.task AS task, coalesce(q.status, 'pending') AS status, q.data_id AS data_id
+ORDER BY data_id
+RETURN task, status, count(*) AS quanta, collect(data_id)[..3] AS data_ids
+ORDER BY task, status;
+
+// name: plan_task_examples
+// One quantum data ID (canonical JSON) of each of the given tasks of a plan, to tell which
+// dimensions its quanta have; a task without quanta gives no row.
+UNWIND $tasks AS task
+CALL (task) {
+  MATCH (q:Quantum {plan_id: $plan_id, task: task})
+  RETURN q.data_id AS data_id
+  LIMIT 1
+}
+RETURN task, data_id;
+
 // name: butler_ids
 // The Butler UUIDs of the given datasets and quanta that have one (those of plans imported from
 // a QuantumGraph): [[id, butler_id], ...] of each.

@@ -26,6 +26,7 @@ Hierarchy::
      |    +-- PlanCycleError
      |    +-- PlanNotFoundError
      |    +-- PlanConflictError
+     |    |    +-- PlanExistsError
      |    +-- PlanBusyError
      |    +-- PlanFileError
      +-- ClusteringError ............... clustering rules are invalid, or cannot be applied to a plan
@@ -73,6 +74,7 @@ __all__ = [
     "PlanConflictError",
     "PlanCycleError",
     "PlanError",
+    "PlanExistsError",
     "PlanFileError",
     "PlanNotFoundError",
     "PortInUseError",
@@ -193,6 +195,31 @@ class PlanNotFoundError(PlanError):
 
 class PlanConflictError(PlanError):
     """Raised when a plan would overwrite another plan's quanta or datasets."""
+
+
+class PlanExistsError(PlanConflictError):
+    """Raised when a plan id is stored already, complete, with other content.
+
+    Parameters
+    ----------
+    message
+        What went wrong, naming the plan and what differs.
+    plan_id
+        The plan's id.
+    differences
+        What differs between the stored plan and the new one, one phrase each (e.g.
+        ``"the stored plan has 120 quanta, this one 118"``).
+    hint
+        How to fix it, in the words of a Python caller; a caller that words the fix in its
+        own terms (the command line's ``--replace``) sets ``hint`` to those.
+    """
+
+    def __init__(
+        self, message: str, *, plan_id: str = "", differences: tuple[str, ...] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.plan_id = plan_id
+        self.differences = differences
 
 
 class PlanBusyError(PlanError):

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from provenance_graph.activators import PlannedRubinPipeline, plan_rubin_pipeline
+from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli.interop import print_imported_plan
 from provenance_graph.errors import PipelineError
@@ -79,19 +80,20 @@ def plan_rubin(
     store: GraphStore | None,
 ) -> PlannedRubinPipeline:
     """Plan a Rubin pipeline with the command line's options, and say what was written and stored."""
-    planned = plan_rubin_pipeline(
-        pipeline_file,
-        butler,
-        where,
-        inputs=split_collections(inputs),
-        output=output,
-        output_run=output_run,
-        config=parse_rubin_config(config),
-        save_qgraph=save_qgraph,
-        plan_id=plan_id,
-        store=store,
-        replace=replace,
-    )
+    with stored_plan_hint(plan_id_option=True):
+        planned = plan_rubin_pipeline(
+            pipeline_file,
+            butler,
+            where,
+            inputs=split_collections(inputs),
+            output=output,
+            output_run=output_run,
+            config=parse_rubin_config(config),
+            save_qgraph=save_qgraph,
+            plan_id=plan_id,
+            store=store,
+            replace=replace,
+        )
     err_console.print(
         f"saved QuantumGraph to {planned.qgraph.path} ({planned.qgraph.n_quanta} quanta)", highlight=False
     )

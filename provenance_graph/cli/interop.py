@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.interop import load_provenance_graph, load_quantum_graph
 from provenance_graph.model import PlanGraph
@@ -69,7 +70,7 @@ def import_qgraph_command(
             f"warning: {file} records no Butler repository that opens here, so its datasets cannot "
             "be told apart from other repositories' datasets of the same run; give --butler REPO"
         )
-    with open_store(say=err_console.print) as store:
+    with open_store(say=err_console.print) as store, stored_plan_hint(plan_id_option=True):
         result = write_plan(store, graph, replace=replace)
     err_console.print(f"stored plan {result.plan_id!r} ({result.outcome}, {result.seconds:.1f} s)")
     print_imported_plan(graph)

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from provenance_graph.activators import plan_pipeline
+from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan
 from provenance_graph.cli.running import parse_config
@@ -156,17 +157,18 @@ def plan_command(
     pipeline = Pipeline.from_file(pipeline_file).with_config(parse_config(config))
     with contextlib.ExitStack() as stack:
         graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
-        planned_own = plan_pipeline(
-            pipeline,
-            repo,
-            where,
-            output_run=output_run,
-            input_runs=input_run,
-            plan_id=plan_id,
-            save=save,
-            store=graph_store,
-            replace=replace,
-        )
+        with stored_plan_hint(plan_id_option=True):
+            planned_own = plan_pipeline(
+                pipeline,
+                repo,
+                where,
+                output_run=output_run,
+                input_runs=input_run,
+                plan_id=plan_id,
+                save=save,
+                store=graph_store,
+                replace=replace,
+            )
     graph = planned_own.graph
     if save is not None:
         err_console.print(f"saved plan to {save} ({planned_own.saved_bytes} bytes)")

@@ -1,4 +1,4 @@
-"""``provgraph plans``: list, show and delete stored plans."""
+"""``provgraph plans``: list, show, delete, export and import stored plans, and read their notes."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._output import console, err_console
+from provenance_graph.cli._hints import stored_plan_hint
+from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.store import (
     PlanSummary,
     delete_plan,
     list_plans,
     open_store,
+    plan_notes,
     plan_summary,
     read_plan,
     write_plan,
@@ -35,10 +37,23 @@ def print_summary(summary: PlanSummary) -> None:
         f"quanta: {summary.quanta}   datasets: {summary.datasets}   edges: {summary.edges}   "
         f"initial inputs: {summary.initial_inputs}   final outputs: {summary.final_outputs}"
     )
+    if summary.notes:
+        counts = ", ".join(
+            f"{kind} {n} ({_data_ids(dropped)})" for kind, (n, dropped) in summary.notes.items()
+        )
+        console.print(f"notes:       {counts}; 'provgraph plans notes {plan.id}' lists them", markup=False)
     table = Table("task", "quanta", title=None)
     for task, count in summary.task_counts.items():
         table.add_row(task, str(count))
     console.print(table)
+
+
+def _data_ids(n: int) -> str:
+    return f"{n} data ID" if n == 1 else f"{n} data IDs"
+
+
+#: Data IDs of each note that ``plans notes`` prints (``--json`` gives them all).
+_SHOWN = 5
 
 
 @app.command("list")
@@ -66,6 +81,53 @@ def show(plan_id: Annotated[str, typer.Argument(help="The plan's id.")]) -> None
     """Show one plan's summary, computed in the graph."""
     with open_store() as store:
         print_summary(plan_summary(store, plan_id))
+
+
+@app.command()
+def notes(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every note with all its data IDs as JSON.")
+    ] = False,
+) -> None:
+    """Pre-flight's notes on a plan: which data IDs of which task got no quantum, and why."""
+    with open_store() as store:
+        found = plan_notes(store, plan_id)
+    if as_json:
+        print_json(
+            [
+                {
+                    "task": n.task_label,
+                    "kind": n.kind.value,
+                    "connection": n.connection,
+                    "dataset_type": n.dataset_type,
+                    "message": n.message,
+                    "data_id_count": len(n.data_ids),
+                    "data_ids": [d.to_dict() for d in n.data_ids],
+                }
+                for n in found
+            ]
+        )
+        return
+    dropped = sum(len(n.data_ids) for n in found)
+    console.print(
+        f"plan {plan_id}: {len(found)} note(s) on {_data_ids(dropped)} without a quantum", markup=False
+    )
+    if not found:
+        return
+    table = Table("task", "kind", "input", "data IDs")
+    for n in found:
+        what = n.dataset_type + (
+            f" ({n.connection})" if n.connection and n.connection != n.dataset_type else ""
+        )
+        table.add_row(n.task_label, n.kind.value, what, str(len(n.data_ids)))
+    console.print(table)
+    for n in found:
+        console.print(n.message, markup=False)
+        for data_id in n.data_ids[:_SHOWN]:
+            console.print(f"  {data_id}", markup=False)
+        if len(n.data_ids) > _SHOWN:
+            console.print(f"  ... and {len(n.data_ids) - _SHOWN} more (--json lists them all)")
 
 
 @app.command()
@@ -105,6 +167,7 @@ def import_command(
         def progress(phase: str, done: int, total: int) -> None:
             err_console.print(f"{phase}: {done}/{total}")
 
-        result = write_plan(store, graph, replace=replace, progress=progress)
+        with stored_plan_hint(plan_id_option=False):
+            result = write_plan(store, graph, replace=replace, progress=progress)
         console.print(f"plan {result.plan_id!r} {result.outcome} in {result.seconds:.1f} s")
         print_summary(plan_summary(store, graph.plan.id))

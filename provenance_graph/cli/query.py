@@ -14,13 +14,16 @@ from rich.table import Table
 
 from provenance_graph.cli._data_ids import data_id_from_pairs
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.errors import InvalidDataIdError, NotInGraphError, QuestionError
+from provenance_graph.errors import InvalidDataIdError, NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
-from provenance_graph.model import DataId, DimensionValue
-from provenance_graph.store import GraphStore, open_store
+from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
+from provenance_graph.preflight import parse_expression
+from provenance_graph.store import GraphStore, list_plans, open_store
 from provenance_graph.store.plan_questions import (
+    TaskAtDataId,
     data_id_history,
+    data_id_in_plan,
     find_datasets,
     missing_outputs,
     plan_diff,
@@ -417,6 +420,167 @@ def history_command(
         tries = ", ".join(f"#{a['number']} {a['status']}" for a in r["attempts"] if a["number"] is not None)
         table.add_row(r["plan_id"], r["run"], r["task"], r["data_id"], r["status"], tries)
     console.print(table)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _without_label(note: PlanNote) -> str:
+    """The note's message without its leading ``task:`` (the sentence names the task already)."""
+    return note.message.removeprefix(f"{note.task_label}: ")
+
+
+def _dropped(task: TaskAtDataId, *, named: bool) -> str:
+    """How pre-flight dropped the task's data IDs at the values: one clause per note.
+
+    ``named``: the clause names the data IDs (else the sentence has named them already).
+    """
+    clauses = []
+    for note, data_ids in task.notes:
+        why = f"({note.kind.value}: {_without_label(note)})"
+        if not data_ids:
+            clauses.append(f"it got no quanta anywhere {why}")
+        elif not named:
+            clauses.append(f"pre-flight dropped {'it' if len(data_ids) == 1 else 'them'} {why}")
+        elif len(data_ids) == 1:
+            clauses.append(f"pre-flight dropped {data_ids[0]} {why}")
+        else:
+            clauses.append(f"pre-flight dropped {len(data_ids)} data IDs there, e.g. {data_ids[0]} {why}")
+    return "; and ".join(clauses)
+
+
+def why_answer(task: TaskAtDataId, plan: Plan, values: DataId, excluded: bool | None) -> tuple[str, str]:
+    """Why ``task`` has (no) quantum at ``values``: a kind of answer and one sentence.
+
+    The kinds: ``quanta`` (it has some there), ``dropped`` (pre-flight's notes say why not),
+    ``other_dimensions`` (its quanta share no dimension with the values), ``excluded`` (the
+    plan's data query is false for the values) and ``not_mentioned``.
+    """
+    label = task.task
+    if task.quanta:
+        total = sum(task.quanta.values())
+        statuses = ", ".join(f"{n} {status}" for status, n in task.quanta.items())
+        if total == 1:
+            sentence = f"{label}: 1 quantum at {task.examples[0]}: {next(iter(task.quanta))}"
+        else:
+            sentence = f"{label}: {total} quanta there, e.g. {task.examples[0]}: {statuses}"
+        if task.notes:
+            sentence += f"; {_dropped(task, named=True)}"
+        return "quanta", sentence + "."
+    if task.notes:
+        if len(task.notes) > 1:  # each clause names its own data IDs
+            return "dropped", f"{label}: no quantum there: {_dropped(task, named=True)}."
+        [(_, matched)] = task.notes
+        where = (
+            f"at {matched[0]}"
+            if len(matched) == 1
+            else f"at {len(matched)} data IDs there, e.g. {matched[0]}"
+        )
+        where = where if matched else "anywhere"
+        return "dropped", f"{label}: no quantum {where}: {_dropped(task, named=False)}."
+    if task.dimensions and not set(task.dimensions) & set(values.dimensions):
+        return (
+            "other_dimensions",
+            f"{label}: its quanta have none of the dimensions given (it runs per "
+            f"{', '.join(task.dimensions)}).",
+        )
+    if excluded:
+        return (
+            "excluded",
+            f"{label}: no quantum at {values}: the plan's data query excludes it ({plan.constraints}).",
+        )
+    query = ""
+    if plan.constraints:
+        query = (
+            f"; its data query ({plan.constraints}) does not exclude it"
+            if excluded is False
+            else f"; its data query ({plan.constraints}) does not decide it from these values"
+        )
+    return (
+        "not_mentioned",
+        f"{label}: nothing in plan {plan.id!r} mentions {values}: no quantum and no note of the task "
+        f"there{query}.",
+    )
+
+
+def _excluded_by(constraints: str, values: DataId) -> bool | None:
+    """Whether the data query is false for the values: True, False, or None when it cannot tell.
+
+    A query that does not parse here (a Rubin plan's, in pipe_base's grammar) tells nothing.
+    """
+    if not constraints:
+        return False
+    try:
+        verdict = parse_expression(constraints)(values.to_dict())
+    except ProvenanceGraphError:
+        return None
+    return None if verdict is None else not verdict
+
+
+@app.command("why")
+def why_command(
+    data_id: Annotated[
+        str,
+        typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON; any subset of a data ID."),
+    ],
+    task: TaskFilterOpt = None,
+    plan_id: Annotated[
+        str | None, typer.Option("--plan", help="The plan's id; default the newest stored plan.")
+    ] = None,
+    as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
+) -> None:
+    """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
+    values = DataId.from_key(parse_data_id(data_id))
+    with open_store() as store:
+        if plan_id is None:
+            stored = list_plans(store)
+            if not stored:
+                raise QuestionError("no plan is stored", hint="make one with 'provgraph plan'")
+            plan_id = stored[0].id
+            err_console.print(f"plan {plan_id} (the newest; choose another with --plan)", markup=False)
+        if cypher:
+            params = {"plan_id": plan_id, "values": values.to_dict(), "tasks": task}
+            _print_cypher(store, "why", params)
+            return
+        facts = data_id_in_plan(store, plan_id, values, tasks=task)
+    excluded = _excluded_by(facts.plan.constraints, values)
+    answers = [(t, *why_answer(t, facts.plan, values, excluded)) for t in facts.tasks]
+    if not as_json:
+        for _, _, sentence in answers:
+            console.print(sentence, markup=False)
+        return
+    print_json(
+        {
+            "plan_id": plan_id,
+            "data_id": values.to_dict(),
+            "constraints": facts.plan.constraints,
+            "excluded_by_query": excluded,
+            "tasks": [
+                {
+                    "task": t.task,
+                    "answer": kind,
+                    "sentence": sentence,
+                    "dimensions": list(t.dimensions),
+                    "quanta": t.quanta,
+                    "data_ids": [d.to_dict() for d in t.examples],
+                    "notes": [
+                        {
+                            "kind": note.kind.value,
+                            "connection": note.connection,
+                            "dataset_type": note.dataset_type,
+                            "message": note.message,
+                            "data_id_count": len(note.data_ids),
+                            "data_ids": [d.to_dict() for d in matched],
+                        }
+                        for note, matched in t.notes
+                    ],
+                }
+                for t, kind, sentence in answers
+            ],
+        }
+    )
 
 
 @app.command("prov")

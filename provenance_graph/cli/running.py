@@ -16,6 +16,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 
 from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport, plan_pipeline
+from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin
 from provenance_graph.errors import DatabaseError, PipelineError
@@ -163,16 +164,17 @@ def _plan_and_store(
     replace: bool,
 ) -> PlanGraph:
     pipeline = Pipeline.from_file(pipeline_file).with_config(config)
-    planned = plan_pipeline(
-        pipeline,
-        repo,
-        where,
-        output_run=output_run,
-        input_runs=input_runs,
-        plan_id=plan_id,
-        store=store,
-        replace=replace,
-    )
+    with stored_plan_hint(plan_id_option=True):
+        planned = plan_pipeline(
+            pipeline,
+            repo,
+            where,
+            output_run=output_run,
+            input_runs=input_runs,
+            plan_id=plan_id,
+            store=store,
+            replace=replace,
+        )
     graph, result = planned.graph, planned.stored
     assert result is not None
     err_console.print(
@@ -250,7 +252,10 @@ def run_command(
     fail_fast: Annotated[bool, typer.Option(help="Stop starting quanta after the first failure.")] = False,
     skip_existing: Annotated[bool, typer.Option(help="Skip quanta whose outputs all exist already.")] = True,
     replace: Annotated[
-        bool, typer.Option(help="Replace a stored plan of the same id, when planning.")
+        bool,
+        typer.Option(
+            help="Replace a stored plan of the same id with other content (planning, or --plan FILE)."
+        ),
     ] = False,
 ) -> None:
     """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left.
@@ -299,7 +304,8 @@ def run_command(
             run_overrides = {}  # already part of the plan
         elif Path(plan).is_file():
             graph = load_plan(Path(plan))
-            result = write_plan(store, graph)
+            with stored_plan_hint(plan_id_option=False):
+                result = write_plan(store, graph, replace=replace)
             err_console.print(f"stored plan {graph.plan.id!r} from {plan} ({result.outcome})")
         the_plan_id = graph.plan.id if graph is not None else str(plan)
         activator = LocalActivator(

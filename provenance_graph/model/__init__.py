@@ -31,6 +31,7 @@ from provenance_graph.model._names import (
 from provenance_graph.model._notes import NoteKind, PlanNote
 from provenance_graph.model._plan import MetadataValue, Plan, new_plan_id
 from provenance_graph.model._quantum import Quantum
+from provenance_graph.model._timespan import Timespan, format_time, parse_time
 
 __all__ = [
     "DEFAULT_UNIVERSE",
@@ -56,6 +57,7 @@ __all__ = [
     "ProvenanceRun",
     "Quantum",
     "QuantumStatus",
+    "Timespan",
     "check_butler_id",
     "check_plan_id",
     "check_repository_uri",
@@ -63,7 +65,9 @@ __all__ = [
     "check_task_label",
     "check_text",
     "dataset_id",
+    "format_time",
     "new_plan_id",
+    "parse_time",
     "quantum_id",
     "repository_path",
     "repository_uri",

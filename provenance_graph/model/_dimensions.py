@@ -42,6 +42,9 @@ class Dimension(BaseModel):
     """Dimensions whose values its records determine (visit implies band)."""
     has_records: bool = True
     """Whether the repository keeps a record per value (band does not: its values are free)."""
+    temporal: bool = False
+    """Whether its records may carry an observation time span (visit, exposure): the time
+    by which a calibration's validity range is chosen."""
     doc: str = ""
     """What the dimension means."""
 
@@ -173,6 +176,7 @@ DEFAULT_UNIVERSE = DimensionUniverse(
             value_type="int",
             requires=("instrument",),
             implies=("band",),
+            temporal=True,
             doc="one pointing of the telescope",
         ),
         _D(
@@ -180,6 +184,7 @@ DEFAULT_UNIVERSE = DimensionUniverse(
             value_type="int",
             requires=("instrument",),
             implies=("visit",),
+            temporal=True,
             doc="one readout of the camera; one or more exposures make a visit",
         ),
         _D(name="skymap", value_type="str", doc="a tessellation of the sky into tracts and patches"),

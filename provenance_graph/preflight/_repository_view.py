@@ -10,10 +10,11 @@ repository in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from provenance_graph.model import DatasetRef, DatasetType, DimensionUniverse
+from provenance_graph.model import DataId, DatasetRef, DatasetType, DimensionUniverse, Timespan
 
 __all__ = ["RepositoryView"]
 
@@ -55,4 +56,27 @@ class RepositoryView(Protocol):
 
     def uri(self, ref: DatasetRef) -> str:
         """Where a dataset's file is, or will be."""
+        ...
+
+    def timespan(self, data_id: DataId) -> Timespan | None:
+        """The observation time span of a data ID's exposure (else visit) record; None if it has none."""
+        ...
+
+    def calibration_collections(self) -> list[str]:
+        """Calibration collections, in the order they were made."""
+        ...
+
+    def find_calibration(
+        self,
+        dataset_type: str,
+        data_id: DataId,
+        time: Timespan | datetime,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[DatasetRef, str] | None:
+        """The calibration of ``dataset_type`` for ``data_id`` valid at ``time``, with its URI; or None.
+
+        A validity range matches if it overlaps ``time`` (a span, e.g. `timespan`'s) or
+        contains it (an instant); the first of ``collections`` (default: every calibration
+        collection) with a match wins. Two matches in one collection raise `RepositoryError`.
+        """
         ...

@@ -14,7 +14,15 @@ The registry holds:
   exposure (with its visit), sky map, tract and patch;
 - **join rows**: which (instrument, visit, detector) images overlap which
   (skymap, tract, patch) sky cells;
-- **datasets**: every dataset that exists, with its run and file URI.
+- **datasets**: every dataset that exists, with its run and file URI;
+- **calibration collections**: datasets certified with a validity range (a `Timespan`),
+  looked up by the time of an observation (`Repository.find_calibration`).
+
+Dimension records come in one batch at a time (`Repository.add_records`, from files by
+``provgraph repo add-records``), checked whole before any is written: a record's fields and
+types, and that what it needs (a detector its instrument, a patch its tract) and what an
+overlap row names has a record. A visit's or exposure's record may carry the observation's
+time span. A dataset is ingested only if every value of its data ID has a record.
 
 Every change is one SQLite transaction; files are written under a temporary
 name and renamed, then registered, so a crash leaves at worst an unregistered
@@ -31,11 +39,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sqlite3
 import string
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -48,6 +59,9 @@ from provenance_graph.model import (
     DatasetRef,
     DatasetType,
     DimensionUniverse,
+    Timespan,
+    format_time,
+    parse_time,
     suggest,
 )
 from provenance_graph.model._names import check_run_name
@@ -57,12 +71,28 @@ from provenance_graph.repository._formatters import (
     temporary_leftovers,
     write_atomically,
 )
+from provenance_graph.repository._records import (
+    CheckedEntry,
+    RecordEntry,
+    check_entry,
+    check_references,
+    differences,
+    element_names,
+    record_timespan,
+)
 
 __all__ = ["DEFAULT_TEMPLATE", "FORMAT_VERSION", "Repository"]
 
 #: Version of the repository layout; its history:
 #: 1: first version (registry.sqlite3 + repository.yaml).
-FORMAT_VERSION = 1
+#: 2: calibration collections (tables ``calibration_collections`` and ``certifications``);
+#:    visit and exposure records may carry a ``timespan``. A version 1 repository is
+#:    upgraded when opened: the new tables are created (if absent) and the version line
+#:    rewritten, so an interrupted upgrade is finished by the next open.
+FORMAT_VERSION = 2
+
+#: The versions this code opens; older ones are upgraded to `FORMAT_VERSION` when opened.
+_UPGRADABLE = {1}
 
 #: The template used for dataset types that have no template of their own.
 DEFAULT_TEMPLATE = "{run}/{dataset_type}/{dataset_type}_{data_id}"
@@ -87,6 +117,14 @@ CREATE TABLE IF NOT EXISTS datasets (
     UNIQUE (dataset_type, data_id, run)
 );
 CREATE INDEX IF NOT EXISTS datasets_by_type ON datasets (dataset_type);
+CREATE TABLE IF NOT EXISTS calibration_collections (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS certifications (
+    collection TEXT NOT NULL REFERENCES calibration_collections(name),
+    dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    dataset_type TEXT NOT NULL, data_id TEXT NOT NULL,
+    valid_begin TEXT, valid_end TEXT
+);
+CREATE INDEX IF NOT EXISTS certifications_by_data_id ON certifications (dataset_type, data_id, collection);
 """
 
 _TEMPLATE_FIELDS = {"run", "dataset_type", "data_id"}
@@ -123,6 +161,9 @@ class Repository:
         except yaml.YAMLError as err:
             raise RepositoryError(f"{config_path} is not valid YAML: {err}") from err
         version = config.get("format_version")
+        if version in _UPGRADABLE:
+            _upgrade(root)
+            version = FORMAT_VERSION
         if version != FORMAT_VERSION:
             raise RepositoryError(
                 f"repository {str(root)!r} has format version {version!r}; "
@@ -138,6 +179,11 @@ class Repository:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._types: dict[str, DatasetType] | None = None
+        # Temporal elements and their key dimensions, the most specific first: an exposure
+        # (which implies its visit) before the visit.
+        temporal = [d.name for d in universe.dimensions.values() if d.temporal]
+        temporal.sort(key=lambda name: -len(universe.closure([name])))
+        self._temporal = [(name, universe.key_dimensions(name)) for name in temporal]
         self._inside_dirs: set[Path] = set()
 
     # --- opening -----------------------------------------------------------------------
@@ -256,74 +302,184 @@ class Repository:
         return self.templates.get(dataset_type, DEFAULT_TEMPLATE)
 
     # --- dimension records and joins -------------------------------------------------------
-    def insert_records(self, element: str, records: Iterable[Mapping[str, Any]]) -> int:
-        """Insert dimension records of ``element``; existing identical ones are kept. Returns the count."""
-        if element not in self.universe:
-            raise RepositoryError(
-                f"unknown dimension {element!r}",
-                hint=suggest(element, sorted(self.universe.dimensions)),
-            )
-        dim = self.universe[element]
-        key_dims = self.universe.key_dimensions(element)
-        wanted = set(key_dims) | set(dim.implies)
-        rows = []
-        for record in records:
-            missing = sorted(wanted - set(record))
-            if missing:
+    def add_records(self, entries: Iterable[RecordEntry]) -> dict[str, tuple[int, int]]:
+        """Add dimension records and join rows, all or none, checked as a whole first.
+
+        Each entry is checked (`check_entry`: element, fields, value types, time span);
+        then a key given twice with different values, a record that differs from the
+        registry's, and a record or join row that needs a record nobody gives
+        (`check_references`) are errors naming the entry's file and line. Records and
+        rows that are there already, identical, are kept.
+
+        Returns
+        -------
+        dict
+            For each element and join given, in dependency order: (how many were added,
+            how many were there already).
+        """
+        checked = [check_entry(self.universe, e) for e in entries]
+        order = element_names(self.universe)
+        checked.sort(key=lambda c: order.index(c.entry.element))  # stable: file order within one
+        by_key: dict[tuple[str, str], CheckedEntry] = {}
+        batch: list[CheckedEntry] = []
+        for item in checked:
+            first = by_key.setdefault((item.entry.element, item.key), item)
+            if first is item:
+                batch.append(item)
+            elif first.stored != item.stored:
+                diff = differences(first.record, item.record)
+                earlier = f"line {first.entry.line}" if first.entry.line else "an earlier record"
                 raise RepositoryError(
-                    f"{element} record {dict(record)} lacks {', '.join(missing)}",
-                    hint=f"a {element} record has {', '.join(sorted(wanted))}",
+                    f"{item.entry.where()}{item.entry.element} {item.data_id} is given again with "
+                    + "; ".join(f"{f} {new}" for f, _old, new in diff)
+                    + f", but {earlier} gives "
+                    + "; ".join(f"{f} {old}" for f, old, _new in diff),
+                    hint="give each record once",
                 )
-            for name in wanted:
-                kind = self.universe.value_type(name)
-                if not isinstance(record[name], kind) or isinstance(record[name], bool):
-                    raise RepositoryError(
-                        f"{element} record {dict(record)}: {name} must be {kind.__name__}, "
-                        f"not {record[name]!r}"
-                    )
-            key = DataId({d: record[d] for d in key_dims}).key()
-            rows.append((element, key, json.dumps({k: record[k] for k in sorted(wanted)})))
+        counts: dict[str, list[int]] = {}
         with self._transaction() as db:
-            for row in rows:
-                existing = db.execute(
-                    "SELECT record FROM dimension_records WHERE element = ? AND key = ?", row[:2]
-                ).fetchone()
-                if existing is not None and existing[0] != row[2]:
+            existing = self._existing_records(db, {c.entry.element for c in batch if not c.is_join}, batch)
+            for item in batch:
+                if item.is_join:
+                    continue
+                stored = existing.get(item.entry.element, {}).get(item.key)
+                if stored is not None and stored != item.stored:
+                    diff = differences(json.loads(stored), item.record)
                     raise RepositoryError(
-                        f"{element} {row[1]} is already recorded as {existing[0]}, not {row[2]}",
-                        hint="dimension records cannot change once inserted",
+                        f"{item.entry.where()}{item.entry.element} {item.data_id} is already recorded with "
+                        + "; ".join(f"{f} {old}, not {new}" for f, old, new in diff),
+                        hint="dimension records cannot change once added",
                     )
-            db.executemany("INSERT OR IGNORE INTO dimension_records VALUES (?, ?, ?)", rows)
-        return len(rows)
+            given = {(c.entry.element, c.key) for c in batch if not c.is_join}
+            check_references(
+                self.universe,
+                batch,
+                lambda element, key: (element, key) in given or key in existing.get(element, {}),
+            )
+            for item in batch:
+                if item.is_join:
+                    before = db.total_changes
+                    db.execute(
+                        "INSERT OR IGNORE INTO join_rows VALUES (?, ?)", (item.entry.element, item.key)
+                    )
+                    added = db.total_changes > before
+                else:
+                    added = item.key not in existing.get(item.entry.element, {})
+                    if added:
+                        db.execute(
+                            "INSERT INTO dimension_records VALUES (?, ?, ?)",
+                            (item.entry.element, item.key, item.stored),
+                        )
+                count = counts.setdefault(item.entry.element, [0, 0])
+                count[0 if added else 1] += 1
+        return {element: (n[0], n[1]) for element, n in counts.items()}
+
+    def _existing_records(
+        self, db: sqlite3.Connection, elements: set[str], batch: list[CheckedEntry]
+    ) -> dict[str, dict[str, str]]:
+        """The registry's records (key -> JSON) of the given elements and of what the batch needs."""
+        wanted = set(elements)
+        for item in batch:
+            if item.is_join:
+                wanted.update(d for d in item.record if self.universe[d].has_records)
+            else:
+                dim = self.universe[item.entry.element]
+                wanted.update(d for d in (*dim.requires, *dim.implies) if self.universe[d].has_records)
+        return {
+            element: dict(
+                db.execute("SELECT key, record FROM dimension_records WHERE element = ?", (element,))
+            )
+            for element in sorted(wanted)
+        }
+
+    def insert_records(self, element: str, records: Iterable[Mapping[str, Any]]) -> int:
+        """Add records of ``element`` (see `add_records`); returns how many were given."""
+        result = self.add_records(RecordEntry(element, record) for record in records)
+        return sum(result.get(element, (0, 0)))
 
     def records(self, element: str) -> list[dict[str, Any]]:
-        """Every record of ``element``, as dicts of its key and implied dimensions."""
+        """Every record of ``element``: its key and implied dimensions, and any ``timespan``.
+
+        A visit's or exposure's ``timespan``, where given, is ``[begin, end]``: ISO-8601
+        TAI texts with microseconds (`timespan` reads it as a `Timespan`).
+        """
         cur = self._db.execute("SELECT record FROM dimension_records WHERE element = ?", (element,))
         return [json.loads(r) for (r,) in cur]
 
     def insert_join_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert rows of the join ``name`` (e.g. ``visit_detector_patch``). Returns the count."""
-        join = next((j for j in self.universe.joins if j.name == name), None)
-        if join is None:
-            raise RepositoryError(
-                f"unknown dimension join {name!r}",
-                hint=suggest(name, [j.name for j in self.universe.joins]),
-            )
-        encoded = []
-        for row in rows:
-            missing = [d for d in join.dimensions if d not in row]
-            if missing:
-                raise RepositoryError(f"{name} row {dict(row)} lacks {', '.join(missing)}")
-            encoded.append((name, json.dumps([row[d] for d in join.dimensions])))
-        with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO join_rows VALUES (?, ?)", encoded)
-        return len(encoded)
+        """Add rows of the join ``name`` (e.g. ``visit_detector_patch``; see `add_records`).
+
+        Returns how many were given.
+        """
+        result = self.add_records(RecordEntry(name, row) for row in rows)
+        return sum(result.get(name, (0, 0)))
 
     def join_rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the join ``name``."""
         join = next(j for j in self.universe.joins if j.name == name)
         cur = self._db.execute("SELECT row FROM join_rows WHERE name = ?", (name,))
         return [dict(zip(join.dimensions, json.loads(r), strict=True)) for (r,) in cur]
+
+    def record_counts(self) -> dict[str, int]:
+        """How many records each element has, and how many rows each join, in dependency order."""
+        counts = dict(self._db.execute("SELECT element, COUNT(*) FROM dimension_records GROUP BY element"))
+        counts.update(self._db.execute("SELECT name, COUNT(*) FROM join_rows GROUP BY name"))
+        return {name: counts[name] for name in element_names(self.universe) if name in counts}
+
+    def missing_records(self, data_id: DataId) -> list[str]:
+        """What a data ID names that the records do not back, one sentence each, instrument first.
+
+        A value of a dimension with records (not ``band``) needs its record
+        (``detector {detector: 9, instrument: 'HSC'} has no record``); a value of a
+        dimension another one implies must agree with that record
+        (``exposure {exposure: 5, instrument: 'HSC'} has visit 1, not 2``).
+        """
+        values = data_id.to_dict()
+        found: list[str] = []
+        for dim in self.universe.dimensions.values():  # in dependency order: instrument first
+            name = dim.name
+            if name not in values or not dim.has_records:
+                continue
+            key_dims = self.universe.key_dimensions(name)
+            if any(d not in values for d in key_dims):
+                continue  # a dataset type's dimensions always include what each requires
+            key = data_id.subset(key_dims)
+            row = self._db.execute(
+                "SELECT record FROM dimension_records WHERE element = ? AND key = ?", (name, key.key())
+            ).fetchone()
+            if row is None:
+                found.append(f"{name} {key} has no record")
+                continue
+            record = json.loads(row[0])
+            for implied in dim.implies:
+                if implied in values and record.get(implied) != values[implied]:
+                    found.append(
+                        f"{name} {key} has {implied} {record.get(implied)!r}, not {values[implied]!r}"
+                    )
+        return found
+
+    def timespan(self, data_id: DataId) -> Timespan | None:
+        """The observation time span of a data ID: its exposure's record's, else its visit's.
+
+        An exposure record without a time span gives its visit's. None when the data ID
+        has no temporal dimension (exposure, visit), or no such record carries a time span.
+        """
+        values = dict(data_id.root)
+        for element, key_dims in self._temporal:
+            if element not in values or any(d not in values for d in key_dims):
+                continue
+            key = DataId.trusted(tuple(sorted((d, values[d]) for d in key_dims)))
+            row = self._db.execute(
+                "SELECT record FROM dimension_records WHERE element = ? AND key = ?", (element, key.key())
+            ).fetchone()
+            if row is not None:
+                record = json.loads(row[0])
+                span = record_timespan(record)
+                if span is not None:
+                    return span
+                for name, value in record.items():  # an exposure without one: its visit's
+                    values.setdefault(name, value)
+        return None
 
     # --- runs and datasets -----------------------------------------------------------------
     def runs(self) -> list[str]:
@@ -413,6 +569,7 @@ class Repository:
         immutable once they exist.
         """
         self._check_type(ref)
+        self._check_run(ref.run)
         if self.exists(ref):
             raise RepositoryError(
                 f"dataset {ref} exists already",
@@ -425,8 +582,21 @@ class Repository:
         return path.resolve().as_uri()
 
     def ingest(self, ref: DatasetRef, uri: str | None = None) -> str:
-        """Register a dataset whose file exists already (at ``uri``, or at its template path)."""
+        """Register a dataset whose file exists already (at ``uri``, or at its template path).
+
+        Every value of its data ID must have its dimension record (`missing_records`):
+        pre-flight finds datasets through the records, so one without them would never be
+        read, and planning would say why only in a puzzling way.
+        """
         self._check_type(ref)
+        self._check_run(ref.run)
+        missing = self.missing_records(ref.data_id)
+        if missing:
+            raise RepositoryError(
+                f"cannot ingest {ref}: {'; '.join(missing)}",
+                hint=f"add the records first: provgraph repo add-records {self.root} RECORDS.yaml "
+                "(the file format is in docs/pipelines.md)",
+            )
         if uri is None:
             path = self.path(ref)
             uri = path.resolve().as_uri()
@@ -439,6 +609,14 @@ class Repository:
             raise RepositoryError(f"cannot ingest {ref}: {path} does not exist")
         self._register(ref, uri)
         return uri
+
+    def _check_run(self, run: str) -> None:
+        if self._db.execute("SELECT 1 FROM calibration_collections WHERE name = ?", (run,)).fetchone():
+            raise RepositoryError(
+                f"{run!r} is a calibration collection, not a run: datasets are written to runs",
+                hint="write to a run of another name, then certify into the collection "
+                "(provgraph repo certify)",
+            )
 
     def _check_type(self, ref: DatasetRef) -> None:
         registered = self.dataset_type(ref.dataset_type.name)
@@ -531,6 +709,239 @@ class Repository:
         """Number of existing datasets per dataset type."""
         rows = self._db.execute("SELECT dataset_type, COUNT(*) FROM datasets GROUP BY dataset_type")
         return dict(rows.fetchall())
+
+    # --- calibration collections ---------------------------------------------------------------
+    def calibration_collections(self) -> list[str]:
+        """Every calibration collection, in the order they were made."""
+        return [n for (n,) in self._db.execute("SELECT name FROM calibration_collections ORDER BY position")]
+
+    def certify(self, run: str, collection: str, dataset_type: str, validity: Timespan) -> tuple[int, int]:
+        """Certify every ``dataset_type`` dataset of ``run`` into ``collection``, valid during ``validity``.
+
+        As Butler's ``certify-calibrations``: the collection is made if it does not exist;
+        a calibration's data ID names no temporal dimension (its time is the validity
+        range); and in one collection, two validity ranges of one dataset type and data ID
+        may not overlap. Certifying the same dataset with the same range again does
+        nothing. All or nothing.
+
+        Returns
+        -------
+        tuple
+            (how many were certified now, how many were so already).
+        """
+        dtype = self.dataset_type(dataset_type)
+        temporal = [d for d in dtype.dimensions if d in self.universe and self.universe[d].temporal]
+        if temporal:
+            raise RepositoryError(
+                f"{dataset_type} has dimension {temporal[0]}, so it cannot be a calibration: "
+                "a calibration's time is its validity range",
+                hint="certify a dataset type whose dimensions name no visit or exposure",
+            )
+        check_run_name(collection)
+        runs = self.runs()
+        if collection in runs:
+            raise RepositoryError(
+                f"{collection!r} is a run; a calibration collection needs a name of its own",
+                hint="choose another output collection, e.g. INSTRUMENT/calib",
+            )
+        if run not in runs:
+            if run in self.calibration_collections():
+                raise RepositoryError(
+                    f"{run!r} is a calibration collection; certify from the run that holds the datasets",
+                    hint=f"its runs: {', '.join(runs)}" if runs else None,
+                )
+            raise RepositoryError(
+                f"no run {run!r} in repository {str(self.root)!r}",
+                hint=suggest(run, runs)
+                or (f"its runs: {', '.join(runs)}" if runs else "ingest datasets first"),
+            )
+        refs = [ref for ref, _uri in self.datasets(dataset_type, [run])]
+        if not refs:
+            holding = sorted({ref.run for ref, _uri in self.datasets(dataset_type)})
+            raise RepositoryError(
+                f"no {dataset_type} datasets in run {run!r}",
+                hint=f"runs holding {dataset_type}: {', '.join(holding)}"
+                if holding
+                else f"ingest them first: provgraph repo ingest {self.root} {dataset_type} FILE ...",
+            )
+        begin = None if validity.begin is None else format_time(validity.begin)
+        end = None if validity.end is None else format_time(validity.end)
+        new = 0
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO calibration_collections "
+                "SELECT ?, COALESCE(MAX(position), 0) + 1 FROM calibration_collections",
+                (collection,),
+            )
+            for ref in refs:
+                rows = db.execute(
+                    "SELECT c.dataset_id, c.valid_begin, c.valid_end, d.run FROM certifications c "
+                    "JOIN datasets d ON d.id = c.dataset_id "
+                    "WHERE c.dataset_type = ? AND c.data_id = ? AND c.collection = ?",
+                    (dataset_type, ref.data_id.key(), collection),
+                ).fetchall()
+                if (ref.id, begin, end) in {(i, b, e) for i, b, e, _run in rows}:
+                    continue
+                for _id, b, e, other_run in rows:
+                    certified = _stored_timespan(b, e)
+                    if certified.overlaps(validity):
+                        raise RepositoryError(
+                            f"{dataset_type} {ref.data_id} is certified in {collection} already for "
+                            f"{certified} (run {other_run}), which overlaps {validity}",
+                            hint="choose a validity range that does not overlap it",
+                        )
+                db.execute(
+                    "INSERT INTO certifications VALUES (?, ?, ?, ?, ?, ?)",
+                    (collection, ref.id, dataset_type, ref.data_id.key(), begin, end),
+                )
+                new += 1
+        return new, len(refs) - new
+
+    def certified_counts(self) -> dict[str, dict[str, int]]:
+        """For each calibration collection, in order: how many certifications each dataset type has."""
+        found: dict[str, dict[str, int]] = {name: {} for name in self.calibration_collections()}
+        for collection, dataset_type, n in self._db.execute(
+            "SELECT collection, dataset_type, COUNT(*) FROM certifications GROUP BY collection, dataset_type"
+        ):
+            found[collection][dataset_type] = n
+        return found
+
+    def find_calibration(
+        self,
+        dataset_type: str,
+        data_id: DataId,
+        time: Timespan | datetime,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[DatasetRef, str] | None:
+        """The calibration of ``dataset_type`` for ``data_id`` valid at ``time``, and its URI.
+
+        Parameters
+        ----------
+        dataset_type
+            A registered dataset type, certified into calibration collections (`certify`).
+        data_id
+            The data ID to find it for: any data ID that holds the dataset type's
+            dimensions (a quantum's ``{instrument, exposure, detector}`` for a bias of
+            ``{instrument, detector}``); the others are ignored.
+        time
+            A `Timespan`, usually the observation's (`timespan`): a validity range that
+            overlaps it matches, as in Butler. Or one instant: a range containing it matches.
+        collections
+            Calibration collections to search, in order; the first that has a match
+            wins. By default every calibration collection, in the order they were made.
+
+        Returns
+        -------
+        tuple or None
+            The dataset and its URI; None if no validity range matches.
+
+        Raises
+        ------
+        RepositoryError
+            A collection is not a calibration collection; the data ID lacks a dimension of
+            the dataset type; or two certified datasets of one collection match ``time``
+            (a span across the boundary of two validity ranges).
+        """
+        dtype = self.dataset_type(dataset_type)
+        missing = [d for d in dtype.dimensions if d not in data_id.dimensions]
+        if missing:
+            raise RepositoryError(
+                f"cannot look up {dataset_type} for {data_id}: it lacks {', '.join(missing)}",
+                hint=f"{dataset_type} has dimensions {', '.join(dtype.dimensions)}",
+            )
+        wanted = set(dtype.dimensions)
+        found_id = DataId.trusted(tuple(pair for pair in data_id.root if pair[0] in wanted))
+        known = self.calibration_collections()
+        if collections is None:
+            collections = known
+        for collection in collections:
+            if collection not in known:
+                runs = self.runs()
+                raise RepositoryError(
+                    f"{collection!r} is a run, not a calibration collection"
+                    if collection in runs
+                    else f"no calibration collection {collection!r} in repository {str(self.root)!r}",
+                    hint=suggest(collection, known)
+                    or (f"its calibration collections: {', '.join(known)}" if known else "certify first"),
+                )
+        # Stored times are fixed-width texts (`format_time`), so SQL compares them as times;
+        # NULL is unbounded. The half-open ranges [b, e) overlap [tb, te) when b < te and tb < e.
+        if isinstance(time, Timespan):
+            span_begin = None if time.begin is None else format_time(time.begin)
+            span_end = None if time.end is None else format_time(time.end)
+        else:
+            span_begin = format_time(time)
+            span_end = format_time(time + timedelta(microseconds=1))
+        for collection in collections:
+            rows = self._db.execute(
+                "SELECT d.run, d.uri, c.valid_begin, c.valid_end FROM certifications c "
+                "JOIN datasets d ON d.id = c.dataset_id "
+                "WHERE c.dataset_type = :type AND c.data_id = :data_id AND c.collection = :collection "
+                "AND (c.valid_begin IS NULL OR :end IS NULL OR c.valid_begin < :end) "
+                "AND (c.valid_end IS NULL OR :begin IS NULL OR :begin < c.valid_end)",
+                {
+                    "type": dataset_type,
+                    "data_id": found_id.key(),
+                    "collection": collection,
+                    "begin": span_begin,
+                    "end": span_end,
+                },
+            ).fetchall()
+            matches = [(run, uri, _stored_timespan(begin, end)) for run, uri, begin, end in rows]
+            if len(matches) > 1:
+                raise RepositoryError(
+                    f"{len(matches)} {dataset_type} datasets of {collection} are valid during {time} for "
+                    f"{data_id}: " + ", ".join(f"run {run} {validity}" for run, _uri, validity in matches),
+                    hint="look it up for one instant, e.g. the observation's beginning",
+                )
+            if matches:
+                run, uri, _validity = matches[0]
+                return DatasetRef.trusted(dtype, found_id, run), uri
+        return None
+
+
+def _stored_timespan(begin: str | None, end: str | None) -> Timespan:
+    """A validity range as the registry stores it (texts of `format_time`; NULL is unbounded)."""
+    return Timespan(
+        begin=None if begin is None else parse_time(begin, "valid_begin"),
+        end=None if end is None else parse_time(end, "valid_end"),
+    )
+
+
+def _upgrade(root: Path) -> None:
+    """Bring a repository of an older format version to `FORMAT_VERSION`; running it again is harmless.
+
+    The registry gets the tables it lacks (``CREATE TABLE IF NOT EXISTS``), then the
+    ``format_version`` line of ``repository.yaml`` is rewritten (a new file renamed over
+    the old one, comments kept), so an upgrade cut short is finished by the next open.
+    """
+    config_path = root / _CONFIG
+    try:
+        db = sqlite3.connect(root / _REGISTRY, timeout=60.0)
+        try:
+            db.executescript(_SCHEMA)
+        finally:
+            db.close()
+        text = config_path.read_text(encoding="utf-8")
+        new, found = re.subn(
+            r"^format_version:[ \t]*\d+[ \t]*$",
+            f"format_version: {FORMAT_VERSION}",
+            text,
+            count=1,
+            flags=re.MULTILINE,
+        )
+        if not found:  # the file was rewritten in another style: write the settings again
+            config = yaml.safe_load(text) or {}
+            config["format_version"] = FORMAT_VERSION
+            new = yaml.safe_dump(config, sort_keys=False)
+        temporary = config_path.with_name(f".{_CONFIG}.upgrade-{os.getpid()}")
+        temporary.write_text(new, encoding="utf-8")
+        os.replace(temporary, config_path)
+    except (OSError, sqlite3.Error) as err:
+        raise RepositoryError(
+            f"cannot upgrade repository {str(root)!r} to format version {FORMAT_VERSION}: {err}",
+            hint="open it once with write access",
+        ) from None
 
 
 def _check_template(name: str, template: str, dataset_type: DatasetType | None) -> None:

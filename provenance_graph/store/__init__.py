@@ -10,7 +10,14 @@ from provenance_graph.store.datasets import register_datasets
 from provenance_graph.store.imported_execution import ImportResult, record_imported_execution
 from provenance_graph.store.opening import open_store
 from provenance_graph.store.plan_delete import delete_plan
-from provenance_graph.store.plan_read import PlanSummary, StoredPlan, list_plans, plan_summary, read_plan
+from provenance_graph.store.plan_read import (
+    PlanSummary,
+    StoredPlan,
+    list_plans,
+    plan_notes,
+    plan_summary,
+    read_plan,
+)
 from provenance_graph.store.plan_write import BatchSizes, WriteResult, write_plan
 from provenance_graph.store.schema import (
     SCHEMA_VERSION,
@@ -36,6 +43,7 @@ __all__ = [
     "migrate",
     "open_store",
     "pending_upgrade",
+    "plan_notes",
     "plan_summary",
     "read_plan",
     "record_imported_execution",

@@ -6,6 +6,8 @@
 - `subgraph`: quanta by task labels and data-ID values, with their external inputs;
 - `plan_diff`: quanta added, removed or changed between two plans;
 - `missing_outputs` and `data_id_history`: planned against actual;
+- `data_id_in_plan`: what a plan holds of each task at some dimension values: quanta, or the
+  pre-flight notes that dropped them (why a data ID has no quantum);
 - `recorded_plan`: a plan (or subgraph) with what was recorded of its execution,
   what an export needs (`provenance_graph.export` turns it into W3C PROV).
 
@@ -19,19 +21,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from provenance_graph.errors import PlanNotFoundError, QuestionError
-from provenance_graph.model import DimensionValue, PlanGraph
+from provenance_graph.model import DataId, DimensionValue, Plan, PlanGraph, PlanNote, suggest
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import DatasetFacts, dataset_facts
 from provenance_graph.store.execution import attempts
-from provenance_graph.store.plan_read import read_plan
+from provenance_graph.store.plan_read import plan_notes, read_plan, read_plan_header
 
 __all__ = [
+    "DataIdInPlan",
     "PlanDiff",
     "PlanOverview",
     "RecordedPlan",
     "Subgraph",
+    "TaskAtDataId",
     "data_id_history",
+    "data_id_in_plan",
     "find_datasets",
     "missing_outputs",
     "pick_dataset",
@@ -178,6 +185,132 @@ def data_id_history(store: GraphStore, values: Mapping[str, DimensionValue]) -> 
     if not values:
         raise QuestionError("give at least one dimension value", hint="e.g. visit=2,detector=1")
     return store.read("data_id_history", values=dict(values))
+
+
+@dataclass(frozen=True)
+class TaskAtDataId:
+    """What a plan holds of one task at some dimension values."""
+
+    task: str
+    """The task label."""
+    dimensions: tuple[str, ...]
+    """The dimensions of the task's quanta (or of its notes' data IDs); empty when it has neither."""
+    quanta: dict[str, int]
+    """Its quanta there, by status (``pending`` where none is recorded)."""
+    examples: tuple[DataId, ...]
+    """Up to three of those quanta's data IDs."""
+    notes: tuple[tuple[PlanNote, tuple[DataId, ...]], ...]
+    """Its pre-flight notes that dropped data IDs there, each with those data IDs. A note
+    without data IDs (the task got no quanta at all) holds everywhere."""
+
+
+@dataclass(frozen=True)
+class DataIdInPlan:
+    """What a plan holds at some dimension values, task by task: the facts behind "why no quantum"."""
+
+    plan: Plan
+    """The plan's header; its ``constraints`` is the data query it was made under."""
+    values: DataId
+    """The dimension values asked about (any subset of a data ID)."""
+    tasks: tuple[TaskAtDataId, ...]
+    """The tasks asked about, in pipeline order where the plan's pipeline tells it."""
+
+
+def _agrees(data_id: DataId, values: Mapping[str, DimensionValue]) -> bool:
+    """Whether ``data_id`` shares a dimension with ``values`` and agrees on every one it shares."""
+    mine = data_id.to_dict()
+    shared = [k for k in values if k in mine]
+    return bool(shared) and all(mine[k] == values[k] for k in shared)
+
+
+def _pipeline_order(text: str) -> list[str]:
+    """Task labels in the order a stored pipeline YAML lists them; none if it does not parse."""
+    try:
+        loaded = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return []
+    tasks = loaded.get("tasks") if isinstance(loaded, dict) else None
+    return [str(label) for label in tasks] if isinstance(tasks, dict) else []
+
+
+def data_id_in_plan(
+    store: GraphStore, plan_id: str, values: DataId, tasks: Sequence[str] | None = None
+) -> DataIdInPlan:
+    """What a complete plan holds of each task at the dimension values ``values``.
+
+    A quantum or a note's data ID is *at* the values when it shares at least one of their
+    dimensions and agrees on every one it shares: ``detector=3`` finds every detector-3
+    quantum of a per-detector task, and nothing of a per-tract one.
+
+    Parameters
+    ----------
+    store
+        Where the plan is.
+    plan_id
+        The plan's id (`PlanNotFoundError`, suggesting close ids, if no complete plan has it).
+    values
+        Dimension values, e.g. ``DataId.of(visit=2, detector=1)``; every dimension must be one
+        of the plan's (`QuestionError` otherwise).
+    tasks
+        Only these task labels (`QuestionError`, suggesting close labels, for one the plan
+        lacks); default every task with quanta or notes.
+    """
+    if not len(values):
+        raise QuestionError("give at least one dimension value", hint="e.g. visit=2,detector=1")
+    plan = read_plan_header(store, plan_id)
+    with_quanta = [r["task"] for r in store.read("plan_task_counts", plan_id=plan_id)]
+    notes = plan_notes(store, plan_id)
+    known = set(with_quanta) | {n.task_label for n in notes}
+    order = {label: i for i, label in enumerate(_pipeline_order(plan.pipeline))}
+    ordered = sorted(known, key=lambda t: (order.get(t, len(order)), t))
+    for label in tasks or ():
+        if label not in known:
+            raise QuestionError(
+                f"plan {plan_id!r} has no task {label!r}",
+                hint=suggest(label, ordered) or f"its tasks: {', '.join(ordered)}",
+            )
+    chosen = [t for t in ordered if t in set(tasks)] if tasks else ordered
+    dimensions: dict[str, tuple[str, ...]] = {
+        r["task"]: DataId.from_key(r["data_id"]).dimensions
+        for r in store.read("plan_task_examples", plan_id=plan_id, tasks=with_quanta)
+    }
+    for note in notes:
+        if note.data_ids:
+            dimensions.setdefault(note.task_label, note.data_ids[0].dimensions)
+    every = sorted({d for dims in dimensions.values() for d in dims})
+    for name in values.dimensions:
+        if every and name not in every:
+            raise QuestionError(
+                f"no task of plan {plan_id!r} has dimension {name!r}",
+                hint=suggest(name, every) or f"its dimensions: {', '.join(every)}",
+            )
+    wanted = values.to_dict()
+    quanta: dict[str, dict[str, int]] = {}
+    examples: dict[str, list[DataId]] = {}
+    for r in store.read(
+        "plan_quanta_at", plan_id=plan_id, tasks=list(chosen) if tasks else None, values=wanted
+    ):
+        quanta.setdefault(r["task"], {})[r["status"]] = int(r["quanta"])
+        examples.setdefault(r["task"], []).extend(DataId.from_key(k) for k in r["data_ids"])
+    answers = []
+    for label in chosen:
+        dropped = []
+        for note in notes:
+            if note.task_label != label:
+                continue
+            matching = tuple(d for d in note.data_ids if _agrees(d, wanted))
+            if matching or not note.data_ids:
+                dropped.append((note, matching))
+        answers.append(
+            TaskAtDataId(
+                task=label,
+                dimensions=dimensions.get(label, ()),
+                quanta=quanta.get(label, {}),
+                examples=tuple(sorted(examples.get(label, []), key=DataId.key)[:3]),
+                notes=tuple(dropped),
+            )
+        )
+    return DataIdInPlan(plan, values, tuple(answers))
 
 
 @dataclass(frozen=True)

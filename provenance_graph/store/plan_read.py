@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j.time
@@ -35,8 +35,10 @@ __all__ = [
     "PlanSummary",
     "StoredPlan",
     "list_plans",
+    "plan_notes",
     "plan_summary",
     "read_plan",
+    "read_plan_header",
 ]
 
 
@@ -71,6 +73,8 @@ class PlanSummary:
     """Datasets the plan reads but does not produce."""
     final_outputs: int
     """Datasets the plan produces that none of its quanta read."""
+    notes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Pre-flight's notes by kind (`NoteKind` value): ``{kind: (notes, data IDs they drop)}``."""
 
 
 #: Quanta or datasets per row when reading a plan back (see ``plan_quanta``).
@@ -104,9 +108,15 @@ def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
     if props.get("status") != "complete":
         raise PlanNotFoundError(
             f"plan {plan_id!r} is incomplete: its write was interrupted",
-            hint="write the plan again to resume it, or delete it with 'provgraph plan delete'",
+            hint="rerun the command that wrote it to resume, or delete it with "
+            f"'provgraph plans delete {plan_id}'",
         )
     return props
+
+
+def read_plan_header(store: GraphStore, plan_id: str) -> Plan:
+    """The header of a complete plan (`PlanNotFoundError`, suggesting close ids, if there is none)."""
+    return _plan_from_props(plan_id, _complete_header(store, plan_id))
 
 
 def read_plan(
@@ -216,20 +226,32 @@ def _graph_from_rows(
             )
         except PlanError as err:
             raise PlanError(f"plan {plan_id!r}: stored quantum {q_id}: {err.message}") from None
-    notes = [
-        PlanNote(
-            task_label=n["task"],
-            kind=NoteKind(n["kind"]),
-            connection=n["connection"],
-            dataset_type=n["dataset_type"],
-            upstream_task=n["upstream_task"],
-            message=n["message"],
-            data_ids=tuple(DataId.from_key(k) for k in n["data_ids"]),
-        )
-        for n in note_rows
-    ]
+    notes = [_note_from_row(n) for n in note_rows]
     uris = {r[0]: r[4] for r in dataset_rows if r[4]}
     return PlanGraph(_plan_from_props(plan_id, props), quanta, notes, uris)
+
+
+def _note_from_row(row: Mapping[str, Any]) -> PlanNote:
+    return PlanNote(
+        task_label=row["task"],
+        kind=NoteKind(row["kind"]),
+        connection=row["connection"],
+        dataset_type=row["dataset_type"],
+        upstream_task=row.get("upstream_task") or "",
+        message=row["message"],
+        data_ids=tuple(DataId.from_key(k) for k in row["data_ids"]),
+    )
+
+
+def plan_notes(store: GraphStore, plan_id: str) -> list[PlanNote]:
+    """The pre-flight notes of a complete plan: why it has no quanta at some data IDs.
+
+    Sorted by task label, connection and kind.
+    """
+    props = _complete_header(store, plan_id)
+    rows = store.read("plan_notes", plan_id=plan_id)
+    _check_unchanged(store, plan_id, props)
+    return [_note_from_row(r) for r in rows]
 
 
 def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
@@ -238,6 +260,10 @@ def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
     counts = {r["task"]: int(r["quanta"]) for r in store.read("plan_task_counts", plan_id=plan_id)}
     [elements] = store.read("plan_element_counts", plan_id=plan_id)
     io_rows = store.read("plan_io_counts", plan_id=plan_id)
+    notes = {
+        r["kind"]: (int(r["notes"]), int(r["data_ids"]))
+        for r in store.read("plan_note_counts", plan_id=plan_id)
+    }
     _check_unchanged(store, plan_id, props)
     [io] = io_rows
     return PlanSummary(
@@ -248,6 +274,7 @@ def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
         edges=int(elements["edges"]),
         initial_inputs=int(io["initial_inputs"]),
         final_outputs=int(io["final_outputs"]),
+        notes=notes,
     )
 
 

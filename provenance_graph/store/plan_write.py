@@ -29,7 +29,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from provenance_graph.errors import (
     PlanBusyError,
     PlanConflictError,
     PlanError,
+    PlanExistsError,
 )
 from provenance_graph.model import Plan, PlanGraph, Quantum
 from provenance_graph.store._batches import Check, write_in_parallel
@@ -55,6 +56,7 @@ from provenance_graph.store.schema import SCHEMA_VERSION
 __all__ = [
     "BatchSizes",
     "WriteResult",
+    "plan_differences",
     "write_plan",
 ]
 
@@ -143,6 +145,57 @@ def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
         "digest": digest,
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def plan_differences(
+    stored: Mapping[str, Any], stored_notes: tuple[int, int], graph: PlanGraph
+) -> tuple[str, ...]:
+    """What differs between a stored plan and ``graph``, one phrase each, as far as its header tells.
+
+    Parameters
+    ----------
+    stored
+        The stored ``:Plan`` node's properties (its counts are set when it was completed).
+    stored_notes
+        How many notes the stored plan has, and how many data IDs they drop.
+    graph
+        The plan that was to be written.
+
+    The quanta's ids, inputs and outputs are not compared (that is the digest's job): when
+    nothing here differs, the last phrase says so.
+    """
+    plan = graph.plan
+    found: list[str] = []
+    new_notes = (len(graph.notes), sum(len(n.data_ids) for n in graph.notes))
+    for word, old, new in (
+        ("quanta", stored.get("quantum_count"), len(graph.quanta)),
+        ("datasets", stored.get("dataset_count"), len(graph.datasets)),
+        ("edges", stored.get("edge_count"), graph.edge_count),
+        ("notes", stored_notes[0], new_notes[0]),
+        ("data IDs dropped by notes", stored_notes[1], new_notes[1]),
+    ):
+        if old is not None and old != new:
+            found.append(f"the stored plan has {old} {word}, this one {new}")
+    for word, was, now in (
+        ("output run", stored.get("output_run") or "", plan.output_run),
+        ("data query", stored.get("constraints") or "", plan.constraints),
+    ):
+        if was != now:
+            found.append(f"{word} {was!r} stored, {now!r} here")
+    if (stored.get("pipeline_digest") or "", stored.get("pipeline") or "") != (
+        plan.pipeline_digest,
+        plan.pipeline,
+    ):
+        found.append("the pipeline differs")
+    old_metadata = json.loads(stored.get("metadata_json") or "{}")
+    changed = sorted(
+        k for k in old_metadata.keys() | plan.metadata.keys() if old_metadata.get(k) != plan.metadata.get(k)
+    )
+    if changed:
+        found.append(f"metadata differs in {', '.join(changed)}")
+    if not found:
+        found.append("the header and counts agree, so quanta, their inputs or outputs, or notes differ")
+    return tuple(found)
 
 
 class _PlanWriter:
@@ -261,8 +314,11 @@ class _PlanWriter:
         if row["digest"] == self.digest:
             return "unchanged"
         if not replace:
-            raise PlanConflictError(
-                f"plan {self.plan_id!r} is already stored with different content",
+            differences = self._differences()
+            raise PlanExistsError(
+                f"plan {self.plan_id!r} is already stored with different content: " + "; ".join(differences),
+                plan_id=self.plan_id,
+                differences=differences,
                 hint="give the new plan another id, or replace the stored one "
                 "(write_plan(..., replace=True))",
             )
@@ -281,6 +337,14 @@ class _PlanWriter:
         return "replaced"
 
     # --- conflicts -----------------------------------------------------------------
+
+    def _differences(self) -> tuple[str, ...]:
+        """What differs between the stored plan and this one, from the stored header and note counts."""
+        rows = self.store.read("plan_header", plan_id=self.plan_id)
+        stored: dict[str, Any] = rows[0]["plan"] if rows else {}
+        notes = self.store.read("plan_note_counts", plan_id=self.plan_id)
+        stored_notes = (sum(r["notes"] for r in notes), sum(r["data_ids"] for r in notes))
+        return plan_differences(stored, stored_notes, self.graph)
 
     def _check_conflicts(self) -> None:
         """Raise `PlanConflictError` naming existing datasets or quanta this plan would create."""

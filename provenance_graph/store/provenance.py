@@ -57,6 +57,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "diff": ("plan_quantum_signatures",),
     "missing": ("plan_missing_outputs",),
     "history": ("data_id_history",),
+    "why": ("plan_task_counts", "plan_notes", "plan_task_examples", "plan_quanta_at"),
 }
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from provenance_graph.errors import ConfigurationError, InvalidNameError, PlanFileError
 from provenance_graph.interop import LSST_INSTALL_HINT, load_quantum_graph
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, write_plan
 from tests.integration.test_cli import run
@@ -186,6 +187,37 @@ def test_import_qgraph_defaults_to_the_output_run_and_is_idempotent(
     # A bad id is the caller's error, not the file's.
     with pytest.raises(InvalidNameError, match="'no spaces please'"):
         load_quantum_graph(path, plan_id="no spaces please")
+
+
+def test_import_qgraph_over_another_plan_names_the_options_and_what_differs(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, drp_qgraph: tuple[Path, str, str]
+) -> None:
+    path, output_run, _ = drp_qgraph
+    plan_id = f"{namespace}-taken"
+    raw = DatasetType(name="taken_in", dimensions=("instrument", "visit"), storage_class="StructuredData")
+    out = DatasetType(name="taken_out", dimensions=("instrument", "visit"), storage_class="StructuredData")
+    data_id = DataId({"instrument": "Cam", "visit": 1})
+    tiny_run = f"{namespace}/tiny"
+    quantum = Quantum(
+        task_label="calibrate",
+        data_id=data_id,
+        run=tiny_run,
+        inputs=(DatasetRef(dataset_type=raw, data_id=data_id, run=f"{namespace}/raw"),),
+        outputs=(DatasetRef(dataset_type=out, data_id=data_id, run=tiny_run),),
+    )
+    write_plan(store, PlanGraph(Plan(id=plan_id, output_run=tiny_run), [quantum]))
+    done = run(["import-qgraph", str(path), "--plan-id", plan_id], neo4j_settings)
+    assert done.returncode == 1
+    error = done.stderr.strip().splitlines()[-2]
+    assert error.startswith(f"error: plan {plan_id!r} is already stored with different content: ")
+    assert "the stored plan has 1 quanta, this one " in error
+    assert f"output run {tiny_run!r} stored, {output_run!r} here" in error
+    hint = done.stderr.strip().splitlines()[-1]
+    assert "--plan-id" in hint and "--replace" in hint
+    assert "write_plan" not in done.stderr
+    assert (
+        run(["import-qgraph", str(path), "--plan-id", plan_id, "--replace"], neo4j_settings).returncode == 0
+    )
 
 
 # --- without a database --------------------------------------------------------------------

@@ -195,22 +195,33 @@ def test_repo_commands_create_ingest_and_register_in_the_graph(
     assert done.returncode == 0, done.stderr
     image = tmp_path / "flat.npy"
     np.save(image, np.ones((4, 4)))
-    done = run(
-        [
-            "repo",
-            "ingest",
-            str(repo_path),
-            name,
-            str(image),
-            "-d",
-            "instrument=DemoCam",
-            "-d",
-            "detector=7",
-            "--run",
-            f"{namespace}/calib",
-        ],
-        neo4j_settings,
+    ingest = [
+        "repo",
+        "ingest",
+        str(repo_path),
+        name,
+        str(image),
+        "-d",
+        "instrument=DemoCam",
+        "-d",
+        "detector=7",
+        "--run",
+        f"{namespace}/calib",
+    ]
+    refused = run(ingest, neo4j_settings)
+    assert refused.returncode == 1
+    assert (
+        "instrument {instrument: 'DemoCam'} has no record; detector {detector: 7, instrument: 'DemoCam'} has no record"
+        in (refused.stderr)
     )
+    assert "provgraph repo add-records" in refused.stderr
+    records = tmp_path / "records.yaml"
+    records.write_text(
+        "instrument:\n  - {instrument: DemoCam}\ndetector:\n  - {instrument: DemoCam, detector: 7}\n"
+    )
+    done = run(["repo", "add-records", str(repo_path), str(records)], neo4j_settings)
+    assert done.returncode == 0, done.stderr
+    done = run(ingest, neo4j_settings)
     assert done.returncode == 0, done.stderr
     with store.driver.session(database=store.settings.database) as session:
         row = session.run(

@@ -15,6 +15,7 @@ from provenance_graph.errors import (
     DatasetTypeConflictError,
     PlanBusyError,
     PlanConflictError,
+    PlanExistsError,
     PlanNotFoundError,
 )
 from provenance_graph.model import DatasetRef, DatasetType, Plan, PlanGraph, Quantum
@@ -119,10 +120,15 @@ def test_writing_the_same_plan_twice_is_idempotent(store: GraphStore, namespace:
 
 
 def test_a_different_plan_under_the_same_id_needs_replace(store: GraphStore, namespace: str) -> None:
-    write_plan(store, small_plan(namespace, detectors=2))
+    smaller = small_plan(namespace, detectors=2)
+    write_plan(store, smaller)
     bigger = small_plan(namespace, detectors=4)
-    with pytest.raises(PlanConflictError, match="already stored with different content"):
+    with pytest.raises(PlanExistsError, match="already stored with different content: the stored") as refused:
         write_plan(store, bigger)
+    assert (
+        refused.value.differences[0] == f"the stored plan has {len(smaller)} quanta, this one {len(bigger)}"
+    )
+    assert refused.value.hint is not None and "replace=True" in refused.value.hint  # a Python caller's words
     assert write_plan(store, bigger, replace=True).outcome == "replaced"
     assert read_plan(store, bigger.plan.id) == bigger
     assert graph_counts(store, bigger.plan.id) == (
