@@ -14,6 +14,7 @@ whose ``file`` metadata is that file's absolute path, the file its executor read
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ def plan_pipeline(
     save: Path | None = None,
     store: GraphStore | None = None,
     replace: bool = False,
+    allow_empty: bool = False,
 ) -> PlannedPipeline:
     """Pre-flight ``pipeline`` over a repository and store the plan whole, if ``store`` is given.
 
@@ -99,13 +101,24 @@ def plan_pipeline(
         Where to store the plan (`write_plan`: whole or not at all, idempotent).
     replace
         Replace a stored plan of the same id but other content.
+    allow_empty
+        Plan nothing, with a warning, when the data query matches nothing (else an error).
     """
     run = output_run or default_output_run()
+    plan = functools.partial(
+        preflight,
+        pipeline,
+        where=where,
+        output_run=run,
+        input_runs=input_runs,
+        plan_id=plan_id,
+        allow_empty=allow_empty,
+    )
     if isinstance(repository, Repository):
-        graph = preflight(pipeline, repository, where, output_run=run, input_runs=input_runs, plan_id=plan_id)
+        graph = plan(repository)
     else:
         with Repository.open(repository) as opened:
-            graph = preflight(pipeline, opened, where, output_run=run, input_runs=input_runs, plan_id=plan_id)
+            graph = plan(opened)
     saved = save_plan(graph, save) if save is not None else None
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedPipeline(graph, stored, saved)

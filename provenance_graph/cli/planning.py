@@ -119,6 +119,12 @@ def plan_command(
     save: Annotated[Path | None, typer.Option(help="Also write the plan to this file (gzip JSON).")] = None,
     store: Annotated[bool, typer.Option(help="Store the plan in Neo4j.")] = True,
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            help="Plan nothing, with a warning, when the data query matches nothing (else an error)."
+        ),
+    ] = False,
 ) -> None:
     """Pre-flight PIPELINE over a repository: store the plan and print its id and per-task summary.
 
@@ -168,6 +174,7 @@ def plan_command(
                 save=save,
                 store=graph_store,
                 replace=replace,
+                allow_empty=allow_empty,
             )
     graph = planned_own.graph
     if save is not None:

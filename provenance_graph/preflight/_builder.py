@@ -15,14 +15,13 @@ Nothing is written anywhere: a failed pre-flight leaves no trace.
 
 The default `define_quanta` (`TaskContext.group`) works like this. The
 *candidate* quantum data IDs of a task are the projections, onto its quantum
-dimensions, of every input dataset whose dimensions (with what they imply and
-what a join relates them to) cover them; for a task that reads from the
-repository, the dimension records add every observation data ID they know. A
-candidate the query rejects is skipped. For each remaining candidate, each
-input connection gets the datasets that agree with it on their common
-dimensions and are consistent with the dimension joins. A candidate with an
-input connection left empty is dropped and noted; the rest become quanta,
-with outputs at the candidate's data ID.
+dimensions, of one constrained query over every dimension of the pipeline
+(`BigJoin`: records x overlaps x data query). For each candidate, each input
+connection gets the datasets that agree with it on their common dimensions and
+are consistent with the dimension joins. A candidate with fewer datasets than
+an input's ``minimum`` is dropped and noted with its root cause (missing
+input, missing prerequisite, or the upstream task that dropped it); the rest
+become quanta, with outputs at the candidate's data ID.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository, RepositoryQuantumIO
 from tests.support.drp import expected_counts
 
+PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
+
 
 @pytest.fixture
 def pipeline() -> Pipeline:
@@ -176,3 +178,48 @@ def test_planning_does_not_load_the_database_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_data_query_constrains_every_task_and_is_never_a_note(tmp_path: Path, pipeline: Pipeline) -> None:
+    """``tract = 1`` plans only the images that touch tract 1, as pipe_base's one big query does."""
+    repo = make_demo_repo(tmp_path / "repo", 8, 4, 2, write_pixels=False)
+    overlaps = repo.join_rows("visit_detector_patch")
+    touching = {(r["visit"], r["detector"]) for r in overlaps if r["tract"] == 1}
+    elsewhere = {(r["visit"], r["detector"]) for r in overlaps} - touching
+    assert touching and elsewhere  # the sky has images on both tracts
+    graph = preflight(pipeline, repo, "tract = 1", output_run="u/test/run")
+    calibrated = {(q.data_id["visit"], q.data_id["detector"]) for q in _of(graph, "calibrate")}
+    assert calibrated == touching
+    assert {q.data_id["tract"] for q in _of(graph, "assembleCoadd")} == {1}
+    assert not graph.notes, "data IDs the query excludes are not notes"
+    # An exposure query: raws of other exposures are not "missing".
+    graph = preflight(pipeline, repo, "exposure = 30", output_run="u/test/run")
+    assert {q.data_id["exposure"] for q in _of(graph, "isr")} == {30}
+    assert not graph.notes
+
+
+def test_a_query_that_matches_nothing_names_its_term(tmp_path: Path, pipeline: Pipeline) -> None:
+    make_demo_repo(tmp_path / "repo", 3, 2, write_pixels=False).close()
+    args = [str(demo_pipeline_path()), "--repo", str(tmp_path / "repo"), "--no-store"]
+    where = ["--where", "visit IN (1..3) AND patch = 99"]
+    done = subprocess.run(
+        [PROVGRAPH, "plan", *args, *where], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "'patch = 99' matches no data ID" in done.stderr
+    assert "--allow-empty" in done.stderr
+    empty = subprocess.run(
+        [PROVGRAPH, "plan", *args, *where, "--allow-empty"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert empty.returncode == 0, empty.stderr
+    assert "WARNING" in empty.stderr and "'patch = 99' matches no data ID" in empty.stderr
+    assert "quanta: 0" in empty.stdout
+
+
+def _of(graph, label: str) -> list:  # type: ignore[no-untyped-def,type-arg]
+    return [q for q in graph.quanta.values() if q.task_label == label]
