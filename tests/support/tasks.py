@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, QuantumIO, TaskConfig
+from provenance_graph.model import Quantum
+from provenance_graph.pipeline import (
+    Input,
+    Output,
+    PipelineTask,
+    PrerequisiteInput,
+    QuantaContext,
+    QuantumIO,
+    TaskConfig,
+)
 
 VD = ("instrument", "visit", "detector")
 
@@ -95,3 +104,48 @@ class CopiesAtoB(WritesThenFails):
     def run_quantum(self, io: QuantumIO) -> None:
         """Copy a to b."""
         io.put("b", io.get("a"))
+
+
+ED = ("instrument", "exposure", "detector")
+DET = ("instrument", "detector")
+
+
+class BiasStats(PipelineTask):
+    """Reads only a prerequisite: one quantum per detector that has a bias."""
+
+    dimensions = DET
+    connections = {  # noqa: RUF012
+        "bias": PrerequisiteInput("bias", DET, "Image"),
+        "stats": Output("biasStats", DET, "StructuredData"),
+    }
+
+
+class OptionalBias(PipelineTask):
+    """Reads a raw, and the bias if there is one (``minimum=0``)."""
+
+    dimensions = ED
+    connections = {  # noqa: RUF012
+        "raw": Input("raw", ED, "Image"),
+        "bias": Input("bias", DET, "Image", multiple=True, minimum=0),
+        "out": Output("optionalOut", ED, "Image"),
+    }
+
+
+class RescuesDropped(PipelineTask):
+    """Needs a bias, but its own ``define_quanta`` plans the dropped data IDs from the raw alone."""
+
+    dimensions = ED
+    connections = {  # noqa: RUF012
+        "raw": Input("raw", ED, "Image"),
+        "bias": PrerequisiteInput("bias", DET, "Image"),
+        "out": Output("rescuedOut", ED, "Image"),
+    }
+
+    def define_quanta(self, context: QuantaContext) -> list[Quantum]:
+        """The default quanta, plus one per raw the default dropped."""
+        quanta = context.group()
+        planned = {q.data_id for q in quanta}
+        for raw in context.available("raw"):
+            if raw.data_id not in planned:
+                quanta.append(context.make_quantum(raw.data_id.to_dict(), {"raw": [raw]}))
+        return quanta

@@ -11,7 +11,7 @@ import pytest
 
 from provenance_graph.demo import CALIB_RUN, RAW_RUN, demo_pipeline_path, make_demo_repo
 from provenance_graph.errors import ExpressionError, PreflightError, RepositoryError
-from provenance_graph.model import DatasetType, NoteKind
+from provenance_graph.model import DatasetType, NoteKind, PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.preflight import preflight
 from provenance_graph.repository import Repository, RepositoryQuantumIO
@@ -223,3 +223,33 @@ def test_a_query_that_matches_nothing_names_its_term(tmp_path: Path, pipeline: P
 
 def _of(graph, label: str) -> list:  # type: ignore[no-untyped-def,type-arg]
     return [q for q in graph.quanta.values() if q.task_label == label]
+
+
+def _plan_tasks(repo: Repository, *tasks: str) -> PlanGraph:
+    text = "tasks:\n" + "".join(f"  {t}:\n    class: tests.support.tasks.{t}\n" for t in tasks)
+    return preflight(Pipeline.from_yaml(text), repo, output_run="u/test/run")
+
+
+def test_a_task_whose_only_input_is_a_prerequisite_is_planned_from_the_records(tmp_path: Path) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 2, 4, missing_biases={3}, write_pixels=False)
+    graph = _plan_tasks(repo, "BiasStats")
+    assert sorted(q.data_id["detector"] for q in graph.quanta.values()) == [0, 1, 2]
+    [note] = graph.notes
+    assert note.kind is NoteKind.MISSING_PREREQUISITE
+    assert [d["detector"] for d in note.data_ids] == [3]
+
+
+def test_an_optional_input_does_not_drop_its_quantum(tmp_path: Path) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 2, 4, missing_biases={3}, write_pixels=False)
+    graph = _plan_tasks(repo, "OptionalBias")
+    assert len(graph) == 2 * 4  # every raw, with or without its bias
+    without = [q for q in graph.quanta.values() if q.data_id["detector"] == 3]
+    assert len(without) == 2 and all([r.dataset_type.name for r in q.inputs] == ["raw"] for q in without)
+    assert not graph.notes
+
+
+def test_a_data_id_that_define_quanta_plans_after_all_is_no_note(tmp_path: Path) -> None:
+    repo = make_demo_repo(tmp_path / "repo", 2, 4, missing_biases={3}, write_pixels=False)
+    graph = _plan_tasks(repo, "RescuesDropped")
+    assert len(graph) == 2 * 4
+    assert not graph.notes
