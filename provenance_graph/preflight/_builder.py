@@ -57,6 +57,33 @@ from provenance_graph.preflight._repository_view import RepositoryView
 __all__ = ["TaskContext", "preflight"]
 
 
+class _Calibrations:
+    """Prerequisite calibrations looked up by the validity range that covers the observation's time.
+
+    A dataset type certified into a calibration collection (``provgraph repo certify``)
+    is found, for a candidate with an exposure or visit whose record has a time span,
+    by `RepositoryView.find_calibration`; other prerequisites come from the input runs.
+    """
+
+    def __init__(self, repository: RepositoryView, uris: dict[str, str]) -> None:
+        self._repository = repository
+        self._uris = uris
+        self.types = frozenset(t for counts in repository.certified_counts().values() for t in counts)
+
+    def find(self, dataset_type: str, row: Row) -> tuple[list[DatasetRef], str] | None:
+        """The calibration valid for ``row`` and the time it was looked up at; None without a time."""
+        data_id = DataId(row)
+        time = self._repository.timespan(data_id)
+        if time is None:
+            return None
+        found = self._repository.find_calibration(dataset_type, data_id, time)
+        if found is None:
+            return [], str(time)
+        ref, uri = found
+        self._uris[ref.id] = uri
+        return [ref], str(time)
+
+
 @dataclass
 class _Available:
     """Datasets of one dataset type available to later tasks, with their expanded data IDs."""
@@ -76,8 +103,11 @@ class TaskContext:
         candidates: Mapping[tuple[Any, ...], Row],
         output_run: str,
         producers: Mapping[str, str],
+        calibrations: _Calibrations | None = None,
     ) -> None:
         self.node = node
+        self._calibrations = calibrations
+        self._times: dict[str, str] = {}
         self._available = available
         self._relations = relations
         self._candidates = candidates
@@ -135,7 +165,9 @@ class TaskContext:
             refs: list[DatasetRef] = []
             short: list[str] = []
             for name, conn in inputs.items():
-                matches = self._matches(name, conn, row)
+                matches = self._prerequisite(name, conn, row)
+                if matches is None:
+                    matches = self._matches(name, conn, row)
                 if len(matches) < conn.minimum:
                     short.append(name)
                     continue
@@ -166,6 +198,21 @@ class TaskContext:
                 hint=suggest(name, sorted(self.node.connections)),
             )
         return conn
+
+    def _prerequisite(self, name: str, conn: Connection, row: Row) -> list[DatasetRef] | None:
+        """A calibration found by validity range, or None where the input runs decide."""
+        calibrations = self._calibrations
+        if calibrations is None or conn.kind is not ConnectionKind.PREREQUISITE:
+            return None
+        if conn.dataset_type not in calibrations.types:
+            return None
+        found = calibrations.find(conn.dataset_type, row)
+        if found is None:
+            return None
+        matches, time = found
+        if not matches:
+            self._times.setdefault(name, time)
+        return matches
 
     def _cause(self, conn: Connection) -> NoteKind:
         if conn.kind is ConnectionKind.PREREQUISITE:
@@ -225,7 +272,8 @@ class TaskContext:
                     dataset_type=conn.dataset_type,
                     upstream_task=upstream,
                     data_ids=tuple(unique),
-                    message=_message(self.node.label, kind, name, conn.dataset_type, upstream, unique),
+                    message=_message(self.node.label, kind, name, conn.dataset_type, upstream, unique)
+                    + (f" (none valid at {self._times[name]})" if name in self._times else ""),
                 )
             )
         return notes
@@ -353,6 +401,7 @@ def _build(
     overall = pipeline.overall_inputs()
     for name in overall:
         available[name] = _load_existing(repository, name, runs, expression, relations, uris)
+    calibrations = _Calibrations(repository, uris)
     big_join = BigJoin(
         relations,
         {d for node in pipeline for d in node.dimensions},
@@ -364,7 +413,9 @@ def _build(
     notes: list[PlanNote] = []
     for node in pipeline:
         candidates = big_join.candidates(node.dimensions)
-        context = TaskContext(node, available, relations, candidates, output_run, pipeline.producers)
+        context = TaskContext(
+            node, available, relations, candidates, output_run, pipeline.producers, calibrations
+        )
         made = node.make_task().define_quanta(context)
         _check_made(node, made, output_run)
         quanta.extend(made)

@@ -66,6 +66,10 @@ class RepositoryView(Protocol):
         """Calibration collections, in the order they were made."""
         ...
 
+    def certified_counts(self) -> dict[str, dict[str, int]]:
+        """For each calibration collection: how many certifications each dataset type has."""
+        ...
+
     def find_calibration(
         self,
         dataset_type: str,
