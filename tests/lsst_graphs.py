@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lsst.pipe.base.all_dimensions_quantum_graph_builder import AllDimensionsQuantumGraphBuilder
 from lsst.pipe.base.tests.mocks import InMemoryRepo
@@ -65,14 +66,50 @@ def build_drp_graph(
     visits, detectors, patches
         Size: visits, detectors per visit, and patches per side of the one tract.
     """
+    built, _sky = build_drp_sky_graph(
+        path, input_run=input_run, output_run=output_run, visits=visits, detectors=detectors, patches=patches
+    )
+    return built
+
+
+@dataclass(frozen=True)
+class SkyRecords:
+    """The dimension records of the mock repository, as plain rows for our own repository."""
+
+    instrument: str
+    skymap: str
+    visits: list[dict[str, Any]]
+    """``{instrument, visit, band}``."""
+    detectors: list[int]
+    tracts: list[int]
+    patches: list[tuple[int, int]]
+    """``(tract, patch)``."""
+    overlaps: list[dict[str, Any]]
+    """``{instrument, visit, detector, skymap, tract, patch}``: pipe_base's spatial join."""
+
+
+def build_drp_sky_graph(
+    path: Path,
+    *,
+    input_run: str,
+    output_run: str,
+    visits: int = 6,
+    detectors: int = 6,
+    tracts: int = 1,
+    patches: int = 2,
+    also_where: str = "",
+) -> tuple[BuiltGraph, SkyRecords]:
+    """`build_drp_graph` over ``tracts`` tracts, its query AND ``also_where``; and the records it used."""
     with InMemoryRepo(input_run=input_run, input_chain=f"{input_run}-chain") as repo:
         insert_dimension_records(
-            repo.butler, SKY, visits=visits, detectors=detectors, tracts=1, patches=patches
+            repo.butler, SKY, visits=visits, detectors=detectors, tracts=tracts, patches=patches
         )
         add_tasks(repo, load_pipeline(PIPELINE))
         insert_inputs(repo, ["qg_raw", "qg_bias", "qg_skyMap"])
         visit_ids = ", ".join(str(v) for v in SKY.visit_ids(visits))
         where = f"instrument = '{SKY.instrument}' AND skymap = '{SKY.skymap}' AND visit IN ({visit_ids})"
+        if also_where:
+            where = f"{where} AND {also_where}"
         builder = AllDimensionsQuantumGraphBuilder(
             repo.pipeline_graph,
             repo.butler,
@@ -84,4 +121,31 @@ def build_drp_graph(
             output=f"{output_run}-chain", metadata={"data_query": where}, attach_datastore_records=False
         )
         components.write(str(path))
-    return BuiltGraph(path=path, output_run=output_run, where=where)
+        registry = repo.butler.registry
+        bands = {
+            d["visit"]: d["band"]
+            for d in registry.queryDataIds(["visit"], instrument=SKY.instrument).expanded()
+        }
+        overlaps = [
+            {
+                "instrument": SKY.instrument,
+                "visit": d["visit"],
+                "detector": d["detector"],
+                "skymap": SKY.skymap,
+                "tract": d["tract"],
+                "patch": d["patch"],
+            }
+            for d in registry.queryDataIds(
+                ["visit", "detector", "patch"], instrument=SKY.instrument, skymap=SKY.skymap
+            )
+        ]
+        sky = SkyRecords(
+            instrument=SKY.instrument,
+            skymap=SKY.skymap,
+            visits=[{"instrument": SKY.instrument, "visit": v, "band": b} for v, b in sorted(bands.items())],
+            detectors=list(range(detectors)),
+            tracts=list(range(tracts)),
+            patches=[(t, p) for t in range(tracts) for p in range(patches * patches)],
+            overlaps=overlaps,
+        )
+    return BuiltGraph(path=path, output_run=output_run, where=where), sky
