@@ -253,3 +253,18 @@ def test_a_data_id_that_define_quanta_plans_after_all_is_no_note(tmp_path: Path)
     graph = _plan_tasks(repo, "RescuesDropped")
     assert len(graph) == 2 * 4
     assert not graph.notes
+
+
+def test_a_repository_without_records_says_which_records_to_add(tmp_path: Path) -> None:
+    repo = Repository.create(tmp_path / "repo")
+    repo.register_dataset_type(
+        DatasetType(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Image")
+    )
+    repo.register_dataset_type(
+        DatasetType(name="bias", dimensions=("instrument", "detector"), storage_class="Image")
+    )
+    with pytest.raises(PreflightError) as refused:
+        _plan_tasks(repo, "OptionalBias")
+    assert "the repository has no detector records" in refused.value.message
+    assert "no input datasets match the query" not in refused.value.message
+    assert "provgraph repo add-records" in (refused.value.hint or "")
