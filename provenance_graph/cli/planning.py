@@ -177,6 +177,8 @@ def plan_command(
                 allow_empty=allow_empty,
             )
     graph = planned_own.graph
+    if graph.plan.metadata.get("empty_because"):
+        err_console.print(f"warning: {graph.plan.metadata['empty_because']}; the plan is empty")
     if save is not None:
         err_console.print(f"saved plan to {save} ({planned_own.saved_bytes} bytes)")
     if planned_own.stored is not None:

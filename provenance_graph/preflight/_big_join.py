@@ -72,11 +72,14 @@ class BigJoin:
         self._projections: dict[tuple[str, ...], dict[tuple[Any, ...], Row]] = {}
         parts = self._parts(relations, seeds)
         self.rows = self._join(parts, expression)
+        self.empty_because = ""
+        """Why there are no rows (when ``allow_empty`` let it pass), for the plan's metadata."""
         if not self.rows and self.dimensions:
             message, hint = self._why_empty(parts, expression)
             if not allow_empty:
                 raise PreflightError(message, hint=hint)
             _log.warning("%s; the plan is empty", message)
+            self.empty_because = message
 
     # --- building ---------------------------------------------------------------------------
     def _parts(self, relations: Relations, seeds: Mapping[str, Sequence[Row]]) -> list[tuple[str, list[Row]]]:

@@ -449,6 +449,8 @@ def _build(
     }
     if repository.root is not None:  # where a real repository is: `run` defaults to it
         plan_metadata["repository"] = str(repository.root.resolve())
+    if big_join.empty_because:
+        plan_metadata["empty_because"] = big_join.empty_because
     plan_metadata.update(metadata or {})
     plan_kwargs: dict[str, Any] = {
         "output_run": output_run,

@@ -217,7 +217,7 @@ def test_a_query_that_matches_nothing_names_its_term(tmp_path: Path, pipeline: P
         check=False,
     )
     assert empty.returncode == 0, empty.stderr
-    assert "WARNING" in empty.stderr and "'patch = 99' matches no data ID" in empty.stderr
+    assert "warning: the data query matches nothing: 'patch = 99' matches no data ID" in empty.stderr
     assert "quanta: 0" in empty.stdout
 
 
