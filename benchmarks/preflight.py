@@ -1,4 +1,4 @@
-"""Pre-flight benchmark: plan-building wall time and peak memory, ours against lsst-pipe-base.
+"""Pre-flight benchmark: plan-building wall and CPU time and peak memory, ours against lsst-pipe-base.
 
 For each size, and each repetition, runs in fresh subprocesses, one after the other:
 
@@ -204,7 +204,7 @@ def summarize(records: list[dict[str, Any]], console: Console) -> None:
         title="Pre-flight: median of runs (build = plan building only; setup and write separate)",
         caption="speed-up = pipe_base build s / ours; memory ratio = pipe_base peak RSS / ours",
     )
-    for column in ("size", "tool", "VxDxT", "quanta", "datasets", "runs", "build s", "peak RSS MB",
+    for column in ("size", "tool", "VxDxT", "quanta", "datasets", "runs", "build s", "build CPU s", "peak RSS MB",
                    "setup s", "write s", "speed-up", "memory ratio"):  # fmt: skip
         table.add_column(column, justify="left" if column in {"size", "tool", "VxDxT"} else "right")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -239,6 +239,7 @@ def summarize(records: list[dict[str, Any]], console: Console) -> None:
                 f"{first['datasets']:,}",
                 str(len(rows)),
                 fmt(median(rows, "build_seconds")),
+                fmt(median(rows, "build_cpu_seconds")),
                 fmt(median(rows, "peak_rss_mb"), 0),
                 fmt(median(rows, "setup_seconds")),
                 fmt(median(rows, "write_seconds")),
