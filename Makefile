@@ -3,22 +3,40 @@
 #   make test   set everything up, lint, type-check, and run the whole test suite
 # Set-up is a virtual environment in .venv with the pinned dependencies of
 # requirements/constraints.txt; the managed Neo4j is assembled with Maven on first use.
+# The demo installs only the package and what it needs; the tests add the dev tools, the
+# LSST stack (the 'lsst' extra) and, from Debian, Graphviz and Chromium.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
+LOCK_VENV  := .venv-lock
 
-.PHONY: demo test lint unit bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering system-packages clean-venv
+.PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering system-packages clean-venv
 
-$(STAMP): pyproject.toml requirements/constraints.txt
-	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  || $(MAKE) --no-print-directory system-packages
+# What the demo needs: the package and its own dependencies.
+$(DEMO_STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "provenance-graph needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e .
+	@touch $(DEMO_STAMP)
+
+# What the tests need besides: the dev tools, the LSST stack, Graphviz and Chromium.
+$(STAMP): $(DEMO_STAMP)
+	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || $(MAKE) --no-print-directory system-packages
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev,lsst]'
 	@touch $(STAMP)
+
+# Regenerate requirements/constraints.txt, every package the tests install, transitive ones
+# included, with uv (in a venv of its own, so that it is no package of .venv). Pins already in
+# the file are kept; delete a line, or add --upgrade-package NAME, to move one.
+lock:
+	@[ -x $(LOCK_VENV)/bin/uv ] || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet uv==0.13.8; }
+	$(LOCK_VENV)/bin/uv pip compile pyproject.toml --extra dev --extra lsst --python-version 3.11 \
+	  --custom-compile-command "make lock" -o requirements/constraints.txt
 
 # From Debian's packages, when we may: Graphviz's dot draws `provgraph viz` pictures;
 # Chromium and its driver run the Neo4j Browser test.
@@ -32,7 +50,7 @@ system-packages:
 	  echo "      and the Neo4j Browser test is skipped without chromium and chromedriver"; \
 	fi
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/provgraph demo
 
 lint: $(STAMP)
