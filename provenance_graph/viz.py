@@ -2,10 +2,11 @@
 
 Three views, each a `View` (nodes and edges) that `render` turns into SVG, PNG or DOT:
 
-- `plan_rollup`: a whole plan at pipeline level: one box per task label (its quanta
-  by status, coloured by the worst status), one ellipse per dataset type (how many
-  datasets, how many exist), arrows for PRODUCES and CONSUMES with their counts.
-  Counted in the server, so its size is the pipeline's, not the plan's.
+- `plan_rollup`: a whole plan at pipeline level: one box per task label (its quanta,
+  with a bar of their statuses in proportion), one ellipse per dataset type (how many
+  datasets, how many exist), arrows for PRODUCES and CONSUMES with their counts, and
+  a legend. Counted in the server, so its size is the pipeline's, not the plan's.
+  Laid out top to bottom and scaled down, if need be, to fit a 1920x1080 screen.
 - `lineage_view`: the upstream lineage or downstream impact of a dataset, with the
   lineage query's depth limit and stop rules, rolled up the same way (``level="task"``)
   or drawn quantum by quantum (``level="quantum"``).
@@ -23,6 +24,7 @@ by name.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ __all__ = [
     "subgraph_view",
 ]
 
-#: Fill colours of quanta (and of task boxes, by their worst status).
+#: Fill colours of quanta (and of the status bars of task boxes).
 STATUS_COLOURS: dict[str, str] = {
     "failed": "#f28b82",
     "blocked": "#e6b8b7",
@@ -67,10 +69,14 @@ STATUS_COLOURS: dict[str, str] = {
     "skipped": "#c5e1a5",
     "succeeded": "#9ccc65",
 }
-#: Worst first: a task box takes the colour of the worst status among its quanta.
+#: Worst first: the order of statuses in labels, bars and the legend.
 _SEVERITY = ("failed", "blocked", "running", "pending", "skipped", "succeeded")
 _EXISTS_COLOUR = "#bbdefb"
 _DATASET_COLOUR = "#ffffff"
+#: Width in points of a task box's status bar.
+_BAR = 120
+#: A roll-up is scaled down to fit this (inches: 1920x1080 pixels at Graphviz's 96 dpi).
+_SCREEN = "20,11.25"
 
 #: Quantum-level views refuse more nodes than this unless told otherwise.
 MAX_NODES = 300
@@ -88,8 +94,10 @@ class Node:
 
     key: str
     label: str
-    kind: Literal["task", "dataset_type", "quantum", "dataset"]
+    kind: Literal["task", "dataset_type", "quantum", "dataset", "legend"]
     fill: str
+    html: bool = False
+    """Whether ``label`` is a Graphviz HTML-like label (its text already escaped)."""
 
 
 @dataclass(frozen=True)
@@ -108,12 +116,10 @@ class View:
     title: str
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
-
-
-def worst_status(counts: Mapping[str, int]) -> str:
-    """The status that colours a task box: the most severe one any of its quanta has."""
-    present = [s for s in _SEVERITY if counts.get(s)]
-    return present[0] if present else "pending"
+    rollup: bool = False
+    """A roll-up: drawn top to bottom, scaled to fit a screen."""
+    same_rank: list[list[str]] = field(default_factory=list)
+    """Groups of node keys drawn side by side (a task and the dataset types it produces)."""
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -121,10 +127,52 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def _task_label(task: str, counts: Mapping[str, int]) -> str:
-    """``task``, its number of quanta, and the count of each status present."""
+    """``task``, its number of quanta, a bar of their statuses in proportion, and their counts.
+
+    An HTML-like label: Graphviz draws the bar as a row of cells as wide as each status's share.
+    """
     total = sum(counts.values())
-    statuses = ", ".join(f"{counts[s]:,} {s}" for s in _SEVERITY if counts.get(s))
-    return f"{task}\n{_count(total, 'quantum', 'quanta')}\n{statuses}"
+    present = [(s, counts[s]) for s in _SEVERITY if counts.get(s)] or [("pending", 0)]
+    widths = [max(2, round(_BAR * n / total)) if total else _BAR for _, n in present]
+    sum_widths = sum(widths)
+    cells = "".join(
+        f'<TD WIDTH="{w}" HEIGHT="7" FIXEDSIZE="TRUE" BGCOLOR="{STATUS_COLOURS[s]}"></TD>'
+        for (s, _), w in zip(present, widths, strict=True)
+    )
+    statuses = ", ".join(f"{n:,} {s}" for s, n in present if n)
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+        f"<TR><TD><B>{html.escape(task)}</B></TD></TR>"
+        f'<TR><TD><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" FIXEDSIZE="TRUE" '
+        f'WIDTH="{sum_widths}" HEIGHT="7"><TR>{cells}</TR>'
+        "</TABLE></TD></TR>"
+        f"<TR><TD>{_count(total, 'quantum', 'quanta')}: {html.escape(statuses)}</TD></TR>"
+        "</TABLE>>"
+    )
+
+
+def _legend() -> Node:
+    """What the colours and shapes of a roll-up mean."""
+    rows = "".join(
+        f'<TR><TD WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE" BGCOLOR="{STATUS_COLOURS[s]}"></TD>'
+        f'<TD ALIGN="LEFT">{s}</TD></TR>'
+        for s in reversed(_SEVERITY)
+    )
+    return Node(
+        "legend",
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'
+        '<TR><TD COLSPAN="2" ALIGN="LEFT"><B>legend</B></TD></TR>'
+        '<TR><TD COLSPAN="2" ALIGN="LEFT">box: a task; its bar: quanta by status</TD></TR>'
+        f"{rows}"
+        '<TR><TD COLSPAN="2" ALIGN="LEFT">ellipse: a dataset type</TD></TR>'
+        f'<TR><TD WIDTH="14" HEIGHT="10" FIXEDSIZE="TRUE" BGCOLOR="{_EXISTS_COLOUR}"></TD>'
+        '<TD ALIGN="LEFT">all its datasets exist</TD></TR>'
+        '<TR><TD COLSPAN="2" ALIGN="LEFT">arrow: how many datasets made or read</TD></TR>'
+        "</TABLE>>",
+        "legend",
+        "#ffffff",
+        html=True,
+    )
 
 
 def _rollup(
@@ -134,10 +182,9 @@ def _rollup(
     types: Iterable[TypeCount],
 ) -> View:
     """Task boxes, dataset-type ellipses and counted arrows, from server-side counts."""
-    view = View(title)
+    view = View(title, rollup=True)
     for task, counts in sorted(tasks.items()):
-        fill = STATUS_COLOURS[worst_status(counts)]
-        view.nodes.append(Node(f"task:{task}", _task_label(task, counts), "task", fill))
+        view.nodes.append(Node(f"task:{task}", _task_label(task, counts), "task", "#ffffff", html=True))
     for count in types:
         name, n, existing = count.dataset_type, count.datasets, count.existing
         fill = _EXISTS_COLOUR if n and existing == n else _DATASET_COLOUR
@@ -146,6 +193,12 @@ def _rollup(
     for f in flow:
         task, name, edges = f"task:{f.task}", f"type:{f.dataset_type}", f"{f.edges:,}"
         view.edges.append(Edge(task, name, edges) if f.rel == "PRODUCES" else Edge(name, task, edges))
+    made: dict[str, list[str]] = {}
+    for edge in view.edges:
+        if edge.source.startswith("task:"):
+            made.setdefault(edge.source, []).append(edge.target)
+    view.same_rank = [[task, *types] for task, types in made.items()]
+    view.nodes.append(_legend())
     return view
 
 
@@ -259,18 +312,36 @@ def subgraph_view(
 
 
 def render(view: View, fmt: Format = "svg") -> bytes:
-    """Lay the view out left to right with Graphviz's dot; return SVG or PNG bytes, or DOT text."""
+    """Lay the view out with Graphviz's dot; return SVG or PNG bytes, or DOT text.
+
+    Quantum-level views go left to right; roll-ups top to bottom, scaled down (never up)
+    to fit a 1920x1080 screen.
+    """
+    layout = {"rankdir": "LR"}
+    if view.rollup:
+        layout = {"rankdir": "TB", "size": _SCREEN, "ranksep": "0.3", "nodesep": "0.25"}
     graph = graphviz.Digraph(
-        graph_attr={"rankdir": "LR", "label": view.title, "labelloc": "t", "fontname": "Helvetica"},
+        graph_attr={**layout, "label": view.title, "labelloc": "t", "fontname": "Helvetica"},
         node_attr={"fontname": "Helvetica", "fontsize": "10", "style": "filled"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555"},
     )
-    shapes = {"task": "box", "quantum": "box", "dataset_type": "ellipse", "dataset": "ellipse"}
+    shapes = {
+        "task": "box",
+        "quantum": "box",
+        "dataset_type": "ellipse",
+        "dataset": "ellipse",
+        "legend": "note",
+    }
     # Graphviz reads "a:b" in an edge as node a, port b: nodes get plain ids, keys go in the SVG.
     ids = {node.key: f"n{i}" for i, node in enumerate(view.nodes)}
     for node in view.nodes:
         style = {"shape": shapes[node.kind], "fillcolor": node.fill, "tooltip": node.key, "id": node.key}
         graph.node(ids[node.key], node.label, **style)
+    for group in view.same_rank:
+        with graph.subgraph() as rank:
+            rank.attr(rank="same")
+            for key in group:
+                rank.node(ids[key])
     for edge in view.edges:
         graph.edge(ids[edge.source], ids[edge.target], label=edge.label)
     if fmt == "dot":

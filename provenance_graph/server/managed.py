@@ -579,10 +579,11 @@ class ManagedServer:
             "dbms.usage_report.enabled": "false",
             "db.tx_log.rotation.retention_policy": "1G size",
             "db.transaction.timeout": "0s",
-            # On connect, Browser loads our style and opens our guide (docs/seeing-the-graph.md).
+            # On connect, Browser loads our style, clears the frame that shows it, and opens our
+            # guide (docs/seeing-the-graph.md): the guide, not the style, is what a user sees.
             "browser.remote_content_hostname_whitelist": "127.0.0.1,localhost,guides.neo4j.com",
             "browser.post_connect_cmd": (
-                f"style {self.asset_url('provgraph.grass')}; play {self.asset_url('guide.html')}"
+                f"style {self.asset_url('provgraph.grass')}; clear; play {self.asset_url('guide.html')}"
             ),
         }
         if s.bolt_tls != "disabled":

@@ -82,6 +82,11 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
 
     # browser.post_connect_cmd: our style, then our guide, with no click from the user.
     wait.until(lambda d: "Execution plans and provenance of pipelines" in d.page_source)
+    # The guide is the first frame a user sees, above the style's (a dump of its CSS): the
+    # stream lists the newest frame first, and the style arrives when its file has loaded.
+    time.sleep(3)
+    page = driver.page_source
+    assert ":style http" not in page or page.index(":play http") < page.index(":style http")
 
     def type_and_run(text: str) -> None:
         driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)

@@ -49,10 +49,10 @@ def test_plan_rollup_has_one_node_per_task_and_dataset_type(
     nodes = svg_nodes(out)
     tasks = {q.task_label for q in diamond.quanta.values()}
     types = {r.dataset_type.name for r in diamond.datasets.values()}
-    assert set(nodes) == {f"task:{t}" for t in tasks} | {f"type:{t}" for t in types}
-    assert nodes["task:task2"].startswith("task2|2 quanta|2 pending")
+    assert set(nodes) == {f"task:{t}" for t in tasks} | {f"type:{t}" for t in types} | {"legend"}
+    assert nodes["task:task2"] == "task2|2 quanta: 2 pending"
     assert nodes["type:prov_L1"].startswith("prov_L1|2 datasets") and nodes["task:task3"].startswith(
-        "task3|1 quantum|"
+        "task3|1 quantum: "
     )
     # One arrow per (task, PRODUCES/CONSUMES, type), labelled with its count.
     pairs = {(q.task_label, "in", r.dataset_type.name) for q in diamond.quanta.values() for r in q.inputs}
