@@ -2,8 +2,10 @@
 and guide load by themselves, and a lineage query is drawn with our captions and colours.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make`` installs them when run as root)
-and the managed server (Browser is served by it). Saves a screenshot; with
-``PROVGRAPH_SCREENSHOTS=1`` also to ``docs/images/neo4j-browser.png``.
+and the managed server (Browser is served by it). Saves screenshots (1400x1000, to fit a
+1920x1080 screen) of the page after connecting and of the lineage; with
+``PROVGRAPH_SCREENSHOTS=1`` also to ``docs/images/neo4j-browser-connected.png`` and
+``docs/images/neo4j-browser.png``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     time.sleep(3)
     page = driver.page_source
     assert ":style http" not in page or page.index(":play http") < page.index(":style http")
+    connected = tmp_path / "neo4j-browser-connected.png"
+    driver.save_screenshot(str(connected))
 
     def type_and_run(text: str) -> None:
         driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)
@@ -114,3 +118,4 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     assert shot.stat().st_size > 10_000
     if os.environ.get("PROVGRAPH_SCREENSHOTS") == "1":
         DOCS_SCREENSHOT.write_bytes(shot.read_bytes())
+        DOCS_SCREENSHOT.with_name("neo4j-browser-connected.png").write_bytes(connected.read_bytes())
