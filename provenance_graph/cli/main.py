@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +27,12 @@ from provenance_graph.cli import (
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
+
+if TYPE_CHECKING:
+    from provenance_graph.activators import Progress
+    from provenance_graph.model import PlanGraph
+    from provenance_graph.pipeline import Pipeline
+    from provenance_graph.store import WriteResult
 
 app = typer.Typer(
     help="provenance-graph: execution plans and provenance of pipelines, in Neo4j.",
@@ -95,13 +103,31 @@ def demo(
     """Make a demo repository, plan and run the demo pipeline, and show where one coadd came from."""
     from provenance_graph.demo import run_demo
 
-    with running.progress_bar(0) as update:
-        result = run_demo(visits, detectors, repo, say=err_console.print, jobs=jobs, on_progress=update)
-    console.print(
-        f"Plan {result.write.plan_id!r} {result.write.outcome} in {result.write.seconds:.1f} s "
-        f"({result.write.elements} graph elements)."
-    )
-    planning.print_plan(result.graph, result.pipeline)
+    with contextlib.ExitStack() as stack:
+        bar: dict[str, Callable[[Progress], None]] = {}
+
+        def planned(graph: PlanGraph, pipeline: Pipeline, write: WriteResult) -> None:
+            # The plan as soon as it is stored, then the run's progress bar: its clock starts now.
+            console.print(
+                f"Plan {write.plan_id!r} {write.outcome} in {write.seconds:.1f} s "
+                f"({write.elements} graph elements)."
+            )
+            planning.print_plan(graph, pipeline)
+            bar["update"] = stack.enter_context(running.progress_bar(len(graph)))
+
+        def progress(update: Progress) -> None:
+            if "update" in bar:
+                bar["update"](update)
+
+        result = run_demo(
+            visits,
+            detectors,
+            repo,
+            say=err_console.print,
+            jobs=jobs,
+            on_progress=progress,
+            on_planned=planned,
+        )
     report = result.report
     ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
     console.print(f"Run: {report.status} in {report.seconds:.1f} s ({ran}); execution {report.execution_id}")
@@ -109,10 +135,12 @@ def demo(
         console.print(f"Provenance of deepCoadd {result.coadd['data_id']}:")
         console.print(f"  file:     {result.coadd['uri']}")
         console.print(f"  checksum: {result.coadd['checksum']}")
-        for task, counts in result.lineage.tasks().items():
+        made_by = result.lineage.tasks()
+        for task in [label for label in result.pipeline.labels if label in made_by]:
+            counts = made_by[task]
             statuses = ", ".join(f"{n} {s}" for s, n in counts.items())
             console.print(f"  made by   {task}: {statuses}")
-        for dataset_type, n in result.lineage.dataset_types(inputs_only=True).items():
+        for dataset_type, n in sorted(result.lineage.dataset_types(inputs_only=True).items()):
             console.print(f"  from      {n} {dataset_type}", highlight=False)
     console.print(f"Repository: {result.repo}")
     console.print(f"Neo4j:   {result.uri}")

@@ -74,8 +74,12 @@ def run_demo(
     say: Callable[[str], None] = lambda _m: None,
     jobs: int = 2,
     on_progress: Callable[[Progress], None] | None = None,
+    on_planned: Callable[[PlanGraph, Pipeline, WriteResult], None] | None = None,
 ) -> DemoResult:
-    """Make the demo repository afresh, plan it, store the plan (replacing an earlier one), run it."""
+    """Make the demo repository afresh, plan it, store the plan (replacing an earlier one), run it.
+
+    ``on_planned`` is called once the plan is stored, before anything runs (to show it).
+    """
     # Imported here so that importing the demo (its repository generator, its pipeline)
     # does not load the Neo4j driver: pre-flight alone never needs it.
     from provenance_graph.activators import LocalActivator, plan_pipeline
@@ -98,6 +102,8 @@ def run_demo(
         say(f"Writing plan {graph.plan.id!r}: {len(graph)} quanta, {len(graph.datasets)} datasets ...")
         result = write_plan(store, graph, replace=True)
         summary = plan_summary(store, graph.plan.id)
+        if on_planned is not None:
+            on_planned(graph, pipeline, result)
         say(f"Running {len(graph)} quanta with {jobs} worker processes ...")
         activator = LocalActivator(store, graph.plan.id, repository=path, jobs=jobs, on_progress=on_progress)
         report = activator.run()

@@ -57,6 +57,13 @@ def _upstream(graph: PlanGraph, dataset_id: str) -> tuple[set[str], set[str]]:
     return quanta, inputs
 
 
+def _demo_labels() -> list[str]:
+    from provenance_graph.demo.repo import demo_pipeline_path
+    from provenance_graph.pipeline import Pipeline
+
+    return list(Pipeline.from_file(demo_pipeline_path()).labels)
+
+
 def test_demo_plans_runs_and_shows_a_coadds_provenance(
     store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path
 ) -> None:
@@ -95,6 +102,15 @@ def test_demo_plans_runs_and_shows_a_coadds_provenance(
     isr = sum(1 for q in quanta if graph.quanta[q].task_label == "isr")
     assert f"  made by   isr: {isr} succeeded" in done.stdout.splitlines()
     assert isr == raws > 0
+    # What a person reads, in order: the stored plan, then the run, then the lineage, whose
+    # "made by" lines follow the pipeline's order.
+    lines = done.stdout.splitlines()
+    written = next(i for i, line in enumerate(lines) if line.startswith("Plan 'demo-drp' written"))
+    ran = next(i for i, line in enumerate(lines) if line.startswith("Run: succeeded"))
+    assert written < ran
+    made_by = [line.split()[2].rstrip(":") for line in lines if line.startswith("  made by")]
+    assert made_by == [label for label in _demo_labels() if label in made_by]
+    assert "isr" in made_by and "assembleCoadd" in made_by
     if neo4j_settings.managed:
         url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Browser:"))
         with urllib.request.urlopen(url, timeout=10) as page:
@@ -160,9 +176,11 @@ def test_readme_python_example_runs(
             "NEO4J_DATABASE": neo4j_settings.database,
         }
     )
+    script = tmp_path / "example.py"
+    script.write_text(snippet)  # saved as a script, as the example says: workers import it
     try:
         done = subprocess.run(
-            [sys.executable, "-c", snippet + "\nprint(len(isr), report.status)\n"],
+            [sys.executable, str(script)],
             capture_output=True,
             text=True,
             env={**os.environ, **env},
@@ -171,7 +189,8 @@ def test_readme_python_example_runs(
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "16 succeeded"  # 2 visits x 8 detectors of isr; all ran
+        # 2 visits x 8 detectors of isr; every quantum ran.
+        assert done.stdout.startswith("16 isr quanta; succeeded {"), done.stdout
     finally:
         from provenance_graph.store import delete_plan
 
