@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._data_ids import data_id_from_pairs
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.errors import InvalidDataIdError, NotInGraphError, ProvenanceGraphError, QuestionError
+from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
@@ -70,17 +69,8 @@ CypherOpt = Annotated[
 
 
 def parse_data_id(text: str) -> str:
-    """A data ID from JSON or ``key=value,...``, as canonical JSON."""
-    text = text.strip()
-    try:
-        if text.startswith("{"):
-            return DataId(json.loads(text)).key()
-        return data_id_from_pairs(filter(None, (p.strip() for p in text.split(",")))).key()
-    except (ValueError, RecursionError, InvalidDataIdError) as err:  # JSONDecodeError is a ValueError
-        raise QuestionError(
-            f"cannot read data ID {text!r}: {err}",
-            hint='write it as JSON (\'{"visit": 1, "detector": 2}\') or as visit=1,detector=2',
-        ) from None
+    """A data ID as typed (``visit=2 detector=1``, ``visit=2,detector=1`` or JSON), as canonical JSON."""
+    return DataId.parse(text).key()
 
 
 def resolve_dataset(

@@ -6,7 +6,7 @@ import pytest
 
 from provenance_graph.cli.query import parse_data_id, parse_where
 from provenance_graph.cli.running import parse_config
-from provenance_graph.errors import PipelineError, QuestionError
+from provenance_graph.errors import InvalidDataIdError, PipelineError, QuestionError
 
 
 def test_config_overrides_are_label_field_and_a_yaml_value() -> None:
@@ -34,9 +34,12 @@ def test_data_ids_are_json_or_key_values_and_come_out_canonical() -> None:
     canonical = '{"band":"g","patch":10,"skymap":"demo","tract":0}'
     assert parse_data_id("skymap=demo, tract=0,patch=10,band=g") == canonical
     assert parse_data_id('{"tract": 0, "band": "g", "skymap": "demo", "patch": 10}') == canonical
-    with pytest.raises(QuestionError, match="cannot read data ID 'visit'"):
+    assert parse_data_id("skymap=demo tract=0 patch=10 band=g") == canonical  # the human form
+    with pytest.raises(
+        InvalidDataIdError, match="cannot read data ID 'visit': 'visit' is not dimension=value"
+    ):
         parse_data_id("visit")
-    with pytest.raises(QuestionError, match="cannot read data ID"):
+    with pytest.raises(InvalidDataIdError, match="data ID '{not json' is not JSON"):
         parse_data_id("{not json")
 
 
