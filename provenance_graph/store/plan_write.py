@@ -459,6 +459,7 @@ class _PlanWriter:
                     "id": q.id,
                     "task": q.task_label,
                     "data_id": q.data_id.key(),
+                    "data_id_display": q.data_id.display(),
                     "run": q.run,
                     "dims": q.data_id.to_dict(),
                     "inputs": [r.id for r in q.inputs],
