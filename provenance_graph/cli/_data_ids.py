@@ -1,13 +1,17 @@
-"""Data IDs typed as repeated options, ``-d visit=1 -d detector=2``, each read by `DataId.parse`."""
+"""Data IDs on the command line: typed, listed in their human form, and given as JSON objects.
+
+Typed as one argument or as repeated options (``-d visit=1 -d detector=2``), each read by
+`DataId.parse`; tables list them as `human_forms` does; ``--json`` gives JSON objects.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from provenance_graph.errors import InvalidDataIdError
-from provenance_graph.model import DataId, DimensionValue
+from provenance_graph.model import DataId, DimensionValue, human_forms
 
-__all__ = ["data_id_from_pairs"]
+__all__ = ["as_object", "data_id_from_pairs", "listed"]
 
 
 def data_id_from_pairs(items: Iterable[str]) -> DataId:
@@ -21,3 +25,18 @@ def data_id_from_pairs(items: Iterable[str]) -> DataId:
                 )
             values[key] = value
     return DataId(values)
+
+
+def listed(keys: Sequence[str]) -> tuple[list[str], str]:
+    """Data IDs stored as canonical JSON, in the human form of a listing, and what it leaves out.
+
+    Instrument and skymap are shown only where they vary (`human_forms`); the second
+    value is the left-out context as a caption, ``instrument=DemoCam``, or ``""``.
+    """
+    forms, context = human_forms(DataId.from_key(k) for k in keys)
+    return forms, (f"data IDs of {context}" if len(context) else "")
+
+
+def as_object(key: str) -> dict[str, DimensionValue]:
+    """A data ID stored as canonical JSON, as the JSON object ``--json`` outputs give."""
+    return DataId.from_key(key).to_dict()

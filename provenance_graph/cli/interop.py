@@ -121,7 +121,7 @@ def import_provenance_command(
         why = "no exception recorded"
         if last is not None and last.exception_type:
             why = f"{last.exception_type}: {last.exception_message or ''}".splitlines()[0]
-        where = escape(quantum.data_id.key())
+        where = escape(str(quantum.data_id))
         console.print(f"[red]failed[/] {quantum.task_label} {where}: {escape(why)}", highlight=False)
     if len(failed) > 5:
         console.print(f"... and {len(failed) - 5} more failures")

@@ -220,13 +220,13 @@ class DataId(RootModel[tuple[tuple[str, DimensionValue], ...]]):
         stripped = text.strip()
         if stripped.startswith("{"):
             try:
-                values = json.loads(stripped)
+                loaded = json.loads(stripped)
             except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
                 raise InvalidDataIdError(
                     f"data ID {_shown(text)} is not JSON: {err}",
                     hint='write it as visit=2 detector=1, or as JSON: {"visit": 2, "detector": 1}',
                 ) from None
-            return cls(values)
+            return cls(loaded)
         values: dict[str, DimensionValue] = {}
         pos = 0
         while True:

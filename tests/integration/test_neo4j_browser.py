@@ -20,7 +20,7 @@ from provenance_graph.cli.query import cypher_literal
 from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, write_plan
-from tests.integration.test_provenance_queries import _diamond
+from provenance_graph.synthetic import drp_plan
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "neo4j-browser.png"
@@ -63,9 +63,23 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     server = ManagedServer()
     if neo4j_settings.uri != server.bolt_uri:
         pytest.skip("Neo4j Browser is checked on the managed server, which serves it and our assets")
-    graph = _diamond(namespace)
+    graph = drp_plan(
+        1,
+        2,
+        plan_id=f"{namespace}-drp",
+        output_run=f"{namespace}/drp",
+        raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
+    )
     write_plan(store, graph)
     run = graph.plan.output_run
+    warp = next(q for q in graph.quanta.values() if q.task_label == "makeWarp")
+    # Each node's caption, whole: its task or dataset type and its data ID's human form.
+    want = sorted([f"{warp.task_label} {warp.data_id.display()}"] + [
+        f"{r.dataset_type.name} {r.data_id.display()}" for r in (*warp.inputs, *warp.outputs)
+    ])  # fmt: skip
+    assert want[0].startswith("calexp visit=0 detector=")
+    assert any(w.startswith("makeWarp tract=0 patch=") and w.endswith(" visit=0") for w in want)
     driver: WebDriver = browser  # type: ignore[assignment]
     wait = WebDriverWait(driver, 90)
 
@@ -88,22 +102,17 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
 
     # As a user would from a --cypher printout: the value as a Browser parameter, then the query.
-    type_and_run(f":params {cypher_literal({'run': run})}")
+    type_and_run(f":params {cypher_literal({'run': run, 'quantum': warp.id})}")
     wait.until(lambda d: run in d.page_source)
-    type_and_run(
-        "MATCH p = (:Dataset {dataset_type: 'prov_L3', run: $run})"
-        "<-[:PRODUCES]-(:Quantum)-[:CONSUMES]->(:Dataset) RETURN p"
-    )
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= 4)
+    type_and_run("MATCH p = (:Quantum {id: $quantum})-[:CONSUMES|PRODUCES]-(:Dataset) RETURN p")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= len(want))
     time.sleep(2)  # let the force layout settle before the screenshot
 
     nodes = driver.find_elements(By.CSS_SELECTOR, "svg g.node")
     fills = [n.find_element(By.CSS_SELECTOR, "circle.b-outline").get_attribute("fill") for n in nodes]
-    captions = [n.text for n in nodes]
-    # task3 reads two prov_L2 datasets and writes prov_L3: 1 quantum and 3 datasets.
-    assert sorted(fills) == sorted([QUANTUM_FILL] + [DATASET_FILL] * 3), fills
-    assert any(c.startswith("task3") for c in captions), captions
-    assert sum(c.startswith("prov_L") for c in captions) == 3, captions
+    captions = sorted(" ".join(n.text.split()) for n in nodes)  # the lines a caption is wrapped into
+    assert sorted(fills) == sorted([QUANTUM_FILL] + [DATASET_FILL] * (len(want) - 1)), fills
+    assert captions == want  # whole: no JSON, and nothing cut off
     shot = tmp_path / "neo4j-browser.png"
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
