@@ -125,7 +125,7 @@ WITH d
 OPTIONAL MATCH (producer:Plan {id: d.plan_id})
 WHERE producer.status <> 'complete'
 RETURN count(d) AS written,
-       collect(DISTINCT d.dataset_type + ' ' + d.data_id + ' (plan ' + producer.id + ')')[..5]
+       collect(DISTINCT CASE WHEN producer IS NOT NULL THEN [d.dataset_type, d.data_id, producer.id] END)[..5]
          AS unfinished;
 
 // name: plan_write_outputs

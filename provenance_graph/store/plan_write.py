@@ -417,7 +417,11 @@ class _PlanWriter:
             if rows and rows[0]["unfinished"]:
                 raise PlanConflictError(
                     f"plan {plan_id!r} reads datasets that another plan produces but has not "
-                    "completed: " + "; ".join(rows[0]["unfinished"]),
+                    "completed: "
+                    + "; ".join(
+                        f"{kind} ({DataId.from_key(key)}) (plan {producer})"
+                        for kind, key, producer in rows[0]["unfinished"]
+                    ),
                     hint="complete (rerun) or delete that plan first",
                 )
             return self._held(rows, "written")

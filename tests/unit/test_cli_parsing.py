@@ -47,3 +47,13 @@ def test_where_filters_take_several_values_per_dimension() -> None:
     assert parse_where(["visit=1,2", "band=g", "visit=3"]) == {"visit": [1, 2, 3], "band": ["g"]}
     with pytest.raises(QuestionError, match="is not DIMENSION=VALUE"):
         parse_where(["visit"])
+
+
+def test_fail_on_takes_data_ids_as_they_are_printed() -> None:
+    from provenance_graph.demo.tasks import DemoConfig
+
+    parsed = parse_config(['calibrate:fail_on=["visit=2 detector=1", {visit: 3}]'])
+    config = DemoConfig.model_validate(parsed["calibrate"])
+    assert config.fail_on == [{"visit": 2, "detector": 1}, {"visit": 3}]
+    with pytest.raises(InvalidDataIdError, match="'detector' is not dimension=value"):
+        DemoConfig.model_validate({"fail_on": ["visit=2 detector"]})
