@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._data_ids import as_object, listed
+from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.export import prov_document
@@ -53,6 +53,14 @@ TypeOpt = Annotated[str | None, typer.Option("--type", help="The dataset type, w
 DataIdOpt = Annotated[
     str | None,
     typer.Option(help="The data ID, e.g. 'skymap=demo tract=0 patch=5 band=g' (or with commas, or JSON)."),
+]
+DataIdArgs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="DATA_ID",
+        help="Dimension values, any subset of a data ID: visit=2 detector=1 (or with commas, or JSON).",
+        show_default=False,
+    ),
 ]
 RunOpt = Annotated[str | None, typer.Option(help="The run, when the data ID is in several.")]
 QuantumOpt = Annotated[str | None, typer.Option("--quantum", help="Start from a quantum (its id) instead.")]
@@ -435,14 +443,12 @@ def missing_command(
 
 @app.command("history")
 def history_command(
-    data_id: Annotated[
-        str, typer.Argument(help="Dimension values, e.g. 'visit=2 detector=1' (or with commas, or JSON).")
-    ],
+    data_id: DataIdArgs,
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
-    values = DataId.parse(data_id).to_dict()
+    values = data_id_from_pairs(data_id).to_dict()
     with open_store() as store:
         if cypher:
             _print_cypher(store, "history", {"values": values})
@@ -562,12 +568,7 @@ def _excluded_by(constraints: str, values: DataId) -> bool | None:
 
 @app.command("why")
 def why_command(
-    data_id: Annotated[
-        str,
-        typer.Argument(
-            help="Dimension values, e.g. 'visit=2 detector=1' (or JSON); any subset of a data ID."
-        ),
-    ],
+    data_id: DataIdArgs,
     task: TaskFilterOpt = None,
     plan_id: Annotated[
         str | None, typer.Option("--plan", help="The plan's id; default the newest stored plan.")
@@ -576,7 +577,7 @@ def why_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
-    values = DataId.parse(data_id)
+    values = data_id_from_pairs(data_id)
     with open_store() as store:
         if plan_id is None:
             stored = list_plans(store)

@@ -1,7 +1,8 @@
 """`DataId`: a canonical, hashable mapping from dimension names to values, and its one human form.
 
-The human form (`DataId.__str__`, `human_form`) is what every printer, picture and
-Browser caption shows: ``instrument=HSC visit=903334 detector=16``. Its rules:
+The human form (`DataId.__str__`, `DataId.human`) is what every printer, picture and
+Browser caption shows, and what `DataId.parse` reads back:
+``instrument=HSC visit=903334 detector=16``. Its rules:
 
 - ``dimension=value`` pairs separated by single spaces, in the order of `DISPLAY_ORDER`
   (instrument, skymap, tract, patch, band, exposure, visit, detector), then any other
@@ -11,7 +12,7 @@ Browser caption shows: ``instrument=HSC visit=903334 detector=16``. Its rules:
   (``instrument="My Cam"``, ``band="2"``), so the form reads back as the same data ID;
 - an empty data ID is ``{}``.
 
-Where data IDs are listed together (a table, a picture, a Browser caption), instrument
+Where data IDs are listed together (a table, a picture, the data IDs of a note), instrument
 and skymap are shown only where they vary: `human_forms` leaves out a dimension of
 `CONTEXT_DIMENSIONS` that has one value in every listed data ID that has it, and returns
 what it left out so the listing can say it once. A graph node's `display` form always

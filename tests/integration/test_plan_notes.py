@@ -168,7 +168,8 @@ def test_why_says_a_task_has_a_quantum_there_and_its_status(
     [answer] = _why(noted_plan, neo4j_settings, "visit=1 detector=1", "--task", "calibrate")  # as printed
     assert answer == "calibrate: 1 quantum at instrument=DemoCam visit=1 detector=1: pending."
     [same] = _why(noted_plan, neo4j_settings, "visit=1,detector=1", "--task", "calibrate")  # with commas
-    assert same == answer
+    [unquoted] = _why(noted_plan, neo4j_settings, "visit=1", "detector=1", "--task", "calibrate")
+    assert same == unquoted == answer
 
 
 def test_why_says_the_data_query_excluded_it(
