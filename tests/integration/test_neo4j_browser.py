@@ -73,12 +73,15 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     )
     write_plan(store, graph)
     run = graph.plan.output_run
+    # A makeWarp quantum and the quantum with the longest task label of the pipeline, which
+    # makes the visitSummary makeWarp reads, with their inputs and outputs.
     warp = next(q for q in graph.quanta.values() if q.task_label == "makeWarp")
+    summary = next(q for q in graph.quanta.values() if q.task_label == "consolidateVisitSummary")
     # Each node's caption, whole: its task or dataset type and its data ID's human form.
-    want = sorted([f"{warp.task_label} {warp.data_id.display()}"] + [
-        f"{r.dataset_type.name} {r.data_id.display()}" for r in (*warp.inputs, *warp.outputs)
-    ])  # fmt: skip
-    assert want[0].startswith("calexp visit=0 detector=")
+    want = sorted({f"{q.task_label} {q.data_id.display()}" for q in (warp, summary)} | {
+        f"{r.dataset_type.name} {r.data_id.display()}" for q in (warp, summary) for r in (*q.inputs, *q.outputs)
+    })  # fmt: skip
+    assert want[0] == "calexp visit=0 detector=0" and "consolidateVisitSummary visit=0" in want
     assert any(w.startswith("makeWarp tract=0 patch=") and w.endswith(" visit=0") for w in want)
     driver: WebDriver = browser  # type: ignore[assignment]
     wait = WebDriverWait(driver, 90)
@@ -102,16 +105,16 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
 
     # As a user would from a --cypher printout: the value as a Browser parameter, then the query.
-    type_and_run(f":params {cypher_literal({'run': run, 'quantum': warp.id})}")
+    type_and_run(f":params {cypher_literal({'run': run, 'quanta': [warp.id, summary.id]})}")
     wait.until(lambda d: run in d.page_source)
-    type_and_run("MATCH p = (:Quantum {id: $quantum})-[:CONSUMES|PRODUCES]-(:Dataset) RETURN p")
+    type_and_run("MATCH p = (q:Quantum)-[:CONSUMES|PRODUCES]-(:Dataset) WHERE q.id IN $quanta RETURN p")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= len(want))
     time.sleep(2)  # let the force layout settle before the screenshot
 
     nodes = driver.find_elements(By.CSS_SELECTOR, "svg g.node")
     fills = [n.find_element(By.CSS_SELECTOR, "circle.b-outline").get_attribute("fill") for n in nodes]
     captions = sorted(" ".join(n.text.split()) for n in nodes)  # the lines a caption is wrapped into
-    assert sorted(fills) == sorted([QUANTUM_FILL] + [DATASET_FILL] * (len(want) - 1)), fills
+    assert sorted(fills) == sorted([QUANTUM_FILL] * 2 + [DATASET_FILL] * (len(want) - 2)), fills
     assert captions == want  # whole: no JSON, and nothing cut off
     shot = tmp_path / "neo4j-browser.png"
     driver.save_screenshot(str(shot))
