@@ -6,6 +6,7 @@ Typed as one argument or as repeated options (``-d visit=1 -d detector=2``), eac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from provenance_graph.errors import InvalidDataIdError
@@ -38,5 +39,10 @@ def listed(keys: Sequence[str]) -> tuple[list[str], str]:
 
 
 def as_object(key: str) -> dict[str, DimensionValue]:
-    """A data ID stored as canonical JSON, as the JSON object ``--json`` outputs give."""
-    return DataId.from_key(key).to_dict()
+    """A data ID stored as canonical JSON, as the JSON object ``--json`` outputs give.
+
+    Read as plain JSON, not validated again: a lineage answer has one per node, and the
+    store wrote them.
+    """
+    values: dict[str, DimensionValue] = json.loads(key)
+    return values
