@@ -57,3 +57,14 @@ def test_fail_on_takes_data_ids_as_they_are_printed() -> None:
     assert config.fail_on == [{"visit": 2, "detector": 1}, {"visit": 3}]
     with pytest.raises(InvalidDataIdError, match="'detector' is not dimension=value"):
         DemoConfig.model_validate({"fail_on": ["visit=2 detector"]})
+
+
+def test_repeated_data_id_options_each_take_one_value_or_a_data_id() -> None:
+    from provenance_graph.cli._data_ids import data_id_from_pairs
+    from provenance_graph.model import DataId
+
+    want = DataId.of(instrument="HSC", exposure=101, detector=0)
+    assert data_id_from_pairs(["instrument=HSC", "exposure=101", "detector=0"]) == want  # -d K=V -d ...
+    assert data_id_from_pairs(["instrument=HSC exposure=101", "detector=0"]) == want
+    with pytest.raises(InvalidDataIdError, match="dimension 'detector' is given twice"):
+        data_id_from_pairs(["detector=0", "detector=1"])
