@@ -130,9 +130,7 @@ class JobActivator(Activator):
         outside = sorted({p for q in self.quanta for p in self.graph.parents(q)} - mine)
         waiting = [q for q, status in quantum_statuses(self.store, outside).items() if not status.done]
         if waiting:
-            named = ", ".join(
-                f"{self.graph.quanta[q].task_label}@{self.graph.quanta[q].data_id.key()}" for q in waiting[:3]
-            )
+            named = ", ".join(str(self.graph.quanta[q]) for q in waiting[:3])
             raise ExecutionError(
                 f"batch job {job!r} of plan {plan_id!r} reads what {len(waiting)} quanta of other jobs "
                 f"have not made yet ({named}{', ...' if len(waiting) > 3 else ''})",

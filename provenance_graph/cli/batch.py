@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.activators import JobActivator, ParslActivator, load_site
@@ -22,6 +21,7 @@ from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
 from provenance_graph.cli.running import (
     STATUS_ORDER,
     parse_config,
+    print_failures,
     print_report,
     run_activator,
     stopping_cleanly,
@@ -221,11 +221,7 @@ def run_job_command(
             f"batch job {job} of plan {plan!r}: {report.status} in {report.seconds:.1f} s ({ran}); "
             f"execution {report.execution_id}"
         )
-        for failure in report.failures:
-            first = failure.error.splitlines()[0] if failure.error else ""
-            console.print(
-                f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
-            )
+        print_failures(report.failures)
     if not report.ok:
         raise typer.Exit(1)
 

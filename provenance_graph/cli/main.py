@@ -27,6 +27,7 @@ from provenance_graph.cli import (
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
+from provenance_graph.model import DataId
 
 if TYPE_CHECKING:
     from provenance_graph.activators import Progress
@@ -132,7 +133,7 @@ def demo(
     ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
     console.print(f"Run: {report.status} in {report.seconds:.1f} s ({ran}); execution {report.execution_id}")
     if result.coadd is not None and result.lineage is not None:
-        console.print(f"Provenance of deepCoadd {result.coadd['data_id']}:")
+        console.print(f"Provenance of deepCoadd ({DataId.from_key(str(result.coadd['data_id']))}):")
         console.print(f"  file:     {result.coadd['uri']}")
         console.print(f"  checksum: {result.coadd['checksum']}")
         made_by = result.lineage.tasks()

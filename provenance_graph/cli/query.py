@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._data_ids import data_id_from_pairs
+from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.errors import InvalidDataIdError, NotInGraphError, ProvenanceGraphError, QuestionError
+from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
@@ -52,7 +52,15 @@ DatasetArg = Annotated[
 TypeOpt = Annotated[str | None, typer.Option("--type", help="The dataset type, with --data-id.")]
 DataIdOpt = Annotated[
     str | None,
-    typer.Option(help="The data ID: JSON, or key=value,... e.g. 'skymap=demo,tract=0,patch=5,band=g'."),
+    typer.Option(help="The data ID, e.g. 'skymap=demo tract=0 patch=5 band=g' (or with commas, or JSON)."),
+]
+DataIdArgs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="DATA_ID",
+        help="Dimension values, any subset of a data ID: visit=2 detector=1 (or with commas, or JSON).",
+        show_default=False,
+    ),
 ]
 RunOpt = Annotated[str | None, typer.Option(help="The run, when the data ID is in several.")]
 QuantumOpt = Annotated[str | None, typer.Option("--quantum", help="Start from a quantum (its id) instead.")]
@@ -70,17 +78,8 @@ CypherOpt = Annotated[
 
 
 def parse_data_id(text: str) -> str:
-    """A data ID from JSON or ``key=value,...``, as canonical JSON."""
-    text = text.strip()
-    try:
-        if text.startswith("{"):
-            return DataId(json.loads(text)).key()
-        return data_id_from_pairs(filter(None, (p.strip() for p in text.split(",")))).key()
-    except (ValueError, RecursionError, InvalidDataIdError) as err:  # JSONDecodeError is a ValueError
-        raise QuestionError(
-            f"cannot read data ID {text!r}: {err}",
-            hint='write it as JSON (\'{"visit": 1, "detector": 2}\') or as visit=1,detector=2',
-        ) from None
+    """A data ID as typed (``visit=2 detector=1``, ``visit=2,detector=1`` or JSON), as canonical JSON."""
+    return DataId.parse(text).key()
 
 
 def resolve_dataset(
@@ -93,17 +92,17 @@ def resolve_dataset(
         return None
     if dataset_type is None or data_id is None:
         raise QuestionError("--type and --data-id go together", hint="give both, or a dataset id")
-    key = parse_data_id(data_id)
-    found = find_datasets(store, dataset_type, key, run)
+    values = DataId.parse(data_id)
+    found = find_datasets(store, dataset_type, values.key(), run)
     if not found:
         raise NotInGraphError(
-            f"no {dataset_type} dataset with data ID {key}" + (f" in run {run!r}" if run else ""),
+            f"no {dataset_type} dataset with data ID {values}" + (f" in run {run!r}" if run else ""),
             hint="check the dataset type and every dimension of its data ID",
         )
     if len(found) > 1:
         runs = ", ".join(repr(f["run"]) for f in found)
         raise QuestionError(
-            f"{dataset_type} {key} is in {len(found)} runs ({runs})", hint="choose one with --run"
+            f"{dataset_type} ({values}) is in {len(found)} runs ({runs})", hint="choose one with --run"
         )
     return str(found[0]["id"])
 
@@ -193,8 +192,8 @@ def _lineage_command(
         {
             "direction": result.direction,
             "start": list(result.start),
-            "quanta": [vars(q) for q in result.quanta.values()],  # flat dataclasses
-            "datasets": [vars(d) for d in result.datasets.values()],
+            "quanta": [{**vars(q), "data_id": as_object(q.data_id)} for q in result.quanta.values()],
+            "datasets": [{**vars(d), "data_id": as_object(d.data_id)} for d in result.datasets.values()],
         }
     )
 
@@ -247,12 +246,25 @@ def deps_command(
         up, down = dependencies(store, quantum_id)
         found = {"parents": up, "children": down}
     if as_json:
-        print_json({k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
+        print_json(
+            {
+                k: [{**dataclasses.asdict(q), "data_id": as_object(q.data_id)} for q in v]
+                for k, v in found.items()
+            }
+        )
         return
     for kind, quanta in found.items():
-        table = Table("task", "data ID", "status", "quantum id", title=f"{kind} ({len(quanta)})")
-        for q in quanta:
-            table.add_row(q.task, q.data_id, q.status, q.id)
+        forms, context = listed([q.data_id for q in quanta])
+        table = Table(
+            "task",
+            "data ID",
+            "status",
+            "quantum id",
+            title=f"{kind} ({len(quanta)})",
+            caption=context or None,
+        )
+        for q, form in zip(quanta, forms, strict=True):
+            table.add_row(q.task, form, q.status, q.id)
         console.print(table)
 
 
@@ -366,16 +378,46 @@ def diff_command(
             return
         diff = plan_diff(store, old, new)
     if as_json:
-        print_json(dataclasses.asdict(diff))
+        print_json(
+            {
+                "old": diff.old,
+                "new": diff.new,
+                "added": [{"task": t, "data_id": as_object(d)} for t, d in diff.added],
+                "removed": [{"task": t, "data_id": as_object(d)} for t, d in diff.removed],
+                "changed": [
+                    {
+                        "task": t,
+                        "data_id": as_object(d),
+                        "only_old": [_diff_dataset(x) for x in gone],
+                        "only_new": [_diff_dataset(x) for x in came],
+                    }
+                    for t, d, gone, came in diff.changed
+                ],
+            }
+        )
         return
     console.print(
         f"{old} -> {new}: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
     )
     for label, rows in (("+", diff.added), ("-", diff.removed)):
         for task, data_id in rows[:20]:
-            console.print(f"{label} {task} {data_id}", markup=False)
+            console.print(f"{label} {task} {DataId.from_key(data_id)}", markup=False)
     for task, data_id, gone, came in diff.changed[:20]:
-        console.print(f"~ {task} {data_id}: -{gone} +{came}", markup=False)
+        old_side = ", ".join(_diff_text(x) for x in gone)
+        new_side = ", ".join(_diff_text(x) for x in came)
+        console.print(f"~ {task} {DataId.from_key(data_id)}: -[{old_side}] +[{new_side}]", markup=False)
+
+
+def _diff_dataset(signature: str) -> dict[str, Any]:
+    """A plan diff's ``"in: calexp {...}"``: the connection side, the dataset type, the data ID."""
+    side, _, rest = signature.partition(": ")
+    dataset_type, _, key = rest.partition(" ")
+    return {"side": side, "dataset_type": dataset_type, "data_id": as_object(key)}
+
+
+def _diff_text(signature: str) -> str:
+    found = _diff_dataset(signature)
+    return f"{found['side']}: {found['dataset_type']} ({DataId(found['data_id'])})"
 
 
 @app.command("missing")
@@ -401,24 +443,30 @@ def missing_command(
 
 @app.command("history")
 def history_command(
-    data_id: Annotated[str, typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON.")],
+    data_id: DataIdArgs,
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
-    values = json.loads(parse_data_id(data_id))
+    values = data_id_from_pairs(data_id).to_dict()
     with open_store() as store:
         if cypher:
             _print_cypher(store, "history", {"values": values})
             return
         rows = data_id_history(store, values)
     if as_json:
-        print_json([{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])
+        print_json(
+            [
+                {k: str(v) if k == "created" else as_object(v) if k == "data_id" else v for k, v in r.items()}
+                for r in rows
+            ]
+        )
         return
-    table = Table("plan", "run", "task", "data ID", "status", "attempts")
-    for r in rows:
+    forms, context = listed([r["data_id"] for r in rows])
+    table = Table("plan", "run", "task", "data ID", "status", "attempts", caption=context or None)
+    for r, form in zip(rows, forms, strict=True):
         tries = ", ".join(f"#{a['number']} {a['status']}" for a in r["attempts"] if a["number"] is not None)
-        table.add_row(r["plan_id"], r["run"], r["task"], r["data_id"], r["status"], tries)
+        table.add_row(r["plan_id"], r["run"], r["task"], form, r["status"], tries)
     console.print(table)
 
 
@@ -520,10 +568,7 @@ def _excluded_by(constraints: str, values: DataId) -> bool | None:
 
 @app.command("why")
 def why_command(
-    data_id: Annotated[
-        str,
-        typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON; any subset of a data ID."),
-    ],
+    data_id: DataIdArgs,
     task: TaskFilterOpt = None,
     plan_id: Annotated[
         str | None, typer.Option("--plan", help="The plan's id; default the newest stored plan.")
@@ -532,7 +577,7 @@ def why_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
-    values = DataId.from_key(parse_data_id(data_id))
+    values = data_id_from_pairs(data_id)
     with open_store() as store:
         if plan_id is None:
             stored = list_plans(store)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport, plan_pipeline
+from provenance_graph.activators import Activator, Failure, LocalActivator, Progress, RunReport, plan_pipeline
+from provenance_graph.cli._data_ids import listed
 from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin
@@ -118,16 +119,20 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
     for task, counts in per_task.items():
         table.add_row(task, *(str(counts.get(s, "")) for s in columns))
     console.print(table)
-    for failure in report.failures[:5]:
-        first = failure.error.splitlines()[0] if failure.error else ""
-        console.print(
-            f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
-        )
+    print_failures(report.failures[:5])
     if len(report.failures) > 5:
         console.print(f"... and {len(report.failures) - 5} more failures")
     if not report.ok:
         resume = resume or f"provgraph run --plan {report.plan_id}"
         console.print(f"Rerun with '{resume}' to retry failed and blocked quanta.")
+
+
+def print_failures(failures: Sequence[Failure]) -> None:
+    """One line per failed quantum: its task, its data ID as a listing shows it, its error's first line."""
+    forms, _ = listed([f.data_id for f in failures])
+    for failure, form in zip(failures, forms, strict=True):
+        first = failure.error.splitlines()[0] if failure.error else ""
+        console.print(f"[red]failed[/] {failure.task} {escape(form)}: {escape(first)}", highlight=False)
 
 
 @contextlib.contextmanager

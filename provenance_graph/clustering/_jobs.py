@@ -52,7 +52,7 @@ def _sortable(data_id: Mapping[str, DimensionValue]) -> SortKey:
 
 
 def _describe(task: str, data_id: Mapping[str, DimensionValue]) -> str:
-    return f"{task}@{json.dumps(dict(sorted(data_id.items())), separators=(',', ':'))}"
+    return f"{task} ({DataId(dict(data_id))})"
 
 
 class QuantumNode(NamedTuple):
