@@ -158,7 +158,9 @@ def test_a_failing_job_is_retried_then_blocks_its_dependants_and_restart_complet
     assert "clustering demo: batch jobs" in shown.stdout and f"failed   {radius.job}" in shown.stdout
     assert "blocked  " in shown.stdout
 
-    restarted = run(["restart", plan_id, "-j", "2", "-c", "calibrate:fail_on=[]"], neo4j_settings)
+    restarted = run(
+        ["restart", plan_id, "-j", "2", "--change-config", "-c", "calibrate:fail_on=[]"], neo4j_settings
+    )
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "with clustering 'demo'" in restarted.stdout
     graph = read_plan(store, plan_id)
