@@ -236,3 +236,24 @@ def test_ctrl_c_stops_parsl_at_once_and_gives_the_running_jobs_back(
     assert execution["s"] == "interrupted"
     attempts = [r["a"]["status"] for r in _attempts(store, plan_id)]
     assert "interrupted" in attempts and "running" not in attempts
+
+
+def test_a_rules_bps_number_of_retries_replaces_retries_for_its_jobs(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    make_demo_repo(tmp_path / "repo", 1, 2).close()
+    plan_id = f"{namespace}-bps"
+    _plan(neo4j_settings, tmp_path / "repo", plan_id, f"{namespace}/out")
+    plans.append(plan_id)
+    rules = tmp_path / "bps.yaml"
+    rules.write_text(  # BPS's words: numberOfRetries and requestMemory beside our dimensions
+        "name: bps\ncluster:\n  ccd_chain:\n    pipetasks: isr, characterizeImage, calibrate\n"
+        "    dimensions: visit, detector\n    numberOfRetries: 2\n    requestMemory: 2048\n"
+    )
+    done = run(
+        ["submit", plan_id, "--clustering", str(rules), "--retries", "0", "-j", "2", *FAIL], neo4j_settings
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    bad = find_quantum(store, plan_id, "calibrate", '{"detector":1,"instrument":"DemoCam","visit":1}')
+    tries = sorted(r["a"]["number"] for r in _attempts(store, plan_id) if r["q"] == bad)
+    assert tries == [1, 2, 3]  # the rule's 2 retries, not --retries 0
