@@ -105,7 +105,7 @@ def test_j_is_processes_everywhere(path: list[str]) -> None:
     assert "processes" in (option.help or "")
 
 
-@pytest.mark.parametrize("path", [["submit"], ["restart"], ["run-job"]])
+@pytest.mark.parametrize("path", [["submit"], ["restart"], ["run-job"], ["import-qgraph"]])
 def test_batch_commands_take_the_butler_spellings(path: list[str]) -> None:
     assert len({_option_named(path, s).name for s in ("-b", "--butler-config", "--butler", "--repo")}) == 1
 
