@@ -319,6 +319,12 @@ def run_command(
     pipeline_file = pipeline_file_given(pipeline_argument, pipeline_option)
     if (pipeline_file is None) == (plan is None):
         raise typer.BadParameter("give either a PIPELINE file (or -p) to plan and run, or --plan ID_OR_FILE")
+    planning_only = {"-o/--output": output, "-d/--data-query": where, "-i/--input": input_run,
+                     "--output-run": output_run, "--plan-id": plan_id}  # fmt: skip
+    if plan is not None and (given := [name for name, value in planning_only.items() if value]):
+        raise typer.BadParameter(
+            f"{', '.join(given)}: for planning a PIPELINE; --plan {plan} runs a plan made already"
+        )
     rubin = pipeline_file is not None and is_rubin_pipeline(pipeline_file)
     if pipeline_file is not None:
         check_options_fit(rubin, pipeline_file, repository, output)

@@ -162,6 +162,14 @@ def test_o_is_refused_for_our_repositories_naming_output_run(small_repo: Path) -
         assert first.startswith("error: -o/--output") and "--output-run" in first, done.stderr
 
 
+@pytest.mark.parametrize("option", [["-o", "u/me/chain"], ["-d", "visit = 1"], ["--output-run", "u/me/r"]])
+def test_run_of_a_made_plan_refuses_planning_options_instead_of_ignoring_them(option: list[str]) -> None:
+    done = _provgraph("run", "--plan", "some-plan", *option)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.replace("│", " ").split())  # click's box wraps the line
+    assert option[0] in said and "runs a plan made already" in said
+
+
 @pytest.mark.parametrize("spelling", ["-q", "--save-qgraph", "--save", "--save-plan"])
 @pytest.mark.parametrize("pipeline", [["-p", PIPELINE], ["--pipeline", PIPELINE], [PIPELINE]])
 def test_our_plan_takes_pipetasks_spellings(
