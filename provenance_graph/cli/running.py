@@ -371,9 +371,8 @@ def run_command(
         else:
             graph = None
         header = graph.plan if graph is not None else read_plan_header(store, str(plan))
-        run_overrides = (
-            {} if pipeline_file is not None else settle_config(store, header, config, change_config)
-        )
+        # Planning, -c went into the plan; an existing plan's runs keep their own overrides.
+        run_overrides = settle_config(store, header, None if pipeline_file else config, change_config)
         show_config(header, run_overrides)
         located = {"butler": repository} if rubin and repository else repository_arguments(header, repository)
         activator = LocalActivator(

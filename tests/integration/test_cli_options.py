@@ -98,11 +98,18 @@ def test_config_overrides_are_recorded_shown_on_rerun_and_changed_only_with_chan
     make_demo_repo(repo, 2, 2).close()
     plan_id = f"{namespace}-config"
     fail = "calibrate:fail_on=[{visit: 2, detector: 1}]"
-    first = run(
-        ["run", "-p", PIPELINE, "-b", str(repo), "--plan-id", plan_id, "--output-run", f"{namespace}/out",
-         "-c", fail],
-        neo4j_settings,
-    )  # fmt: skip
+    planning = [
+        "run",
+        "-p",
+        PIPELINE,
+        "-b",
+        str(repo),
+        "--plan-id",
+        plan_id,
+        "--output-run",
+        f"{namespace}/out",
+    ]
+    first = run([*planning, "-c", fail], neo4j_settings)
     assert first.returncode == 1, first.stdout + first.stderr
     # The plan records what it was made with; every rerun says so.
     assert json.loads(str(read_plan_header(store, plan_id).metadata["config_overrides"])) == [fail]
