@@ -32,10 +32,11 @@ from typing import Literal
 import graphviz  # type: ignore[import-untyped]
 
 from provenance_graph.errors import QuestionError
-from provenance_graph.model import DataId, DimensionValue, human_forms
+from provenance_graph.model import DataId, human_forms
 from provenance_graph.store import GraphStore
 from provenance_graph.store.datasets import dataset_facts
 from provenance_graph.store.plan_questions import plan_task_statuses, subgraph
+from provenance_graph.store.plan_read import DataIdFilter
 from provenance_graph.store.provenance import Lineage, downstream, upstream
 from provenance_graph.store.views import (
     Flow,
@@ -298,7 +299,7 @@ def subgraph_view(
     plan_id: str,
     *,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
     max_nodes: int = MAX_NODES,
 ) -> View:
     """A plan's quanta selected by task labels and data-ID values, quantum by quantum."""

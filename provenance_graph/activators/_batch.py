@@ -43,7 +43,8 @@ class ParslActivator(Activator):
     """Runs a plan's batch jobs (clustering ``clustering``) on Parsl, ``jobs`` workers per node.
 
     ``retries`` (a template parameter) is how many times a failed job runs again, its
-    unfinished quanta only. Parsl is imported when the run starts.
+    unfinished quanta only, unless its rule says (``numberOfRetries``). Parsl is imported
+    when the run starts.
     """
 
     name = "parsl"
@@ -71,6 +72,12 @@ class ParslActivator(Activator):
     def _units(self) -> dict[str, list[str]]:
         assert self.job_graph is not None, "prepare() first"
         return {job.name: list(job.quanta) for job in self.job_graph}
+
+    def _retries(self, unit: str) -> int:
+        """A rule's ``numberOfRetries`` (BPS's key) for its jobs, else ``retries``."""
+        assert self.job_graph is not None, "prepare() first"
+        rule = self.job_graph.rule(unit)
+        return rule.number_of_retries if rule and rule.number_of_retries is not None else self.retries
 
     def _options(self) -> dict[str, Any]:
         return {

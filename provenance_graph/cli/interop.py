@@ -53,8 +53,10 @@ def import_qgraph_command(
     butler: Annotated[
         Path | None,
         typer.Option(
-            "--butler",
+            "--butler-config",
             "-b",
+            "--butler",
+            "--repo",
             metavar="REPO",
             help="The Butler repository the graph belongs to (its root or butler.yaml, as pipetask's "
             "-b/--butler-config); default the one the graph records, if it opens here.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -302,46 +302,50 @@ TaskFilterOpt = Annotated[
     list[str] | None, typer.Option("--task", help="Only quanta of this task label (repeat).")
 ]
 WhereOpt = Annotated[
-    list[str] | None,
-    typer.Option("--where", help="Only quanta with these dimension values, e.g. 'visit=1,2' (repeat)."),
+    str,
+    typer.Option(
+        "--data-query",
+        "-d",
+        "--where",
+        help="Only quanta whose data ID the data query admits, as pipetask's -d, e.g. "
+        '"visit IN (1..2) AND detector != 0" (a quantum without a dimension it names is kept).',
+    ),
 ]
 
 
-def parse_where(items: list[str] | None) -> dict[str, list[DimensionValue]]:
-    """``dim=v1,v2`` options as ``{dim: [v1, v2]}`` (integers where they look like integers)."""
-    where: dict[str, list[DimensionValue]] = {}
-    for item in items or []:
-        dim, sep, values = item.partition("=")
-        if not sep or not dim.strip() or not values.strip():
-            raise QuestionError(
-                f"--where {item!r} is not DIMENSION=VALUE[,VALUE...]", hint="e.g. --where visit=1,2"
-            )
-        where.setdefault(dim.strip(), []).extend(
-            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in values.split(",") if v.strip()
-        )
-    return where
+def data_query_filter(text: str) -> Callable[[Mapping[str, DimensionValue]], bool] | None:
+    """A data query (the language of ``plan -d``) as a test of quanta data IDs; None if empty.
+
+    A quantum passes unless the query is false for it, as in pre-flight (`Expression.admits`).
+    """
+    expression = parse_expression(text)
+    return expression.admits if expression else None
 
 
 @app.command("subgraph")
 def subgraph_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
-    where: WhereOpt = None,
+    where: WhereOpt = "",
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
-    """Quanta of a plan by task and data-ID values, with the external inputs they need."""
+    """Quanta of a plan by task and data query, with the external inputs they need."""
+    admits = data_query_filter(where)
     with open_store() as store:
         if cypher:
-            values = parse_where(where) or {}
-            params = {"plan_id": plan_id, "tasks": task, "where": values, "chunk": 2000}
+            params: dict[str, Any] = {"plan_id": plan_id, "tasks": task, "where": {}, "chunk": 2000}
             _print_cypher(store, "subgraph", params)
+            if admits is not None:
+                console.print(
+                    f"// then keep the quanta whose data_id the data query admits: {where}", markup=False
+                )
             console.print(
                 "// the datasets: datasets_in_chunks (cypher/plan_read.cypher), $ids: the ids above",
                 markup=False,
             )
             return
-        part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
+        part = subgraph(store, plan_id, tasks=task, where=admits)
     if as_json:
         print_json(
             {
@@ -632,7 +636,7 @@ def why_command(
 def prov_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
-    where: WhereOpt = None,
+    where: WhereOpt = "",
     fmt: Annotated[str, typer.Option("--format", help="json (PROV-JSON) or provn (PROV-N).")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
@@ -640,10 +644,9 @@ def prov_command(
     if fmt not in ("json", "provn"):
         raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
     kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"
+    admits = data_query_filter(where)
     with open_store() as store:
-        text = serialize_prov(
-            prov_document(store, plan_id, tasks=task, where=parse_where(where) or None), kind
-        )
+        text = serialize_prov(prov_document(store, plan_id, tasks=task, where=admits), kind)
     if output is None:
         console.print(text, markup=False)
     else:
