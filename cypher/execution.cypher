@@ -240,9 +240,10 @@ RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quan
 ORDER BY task, status;
 
 // name: execution_last_options
-// The options of a plan's latest execution by one Activator (what `provgraph restart` reuses).
+// The options of a plan's latest execution by one Activator, or by any when $activator is null
+// (what `provgraph restart` reuses, and the config overrides a rerun keeps).
 MATCH (e:Execution {plan_id: $plan_id})
-WHERE e.activator = $activator
+WHERE $activator IS NULL OR e.activator = $activator
 RETURN e.options_json AS options_json
 ORDER BY e.started DESC
 LIMIT 1;

@@ -193,3 +193,40 @@ RETURN count(p) AS plans_given_repository;
 // name: migrate_v8_note_plan_task
 // Pre-flight notes by plan and task: `provgraph query why` and `plans notes --task` read one task's.
 CREATE INDEX note_plan_task IF NOT EXISTS FOR (n:PlanNote) ON (n.plan_id, n.task);
+
+// name: migrate_v9_data_id_display
+// Gives each quantum and dataset without one its data ID's human form, `data_id_display`, for
+// captions: `visit=2 detector=1`, instrument and skymap left out unless they are all it has (the
+// v9 rule of provenance_graph.model.DataId.display, which tests/integration/test_migrations.py
+// checks this against). Values are read from `data_id` (canonical JSON, keys sorted): its keys
+// are the node's properties that appear there as `"key":`, which a JSON string value cannot hold
+// unescaped; a value's JSON text runs to the next key. $batch_size nodes a transaction.
+CALL () {
+    MATCH (n:Quantum) WHERE n.data_id IS NOT NULL AND n.data_id_display IS NULL RETURN n
+  UNION
+    MATCH (n:Dataset) WHERE n.data_id IS NOT NULL AND n.data_id_display IS NULL RETURN n
+}
+CALL (n) {
+  CALL (n) {
+    UNWIND keys(n) AS k
+    WITH k WHERE n.data_id CONTAINS '"' + k + '":'
+    ORDER BY k
+    RETURN collect(k) AS dims
+  }
+  WITH n, dims, ['instrument', 'skymap', 'tract', 'patch', 'band', 'exposure', 'visit', 'detector'] AS order
+  WITH n, dims, [d IN order WHERE d IN dims] + [d IN dims WHERE NOT d IN order] AS shown,
+       [i IN range(0, size(dims) - 1) |
+         [dims[i], CASE WHEN i = size(dims) - 1
+                        THEN left(split(n.data_id, '"' + dims[i] + '":')[1],
+                                  size(split(n.data_id, '"' + dims[i] + '":')[1]) - 1)
+                        ELSE split(split(n.data_id, '"' + dims[i] + '":')[1], ',"' + dims[i + 1] + '":')[0]
+                   END]] AS texts
+  WITH n, texts, CASE WHEN all(d IN shown WHERE d IN ['instrument', 'skymap']) THEN shown
+                      ELSE [d IN shown WHERE NOT d IN ['instrument', 'skymap']] END AS shown
+  WITH n, [d IN shown |
+            d + '=' + CASE WHEN n[d] IS :: STRING AND n[d] =~ '[A-Za-z0-9_.+/:@-]+' AND NOT n[d] =~ '-?[0-9]+'
+                           THEN n[d] ELSE [t IN texts WHERE t[0] = d][0][1] END] AS pairs
+  SET n.data_id_display = CASE WHEN size(pairs) = 0 THEN '{}'
+                               ELSE reduce(s = head(pairs), p IN tail(pairs) | s + ' ' + p) END
+} IN TRANSACTIONS OF $batch_size ROWS
+RETURN count(n) AS nodes_given_data_id_display;

@@ -115,7 +115,8 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 MERGE (d:Dataset {id: r.id})
-  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id, d.run = r.run, d.uri = r.uri,
+  ON CREATE SET d.dataset_type = r.dataset_type, d.data_id = r.data_id,
+                d.data_id_display = r.data_id_display, d.run = r.run, d.uri = r.uri,
                 d.repository = r.repository, d.butler_id = r.butler_id, d.exists = r.exists,
                 d += r.dims
   ON MATCH SET d.uri = coalesce(d.uri, r.uri), d.butler_id = coalesce(d.butler_id, r.butler_id),
@@ -124,7 +125,7 @@ WITH d
 OPTIONAL MATCH (producer:Plan {id: d.plan_id})
 WHERE producer.status <> 'complete'
 RETURN count(d) AS written,
-       collect(DISTINCT d.dataset_type + ' ' + d.data_id + ' (plan ' + producer.id + ')')[..5]
+       collect(DISTINCT CASE WHEN producer IS NOT NULL THEN [d.dataset_type, d.data_id, producer.id] END)[..5]
          AS unfinished;
 
 // name: plan_write_outputs
@@ -134,8 +135,8 @@ MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
-CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id, run: r.run,
-                   plan_id: $plan_id, uri: r.uri, repository: r.repository, butler_id: r.butler_id})
+CREATE (d:Dataset {id: r.id, dataset_type: r.dataset_type, data_id: r.data_id,
+                   data_id_display: r.data_id_display, run: r.run, plan_id: $plan_id, uri: r.uri, repository: r.repository, butler_id: r.butler_id})
 SET d += r.dims
 RETURN count(d) AS written;
 
@@ -146,8 +147,8 @@ MATCH (p:Plan {id: $plan_id})
 WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
-CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, run: r.run, plan_id: $plan_id,
-                   repository: r.repository, butler_id: r.butler_id})
+CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, data_id_display: r.data_id_display,
+                   run: r.run, plan_id: $plan_id, repository: r.repository, butler_id: r.butler_id})
 SET q += r.dims
 CREATE (q)-[:IN_PLAN]->(p)
 WITH q, r

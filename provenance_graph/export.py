@@ -10,14 +10,14 @@ store: the store returns rows and knows no export format.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import prov.model as pm
 
 from provenance_graph.interop.prov import plan_to_prov
-from provenance_graph.model import DimensionValue
 from provenance_graph.store import GraphStore
 from provenance_graph.store.plan_questions import recorded_plan
+from provenance_graph.store.plan_read import DataIdFilter
 
 __all__ = ["prov_document"]
 
@@ -26,7 +26,7 @@ def prov_document(
     store: GraphStore,
     plan_id: str,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
 ) -> pm.ProvDocument:
     """A plan (or a subgraph of it) and what ran of it, as a W3C PROV document.
 

@@ -25,7 +25,6 @@ by name.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,10 +32,11 @@ from typing import Literal
 import graphviz  # type: ignore[import-untyped]
 
 from provenance_graph.errors import QuestionError
-from provenance_graph.model import DimensionValue
+from provenance_graph.model import DataId, human_forms
 from provenance_graph.store import GraphStore
 from provenance_graph.store.datasets import dataset_facts
 from provenance_graph.store.plan_questions import plan_task_statuses, subgraph
+from provenance_graph.store.plan_read import DataIdFilter
 from provenance_graph.store.provenance import Lineage, downstream, upstream
 from provenance_graph.store.views import (
     Flow,
@@ -222,18 +222,22 @@ def _too_large(what: str, nodes: int, max_nodes: int, rollup: str) -> TooLargeEr
 
 
 def _quantum_node(q_id: str, task: str, data_id: str, status: str) -> Node:
-    return Node(f"q:{q_id}", f"{task}\n{_compact(data_id)}", "quantum", STATUS_COLOURS.get(status, "#ffffff"))
+    return Node(f"q:{q_id}", f"{task}\n{data_id}", "quantum", STATUS_COLOURS.get(status, "#ffffff"))
 
 
 def _dataset_node(d_id: str, dataset_type: str, data_id: str, exists: bool | None) -> Node:
     fill = _EXISTS_COLOUR if exists else _DATASET_COLOUR
-    return Node(f"d:{d_id}", f"{dataset_type}\n{_compact(data_id)}", "dataset", fill)
+    return Node(f"d:{d_id}", f"{dataset_type}\n{data_id}", "dataset", fill)
 
 
-def _compact(data_id: str) -> str:
-    """A data ID's canonical JSON, shown as ``visit=1 detector=2`` (instrument and skymap left out)."""
-    values = json.loads(data_id)
-    return " ".join(f"{k}={v}" for k, v in values.items() if k not in ("instrument", "skymap"))
+def _shown(data_ids: Mapping[str, DataId]) -> tuple[dict[str, str], str]:
+    """Each node's data ID as the picture shows it, and a title suffix naming what all share.
+
+    The picture is a listing: instrument and skymap are shown only where they vary
+    (`human_forms`); the values left out are said once, in the title.
+    """
+    forms, context = human_forms(data_ids.values())
+    return dict(zip(data_ids, forms, strict=True)), (f" ({context})" if len(context) else "")
 
 
 def _edges(store: GraphStore, quantum_ids: Sequence[str], dataset_ids: Sequence[str]) -> list[Edge]:
@@ -262,7 +266,7 @@ def lineage_view(
     word = "lineage" if direction == "upstream" else "impact"
     start = found.datasets[dataset_id]
     title = (
-        f"{word} of {start.dataset_type} {_compact(start.data_id)}: "
+        f"{word} of {start.dataset_type} ({DataId.from_key(start.data_id)}): "
         f"{len(found.quanta):,} quanta, {len(found.datasets):,} datasets"
     )
     quantum_ids, dataset_ids = list(found.quanta), list(found.datasets)
@@ -278,9 +282,14 @@ def lineage_view(
     size = len(quantum_ids) + len(dataset_ids)
     if size > max_nodes:
         raise _too_large(f"the {word} of {dataset_id}", size, max_nodes, "--level task")
-    view = View(title)
-    view.nodes += [_quantum_node(q.id, q.task, q.data_id, q.status) for q in found.quanta.values()]
-    view.nodes += [_dataset_node(d.id, d.dataset_type, d.data_id, d.exists) for d in found.datasets.values()]
+    keys = [(f"q:{q.id}", q.data_id) for q in found.quanta.values()]
+    keys += [(f"d:{d.id}", d.data_id) for d in found.datasets.values()]
+    shown, context = _shown({node: DataId.from_key(key) for node, key in keys})
+    view = View(title + context)
+    view.nodes += [_quantum_node(q.id, q.task, shown[f"q:{q.id}"], q.status) for q in found.quanta.values()]
+    view.nodes += [
+        _dataset_node(d.id, d.dataset_type, shown[f"d:{d.id}"], d.exists) for d in found.datasets.values()
+    ]
     view.edges = _edges(store, quantum_ids, dataset_ids)
     return view
 
@@ -290,7 +299,7 @@ def subgraph_view(
     plan_id: str,
     *,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
     max_nodes: int = MAX_NODES,
 ) -> View:
     """A plan's quanta selected by task labels and data-ID values, quantum by quantum."""
@@ -300,11 +309,16 @@ def subgraph_view(
         raise _too_large(f"this part of plan {plan_id}", size, max_nodes, f"provgraph viz plan {plan_id}")
     statuses = {q.id: q.status for q in quantum_states(store, list(part.quanta))}
     exists = {d_id: facts.exists for d_id, facts in dataset_facts(store, list(part.datasets)).items()}
-    view = View(f"plan {plan_id}: {len(part.quanta):,} quanta selected")
+    ids = {f"q:{q.id}": q.data_id for q in part.quanta.values()}
+    ids |= {f"d:{ref.id}": ref.data_id for ref in part.datasets.values()}
+    shown, context = _shown(ids)
+    view = View(f"plan {plan_id}: {len(part.quanta):,} quanta selected{context}")
     for q in part.quanta.values():
-        view.nodes.append(_quantum_node(q.id, q.task_label, q.data_id.key(), statuses.get(q.id, "pending")))
+        status = statuses.get(q.id, "pending")
+        view.nodes.append(_quantum_node(q.id, q.task_label, shown[f"q:{q.id}"], status))
     for ref in part.datasets.values():
-        view.nodes.append(_dataset_node(ref.id, ref.dataset_type.name, ref.data_id.key(), exists.get(ref.id)))
+        form = shown[f"d:{ref.id}"]
+        view.nodes.append(_dataset_node(ref.id, ref.dataset_type.name, form, exists.get(ref.id)))
     for q in part.quanta.values():
         view.edges += [Edge(f"d:{r.id}", f"q:{q.id}") for r in q.inputs]
         view.edges += [Edge(f"q:{q.id}", f"d:{r.id}") for r in q.outputs]

@@ -353,6 +353,10 @@ class Activator(abc.ABC):
         """
         return {quantum_id: [quantum_id] for quantum_id in self.graph.quanta}
 
+    def _retries(self, unit: str) -> int:
+        """How many times ``unit`` runs again within this run after a failure; default ``retries``."""
+        return self.retries
+
     def _options(self) -> dict[str, Any]:
         """The options recorded with the execution."""
         options: dict[str, Any] = {
@@ -495,7 +499,7 @@ class Activator(abc.ABC):
                 continue
             any_failed = True
             state.tries[submitted.unit] = state.tries.get(submitted.unit, 0) + 1
-            if state.tries[submitted.unit] <= self.retries and not self.fail_fast:
+            if state.tries[submitted.unit] <= self._retries(submitted.unit) and not self.fail_fast:
                 ran["retried"] += 1
                 state.retry(submitted.unit, failed.quantum_id, progress)
                 continue

@@ -43,7 +43,8 @@ class ParslActivator(Activator):
     """Runs a plan's batch jobs (clustering ``clustering``) on Parsl, ``jobs`` workers per node.
 
     ``retries`` (a template parameter) is how many times a failed job runs again, its
-    unfinished quanta only. Parsl is imported when the run starts.
+    unfinished quanta only, unless its rule says (``numberOfRetries``). Parsl is imported
+    when the run starts.
     """
 
     name = "parsl"
@@ -71,6 +72,12 @@ class ParslActivator(Activator):
     def _units(self) -> dict[str, list[str]]:
         assert self.job_graph is not None, "prepare() first"
         return {job.name: list(job.quanta) for job in self.job_graph}
+
+    def _retries(self, unit: str) -> int:
+        """A rule's ``numberOfRetries`` (BPS's key) for its jobs, else ``retries``."""
+        assert self.job_graph is not None, "prepare() first"
+        rule = self.job_graph.rule(unit)
+        return rule.number_of_retries if rule and rule.number_of_retries is not None else self.retries
 
     def _options(self) -> dict[str, Any]:
         return {
@@ -130,9 +137,7 @@ class JobActivator(Activator):
         outside = sorted({p for q in self.quanta for p in self.graph.parents(q)} - mine)
         waiting = [q for q, status in quantum_statuses(self.store, outside).items() if not status.done]
         if waiting:
-            named = ", ".join(
-                f"{self.graph.quanta[q].task_label}@{self.graph.quanta[q].data_id.key()}" for q in waiting[:3]
-            )
+            named = ", ".join(str(self.graph.quanta[q]) for q in waiting[:3])
             raise ExecutionError(
                 f"batch job {job!r} of plan {plan_id!r} reads what {len(waiting)} quanta of other jobs "
                 f"have not made yet ({named}{', ...' if len(waiting) > 3 else ''})",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import getpass
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from provenance_graph.interop.rubin_preflight import (
     build_quantum_graph,
     default_rubin_output_run,
 )
-from provenance_graph.model import PlanGraph
+from provenance_graph.model import MetadataValue, PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
 from provenance_graph.preflight import preflight
@@ -78,6 +78,7 @@ def plan_pipeline(
     store: GraphStore | None = None,
     replace: bool = False,
     allow_empty: bool = False,
+    metadata: Mapping[str, MetadataValue] | None = None,
 ) -> PlannedPipeline:
     """Pre-flight ``pipeline`` over a repository and store the plan whole, if ``store`` is given.
 
@@ -103,6 +104,8 @@ def plan_pipeline(
         Replace a stored plan of the same id but other content.
     allow_empty
         Plan nothing, with a warning, when the data query matches nothing (else an error).
+    metadata
+        Extra scalar metadata for the plan header (the command line records its ``-c`` there).
     """
     run = output_run or default_output_run()
     plan = functools.partial(
@@ -113,6 +116,7 @@ def plan_pipeline(
         input_runs=input_runs,
         plan_id=plan_id,
         allow_empty=allow_empty,
+        metadata=metadata,
     )
     if isinstance(repository, Repository):
         graph = plan(repository)

@@ -1,36 +1,48 @@
-"""Data IDs as typed on the command line: ``visit=1,detector=2`` or ``-d visit=1 -d detector=2``."""
+"""Data IDs on the command line: typed, listed in their human form, and given as JSON objects.
+
+Typed as one argument or as repeated options (``-d visit=1 -d detector=2``), each read by
+`DataId.parse`; tables list them as `human_forms` does; ``--json`` gives JSON objects.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 
 from provenance_graph.errors import InvalidDataIdError
-from provenance_graph.model import DataId
+from provenance_graph.model import DataId, DimensionValue, human_forms
 
-__all__ = ["data_id_from_pairs"]
-
-#: A value typed as an integer: ASCII digits only (``str.isdigit`` also takes superscripts and
-#: the digits of other scripts, which ``int`` refuses or reads as numbers).
-_INTEGER = re.compile(r"-?[0-9]+\Z")
+__all__ = ["as_object", "data_id_from_pairs", "listed"]
 
 
 def data_id_from_pairs(items: Iterable[str]) -> DataId:
-    """A data ID from ``key=value`` texts; a value of digits, with an optional minus, is an integer."""
-    values: dict[str, int | str] = {}
+    """A data ID from repeated options, each ``key=value`` or a data ID of several values."""
+    values: dict[str, DimensionValue] = {}
     for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise InvalidDataIdError(f"data ID entry {item!r} is not key=value", hint="write e.g. visit=3")
-        key, text = key.strip(), text.strip()
-        if _INTEGER.match(text):
-            try:
-                values[key] = int(text)
-            except ValueError:  # more digits than Python converts
+        for key, value in DataId.parse(item).root:
+            if key in values:
                 raise InvalidDataIdError(
-                    f"data ID value for {key!r} is an integer of {len(text)} digits; "
-                    "the graph stores integers of up to 64 bits (signed)"
-                ) from None
-        else:
-            values[key] = text
+                    f"data ID dimension {key!r} is given twice", hint="give each dimension once"
+                )
+            values[key] = value
     return DataId(values)
+
+
+def listed(keys: Sequence[str]) -> tuple[list[str], str]:
+    """Data IDs stored as canonical JSON, in the human form of a listing, and what it leaves out.
+
+    Instrument and skymap are shown only where they vary (`human_forms`); the second
+    value is the left-out context as a caption, ``instrument=DemoCam``, or ``""``.
+    """
+    forms, context = human_forms(DataId.from_key(k) for k in keys)
+    return forms, (f"data IDs of {context}" if len(context) else "")
+
+
+def as_object(key: str) -> dict[str, DimensionValue]:
+    """A data ID stored as canonical JSON, as the JSON object ``--json`` outputs give.
+
+    Read as plain JSON, not validated again: a lineage answer has one per node, and the
+    store wrote them.
+    """
+    values: dict[str, DimensionValue] = json.loads(key)
+    return values

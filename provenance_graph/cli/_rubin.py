@@ -2,7 +2,7 @@
 
 pipetask's option names map onto `provenance_graph.activators.plan_rubin_pipeline`:
 ``-i`` collections comma-separated or repeated (`split_collections`), ``-c
-LABEL:FIELD=VALUE`` as strings for pipe_base, and options of the other kind of
+LABEL:FIELD=VALUE`` as strings for pipe_base, and what does not fit the kind of
 pipeline refused by name (`check_options_fit`).
 """
 
@@ -14,6 +14,7 @@ import typer
 
 from provenance_graph.activators import PlannedRubinPipeline, plan_rubin_pipeline
 from provenance_graph.cli._hints import stored_plan_hint
+from provenance_graph.cli._options import refuse_output
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli.interop import print_imported_plan
 from provenance_graph.errors import PipelineError
@@ -28,36 +29,18 @@ def split_collections(values: list[str] | None) -> list[str]:
     return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
 
 
-def check_options_fit(
-    rubin: bool, pipeline_file: Path, repo: Path | None, butler: str | None, **rubin_only: object
-) -> None:
-    """Refuse options of the other kind of pipeline, naming the one to use instead."""
+def check_options_fit(rubin: bool, pipeline_file: Path, repository: str | None, output: str | None) -> None:
+    """Refuse what does not fit the kind of pipeline: no repository, or ``-o`` for one of ours."""
     if rubin:
-        if repo is not None:
-            raise PipelineError(
-                f"{pipeline_file} is a Rubin pipeline (tasks of lsst.pipe.base): --repo is for ours",
-                hint="give its Butler with -b/--butler REPO instead",
-            )
-        if butler is None:
+        if repository is None:
             raise PipelineError(
                 f"{pipeline_file} is a Rubin pipeline (tasks of lsst.pipe.base): no Butler given",
-                hint="give its Butler with -b/--butler REPO",
+                hint="give its Butler with -b/--butler-config REPO",
             )
         return
-    if butler is not None:
-        raise PipelineError(
-            f"{pipeline_file} is a provenance-graph pipeline: --butler is for Rubin pipelines",
-            hint="give its data repository with --repo PATH instead",
-        )
-    given = [name for name, value in rubin_only.items() if value]
-    if given:
-        raise PipelineError(
-            f"{', '.join(given)}: only for Rubin pipelines (tasks of lsst.pipe.base); "
-            f"{pipeline_file} is a provenance-graph pipeline",
-            hint="leave them out (--output-run names the run of our own pipelines)",
-        )
-    if repo is None:
-        raise typer.BadParameter("--repo is required to plan a pipeline")
+    refuse_output(output, pipeline_file)
+    if repository is None:
+        raise typer.BadParameter("-b/--repo REPO is required to plan a pipeline (its data repository)")
 
 
 def print_rubin_plan(planned: PlannedRubinPipeline) -> None:

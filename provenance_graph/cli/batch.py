@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.activators import JobActivator, ParslActivator, load_site
+from provenance_graph.cli._options import ConfigOpt, RepositoryOpt, processes_option, repository_arguments
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
 from provenance_graph.cli.running import (
     STATUS_ORDER,
+    ChangeConfigOpt,
     parse_config,
+    print_failures,
     print_report,
     run_activator,
+    settle_config,
+    show_config,
     stopping_cleanly,
 )
 from provenance_graph.clustering import JobGraph, load_clustering, write_dagman
@@ -39,6 +43,7 @@ from provenance_graph.store.clustering import (
     read_job_graph,
 )
 from provenance_graph.store.execution import last_options, status_counts
+from provenance_graph.store.plan_read import read_plan_header
 
 __all__ = [
     "blast_radius_command",
@@ -170,34 +175,19 @@ def export_dagman_command(
     )
 
 
-RepoOpt = Annotated[
-    Path | None, typer.Option(help="The data repository; default the one the plan was made from.")
-]
-ButlerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--butler",
-        "--butler-config",
-        "-b",
-        help="For a plan from a QuantumGraph: its Butler repository; default the one the plan records.",
-    ),
-]
-ConfigOpt = Annotated[
-    list[str] | None, typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat).")
-]
 SiteOpt = Annotated[
     Path | None,
     typer.Option("--site", help="Site config (YAML): Parsl provider and executor; default local."),
 ]
-WorkersOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parsl workers (per node).")]
+#: Worker processes per node (Parsl's max_workers_per_node), on this machine without --site.
+ProcessesOpt = Annotated[int, processes_option("batch jobs on each node")]
 
 
 def run_job_command(
     plan: Annotated[str, typer.Option("--plan", help="The plan's id.")],
     clustering: NameOpt,
     job: Annotated[str, typer.Option("--job", help="The batch job's name.")],
-    repo: RepoOpt = None,
-    butler: ButlerOpt = None,
+    repository: RepositoryOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run one batch job's quanta in order in this process, recording each attempt (a DAGMan node's command).
@@ -210,8 +200,7 @@ def run_job_command(
             plan,
             clustering=clustering,
             job=job,
-            repository=repo,
-            butler=butler,
+            **repository_arguments(read_plan_header(store, plan), repository),
             config=parse_config(config),
         )
         with stopping_cleanly(plan, f"provgraph run-job --plan {plan} --clustering {clustering} --job {job}"):
@@ -221,11 +210,7 @@ def run_job_command(
             f"batch job {job} of plan {plan!r}: {report.status} in {report.seconds:.1f} s ({ran}); "
             f"execution {report.execution_id}"
         )
-        for failure in report.failures:
-            first = failure.error.splitlines()[0] if failure.error else ""
-            console.print(
-                f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
-            )
+        print_failures(report.failures)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -265,12 +250,12 @@ def submit_command(
     engine: Annotated[Engine, typer.Option(help="The workflow engine.")] = Engine.parsl,
     site: SiteOpt = None,
     retries: Annotated[int, typer.Option(min=0, help="Run a failed batch job again this many times.")] = 0,
-    jobs: WorkersOpt = 1,
+    processes: ProcessesOpt = 1,
     name: Annotated[str | None, typer.Option(help="Store the rules under this name.")] = None,
     replace: Annotated[bool, typer.Option(help="Replace a stored clustering of that name.")] = False,
-    repo: RepoOpt = None,
-    butler: ButlerOpt = None,
+    repository: RepositoryOpt = None,
     config: ConfigOpt = None,
+    change_config: ChangeConfigOpt = False,
 ) -> None:
     """Run a stored plan's batch jobs on a workflow engine: clustering, blast radius, then the run.
 
@@ -278,8 +263,9 @@ def submit_command(
     worker; every attempt is recorded as 'provgraph run' records it. Exit 1 if a job failed.
     """
     the_site = load_site(site)
-    overrides = parse_config(config)
     with open_store(say=err_console.print) as store:
+        header = read_plan_header(store, plan_id)
+        overrides = settle_config(store, header, config, change_config)
         if Path(clustering).is_file():
             job_graph, write = cluster_plan(
                 store, plan_id, load_clustering(clustering), name=name, replace=replace
@@ -291,15 +277,15 @@ def submit_command(
         else:
             job_graph = read_job_graph(store, plan_id, clustering)
         _print_blast_radii(job_graph)
+        show_config(header, overrides)
         activator = ParslActivator(
             store,
             plan_id,
             clustering=job_graph.name,
             site=the_site,
-            jobs=jobs,
+            jobs=processes,
             retries=retries,
-            repository=repo,
-            butler=butler,
+            **repository_arguments(header, repository),
             config=overrides,
         )
         console.print(f"Submitting {len(job_graph)} batch jobs to {engine.value} ({the_site.source}).")
@@ -316,29 +302,34 @@ def restart_command(
         int | None,
         typer.Option(min=0, help="Run a failed batch job again this many times; default the last submit's."),
     ] = None,
-    jobs: WorkersOpt = 1,
-    repo: RepoOpt = None,
-    butler: ButlerOpt = None,
+    processes: ProcessesOpt = 1,
+    repository: RepositoryOpt = None,
     config: ConfigOpt = None,
+    change_config: ChangeConfigOpt = False,
 ) -> None:
     """Resume a submitted plan: repair dead executions, run every batch job not done.
 
-    What succeeded stays done; failed and blocked jobs run again.
+    What succeeded stays done; failed and blocked jobs run again, with the -c overrides of the
+    last run unless --change-config.
     """
-    overrides = parse_config(config)
     with open_store(say=err_console.print) as store:
+        header = read_plan_header(store, plan_id)
+        overrides = settle_config(store, header, config, change_config)
+        located = repository_arguments(header, repository)
         last = last_options(store, plan_id, ParslActivator.name) or {}
         name = clustering or last.get("clustering") or _only_clustering(store, plan_id)
         site_file = site or (Path(last["site"]) if Path(str(last.get("site", ""))).is_file() else None)
+        if not located and last.get("butler"):
+            located = {"butler": str(last["butler"])}
+        show_config(header, overrides)
         activator = ParslActivator(
             store,
             plan_id,
             clustering=str(name),
             site=load_site(site_file),
-            jobs=jobs,
+            jobs=processes,
             retries=int(last.get("retries", 0)) if retries is None else retries,
-            repository=repo,
-            butler=butler or last.get("butler"),
+            **located,
             config=overrides,
         )
         console.print(f"Restarting plan {plan_id!r} with clustering {name!r}.")

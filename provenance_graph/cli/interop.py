@@ -17,7 +17,7 @@ from rich.table import Table
 from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.interop import load_provenance_graph, load_quantum_graph
-from provenance_graph.model import PlanGraph
+from provenance_graph.model import PlanGraph, human_forms
 
 __all__ = ["import_provenance_command", "import_qgraph_command", "print_imported_plan"]
 
@@ -53,8 +53,10 @@ def import_qgraph_command(
     butler: Annotated[
         Path | None,
         typer.Option(
-            "--butler",
+            "--butler-config",
             "-b",
+            "--butler",
+            "--repo",
             metavar="REPO",
             help="The Butler repository the graph belongs to (its root or butler.yaml, as pipetask's "
             "-b/--butler-config); default the one the graph records, if it opens here.",
@@ -116,12 +118,12 @@ def import_provenance_command(
         table.add_row(task, *(str(counts.get(s, "")) for s in columns))
     console.print(table)
     failed = [q for q in run.quanta if q.status.value == "failed"]
-    for quantum in failed[:5]:
+    forms, _ = human_forms(q.data_id for q in failed[:5])
+    for quantum, form in zip(failed[:5], forms, strict=True):
         last = quantum.attempts[-1] if quantum.attempts else None
         why = "no exception recorded"
         if last is not None and last.exception_type:
             why = f"{last.exception_type}: {last.exception_message or ''}".splitlines()[0]
-        where = escape(quantum.data_id.key())
-        console.print(f"[red]failed[/] {quantum.task_label} {where}: {escape(why)}", highlight=False)
+        console.print(f"[red]failed[/] {quantum.task_label} {escape(form)}: {escape(why)}", highlight=False)
     if len(failed) > 5:
         console.print(f"... and {len(failed) - 5} more failures")

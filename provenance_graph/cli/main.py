@@ -24,9 +24,11 @@ from provenance_graph.cli import (
     server,
     viz,
 )
+from provenance_graph.cli._options import processes_option
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
+from provenance_graph.model import DataId
 
 if TYPE_CHECKING:
     from provenance_graph.activators import Progress
@@ -39,7 +41,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # as pipetask; subcommands inherit it
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"provenance-graph {__version__}")
+        raise typer.Exit
 
 
 @app.callback()
@@ -66,6 +75,10 @@ def _logging_options(
             help="Append log lines (time, level, logger, message) to this file instead of stderr.",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     # For the command's duration: undone when it ends, so an in-process caller (a test) keeps its own.
     if ctx.resilient_parsing:
@@ -98,7 +111,7 @@ def demo(
     visits: Annotated[int, typer.Option(min=1, help="Visits in the demo repository.")] = 4,
     detectors: Annotated[int, typer.Option(min=1, help="Detectors per visit.")] = 8,
     repo: Annotated[Path | None, typer.Option(help="Where to make the demo repository.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Quanta to run at once.")] = 2,
+    jobs: Annotated[int, processes_option("quanta")] = 2,
 ) -> None:
     """Make a demo repository, plan and run the demo pipeline, and show where one coadd came from."""
     from provenance_graph.demo import run_demo
@@ -132,7 +145,7 @@ def demo(
     ran = ", ".join(f"{n} {what}" for what, n in report.ran.items() if n) or "nothing to do"
     console.print(f"Run: {report.status} in {report.seconds:.1f} s ({ran}); execution {report.execution_id}")
     if result.coadd is not None and result.lineage is not None:
-        console.print(f"Provenance of deepCoadd {result.coadd['data_id']}:")
+        console.print(f"Provenance of deepCoadd ({DataId.from_key(str(result.coadd['data_id']))}):")
         console.print(f"  file:     {result.coadd['uri']}")
         console.print(f"  checksum: {result.coadd['checksum']}")
         made_by = result.lineage.tasks()

@@ -1,9 +1,9 @@
 """``provgraph plan``: pre-flight a pipeline over a repository, store the plan, print its summary.
 
 Our own pipelines are pre-flighted by `provenance_graph.preflight` over a repository
-(``--repo``); a Rubin pipeline (`is_rubin_pipeline`) by pipe_base over a Butler
-(``-b/--butler``), with pipetask's option names (`provenance_graph.cli._rubin`, shared with
-``provgraph run``).
+(``-b/--repo``); a Rubin pipeline (`is_rubin_pipeline`) by pipe_base over a Butler
+(``-b/--butler-config``), with pipetask's option names (`provenance_graph.cli._options`,
+`provenance_graph.cli._rubin`, shared with ``provgraph run``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,21 @@ from rich.table import Table
 
 from provenance_graph.activators import plan_pipeline
 from provenance_graph.cli._hints import stored_plan_hint
+from provenance_graph.cli._options import (
+    ConfigOpt,
+    DataQueryOpt,
+    InputOpt,
+    OutputOpt,
+    OutputRunOpt,
+    PipelineArg,
+    PipelineOpt,
+    RepositoryOpt,
+    SaveOpt,
+)
+from provenance_graph.cli._options import pipeline_file as pipeline_file_given
 from provenance_graph.cli._output import console, err_console
-from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan
-from provenance_graph.cli.running import parse_config
+from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan, split_collections
+from provenance_graph.cli.running import config_metadata, parse_config
 from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
 from provenance_graph.model import NoteKind, PlanGraph
 from provenance_graph.pipeline import Pipeline
@@ -63,60 +75,18 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
 
 
 def plan_command(
-    pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE", help="The pipeline YAML file.")],
-    repo: Annotated[Path | None, typer.Option(help="The data repository (our own pipelines).")] = None,
-    butler: Annotated[
-        str | None,
-        typer.Option(
-            "--butler",
-            "--butler-config",
-            "-b",
-            help="The Butler repository (Rubin pipelines), as for pipetask.",
-        ),
-    ] = None,
-    where: Annotated[
-        str,
-        typer.Option(
-            "--where",
-            "--data-query",
-            "-d",
-            help="Data query, e.g. \"instrument='HSC' AND visit IN (1..10)\".",
-        ),
-    ] = "",
-    output_run: Annotated[
-        str | None,
-        typer.Option(
-            help="Run to write outputs to; default u/<user>/<timestamp> (Rubin: OUTPUT/<timestamp>)."
-        ),
-    ] = None,
-    input_run: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Run to read inputs from (repeat; first wins). "
-            "Rubin: input collections, comma-separated or repeated.",
-        ),
-    ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="Rubin: the output CHAINED collection, as for pipetask."),
-    ] = None,
-    config: Annotated[
-        list[str] | None,
-        typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat)."),
-    ] = None,
-    save_qgraph: Annotated[
-        Path | None,
-        typer.Option(
-            help="Rubin: where to keep the QuantumGraph file the plan runs from; default "
-            "<data dir>/qgraphs/<output run>.qg ($PROVGRAPH_QGRAPH_DIR)."
-        ),
-    ] = None,
+    pipeline_argument: PipelineArg = None,
+    pipeline_option: PipelineOpt = None,
+    repository: RepositoryOpt = None,
+    where: DataQueryOpt = "",
+    output_run: OutputRunOpt = None,
+    input_run: InputOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    save: SaveOpt = None,
     plan_id: Annotated[
         str | None, typer.Option(help="The plan's id; default a fresh one (Rubin: the output run).")
     ] = None,
-    save: Annotated[Path | None, typer.Option(help="Also write the plan to this file (gzip JSON).")] = None,
     store: Annotated[bool, typer.Option(help="Store the plan in Neo4j.")] = True,
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
     allow_empty: Annotated[
@@ -126,55 +96,52 @@ def plan_command(
         ),
     ] = False,
 ) -> None:
-    """Pre-flight PIPELINE over a repository: store the plan and print its id and per-task summary.
+    """Pre-flight PIPELINE over a repository (-b): store the plan and print its id and per-task summary.
 
     A Rubin pipeline (tasks of lsst.pipe.base) is pre-flighted by pipe_base's own
     QuantumGraph builder against a Butler (-b, -i, -o, -d, -c as for pipetask qgraph); the
-    QuantumGraph file is kept (--save-qgraph) and stored as the plan.
+    QuantumGraph file is kept (-q/--save-qgraph) and stored as the plan.
     """
+    pipeline_file = pipeline_file_given(pipeline_argument, pipeline_option)
+    if pipeline_file is None:
+        raise typer.BadParameter("give the pipeline: PIPELINE or -p/--pipeline FILE")
     rubin = is_rubin_pipeline(pipeline_file)
-    check_options_fit(
-        rubin, pipeline_file, repo, butler, **{"-o/--output": output, "--save-qgraph": save_qgraph}
-    )
+    check_options_fit(rubin, pipeline_file, repository, output)
+    assert repository is not None
     if rubin:
-        assert butler is not None
-        if save is not None:
-            raise typer.BadParameter(
-                "--save: the plan of a Rubin pipeline is its QuantumGraph (--save-qgraph)"
-            )
         with contextlib.ExitStack() as stack:
             graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
             planned = plan_rubin(
                 pipeline_file,
-                butler,
+                repository,
                 where,
                 input_run,
                 output,
                 output_run,
                 config,
-                save_qgraph,
+                save,
                 plan_id,
                 replace,
                 graph_store,
             )
         print_rubin_plan(planned)
         return
-    assert repo is not None
     pipeline = Pipeline.from_file(pipeline_file).with_config(parse_config(config))
     with contextlib.ExitStack() as stack:
         graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
         with stored_plan_hint(plan_id_option=True):
             planned_own = plan_pipeline(
                 pipeline,
-                repo,
+                Path(repository),
                 where,
                 output_run=output_run,
-                input_runs=input_run,
+                input_runs=split_collections(input_run) or None,
                 plan_id=plan_id,
                 save=save,
                 store=graph_store,
                 replace=replace,
                 allow_empty=allow_empty,
+                metadata=config_metadata(config),
             )
     graph = planned_own.graph
     if graph.plan.metadata.get("empty_because"):

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._output import console, err_console, print_json
+from provenance_graph.model import human_forms
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.store import (
     PlanSummary,
@@ -124,8 +125,9 @@ def notes(
     console.print(table)
     for n in found:
         console.print(n.message, markup=False)
-        for data_id in n.data_ids[:_SHOWN]:
-            console.print(f"  {data_id}", markup=False)
+        forms, _ = human_forms(n.data_ids[:_SHOWN])  # the message names one data ID in full
+        for form in forms:
+            console.print(f"  {form}", markup=False)
         if len(n.data_ids) > _SHOWN:
             console.print(f"  ... and {len(n.data_ids) - _SHOWN} more (--json lists them all)")
 

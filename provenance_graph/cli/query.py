@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._data_ids import data_id_from_pairs
+from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.errors import InvalidDataIdError, NotInGraphError, ProvenanceGraphError, QuestionError
+from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
@@ -52,7 +52,15 @@ DatasetArg = Annotated[
 TypeOpt = Annotated[str | None, typer.Option("--type", help="The dataset type, with --data-id.")]
 DataIdOpt = Annotated[
     str | None,
-    typer.Option(help="The data ID: JSON, or key=value,... e.g. 'skymap=demo,tract=0,patch=5,band=g'."),
+    typer.Option(help="The data ID, e.g. 'skymap=demo tract=0 patch=5 band=g' (or with commas, or JSON)."),
+]
+DataIdArgs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="DATA_ID",
+        help="Dimension values, any subset of a data ID: visit=2 detector=1 (or with commas, or JSON).",
+        show_default=False,
+    ),
 ]
 RunOpt = Annotated[str | None, typer.Option(help="The run, when the data ID is in several.")]
 QuantumOpt = Annotated[str | None, typer.Option("--quantum", help="Start from a quantum (its id) instead.")]
@@ -70,17 +78,8 @@ CypherOpt = Annotated[
 
 
 def parse_data_id(text: str) -> str:
-    """A data ID from JSON or ``key=value,...``, as canonical JSON."""
-    text = text.strip()
-    try:
-        if text.startswith("{"):
-            return DataId(json.loads(text)).key()
-        return data_id_from_pairs(filter(None, (p.strip() for p in text.split(",")))).key()
-    except (ValueError, RecursionError, InvalidDataIdError) as err:  # JSONDecodeError is a ValueError
-        raise QuestionError(
-            f"cannot read data ID {text!r}: {err}",
-            hint='write it as JSON (\'{"visit": 1, "detector": 2}\') or as visit=1,detector=2',
-        ) from None
+    """A data ID as typed (``visit=2 detector=1``, ``visit=2,detector=1`` or JSON), as canonical JSON."""
+    return DataId.parse(text).key()
 
 
 def resolve_dataset(
@@ -93,17 +92,17 @@ def resolve_dataset(
         return None
     if dataset_type is None or data_id is None:
         raise QuestionError("--type and --data-id go together", hint="give both, or a dataset id")
-    key = parse_data_id(data_id)
-    found = find_datasets(store, dataset_type, key, run)
+    values = DataId.parse(data_id)
+    found = find_datasets(store, dataset_type, values.key(), run)
     if not found:
         raise NotInGraphError(
-            f"no {dataset_type} dataset with data ID {key}" + (f" in run {run!r}" if run else ""),
+            f"no {dataset_type} dataset with data ID {values}" + (f" in run {run!r}" if run else ""),
             hint="check the dataset type and every dimension of its data ID",
         )
     if len(found) > 1:
         runs = ", ".join(repr(f["run"]) for f in found)
         raise QuestionError(
-            f"{dataset_type} {key} is in {len(found)} runs ({runs})", hint="choose one with --run"
+            f"{dataset_type} ({values}) is in {len(found)} runs ({runs})", hint="choose one with --run"
         )
     return str(found[0]["id"])
 
@@ -193,8 +192,8 @@ def _lineage_command(
         {
             "direction": result.direction,
             "start": list(result.start),
-            "quanta": [vars(q) for q in result.quanta.values()],  # flat dataclasses
-            "datasets": [vars(d) for d in result.datasets.values()],
+            "quanta": [{**vars(q), "data_id": as_object(q.data_id)} for q in result.quanta.values()],
+            "datasets": [{**vars(d), "data_id": as_object(d.data_id)} for d in result.datasets.values()],
         }
     )
 
@@ -247,12 +246,25 @@ def deps_command(
         up, down = dependencies(store, quantum_id)
         found = {"parents": up, "children": down}
     if as_json:
-        print_json({k: [dataclasses.asdict(q) for q in v] for k, v in found.items()})
+        print_json(
+            {
+                k: [{**dataclasses.asdict(q), "data_id": as_object(q.data_id)} for q in v]
+                for k, v in found.items()
+            }
+        )
         return
     for kind, quanta in found.items():
-        table = Table("task", "data ID", "status", "quantum id", title=f"{kind} ({len(quanta)})")
-        for q in quanta:
-            table.add_row(q.task, q.data_id, q.status, q.id)
+        forms, context = listed([q.data_id for q in quanta])
+        table = Table(
+            "task",
+            "data ID",
+            "status",
+            "quantum id",
+            title=f"{kind} ({len(quanta)})",
+            caption=context or None,
+        )
+        for q, form in zip(quanta, forms, strict=True):
+            table.add_row(q.task, form, q.status, q.id)
         console.print(table)
 
 
@@ -290,46 +302,50 @@ TaskFilterOpt = Annotated[
     list[str] | None, typer.Option("--task", help="Only quanta of this task label (repeat).")
 ]
 WhereOpt = Annotated[
-    list[str] | None,
-    typer.Option("--where", help="Only quanta with these dimension values, e.g. 'visit=1,2' (repeat)."),
+    str,
+    typer.Option(
+        "--data-query",
+        "-d",
+        "--where",
+        help="Only quanta whose data ID the data query admits, as pipetask's -d, e.g. "
+        '"visit IN (1..2) AND detector != 0" (a quantum without a dimension it names is kept).',
+    ),
 ]
 
 
-def parse_where(items: list[str] | None) -> dict[str, list[DimensionValue]]:
-    """``dim=v1,v2`` options as ``{dim: [v1, v2]}`` (integers where they look like integers)."""
-    where: dict[str, list[DimensionValue]] = {}
-    for item in items or []:
-        dim, sep, values = item.partition("=")
-        if not sep or not dim.strip() or not values.strip():
-            raise QuestionError(
-                f"--where {item!r} is not DIMENSION=VALUE[,VALUE...]", hint="e.g. --where visit=1,2"
-            )
-        where.setdefault(dim.strip(), []).extend(
-            int(v) if v.strip().lstrip("-").isdigit() else v.strip() for v in values.split(",") if v.strip()
-        )
-    return where
+def data_query_filter(text: str) -> Callable[[Mapping[str, DimensionValue]], bool] | None:
+    """A data query (the language of ``plan -d``) as a test of quanta data IDs; None if empty.
+
+    A quantum passes unless the query is false for it, as in pre-flight (`Expression.admits`).
+    """
+    expression = parse_expression(text)
+    return expression.admits if expression else None
 
 
 @app.command("subgraph")
 def subgraph_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
-    where: WhereOpt = None,
+    where: WhereOpt = "",
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
-    """Quanta of a plan by task and data-ID values, with the external inputs they need."""
+    """Quanta of a plan by task and data query, with the external inputs they need."""
+    admits = data_query_filter(where)
     with open_store() as store:
         if cypher:
-            values = parse_where(where) or {}
-            params = {"plan_id": plan_id, "tasks": task, "where": values, "chunk": 2000}
+            params: dict[str, Any] = {"plan_id": plan_id, "tasks": task, "where": {}, "chunk": 2000}
             _print_cypher(store, "subgraph", params)
+            if admits is not None:
+                console.print(
+                    f"// then keep the quanta whose data_id the data query admits: {where}", markup=False
+                )
             console.print(
                 "// the datasets: datasets_in_chunks (cypher/plan_read.cypher), $ids: the ids above",
                 markup=False,
             )
             return
-        part = subgraph(store, plan_id, tasks=task, where=parse_where(where) or None)
+        part = subgraph(store, plan_id, tasks=task, where=admits)
     if as_json:
         print_json(
             {
@@ -366,16 +382,46 @@ def diff_command(
             return
         diff = plan_diff(store, old, new)
     if as_json:
-        print_json(dataclasses.asdict(diff))
+        print_json(
+            {
+                "old": diff.old,
+                "new": diff.new,
+                "added": [{"task": t, "data_id": as_object(d)} for t, d in diff.added],
+                "removed": [{"task": t, "data_id": as_object(d)} for t, d in diff.removed],
+                "changed": [
+                    {
+                        "task": t,
+                        "data_id": as_object(d),
+                        "only_old": [_diff_dataset(x) for x in gone],
+                        "only_new": [_diff_dataset(x) for x in came],
+                    }
+                    for t, d, gone, came in diff.changed
+                ],
+            }
+        )
         return
     console.print(
         f"{old} -> {new}: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
     )
     for label, rows in (("+", diff.added), ("-", diff.removed)):
         for task, data_id in rows[:20]:
-            console.print(f"{label} {task} {data_id}", markup=False)
+            console.print(f"{label} {task} {DataId.from_key(data_id)}", markup=False)
     for task, data_id, gone, came in diff.changed[:20]:
-        console.print(f"~ {task} {data_id}: -{gone} +{came}", markup=False)
+        old_side = ", ".join(_diff_text(x) for x in gone)
+        new_side = ", ".join(_diff_text(x) for x in came)
+        console.print(f"~ {task} {DataId.from_key(data_id)}: -[{old_side}] +[{new_side}]", markup=False)
+
+
+def _diff_dataset(signature: str) -> dict[str, Any]:
+    """A plan diff's ``"in: calexp {...}"``: the connection side, the dataset type, the data ID."""
+    side, _, rest = signature.partition(": ")
+    dataset_type, _, key = rest.partition(" ")
+    return {"side": side, "dataset_type": dataset_type, "data_id": as_object(key)}
+
+
+def _diff_text(signature: str) -> str:
+    found = _diff_dataset(signature)
+    return f"{found['side']}: {found['dataset_type']} ({DataId(found['data_id'])})"
 
 
 @app.command("missing")
@@ -401,24 +447,30 @@ def missing_command(
 
 @app.command("history")
 def history_command(
-    data_id: Annotated[str, typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON.")],
+    data_id: DataIdArgs,
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
-    values = json.loads(parse_data_id(data_id))
+    values = data_id_from_pairs(data_id).to_dict()
     with open_store() as store:
         if cypher:
             _print_cypher(store, "history", {"values": values})
             return
         rows = data_id_history(store, values)
     if as_json:
-        print_json([{k: str(v) if k == "created" else v for k, v in r.items()} for r in rows])
+        print_json(
+            [
+                {k: str(v) if k == "created" else as_object(v) if k == "data_id" else v for k, v in r.items()}
+                for r in rows
+            ]
+        )
         return
-    table = Table("plan", "run", "task", "data ID", "status", "attempts")
-    for r in rows:
+    forms, context = listed([r["data_id"] for r in rows])
+    table = Table("plan", "run", "task", "data ID", "status", "attempts", caption=context or None)
+    for r, form in zip(rows, forms, strict=True):
         tries = ", ".join(f"#{a['number']} {a['status']}" for a in r["attempts"] if a["number"] is not None)
-        table.add_row(r["plan_id"], r["run"], r["task"], r["data_id"], r["status"], tries)
+        table.add_row(r["plan_id"], r["run"], r["task"], form, r["status"], tries)
     console.print(table)
 
 
@@ -520,10 +572,7 @@ def _excluded_by(constraints: str, values: DataId) -> bool | None:
 
 @app.command("why")
 def why_command(
-    data_id: Annotated[
-        str,
-        typer.Argument(help="Dimension values, e.g. 'visit=2,detector=1' or JSON; any subset of a data ID."),
-    ],
+    data_id: DataIdArgs,
     task: TaskFilterOpt = None,
     plan_id: Annotated[
         str | None, typer.Option("--plan", help="The plan's id; default the newest stored plan.")
@@ -532,7 +581,7 @@ def why_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
-    values = DataId.from_key(parse_data_id(data_id))
+    values = data_id_from_pairs(data_id)
     with open_store() as store:
         if plan_id is None:
             stored = list_plans(store)
@@ -587,7 +636,7 @@ def why_command(
 def prov_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
-    where: WhereOpt = None,
+    where: WhereOpt = "",
     fmt: Annotated[str, typer.Option("--format", help="json (PROV-JSON) or provn (PROV-N).")] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
@@ -595,10 +644,9 @@ def prov_command(
     if fmt not in ("json", "provn"):
         raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
     kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"
+    admits = data_query_filter(where)
     with open_store() as store:
-        text = serialize_prov(
-            prov_document(store, plan_id, tasks=task, where=parse_where(where) or None), kind
-        )
+        text = serialize_prov(prov_document(store, plan_id, tasks=task, where=admits), kind)
     if output is None:
         console.print(text, markup=False)
     else:

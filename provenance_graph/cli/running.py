@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import json
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,24 +17,44 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from provenance_graph.activators import Activator, LocalActivator, Progress, RunReport, plan_pipeline
+from provenance_graph.activators import Activator, Failure, LocalActivator, Progress, RunReport, plan_pipeline
+from provenance_graph.cli._data_ids import listed
 from provenance_graph.cli._hints import stored_plan_hint
+from provenance_graph.cli._options import (
+    ConfigOpt,
+    DataQueryOpt,
+    InputOpt,
+    OutputOpt,
+    OutputRunOpt,
+    PipelineArg,
+    PipelineOpt,
+    RepositoryOpt,
+    SaveOpt,
+    is_from_quantum_graph,
+    processes_option,
+    repository_arguments,
+)
+from provenance_graph.cli._options import pipeline_file as pipeline_file_given
 from provenance_graph.cli._output import console, err_console
-from provenance_graph.cli._rubin import check_options_fit, plan_rubin
-from provenance_graph.errors import DatabaseError, PipelineError
+from provenance_graph.cli._rubin import check_options_fit, plan_rubin, split_collections
+from provenance_graph.errors import DatabaseError, ExecutionError, PipelineError
 from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
-from provenance_graph.model import PlanGraph
+from provenance_graph.model import MetadataValue, Plan, PlanGraph
 from provenance_graph.pipeline import Pipeline, YamlLoader
 from provenance_graph.planfile import load_plan, save_plan
 from provenance_graph.store import GraphStore, open_store, write_plan
-from provenance_graph.store.execution import status_counts
+from provenance_graph.store.execution import last_options, status_counts
+from provenance_graph.store.plan_read import read_plan_header
 
 __all__ = [
+    "config_metadata",
     "parse_config",
     "print_report",
     "progress_bar",
     "run_activator",
     "run_command",
+    "settle_config",
+    "show_config",
     "stopping_cleanly",
 ]
 
@@ -68,6 +90,67 @@ def parse_config(items: list[str] | None) -> dict[str, dict[str, Any]]:
             raise PipelineError(f"config override {item!r}: the value is not YAML: {err}") from err
         overrides.setdefault(label.strip(), {})[field.strip()] = value
     return overrides
+
+
+#: The plan metadata key recording the ``-c`` overrides a plan was made with (JSON list of texts).
+CONFIG_METADATA = "config_overrides"
+
+
+def config_metadata(items: list[str] | None) -> dict[str, MetadataValue]:
+    """The plan metadata recording the ``-c`` items a plan is made with: shown when it is rerun."""
+    return {CONFIG_METADATA: json.dumps(list(items))} if items else {}
+
+
+def override_texts(overrides: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """``{label: {field: value}}`` as ``-c`` texts, ``LABEL:FIELD=VALUE`` (the value as JSON: YAML too)."""
+    return [
+        f"{label}:{field}={json.dumps(value, default=str)}"
+        for label, fields in overrides.items()
+        for field, value in fields.items()
+    ]
+
+
+def settle_config(
+    store: GraphStore, plan: Plan, given: list[str] | None, change: bool
+) -> dict[str, dict[str, Any]]:
+    """The run-time ``-c`` overrides of a rerun: those of the plan's last run, unless changed explicitly.
+
+    A plan's first run takes ``-c`` as given. Later runs keep the overrides of the last one
+    (recorded with its execution); other ``-c`` values are refused without ``--change-config``,
+    which runs with exactly the ones given (none, without ``-c``).
+    """
+    wanted = parse_config(given)
+    if is_from_quantum_graph(plan):
+        return wanted  # its configs are the QuantumGraph's: the Activator refuses any -c
+    last = last_options(store, plan.id)
+    if last is None or change:
+        return wanted
+    before = last.get("config") or {}
+    if not given:
+        return {str(k): dict(v) for k, v in before.items()}
+    if wanted != before:
+        old = " ".join(f"-c {shlex.quote(t)}" for t in override_texts(before)) or "no -c overrides"
+        raise ExecutionError(
+            f"plan {plan.id!r} last ran with {old}; the -c given would change them",
+            hint="add --change-config to rerun with the -c given (and only those); leave out -c to "
+            "rerun as before",
+        )
+    return wanted
+
+
+def show_config(plan: Plan, overrides: Mapping[str, Mapping[str, Any]]) -> None:
+    """Say which config overrides a run runs with: the plan's own (made with -c), and this run's."""
+    made = plan.metadata.get(CONFIG_METADATA)
+    if isinstance(made, str) and made:
+        texts = " ".join(f"-c {shlex.quote(t)}" for t in json.loads(made))
+        err_console.print(f"config: plan {plan.id!r} was made with {texts}", markup=False, highlight=False)
+    if overrides:
+        texts = " ".join(f"-c {shlex.quote(t)}" for t in override_texts(overrides))
+        err_console.print(
+            f"config: this run overrides {texts} (kept for reruns; --change-config changes them)",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _counts_text(progress: Progress) -> str:
@@ -118,16 +201,20 @@ def print_report(report: RunReport, store: GraphStore, resume: str | None = None
     for task, counts in per_task.items():
         table.add_row(task, *(str(counts.get(s, "")) for s in columns))
     console.print(table)
-    for failure in report.failures[:5]:
-        first = failure.error.splitlines()[0] if failure.error else ""
-        console.print(
-            f"[red]failed[/] {failure.task} {escape(failure.data_id)}: {escape(first)}", highlight=False
-        )
+    print_failures(report.failures[:5])
     if len(report.failures) > 5:
         console.print(f"... and {len(report.failures) - 5} more failures")
     if not report.ok:
         resume = resume or f"provgraph run --plan {report.plan_id}"
         console.print(f"Rerun with '{resume}' to retry failed and blocked quanta.")
+
+
+def print_failures(failures: Sequence[Failure]) -> None:
+    """One line per failed quantum: its task, its data ID as a listing shows it, its error's first line."""
+    forms, _ = listed([f.data_id for f in failures])
+    for failure, form in zip(failures, forms, strict=True):
+        first = failure.error.splitlines()[0] if failure.error else ""
+        console.print(f"[red]failed[/] {failure.task} {escape(form)}: {escape(first)}", highlight=False)
 
 
 @contextlib.contextmanager
@@ -160,10 +247,10 @@ def _plan_and_store(
     output_run: str | None,
     input_runs: list[str] | None,
     plan_id: str | None,
-    config: dict[str, dict[str, Any]],
+    config: list[str] | None,
     replace: bool,
 ) -> PlanGraph:
-    pipeline = Pipeline.from_file(pipeline_file).with_config(config)
+    pipeline = Pipeline.from_file(pipeline_file).with_config(parse_config(config))
     with stored_plan_hint(plan_id_option=True):
         planned = plan_pipeline(
             pipeline,
@@ -174,6 +261,7 @@ def _plan_and_store(
             plan_id=plan_id,
             store=store,
             replace=replace,
+            metadata=config_metadata(config),
         )
     graph, result = planned.graph, planned.stored
     assert result is not None
@@ -185,70 +273,38 @@ def _plan_and_store(
     return graph
 
 
+ProcessesOpt = Annotated[int, processes_option("quanta on this machine")]
+ChangeConfigOpt = Annotated[
+    bool,
+    typer.Option(
+        "--change-config",
+        help="Rerun with the -c overrides given (none without -c) instead of those of the plan's last run.",
+    ),
+]
+
+
 def run_command(
-    pipeline_file: Annotated[
-        Path | None,
-        typer.Argument(metavar="[PIPELINE]", help="The pipeline YAML file to plan and run (or use --plan)."),
-    ] = None,
+    pipeline_argument: PipelineArg = None,
     plan: Annotated[
         str | None, typer.Option(help="Run a stored plan (its id) or a saved plan file, instead of planning.")
     ] = None,
-    repo: Annotated[
-        Path | None, typer.Option(help="The data repository; with --plan, default the plan's own.")
-    ] = None,
-    butler: Annotated[
-        str | None,
-        typer.Option(
-            "--butler",
-            "--butler-config",
-            "-b",
-            help="The Butler repository, for a Rubin pipeline or a plan imported from a QuantumGraph.",
-        ),
-    ] = None,
+    pipeline_option: PipelineOpt = None,
+    repository: RepositoryOpt = None,
     memory_per_quantum: Annotated[
         str | None,
         typer.Option(help="Rubin: memory each quantum may use, e.g. 4GB (as pipetask's option)."),
     ] = None,
-    where: Annotated[
-        str, typer.Option("--where", "--data-query", "-d", help="Data query, when planning.")
-    ] = "",
-    output_run: Annotated[
-        str | None,
-        typer.Option(
-            help="Run to write outputs to; default u/<user>/<timestamp> (Rubin: OUTPUT/<timestamp>)."
-        ),
-    ] = None,
-    input_run: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="Run to read inputs from (repeat; first wins). "
-            "Rubin: input collections, comma-separated or repeated.",
-        ),
-    ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="Rubin: the output CHAINED collection, as for pipetask."),
-    ] = None,
-    save_qgraph: Annotated[
-        Path | None,
-        typer.Option(
-            help="Rubin: where to keep the QuantumGraph file the plan runs from; default "
-            "<data dir>/qgraphs/<output run>.qg ($PROVGRAPH_QGRAPH_DIR)."
-        ),
-    ] = None,
+    where: DataQueryOpt = "",
+    output_run: OutputRunOpt = None,
+    input_run: InputOpt = None,
+    output: OutputOpt = None,
+    save: SaveOpt = None,
     plan_id: Annotated[
         str | None, typer.Option(help="The new plan's id; default a fresh one (Rubin: the output run).")
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Quanta to run at once.")] = 1,
-    save_plan_to: Annotated[
-        Path | None, typer.Option("--save-plan", help="Also keep the plan in this file (gzip JSON).")
-    ] = None,
-    config: Annotated[
-        list[str] | None,
-        typer.Option("--config", "-c", help="Config override LABEL:FIELD=VALUE (repeat)."),
-    ] = None,
+    processes: ProcessesOpt = 1,
+    config: ConfigOpt = None,
+    change_config: ChangeConfigOpt = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop starting quanta after the first failure.")] = False,
     skip_existing: Annotated[bool, typer.Option(help="Skip quanta whose outputs all exist already.")] = True,
     replace: Annotated[
@@ -261,68 +317,85 @@ def run_command(
     """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left.
 
     A Rubin pipeline (tasks of lsst.pipe.base) is planned as by 'provgraph plan' (pipe_base's
-    QuantumGraph builder against -b/--butler) and then run as 'provgraph run --plan ID --butler'.
+    QuantumGraph builder against -b/--butler-config) and then run as 'provgraph run --plan ID -b'.
+    A rerun of a plan uses the -c overrides of its last run, printed first; --change-config
+    changes them.
     """
+    pipeline_file = pipeline_file_given(pipeline_argument, pipeline_option)
     if (pipeline_file is None) == (plan is None):
-        raise typer.BadParameter("give either a PIPELINE file to plan and run, or --plan ID_OR_FILE")
+        raise typer.BadParameter("give either a PIPELINE file (or -p) to plan and run, or --plan ID_OR_FILE")
+    planning_only = {"-o/--output": output, "-d/--data-query": where, "-i/--input": input_run,
+                     "--output-run": output_run, "--plan-id": plan_id}  # fmt: skip
+    if plan is not None and (given := [name for name, value in planning_only.items() if value]):
+        raise typer.BadParameter(
+            f"{', '.join(given)}: for planning a PIPELINE; --plan {plan} runs a plan made already"
+        )
     rubin = pipeline_file is not None and is_rubin_pipeline(pipeline_file)
     if pipeline_file is not None:
-        check_options_fit(
-            rubin, pipeline_file, repo, butler, **{"-o/--output": output, "--save-qgraph": save_qgraph}
-        )
-    if rubin and save_plan_to is not None:
-        raise typer.BadParameter(
-            "--save-plan: the plan of a Rubin pipeline is its QuantumGraph (--save-qgraph)"
-        )
-    overrides = {} if rubin else parse_config(config)
-    graph: PlanGraph | None = None
-    run_overrides = overrides
+        check_options_fit(rubin, pipeline_file, repository, output)
+        if change_config:
+            raise typer.BadParameter("--change-config is for rerunning a plan (--plan); a new plan takes -c")
+    if not rubin:
+        parse_config(config)  # malformed -c is refused before anything connects
     with open_store(say=err_console.print) as store:
         if rubin:
             assert pipeline_file is not None
-            assert butler is not None
-            planned = plan_rubin(
+            assert repository is not None
+            graph = plan_rubin(
                 pipeline_file,
-                butler,
+                repository,
                 where,
                 input_run,
                 output,
                 output_run,
                 config,
-                save_qgraph,
+                save,
                 plan_id,
                 replace,
                 store,
-            )
-            graph = planned.graph
+            ).graph
         elif plan is None:
             assert pipeline_file is not None
-            assert repo is not None
+            assert repository is not None
             graph = _plan_and_store(
-                store, pipeline_file, repo, where, output_run, input_run, plan_id, overrides, replace
+                store,
+                pipeline_file,
+                Path(repository),
+                where,
+                output_run,
+                split_collections(input_run) or None,
+                plan_id,
+                config,
+                replace,
             )
-            run_overrides = {}  # already part of the plan
         elif Path(plan).is_file():
             graph = load_plan(Path(plan))
             with stored_plan_hint(plan_id_option=False):
                 result = write_plan(store, graph, replace=replace)
             err_console.print(f"stored plan {graph.plan.id!r} from {plan} ({result.outcome})")
-        the_plan_id = graph.plan.id if graph is not None else str(plan)
+        else:
+            graph = None
+        header = graph.plan if graph is not None else read_plan_header(store, str(plan))
+        # Planning, -c went into the plan; an existing plan's runs keep their own overrides.
+        run_overrides = settle_config(store, header, None if pipeline_file else config, change_config)
+        show_config(header, run_overrides)
+        located = {"butler": repository} if rubin and repository else repository_arguments(header, repository)
         activator = LocalActivator(
             store,
-            the_plan_id,
-            repository=repo,
-            butler=butler,
+            header.id,
+            **located,
             memory_per_quantum=memory_per_quantum,
-            jobs=jobs,
+            jobs=processes,
             fail_fast=fail_fast,
             skip_existing=skip_existing,
             config=run_overrides,
         )
-        if save_plan_to is not None:
-            size = save_plan(activator.prepare().graph, save_plan_to)
-            err_console.print(f"saved plan to {save_plan_to} ({size} bytes)")
-        resume = f"provgraph run --plan {the_plan_id}" + (f" --butler {butler}" if butler else "")
+        if save is not None and not rubin:
+            size = save_plan(activator.prepare().graph, save)
+            err_console.print(f"saved plan to {save} ({size} bytes)")
+        resume = f"provgraph run --plan {header.id}" + (
+            f" --butler {repository}" if "butler" in located else ""
+        )
         report = run_activator(activator, resume)
         print_report(report, store, resume)
     if not report.ok:

@@ -23,7 +23,7 @@ from provenance_graph.cli.query import (
     TaskFilterOpt,
     TypeOpt,
     WhereOpt,
-    parse_where,
+    data_query_filter,
     resolve_dataset,
 )
 from provenance_graph.errors import QuestionError
@@ -63,16 +63,16 @@ def _write(view: View, output: Path | None, fmt: str | None, default_name: str) 
 def plan_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
-    where: WhereOpt = None,
+    where: WhereOpt = "",
     output: OutputOpt = None,
     fmt: FormatOpt = None,
     max_nodes: MaxNodesOpt = MAX_NODES,
 ) -> None:
-    """A plan rolled up by task, or with --task/--where, those quanta one by one."""
+    """A plan rolled up by task, or with --task/-d (a data query), those quanta one by one."""
+    admits = data_query_filter(where)
     with open_store() as store:
-        if task or where:
-            values = parse_where(where) or None
-            view = subgraph_view(store, plan_id, tasks=task, where=values, max_nodes=max_nodes)
+        if task or admits is not None:
+            view = subgraph_view(store, plan_id, tasks=task, where=admits, max_nodes=max_nodes)
         else:
             view = plan_rollup(store, plan_id)
     _write(view, output, fmt, f"plan-{plan_id}")

@@ -8,6 +8,7 @@ jobs' quanta and their dependencies; `BlastRadius.from_rows` tells them apart.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class BlastRadius:
             "jobs": self.jobs,
             "downstream_quanta": len(self.downstream),
             "innocent_quanta": len(self.innocent),
-            "quanta": [q.__dict__ for q in self.quanta],
+            "quanta": [{**q.__dict__, "data_id": json.loads(q.data_id)} for q in self.quanta],
         }
 
     @classmethod

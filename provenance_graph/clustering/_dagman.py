@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provenance_graph.clustering._jobs import JobGraph
+from provenance_graph.clustering._spec import ClusterRule
 from provenance_graph.errors import ClusteringError
 
 __all__ = ["DagmanFiles", "condor_arguments", "write_dagman"]
@@ -72,7 +73,7 @@ def _submit_description(jobs: JobGraph, name: str, command: Sequence[str], extra
         "getenv     = true",
         f"output     = logs/{name}.out",
         f"error      = logs/{name}.err",
-        "request_cpus = 1",
+        *_resources(jobs.rule(name)),
         f'+ProvgraphPlan = "{jobs.plan_id.replace(chr(34), "")}"',
         f'+ProvgraphJob = "{name}"',
         *extra,
@@ -80,6 +81,24 @@ def _submit_description(jobs: JobGraph, name: str, command: Sequence[str], extra
         "",
     ]
     return "\n".join(lines)
+
+
+def _resources(rule: ClusterRule | None) -> list[str]:
+    """The submit lines of a rule's BPS job keys: cores, memory (grown on each DAGMan retry), disk."""
+    lines = [f"request_cpus = {rule.request_cpus if rule and rule.request_cpus else 1}"]
+    if rule is None:
+        return lines
+    if rule.request_memory:
+        memory = str(rule.request_memory)
+        if rule.memory_multiplier and rule.memory_multiplier > 1:
+            # DAGMan sets $(RETRY) to the node's retry number, 0 the first time: as BPS does.
+            memory = f"int({rule.request_memory} * pow({float(rule.memory_multiplier)}, $(RETRY:0)))"
+            if rule.request_memory_max:
+                memory = f"min({{{memory}, {rule.request_memory_max}}})"
+        lines.append(f"request_memory = {memory}")  # MB
+    if rule.request_disk:
+        lines.append(f"request_disk = {rule.request_disk * 1024}")  # KiB, HTCondor's unit
+    return lines
 
 
 def _write(path: Path, text: str) -> None:
@@ -109,7 +128,8 @@ def write_dagman(
         The ``provgraph`` executable (an absolute path) and any leading arguments;
         ``run-job --plan P --clustering C --job J`` is appended.
     retry
-        ``RETRY <job> <retry>`` for every job when above 0.
+        ``RETRY <job> <retry>`` for every job when above 0, but those of a rule with
+        ``numberOfRetries``, which take that.
     submit_extra
         Lines added to every submit description (``request_memory = 4GB``, ...).
     """
@@ -137,8 +157,11 @@ def write_dagman(
     for parent in jobs.jobs:  # topological order, children sorted: a stable file
         if children.get(parent):
             lines.append(f"PARENT {parent} CHILD {' '.join(sorted(children[parent]))}")
-    if retry:
-        lines += [f"RETRY {name} {retry}" for name in jobs.jobs]
+    for name in jobs.jobs:
+        rule = jobs.rule(name)
+        times = rule.number_of_retries if rule and rule.number_of_retries is not None else retry
+        if times:
+            lines.append(f"RETRY {name} {times}")
     dag = out / f"{_SAFE_FILE.sub('_', jobs.plan_id)}.dag"
     _write(dag, "\n".join(lines) + "\n")
     return DagmanFiles(dag=dag, submit_files=submit_files, edges=len(jobs.edges))

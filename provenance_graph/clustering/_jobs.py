@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from provenance_graph.clustering._spec import ClusteringSpec
+from provenance_graph.clustering._spec import ClusteringSpec, ClusterRule
 from provenance_graph.errors import ClusteringCycleError, ClusteringError, PlanCycleError, PlanError
 from provenance_graph.model import DataId, DimensionValue, PlanGraph, suggest
 
@@ -52,7 +52,7 @@ def _sortable(data_id: Mapping[str, DimensionValue]) -> SortKey:
 
 
 def _describe(task: str, data_id: Mapping[str, DimensionValue]) -> str:
-    return f"{task}@{json.dumps(dict(sorted(data_id.items())), separators=(',', ':'))}"
+    return f"{task} ({DataId(dict(data_id))})"
 
 
 class QuantumNode(NamedTuple):
@@ -230,6 +230,16 @@ class JobGraph:
         self.edges: dict[tuple[str, str], int] = dict(edges)
         """``(parent, child)`` job names, with how many quantum dependencies each carries."""
         self._job_of: dict[str, str] | None = None
+        self._spec: ClusteringSpec | None = None
+
+    def rule(self, job: str) -> ClusterRule | None:
+        """The rule that made a job (its resources, retries); None for a job no rule selects."""
+        label = self.jobs[job].rule
+        if label is None or not self.rules:
+            return None
+        if self._spec is None:
+            self._spec = ClusteringSpec.model_validate_json(self.rules)
+        return self._spec.cluster.get(label)
 
     @staticmethod
     def dependency_order(jobs: Mapping[str, BatchJob], edges: Iterable[tuple[str, str]]) -> list[BatchJob]:

@@ -4,7 +4,10 @@ The vocabulary follows Rubin's BPS (``lsst-ctrl-bps``) dimension clustering, so 
 BPS user recognises it: a ``cluster:`` table of named rules, each with ``pipetasks``
 (the task labels it selects), ``dimensions`` (quanta with equal values of these go
 into one job) and ``equalDimensions`` (``visit:exposure``: read a quantum's
-``exposure`` as its ``visit``). We add ``max_quanta``, the most quanta one job may
+``exposure`` as its ``visit``), and BPS's job resources (``requestMemory``,
+``requestMemoryMax``, ``memoryMultiplier``, ``requestCpus``, ``requestDisk``,
+``numberOfRetries``). Every key is accepted in BPS's camelCase and in our snake_case
+(`CAMEL_CASE`), not both at once. We add ``max_quanta``, the most quanta one job may
 hold; a larger group is split. Anything wrong is a `ClusteringError` that names
 the rule and key, with a hint.
 """
@@ -16,14 +19,42 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from provenance_graph.errors import ClusteringError, InvalidNameError
 from provenance_graph.model import check_task_label
 from provenance_graph.textfiles import read_text_file
 
-__all__ = ["ClusterRule", "ClusteringSpec", "load_clustering"]
+__all__ = ["CAMEL_CASE", "ClusterRule", "ClusteringSpec", "load_clustering"]
 
+#: Each rule key's BPS (camelCase) spelling, by our (snake_case) field name.
+CAMEL_CASE = {
+    "equal_dimensions": "equalDimensions",
+    "max_quanta": "maxQuanta",
+    "request_memory": "requestMemory",
+    "request_memory_max": "requestMemoryMax",
+    "memory_multiplier": "memoryMultiplier",
+    "request_cpus": "requestCpus",
+    "request_disk": "requestDisk",
+    "number_of_retries": "numberOfRetries",
+}
+#: BPS's job keys (resources and retries), added to rules after the first schema.
+_JOB_KEYS = (
+    "request_memory",
+    "request_memory_max",
+    "memory_multiplier",
+    "request_cpus",
+    "request_disk",
+    "number_of_retries",
+)
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _DIMENSION = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -61,9 +92,52 @@ class ClusterRule(BaseModel):
     ``visit:exposure`` lets ``isr`` (per exposure) join ``calibrate`` (per visit) in one job.
     Written as ``"visit:exposure, ..."`` (BPS style) or a mapping ``{visit: exposure}``.
     """
-    max_quanta: int | None = Field(default=None, ge=1)
+    max_quanta: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("max_quanta", "maxQuanta")
+    )
     """The most quanta one job may hold; a larger group is split, keeping connected quanta
     together where they fit. None: no limit."""
+    request_memory: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("request_memory", "requestMemory")
+    )
+    """BPS ``requestMemory``: MB of memory each of the rule's jobs asks the batch system for."""
+    request_memory_max: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("request_memory_max", "requestMemoryMax")
+    )
+    """BPS ``requestMemoryMax``: the most MB a retried job asks for (with `memory_multiplier`)."""
+    memory_multiplier: float | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("memory_multiplier", "memoryMultiplier")
+    )
+    """BPS ``memoryMultiplier``: each retry of a job asks for this many times the memory of the one before."""
+    request_cpus: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("request_cpus", "requestCpus")
+    )
+    """BPS ``requestCpus``: cores each of the rule's jobs asks for (default 1)."""
+    request_disk: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("request_disk", "requestDisk")
+    )
+    """BPS ``requestDisk``: MB of scratch disk each of the rule's jobs asks for."""
+    number_of_retries: int | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("number_of_retries", "numberOfRetries")
+    )
+    """BPS ``numberOfRetries``: how many times a failed job of the rule runs again (instead of
+    ``--retries``/``--retry``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for snake, camel in CAMEL_CASE.items():
+                if snake in data and camel in data:
+                    raise ValueError(f"both {camel} and {snake} are given; they are one key: keep one")
+        return data
+
+    @model_validator(mode="after")
+    def _memory_range(self) -> ClusterRule:
+        low, high = self.request_memory, self.request_memory_max
+        if low is not None and high is not None and high < low:
+            raise ValueError(f"requestMemoryMax {high} is below requestMemory {low}")
+        return self
 
     @field_validator("pipetasks", mode="before")
     @classmethod
@@ -196,12 +270,20 @@ class ClusteringSpec(BaseModel):
                 problems.append(f"{where}: {message}")
             raise ClusteringError(
                 f"{source}: {'; '.join(problems)}",
-                hint="a rule takes pipetasks, dimensions, equalDimensions and max_quanta (docs/batch.md)",
+                hint="a rule takes pipetasks, dimensions, equalDimensions, maxQuanta and BPS's job keys "
+                "(requestMemory, requestMemoryMax, memoryMultiplier, requestCpus, requestDisk, "
+                "numberOfRetries), in camelCase or snake_case (docs/batch.md)",
             ) from None
 
     def digest_text(self) -> str:
-        """The rules as canonical JSON, for the stored clustering's digest."""
-        return self.model_dump_json(exclude={"description"})
+        """The rules as canonical JSON, for the stored clustering's digest.
+
+        BPS's job keys appear only when set, so rules written before they existed keep their digest.
+        """
+        unset = {
+            label: {f for f in _JOB_KEYS if getattr(rule, f) is None} for label, rule in self.cluster.items()
+        }
+        return self.model_dump_json(exclude={"description": True, "cluster": unset})
 
 
 def load_clustering(path: str | Path) -> ClusteringSpec:

@@ -27,8 +27,10 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import field_validator
 
 from provenance_graph.demo import geometry
+from provenance_graph.model import DataId
 from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteInput, QuantumIO, TaskConfig
 
 __all__ = [
@@ -89,9 +91,18 @@ class DemoConfig(TaskConfig):
 
     fail_on: list[dict[str, int | str]] = []
     """Failure injection: fail on a quantum whose data ID has all the values of one entry, e.g.
-    ``[{"visit": 2, "detector": 1}]``. Empty: never fail."""
+    ``[{"visit": 2, "detector": 1}]``, or as data IDs are printed, ``["visit=2 detector=1"]``.
+    Empty: never fail."""
     sleep: float = 0.0
     """Seconds to wait before running each quantum: makes a run slow enough to interrupt (tests)."""
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _typed_data_ids(cls, value: Any) -> Any:
+        """Entries typed in the human form (``"visit=2 detector=1"``) become mappings."""
+        if isinstance(value, list):
+            return [DataId.parse(v).to_dict() if isinstance(v, str) else v for v in value]
+        return value
 
 
 class DemoTask(PipelineTask):

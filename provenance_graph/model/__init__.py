@@ -5,7 +5,13 @@ checked when built). Nothing here talks to a database.
 """
 
 from provenance_graph.model._codec import PlanDecoder
-from provenance_graph.model._data_id import DataId, DimensionValue
+from provenance_graph.model._data_id import (
+    CONTEXT_DIMENSIONS,
+    DISPLAY_ORDER,
+    DataId,
+    DimensionValue,
+    human_forms,
+)
 from provenance_graph.model._datasets import DatasetRef, DatasetType, check_butler_id
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
 from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
@@ -34,7 +40,9 @@ from provenance_graph.model._quantum import Quantum
 from provenance_graph.model._timespan import Timespan, format_time, parse_time
 
 __all__ = [
+    "CONTEXT_DIMENSIONS",
     "DEFAULT_UNIVERSE",
+    "DISPLAY_ORDER",
     "ID_NAMESPACE",
     "RESERVED_PROPERTIES",
     "AttemptOutcome",
@@ -66,6 +74,7 @@ __all__ = [
     "check_text",
     "dataset_id",
     "format_time",
+    "human_forms",
     "new_plan_id",
     "parse_time",
     "quantum_id",

@@ -156,4 +156,4 @@ class DatasetRef(BaseModel):
         return dataset_id(self.run, self.dataset_type.name, self.data_id.key(), self.repository)
 
     def __str__(self) -> str:
-        return f"{self.dataset_type.name}@{self.data_id} [{self.run}]"
+        return f"{self.dataset_type.name} ({self.data_id}) [{self.run}]"

@@ -41,6 +41,7 @@ RESERVED_PROPERTIES = frozenset(
         "task",
         "dataset_type",
         "data_id",
+        "data_id_display",
         "run",
         "status",
         "producer",

@@ -106,4 +106,4 @@ class Quantum(BaseModel):
         return quantum_id(self.run, self.task_label, self.data_id.key(), self.repository)
 
     def __str__(self) -> str:
-        return f"{self.task_label}@{self.data_id}"
+        return f"{self.task_label} ({self.data_id})"

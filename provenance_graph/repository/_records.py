@@ -259,18 +259,18 @@ def check_references(
                 if universe[d].has_records
                 and not any(d in universe.key_dimensions(o) for o in dims if o != d)
             ]
-            owner = f"{item.entry.element} row {item.data_id}"
+            owner = f"{item.entry.element} row ({item.data_id})"
         else:
             dim = universe[item.entry.element]
             needed = [d for d in (*dim.requires, *dim.implies) if universe[d].has_records]
-            owner = f"{item.entry.element} {item.data_id}"
+            owner = f"{item.entry.element} ({item.data_id})"
         for name in needed:
             key = _key(item.record, universe.key_dimensions(name))
             if not known(name, key.key()):
                 raise _fail(
                     item.entry,
                     None,
-                    f"{owner} needs {name} {key}, which has no record",
+                    f"{owner} needs {name} ({key}), which has no record",
                     hint=f"add that {name} record: in this file, in another file of the same "
                     "command, or before",
                 )

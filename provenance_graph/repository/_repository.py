@@ -330,7 +330,7 @@ class Repository:
                 diff = differences(first.record, item.record)
                 earlier = f"line {first.entry.line}" if first.entry.line else "an earlier record"
                 raise RepositoryError(
-                    f"{item.entry.where()}{item.entry.element} {item.data_id} is given again with "
+                    f"{item.entry.where()}{item.entry.element} ({item.data_id}) is given again with "
                     + "; ".join(f"{f} {new}" for f, _old, new in diff)
                     + f", but {earlier} gives "
                     + "; ".join(f"{f} {old}" for f, old, _new in diff),
@@ -346,7 +346,7 @@ class Repository:
                 if stored is not None and stored != item.stored:
                     diff = differences(json.loads(stored), item.record)
                     raise RepositoryError(
-                        f"{item.entry.where()}{item.entry.element} {item.data_id} is already recorded with "
+                        f"{item.entry.where()}{item.entry.element} ({item.data_id}) is already recorded with "
                         + "; ".join(f"{f} {old}, not {new}" for f, old, new in diff),
                         hint="dimension records cannot change once added",
                     )
@@ -448,13 +448,13 @@ class Repository:
                 "SELECT record FROM dimension_records WHERE element = ? AND key = ?", (name, key.key())
             ).fetchone()
             if row is None:
-                found.append(f"{name} {key} has no record")
+                found.append(f"{name} ({key}) has no record")
                 continue
             record = json.loads(row[0])
             for implied in dim.implies:
                 if implied in values and record.get(implied) != values[implied]:
                     found.append(
-                        f"{name} {key} has {implied} {record.get(implied)!r}, not {values[implied]!r}"
+                        f"{name} ({key}) has {implied} {record.get(implied)!r}, not {values[implied]!r}"
                     )
         return found
 
@@ -786,7 +786,7 @@ class Repository:
                     certified = _stored_timespan(b, e)
                     if certified.overlaps(validity):
                         raise RepositoryError(
-                            f"{dataset_type} {ref.data_id} is certified in {collection} already for "
+                            f"{dataset_type} ({ref.data_id}) is certified in {collection} already for "
                             f"{certified} (run {other_run}), which overlaps {validity}",
                             hint="choose a validity range that does not overlap it",
                         )

@@ -473,7 +473,7 @@ def find_quantum(store: GraphStore, plan_id: str, task: str, data_id: str) -> st
     rows = store.read("clustering_find_quantum", plan_id=plan_id, task=task, data_id=data_id)
     if not rows:
         raise NotInGraphError(
-            f"plan {plan_id!r} has no quantum of task {task!r} at data ID {data_id}",
+            f"plan {plan_id!r} has no quantum of task {task!r} at data ID {DataId.from_key(data_id)}",
             hint="check the task label and the data ID's dimensions ('provgraph plans show PLAN')",
         )
     return str(rows[0]["id"])

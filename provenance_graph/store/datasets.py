@@ -49,13 +49,14 @@ def register_datasets(store: GraphStore, datasets: Iterable[tuple[DatasetRef, st
 def dataset_row(ref: DatasetRef, uri: str | None, exists: bool = False) -> dict[str, Any]:
     """A dataset as the write queries take it.
 
-    Id, type, data ID (key and dimensions), run, URI, Butler repository and id, and
+    Id, type, data ID (key, display form and dimensions), run, URI, Butler repository and id, and
     ``exists`` (true, or null when not known to exist).
     """
     return {
         "id": ref.id,
         "dataset_type": ref.dataset_type.name,
         "data_id": ref.data_id.key(),
+        "data_id_display": ref.data_id.display(),
         "run": ref.run,
         "uri": uri,
         "repository": ref.repository,

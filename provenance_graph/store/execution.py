@@ -289,8 +289,8 @@ def quantum_statuses(store: GraphStore, ids: Sequence[str]) -> dict[str, Quantum
     return {r["id"]: QuantumStatus(r["status"]) for r in rows}
 
 
-def last_options(store: GraphStore, plan_id: str, activator: str) -> dict[str, Any] | None:
-    """The options of the plan's latest execution by ``activator`` (e.g. its clustering), if any."""
+def last_options(store: GraphStore, plan_id: str, activator: str | None = None) -> dict[str, Any] | None:
+    """The options of the plan's latest execution by ``activator`` (any, if None), e.g. its clustering."""
     rows = store.read("execution_last_options", plan_id=plan_id, activator=activator)
     if not rows or not rows[0]["options_json"]:
         return None

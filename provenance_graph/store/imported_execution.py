@@ -106,7 +106,7 @@ def record_imported_execution(store: GraphStore, run: ProvenanceRun, plan_id: st
         first = missing[0]
         raise PlanError(
             f"provenance file {run.file} does not match plan {plan_id!r}: {len(missing)} of its "
-            f"{len(run.quanta)} quanta are not in the plan (e.g. {first.task_label} {first.data_id.key()})",
+            f"{len(run.quanta)} quanta are not in the plan (e.g. {first.task_label} ({first.data_id}))",
             hint=f"the file is of another graph; {fix}",
         )
     refuse_if_running(store, plan_id, "given imported provenance")

@@ -28,7 +28,7 @@ from provenance_graph.model import DataId, DimensionValue, Plan, PlanGraph, Plan
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import DatasetFacts, dataset_facts
 from provenance_graph.store.execution import attempts
-from provenance_graph.store.plan_read import plan_notes, read_plan, read_plan_header
+from provenance_graph.store.plan_read import DataIdFilter, plan_notes, read_plan, read_plan_header
 
 __all__ = [
     "DataIdInPlan",
@@ -121,9 +121,9 @@ def subgraph(
     store: GraphStore,
     plan_id: str,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
 ) -> Subgraph:
-    """Quanta of a plan by task labels and data-ID values, with their external inputs."""
+    """Quanta of a plan by task labels and data-ID values (or a data query's test), with external inputs."""
     graph = read_plan(store, plan_id, tasks=tasks, where=where)
     external: dict[str, int] = {}
     for ref in graph.initial_inputs():
@@ -331,9 +331,9 @@ def recorded_plan(
     store: GraphStore,
     plan_id: str,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
 ) -> RecordedPlan:
-    """A plan (or a subgraph of it, by task labels and data-ID values) and what ran of it."""
+    """A plan (or a subgraph of it, by task labels and data-ID values or test) and what ran of it."""
     graph = read_plan(store, plan_id, tasks=tasks, where=where)
     statuses = {r["id"]: r["status"] for r in store.read("execution_statuses", plan_id=plan_id)}
     last = {a["quantum_id"]: a for a in attempts(store, plan_id)}  # oldest first: the last wins

@@ -9,7 +9,7 @@ the decoder plan files use too.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import dataset_type_key
 
 __all__ = [
+    "DataIdFilter",
     "PlanSummary",
     "StoredPlan",
     "list_plans",
@@ -119,12 +120,17 @@ def read_plan_header(store: GraphStore, plan_id: str) -> Plan:
     return _plan_from_props(plan_id, _complete_header(store, plan_id))
 
 
+#: Which quanta to keep: ``{dimension: [values]}`` (matched in Cypher), or a test of a quantum's
+#: data ID (a parsed data query's ``admits``), applied to each quantum read.
+DataIdFilter = Mapping[str, Sequence[DimensionValue]] | Callable[[Mapping[str, DimensionValue]], bool]
+
+
 def read_plan(
     store: GraphStore,
     plan_id: str,
     *,
     tasks: Sequence[str] | None = None,
-    where: Mapping[str, Sequence[DimensionValue]] | None = None,
+    where: DataIdFilter | None = None,
 ) -> PlanGraph:
     """Read a complete plan back, whole or as a subgraph.
 
@@ -138,20 +144,25 @@ def read_plan(
         Keep only quanta of these task labels.
     where
         Keep only quanta whose data ID has, for each named dimension it has, one of
-        the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``.
+        the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``; or, given a
+        function, those whose data ID (as a dict) it returns true for.
     """
     props = _complete_header(store, plan_id)
+    admits = where if callable(where) else None
+    values = {} if callable(where) else {k: list(v) for k, v in (where or {}).items()}
     rows = [
         q
         for r in store.read(
             "plan_quanta",
             plan_id=plan_id,
             tasks=list(tasks) if tasks is not None else None,
-            where={k: list(v) for k, v in (where or {}).items()},
+            where=values,
             chunk=_READ_CHUNK,
         )
         for q in r["quanta"]
     ]
+    if admits is not None:
+        rows = [q for q in rows if admits(DataId.from_key(q[2]).to_dict())]
     dataset_ids = sorted({d for q in rows for d in (*q[4], *q[5])})
     dataset_rows: list[list[Any]] = []
     for chunk in batches(dataset_ids, 50_000):

@@ -43,7 +43,7 @@ from provenance_graph.errors import (
     PlanError,
     PlanExistsError,
 )
-from provenance_graph.model import Plan, PlanGraph, Quantum
+from provenance_graph.model import DataId, Plan, PlanGraph, Quantum
 from provenance_graph.store._batches import Check, write_in_parallel
 from provenance_graph.store._batches import batches as _batches
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
@@ -353,7 +353,7 @@ class _PlanWriter:
             rows = self.store.read("plan_find_conflicts", plan_id=self.plan_id, dataset_ids=list(chunk))
             if rows:
                 names = [
-                    f"{r['dataset_type']} {r['data_id']} in run {r['run']} "
+                    f"{r['dataset_type']} ({DataId.from_key(r['data_id'])}) in run {r['run']} "
                     + (f"(produced by plan {r['plan_id']!r})" if r["plan_id"] else "(pre-existing)")
                     for r in rows
                 ]
@@ -366,7 +366,9 @@ class _PlanWriter:
                 "plan_find_quantum_conflicts", plan_id=self.plan_id, quantum_ids=list(chunk)
             )
             if rows:
-                names = [f"{r['task']} {r['data_id']} (plan {r['plan_id']!r})" for r in rows]
+                names = [
+                    f"{r['task']} ({DataId.from_key(r['data_id'])}) (plan {r['plan_id']!r})" for r in rows
+                ]
                 raise PlanConflictError(
                     f"plan {self.plan_id!r} has quanta that belong to another plan already: "
                     + "; ".join(names),
@@ -415,7 +417,11 @@ class _PlanWriter:
             if rows and rows[0]["unfinished"]:
                 raise PlanConflictError(
                     f"plan {plan_id!r} reads datasets that another plan produces but has not "
-                    "completed: " + "; ".join(rows[0]["unfinished"]),
+                    "completed: "
+                    + "; ".join(
+                        f"{kind} ({DataId.from_key(key)}) (plan {producer})"
+                        for kind, key, producer in rows[0]["unfinished"]
+                    ),
                     hint="complete (rerun) or delete that plan first",
                 )
             return self._held(rows, "written")
@@ -459,6 +465,7 @@ class _PlanWriter:
                     "id": q.id,
                     "task": q.task_label,
                     "data_id": q.data_id.key(),
+                    "data_id_display": q.data_id.display(),
                     "run": q.run,
                     "dims": q.data_id.to_dict(),
                     "inputs": [r.id for r in q.inputs],

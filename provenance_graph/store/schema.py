@@ -47,6 +47,9 @@ Changelog of `SCHEMA_VERSION`:
    task dropped the data ID; ``:PlanNote.upstream_task`` names it), and the index
    ``note_plan_task`` on ``:PlanNote(plan_id, task)``. A version-7 database gains the index
    on connect; its notes are kept as they are.
+9. ``data_id_display`` on ``:Quantum`` and ``:Dataset``: the data ID's human form
+   (``visit=2 detector=1``, `provenance_graph.model.DataId.display`), which Neo4j Browser's
+   captions show. A version-8 database's quanta and datasets are given it on connect.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance_graph.model import PlanGraph
+from provenance_graph.model import DataId, PlanGraph
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
@@ -90,11 +90,12 @@ def test_demo_plans_runs_and_shows_a_coadds_provenance(
         ).single(strict=True)["s"]
     assert statuses == ["succeeded"]
     coadd_line = next(line for line in done.stdout.splitlines() if line.startswith("Provenance of deepCoadd"))
-    data_id = coadd_line.removeprefix("Provenance of deepCoadd ").rstrip(":")
+    shown = coadd_line.removeprefix("Provenance of deepCoadd (").removesuffix("):")
+    assert shown.startswith("skymap=demo tract=")  # the data ID's human form, which reads back
     [coadd] = [
         r
         for r in graph.datasets.values()
-        if r.dataset_type.name == "deepCoadd" and r.data_id.key() == data_id
+        if r.dataset_type.name == "deepCoadd" and r.data_id == DataId.parse(shown)
     ]
     quanta, inputs = _upstream(graph, coadd.id)
     raws = sum(1 for d in inputs if graph.datasets[d].dataset_type.name == "raw")

@@ -223,7 +223,7 @@ def test_import_provenance_gives_pipetask_reports_counts(
     done = run(["import-provenance", str(first)], neo4j_settings)
     assert done.returncode == 0, done.stderr
     assert "recorded 32 quanta" in done.stderr
-    assert "failed pv_calibrate" in done.stdout and "ValueError: Simulated failure" in done.stdout
+    assert "failed pv_calibrate visit=2 detector=3: ValueError: Simulated failure" in done.stdout
     assert status_counts(store, plan) == expected
 
     [failed] = cypher(

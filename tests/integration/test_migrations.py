@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from provenance_graph.errors import SchemaVersionError
-from provenance_graph.model import Plan, PlanGraph
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, Quantum
 from provenance_graph.queries import queries
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import (
@@ -41,6 +41,7 @@ from tests.support.graph_checks import rows
 STATUSES = [*STATUS_LABELS, None]  # None: pending, no label
 STATUS_LABELS_VERSION = 5
 BUTLER_IDENTITY_VERSION = 7
+DATA_ID_DISPLAY_VERSION = 9
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -97,6 +98,58 @@ def strip_status_labels(store: GraphStore, plan_id: str) -> None:
     rows(store, remove, plan_id=plan_id)
 
 
+def strip_data_id_display(store: GraphStore, plan_id: str) -> None:
+    """Remove ``data_id_display`` from a plan's quanta and the datasets they touch, as v8 wrote them."""
+    rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $plan_id}) OPTIONAL MATCH (q)--(d:Dataset) "
+        "REMOVE q.data_id_display, d.data_id_display",
+        plan_id=plan_id,
+    )
+
+
+def data_id_displays(store: GraphStore, plan_id: str) -> dict[str, str | None]:
+    """Each quantum of a plan, and each dataset it touches, by id, with its ``data_id_display``."""
+    found = rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $plan_id}) OPTIONAL MATCH (q)--(d:Dataset) "
+        "WITH collect(q) + collect(d) AS nodes UNWIND nodes AS n "
+        "RETURN DISTINCT n.id AS id, n.data_id_display AS display",
+        plan_id=plan_id,
+    )
+    return {r["id"]: r["display"] for r in found}
+
+
+#: Data IDs whose human form the v9 step must compute as `DataId.display` does: quoting,
+#: escapes, a value holding another key's JSON, a dimension whose name starts another's,
+#: dimensions of other universes, and data IDs of context dimensions only, or of none.
+AWKWARD_DATA_IDS = [
+    {"instrument": "DemoCam", "visit": 2, "detector": 1},
+    {"instrument": "DemoCam", "skymap": "demo", "tract": 0, "patch": 5, "visit": 2},
+    {"skymap": "demo", "tract": 0, "patch": 5, "band": "g"},
+    {"instrument": "HSC", "physical_filter": "HSC-R", "day_obs": 20240301, "visit_system": 1, "visit": -3},
+    {"instrument": 'a","visit":9', "visit": 2},
+    {"instrument": "My Cam", "band": "2", "exposure": 2**63 - 1},
+    {"instrument": 'tab\there \\ "quoted" \u0001 caf\u00e9 \u2028', "detector": 0},
+    {"instrument": "", "detector": 7},
+    {"instrument": "DemoCam"},
+    {"skymap": "demo", "instrument": "DemoCam"},
+    {},
+]
+
+
+def awkward_plan(namespace: str) -> PlanGraph:
+    """One quantum per awkward data ID, writing one dataset at it."""
+    run = f"{namespace}/awkward"
+    quanta = []
+    for i, values in enumerate(AWKWARD_DATA_IDS):
+        data_id = DataId(values)
+        kind = DatasetType(name=f"awkward{i}", dimensions=data_id.dimensions)
+        out = DatasetRef(dataset_type=kind, data_id=data_id, run=run)
+        quanta.append(Quantum(task_label=f"task{i}", data_id=data_id, run=run, outputs=[out]))
+    return PlanGraph(Plan(id=f"{namespace}-awkward", output_run=run), quanta)
+
+
 @contextlib.contextmanager
 def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]:
     """The shared database made to look like schema ``version``, with ``plan_id`` in it.
@@ -112,6 +165,8 @@ def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]
                 rows(store, f"DROP {kind} $name IF EXISTS", name=name)
         if version < STATUS_LABELS_VERSION:
             strip_status_labels(store, plan_id)
+        if version < DATA_ID_DISPLAY_VERSION:
+            strip_data_id_display(store, plan_id)
         store.write("schema_version_set", version=version, writer="tests: an older provenance-graph")
         yield
     finally:
@@ -227,6 +282,29 @@ def test_a_version_6_database_gets_the_butlers_identity_and_keeps_its_ids(
         assert write_plan(store, graph).outcome == "unchanged"
 
 
+def test_a_version_8_database_gets_the_human_form_of_every_data_id_on_connect(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    graph = awkward_plan(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    want = {q.id: q.data_id.display() for q in graph.quanta.values()}
+    want |= {d.id: d.data_id.display() for d in graph.datasets.values()}
+    assert want[graph.quanta[next(iter(graph.quanta))].id] == "visit=2 detector=1"
+    assert data_id_displays(store, plan_id) == want  # written with the nodes
+    with database_at(store, DATA_ID_DISPLAY_VERSION - 1, plan_id):
+        assert set(data_id_displays(store, plan_id).values()) == {None}
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 8 to {SCHEMA_VERSION} ..."]
+        assert data_id_displays(store, plan_id) == want
+        # A rerun (after a crash, or by a second client) finds nothing left to do.
+        assert apply_step(store, STEPS[DATA_ID_DISPLAY_VERSION - 1]).counts == {
+            "nodes_given_data_id_display": 0
+        }
+
+
 def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
     store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
 ) -> None:
@@ -294,6 +372,7 @@ def test_provgraph_migrate_lists_applies_and_resumes_after_kill_9(
         assert "  v6 batch_jobs: batch jobs, :Clustering and :BatchJob nodes" in dry.stdout
         assert "  v7 butler_identity: the Butler's identity" in dry.stdout
         assert "  v8 note_causes: pre-flight notes tell root causes" in dry.stdout
+        assert "  v9 data_id_display: quanta and datasets carry their data ID's human form" in dry.stdout
         assert "Dry run: nothing changed." in dry.stdout
         assert schema_version(store) == 4
         assert not any(status_labels(store, plan_id).values())

@@ -15,6 +15,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from provenance_graph.cli.query import cypher_literal
 from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, write_plan
-from tests.integration.test_provenance_queries import _diamond
+from provenance_graph.synthetic import drp_plan
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "neo4j-browser.png"
@@ -53,24 +54,12 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def test_browser_connects_styles_guides_and_draws_a_lineage(
-    browser: object, store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
-) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
+def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Path) -> Path:
+    """Log in as a user does; the guide must open by itself, above the style's frame."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    server = ManagedServer()
-    if neo4j_settings.uri != server.bolt_uri:
-        pytest.skip("Neo4j Browser is checked on the managed server, which serves it and our assets")
-    graph = _diamond(namespace)
-    write_plan(store, graph)
-    run = graph.plan.output_run
-    driver: WebDriver = browser  # type: ignore[assignment]
     wait = WebDriverWait(driver, 90)
-
     driver.get(server.browser_url)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=connect]"))
     method = Select(driver.find_element(By.CSS_SELECTOR, "[data-testid=authenticationMethod]"))
@@ -91,28 +80,62 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     assert ":style http" not in page or page.index(":play http") < page.index(":style http")
     connected = tmp_path / "neo4j-browser-connected.png"
     driver.save_screenshot(str(connected))
+    return connected
+
+
+def test_browser_connects_styles_guides_and_draws_a_lineage(
+    browser: object, store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = ManagedServer()
+    if neo4j_settings.uri != server.bolt_uri:
+        pytest.skip("Neo4j Browser is checked on the managed server, which serves it and our assets")
+    graph = drp_plan(
+        1,
+        2,
+        plan_id=f"{namespace}-drp",
+        output_run=f"{namespace}/drp",
+        raw_run=f"{namespace}/raw",
+        calib_run=f"{namespace}/calib",
+    )
+    write_plan(store, graph)
+    run = graph.plan.output_run
+    # A makeWarp quantum and the quantum with the longest task label of the pipeline, which
+    # makes the visitSummary makeWarp reads, with their inputs and outputs.
+    warp = next(q for q in graph.quanta.values() if q.task_label == "makeWarp")
+    summary = next(q for q in graph.quanta.values() if q.task_label == "consolidateVisitSummary")
+    # Each node's caption, whole: its task or dataset type and its data ID's human form.
+    want = sorted({f"{q.task_label} {q.data_id.display()}" for q in (warp, summary)} | {
+        f"{r.dataset_type.name} {r.data_id.display()}" for q in (warp, summary) for r in (*q.inputs, *q.outputs)
+    })  # fmt: skip
+    assert want[0] == "calexp visit=0 detector=0" and "consolidateVisitSummary visit=0" in want
+    assert any(w.startswith("makeWarp tract=0 patch=") and w.endswith(" visit=0") for w in want)
+    driver: WebDriver = browser  # type: ignore[assignment]
+    wait = WebDriverWait(driver, 90)
+
+    connected = _connect_and_see_the_guide(driver, server, tmp_path)
 
     def type_and_run(text: str) -> None:
         driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
 
     # As a user would from a --cypher printout: the value as a Browser parameter, then the query.
-    type_and_run(f":params {cypher_literal({'run': run})}")
+    type_and_run(f":params {cypher_literal({'run': run, 'quanta': [warp.id, summary.id]})}")
     wait.until(lambda d: run in d.page_source)
-    type_and_run(
-        "MATCH p = (:Dataset {dataset_type: 'prov_L3', run: $run})"
-        "<-[:PRODUCES]-(:Quantum)-[:CONSUMES]->(:Dataset) RETURN p"
-    )
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= 4)
+    type_and_run("MATCH p = (q:Quantum)-[:CONSUMES|PRODUCES]-(:Dataset) WHERE q.id IN $quanta RETURN p")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg g.node")) >= len(want))
     time.sleep(2)  # let the force layout settle before the screenshot
 
     nodes = driver.find_elements(By.CSS_SELECTOR, "svg g.node")
     fills = [n.find_element(By.CSS_SELECTOR, "circle.b-outline").get_attribute("fill") for n in nodes]
-    captions = [n.text for n in nodes]
-    # task3 reads two prov_L2 datasets and writes prov_L3: 1 quantum and 3 datasets.
-    assert sorted(fills) == sorted([QUANTUM_FILL] + [DATASET_FILL] * 3), fills
-    assert any(c.startswith("task3") for c in captions), captions
-    assert sum(c.startswith("prov_L") for c in captions) == 3, captions
+    captions = sorted(" ".join(n.text.split()) for n in nodes)  # the lines a caption is wrapped into
+    assert sorted(fills) == sorted([QUANTUM_FILL] * 2 + [DATASET_FILL] * (len(want) - 2)), fills
+    assert captions == want  # whole: no JSON, and nothing cut off
     shot = tmp_path / "neo4j-browser.png"
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000

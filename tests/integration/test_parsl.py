@@ -158,7 +158,9 @@ def test_a_failing_job_is_retried_then_blocks_its_dependants_and_restart_complet
     assert "clustering demo: batch jobs" in shown.stdout and f"failed   {radius.job}" in shown.stdout
     assert "blocked  " in shown.stdout
 
-    restarted = run(["restart", plan_id, "-j", "2", "-c", "calibrate:fail_on=[]"], neo4j_settings)
+    restarted = run(
+        ["restart", plan_id, "-j", "2", "--change-config", "-c", "calibrate:fail_on=[]"], neo4j_settings
+    )
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "with clustering 'demo'" in restarted.stdout
     graph = read_plan(store, plan_id)
@@ -234,3 +236,24 @@ def test_ctrl_c_stops_parsl_at_once_and_gives_the_running_jobs_back(
     assert execution["s"] == "interrupted"
     attempts = [r["a"]["status"] for r in _attempts(store, plan_id)]
     assert "interrupted" in attempts and "running" not in attempts
+
+
+def test_a_rules_bps_number_of_retries_replaces_retries_for_its_jobs(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    make_demo_repo(tmp_path / "repo", 1, 2).close()
+    plan_id = f"{namespace}-bps"
+    _plan(neo4j_settings, tmp_path / "repo", plan_id, f"{namespace}/out")
+    plans.append(plan_id)
+    rules = tmp_path / "bps.yaml"
+    rules.write_text(  # BPS's words: numberOfRetries and requestMemory beside our dimensions
+        "name: bps\ncluster:\n  ccd_chain:\n    pipetasks: isr, characterizeImage, calibrate\n"
+        "    dimensions: visit, detector\n    numberOfRetries: 2\n    requestMemory: 2048\n"
+    )
+    done = run(
+        ["submit", plan_id, "--clustering", str(rules), "--retries", "0", "-j", "2", *FAIL], neo4j_settings
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    bad = find_quantum(store, plan_id, "calibrate", '{"detector":1,"instrument":"DemoCam","visit":1}')
+    tries = sorted(r["a"]["number"] for r in _attempts(store, plan_id) if r["q"] == bad)
+    assert tries == [1, 2, 3]  # the rule's 2 retries, not --retries 0

@@ -211,7 +211,7 @@ def test_repo_commands_create_ingest_and_register_in_the_graph(
     refused = run(ingest, neo4j_settings)
     assert refused.returncode == 1
     assert (
-        "instrument {instrument: 'DemoCam'} has no record; detector {detector: 7, instrument: 'DemoCam'} has no record"
+        "instrument (instrument=DemoCam) has no record; detector (instrument=DemoCam detector=7) has no record"
         in (refused.stderr)
     )
     assert "provgraph repo add-records" in refused.stderr

@@ -33,7 +33,7 @@ PIPELINE = str(demo_pipeline_path())
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "queries.md"
 WHERE = "visit IN (1..3) AND detector != 0"
 #: The raw the repository lacks, as its isr quantum's data ID is printed.
-MISSING_RAW = "{detector: 1, exposure: 20, instrument: 'DemoCam'}"
+MISSING_RAW = "instrument=DemoCam exposure=20 detector=1"
 #: The demo pipeline's task labels, in its order: `query why` answers for each.
 TASKS = Pipeline.from_file(PIPELINE).labels
 
@@ -100,13 +100,13 @@ def test_plans_notes_lists_each_note_readably(
     # What later tasks could not plan because of those is listed as upstream drops.
     upstream = [line.split("│")[1:4] for line in lines if "│" in line and "upstream" in line]
     assert ["characterizeImage", "upstream"] in [[c.strip() for c in u[:2]] for u in upstream]
-    # Then each note's message and its data IDs, in the one human form.
+    # Then each note's message, naming a data ID in full, and its data IDs, in the one human
+    # form: the instrument, the same for all of them, is left out of the list.
     message = lines.index(next(line for line in lines if line.startswith("isr: no raw")))
-    assert lines[message + 1] == "  " + MISSING_RAW
+    assert MISSING_RAW in lines[message]
+    assert lines[message + 1] == "  exposure=20 detector=1"
     message = lines.index(next(line for line in lines if line.startswith("isr: no bias")))
-    assert lines[message + 1 : message + 4] == [
-        f"  {{detector: 2, exposure: {e}, instrument: 'DemoCam'}}" for e in (10, 20, 30)
-    ]
+    assert lines[message + 1 : message + 4] == [f"  exposure={e} detector=2" for e in (10, 20, 30)]
 
 
 def test_plans_notes_json_has_every_data_id(
@@ -165,8 +165,11 @@ def test_why_names_the_note_that_dropped_a_data_id(
 def test_why_says_a_task_has_a_quantum_there_and_its_status(
     noted_plan: NotedPlan, neo4j_settings: ConnectionSettings
 ) -> None:
-    [answer] = _why(noted_plan, neo4j_settings, "visit=1,detector=1", "--task", "calibrate")
-    assert answer == "calibrate: 1 quantum at {detector: 1, instrument: 'DemoCam', visit: 1}: pending."
+    [answer] = _why(noted_plan, neo4j_settings, "visit=1 detector=1", "--task", "calibrate")  # as printed
+    assert answer == "calibrate: 1 quantum at instrument=DemoCam visit=1 detector=1: pending."
+    [same] = _why(noted_plan, neo4j_settings, "visit=1,detector=1", "--task", "calibrate")  # with commas
+    [unquoted] = _why(noted_plan, neo4j_settings, "visit=1", "detector=1", "--task", "calibrate")
+    assert same == unquoted == answer
 
 
 def test_why_says_the_data_query_excluded_it(
@@ -174,7 +177,7 @@ def test_why_says_the_data_query_excluded_it(
 ) -> None:
     [answer] = _why(noted_plan, neo4j_settings, "visit=1,detector=0", "--task", "calibrate")
     assert answer == (
-        f"calibrate: no quantum at {{detector: 0, visit: 1}}: the plan's data query excludes it ({WHERE})."
+        f"calibrate: no quantum at visit=1 detector=0: the plan's data query excludes it ({WHERE})."
     )
 
 
@@ -183,7 +186,7 @@ def test_why_says_when_nothing_in_the_plan_mentions_it(
 ) -> None:
     [answer] = _why(noted_plan, neo4j_settings, "visit=2,detector=7", "--task", "calibrate")
     assert answer.startswith("calibrate: nothing in plan")
-    assert "{detector: 7, visit: 2}" in answer
+    assert "mentions visit=2 detector=7:" in answer
 
 
 def test_why_without_a_task_answers_for_every_task(

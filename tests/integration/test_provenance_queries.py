@@ -296,6 +296,10 @@ def test_query_commands_print_tables_json_and_cypher(
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["start"] == [final.id] and len(answer["quanta"]) == 4
+    # --json gives data IDs as JSON objects, never as JSON text inside JSON.
+    [start] = [d for d in answer["datasets"] if d["id"] == final.id]
+    assert start["data_id"] == {"instrument": "Cam", "visit": final.data_id["visit"]}
+    assert all(isinstance(n["data_id"], dict) for n in answer["quanta"] + answer["datasets"])
     table = run(["query", "lineage", final.id, "--stop-task", "task2"], neo4j_settings)
     assert "task2" in table.stdout and "task1" not in table.stdout
     raw = next(r for r in graph.datasets.values() if r.dataset_type.name == "prov_raw")
@@ -307,7 +311,24 @@ def test_query_commands_print_tables_json_and_cypher(
     assert levels(pasted) == want and len(want[1]) == 3  # task1, then both task2 quanta
     [task3] = [q for q in graph.quanta.values() if q.task_label == "task3"]
     deps = run(["query", "deps", task3.id, "--json"], neo4j_settings)
-    assert {p["task"] for p in json.loads(deps.stdout)["parents"]} == {"task2"}
+    parents = json.loads(deps.stdout)["parents"]
+    assert {p["task"] for p in parents} == {"task2"}
+    assert {p["data_id"]["instrument"] for p in parents} == {"Cam"}
+    # A table shows the human form; the instrument, the same in every row, is said once.
+    table = run(["query", "deps", task3.id], neo4j_settings)
+    parent_rows = [line for line in table.stdout.splitlines() if "task2" in line]
+    assert len(parent_rows) == 2 and all(" visit=" in row for row in parent_rows), table.stdout
+    assert "instrument" not in " ".join(parent_rows) and '{"' not in table.stdout
+    assert "data IDs of instrument=Cam" in table.stdout
+    visit = task3.data_id["visit"]
+    history = run(["query", "history", f"instrument=Cam visit={visit}"], neo4j_settings)  # typed as printed
+    assert history.returncode == 0, history.stderr
+    assert f" visit={visit} " in history.stdout and "task3" in history.stdout
+    bad = run(["query", "history", "instrument=Cam visit"], neo4j_settings)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith(
+        "error: cannot read data ID 'instrument=Cam visit': 'visit' is not dimension=value"
+    )
     overview = run(["query", "overview", graph.plan.id], neo4j_settings)
     assert "initial inputs" in overview.stdout and "prov_raw" in overview.stdout
     missing = run(
@@ -316,7 +337,9 @@ def test_query_commands_print_tables_json_and_cypher(
     assert missing.returncode == 1 and "no prov_L3 dataset with data ID" in missing.stderr
 
 
-def test_subgraph_diff_missing_history_and_prov(store: GraphStore, namespace: str) -> None:
+def test_subgraph_diff_missing_history_and_prov(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
     old = _diamond(namespace)
     # The new plan: task1's quantum reads a second raw, and one more task3 quantum.
     shape = [(0, [], 2), (1, [0, 1], 2), (2, [2], 1), (2, [3], 1), (3, [4, 5], 1), (3, [4], 1)]
@@ -334,6 +357,16 @@ def test_subgraph_diff_missing_history_and_prov(store: GraphStore, namespace: st
     changed = {(task, data_id) for task, data_id, _gone, _came in diff.changed}
     assert ("task1", '{"instrument":"Cam","visit":0}') in changed  # it reads one more raw
     assert not plan_diff(store, old.plan.id, old.plan.id).changed
+    done = run(["query", "diff", old.plan.id, new.plan.id, "--json"], neo4j_settings)
+    assert done.returncode == 0, done.stderr
+    cli = json.loads(done.stdout)
+    assert cli["added"] == [{"task": "task3", "data_id": {"instrument": "Cam", "visit": 4}}]
+    [task1] = [c for c in cli["changed"] if c["task"] == "task1"]
+    assert task1["data_id"] == {"instrument": "Cam", "visit": 0}
+    assert ("in", "prov_raw") in [(x["side"], x["dataset_type"]) for x in task1["only_new"]]
+    assert isinstance(task1["only_new"][0]["data_id"], dict)
+    lines = run(["query", "diff", old.plan.id, new.plan.id], neo4j_settings).stdout.splitlines()
+    assert "+ task3 instrument=Cam visit=4" in lines
 
     missing = missing_outputs(store, old.plan.id)
     assert sum(r["datasets"] for r in missing) == sum(len(q.outputs) for q in old.quanta.values())

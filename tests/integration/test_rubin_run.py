@@ -164,7 +164,9 @@ def test_a_failing_quantum_blocks_its_dependants_and_a_rerun_with_more_memory_co
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr
     failures = [line for line in failed.stdout.splitlines() if line.startswith("failed ")]
-    assert len(failures) == 1 and failures[0].startswith("failed calibrate") and '"detector":2' in failures[0]
+    assert (
+        len(failures) == 1 and failures[0].startswith("failed calibrate") and " detector=2: " in failures[0]
+    )
     assert "ValueError: Simulated failure" in failures[0]
     assert f"provgraph run --plan {namespace} --butler {repo.root}" in failed.stdout
     counts = statuses(store, namespace)

@@ -204,7 +204,7 @@ def test_injected_failure_blocks_downstream_then_resume_completes(
     assert_status_labels_mirror_status(store, plan_id)
 
     # The failure is fixed: resume with the injection switched off at run time.
-    resumed = run(["run", "--plan", plan_id, "-c", "calibrate:fail_on=[]"], neo4j_settings)
+    resumed = run(["run", "--plan", plan_id, "--change-config", "-c", "calibrate:fail_on=[]"], neo4j_settings)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"this run:   {len(downstream) + 1} succeeded" in resumed.stdout
     assert _statuses(store, plan_id) == {"succeeded": len(graph)}

@@ -80,6 +80,10 @@ def test_lineage_by_task_and_by_quantum(
     assert svg_edge_count(by_quantum) == edges
     task3 = next(q for q in diamond.quanta.values() if q.task_label == "task3")
     assert nodes[f"q:{task3.id}"] == f"task3|visit={task3.data_id['visit']}"
+    # The instrument, the same for every node, is left out of the labels and said in the title.
+    visit = final.data_id["visit"]
+    assert f"lineage of prov_L3 (instrument=Cam visit={visit}): " in by_quantum.read_text()
+    assert "datasets (instrument=Cam)" in by_quantum.read_text()
 
 
 def test_too_large_a_quantum_picture_is_refused_with_the_rollup_suggested(

@@ -62,6 +62,52 @@ cluster:
     assert bps.cluster["visit_chain"].aliases() == {"visit": "exposure"}
 
 
+RESOURCES = {
+    "requestMemory": "request_memory",
+    "requestMemoryMax": "request_memory_max",
+    "memoryMultiplier": "memory_multiplier",
+    "requestCpus": "request_cpus",
+    "requestDisk": "request_disk",
+    "numberOfRetries": "number_of_retries",
+    "maxQuanta": "max_quanta",
+}
+
+
+def test_bps_camel_case_keys_and_our_snake_case_ones_mean_the_same() -> None:
+    values = {"requestMemory": 2048, "requestMemoryMax": 8192, "memoryMultiplier": 2.0,
+              "requestCpus": 2, "requestDisk": 1000, "numberOfRetries": 3, "maxQuanta": 50}  # fmt: skip
+
+    def rules(keys: dict[str, object]) -> str:
+        lines = "".join(f"    {k}: {v}\n" for k, v in keys.items())
+        return f"cluster:\n  chain:\n    pipetasks: isr, calibrate\n    dimensions: visit\n{lines}"
+
+    camel = spec(rules(values))
+    snake = spec(rules({RESOURCES[k]: v for k, v in values.items()}))
+    assert camel == snake
+    rule = camel.cluster["chain"]
+    assert (rule.request_memory, rule.request_memory_max, rule.memory_multiplier) == (2048, 8192, 2.0)
+    assert (rule.request_cpus, rule.request_disk, rule.number_of_retries, rule.max_quanta) == (2, 1000, 3, 50)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ("requestMemory: lots", "cluster.chain.requestMemory"),
+        ("requestCpus: 0", "greater than or equal to 1"),
+        ("memoryMultiplier: 0.5", "greater than or equal to 1"),
+        (
+            "requestMemoryMax: 1024\n    requestMemory: 2048",
+            "requestMemoryMax 1024 is below requestMemory 2048",
+        ),
+        ("requestMemory: 1\n    request_memory: 2", "both requestMemory and request_memory"),
+        ("requestMemry: 2048", "unknown key 'requestMemry'"),
+    ],
+)
+def test_bad_bps_keys_are_one_error_naming_the_key(keys: str, expected: str) -> None:
+    with pytest.raises(ClusteringError, match=expected):
+        spec(f"cluster:\n  chain:\n    pipetasks: isr\n    {keys}\n")
+
+
 def test_the_shipped_demo_clustering_reads_and_applies_to_a_drp_plan() -> None:
     rules = load_clustering(DEMO_CLUSTERING)
     assert rules.name == "demo"
@@ -105,7 +151,7 @@ def test_an_unknown_task_or_dimension_suggests_the_close_one() -> None:
         cluster(graph, "cluster:\n  a: {pipetasks: calibrate, dimensions: vist}\n")
     assert "did you mean 'visit'" in str(info.value)
     # isr is per exposure; with calibrate but without characterizeImage, nothing gives it a visit
-    with pytest.raises(ClusteringError, match=r"quantum isr@.* has no 'visit'") as info:
+    with pytest.raises(ClusteringError, match=r"quantum isr \(.*\) has no 'visit'") as info:
         cluster(graph, "cluster:\n  a: {pipetasks: 'isr, calibrate', dimensions: 'visit, detector'}\n")
     assert "equalDimensions" in str(info.value) and "put the tasks between into rule 'a'" in str(info.value)
 
@@ -181,7 +227,7 @@ def test_grouping_a_task_with_a_downstream_one_but_not_the_one_between_is_a_cycl
     # the jobs of the cycle, and the quantum dependencies that close it
     assert "batch jobs would depend on each other in a cycle: bad_" in message
     assert "characterizeImage_" in message
-    assert "reads what isr@" in message and "reads what characterizeImage@" in message
+    assert "reads what isr (" in message and "reads what characterizeImage (" in message
     assert "rule(s) 'bad'" in message and "add the tasks in between" in message
 
 
@@ -317,3 +363,22 @@ def test_dagman_files_name_every_job_and_edge(tmp_path: Path) -> None:
     assert 'arguments  = "run-job --plan drp-2x3 --clustering by-visit --job visit_chain_1_2"' in submit
     assert "password" not in submit.lower()
     assert sum(1 for line in lines if line.startswith("RETRY ") and line.endswith(" 3")) == len(jobs)
+
+
+def test_dagman_submit_files_ask_for_each_rules_resources_as_bps_does(tmp_path: Path) -> None:
+    jobs = cluster(
+        drp_plan(2, 3),
+        CHAIN + "    requestMemory: 2048\n    requestCpus: 2\n    requestDisk: 100\n    numberOfRetries: 1\n"
+        "    memoryMultiplier: 2\n    requestMemoryMax: 6000\n",
+    )
+    files = write_dagman(jobs, tmp_path, command=["/opt/bin/provgraph"], retry=3)
+    chain = (tmp_path / "jobs" / "visit_chain_1_2.sub").read_text().splitlines()
+    assert "request_cpus = 2" in chain and "request_disk = 102400" in chain  # KiB
+    # Each retry of a DAG node asks for memoryMultiplier times more, up to requestMemoryMax.
+    assert "request_memory = min({int(2048 * pow(2.0, $(RETRY:0))), 6000})" in chain
+    other = next(n for n, j in jobs.jobs.items() if j.rule is None)
+    assert "request_cpus = 1" in (tmp_path / "jobs" / f"{other}.sub").read_text()
+    retries = {
+        w[1]: w[2] for w in (line.split() for line in files.dag.read_text().splitlines()) if w[0] == "RETRY"
+    }
+    assert retries["visit_chain_1_2"] == "1" and retries[other] == "3"  # the rule's, else --retry

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provenance_graph.errors import InvalidDataIdError, InvalidNameError, ProvenanceGraphError
-from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, Quantum
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, Quantum, human_forms
 
 CALEXP = DatasetType(name="calexp", dimensions=("visit", "instrument", "detector"), storage_class="ExposureF")
 RAW = DatasetType(name="raw", dimensions=("instrument", "exposure", "detector"), storage_class="Exposure")
@@ -24,7 +24,98 @@ def test_data_id_is_canonical_whatever_the_order() -> None:
     assert DataId.from_key(a.key()) == a
     assert a["visit"] == 903334
     assert a.to_dict() == {"detector": 16, "instrument": "HSC", "visit": 903334}
-    assert str(a) == "{detector: 16, instrument: 'HSC', visit: 903334}"
+    assert str(a) == "instrument=HSC visit=903334 detector=16"
+
+
+@pytest.mark.parametrize(
+    ("values", "human", "display"),
+    [
+        (
+            {"instrument": "DemoCam", "visit": 2, "detector": 1},
+            "instrument=DemoCam visit=2 detector=1",
+            "visit=2 detector=1",
+        ),
+        (
+            {"skymap": "demo", "tract": 0, "patch": 5, "instrument": "DemoCam", "visit": 2},
+            "instrument=DemoCam skymap=demo tract=0 patch=5 visit=2",
+            "tract=0 patch=5 visit=2",
+        ),
+        (
+            {"skymap": "demo", "tract": 0, "patch": 5, "band": "g"},
+            "skymap=demo tract=0 patch=5 band=g",
+            "tract=0 patch=5 band=g",
+        ),
+        (
+            {"instrument": "LSSTCam", "exposure": 10, "detector": 0},
+            "instrument=LSSTCam exposure=10 detector=0",
+            "exposure=10 detector=0",
+        ),
+        # Dimensions of other universes follow, by name; strings that would not read back are quoted.
+        (
+            {"instrument": "HSC", "physical_filter": "HSC-R", "day_obs": 20240301},
+            "instrument=HSC day_obs=20240301 physical_filter=HSC-R",
+            "day_obs=20240301 physical_filter=HSC-R",
+        ),
+        ({"instrument": "My Cam", "band": "2"}, 'instrument="My Cam" band="2"', 'band="2"'),
+        ({"skymap": "demo"}, "skymap=demo", "skymap=demo"),  # never emptied
+        ({}, "{}", "{}"),
+    ],
+)
+def test_a_data_id_prints_in_one_human_form(values: dict[str, int | str], human: str, display: str) -> None:
+    data_id = DataId(values)
+    assert str(data_id) == human
+    assert data_id.display() == display
+    assert DataId.parse(human) == data_id
+
+
+def test_a_listing_shows_instrument_and_skymap_only_where_they_vary() -> None:
+    same = [DataId.of(instrument="DemoCam", visit=v, detector=1) for v in (1, 2)]
+    assert human_forms(same) == (
+        ["visit=1 detector=1", "visit=2 detector=1"],
+        DataId.of(instrument="DemoCam"),
+    )
+    mixed = [*same, DataId.of(instrument="HSC", visit=3), DataId.of(skymap="demo", tract=0)]
+    forms, context = human_forms(mixed)
+    assert forms == [
+        "instrument=DemoCam visit=1 detector=1",
+        "instrument=DemoCam visit=2 detector=1",
+        "instrument=HSC visit=3",
+        "tract=0",
+    ]
+    assert context == DataId.of(skymap="demo")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "visit=2 detector=1",
+        "visit=2,detector=1",
+        " visit=2, detector=1 ",
+        "detector=1 visit=2",
+        '{"visit": 2, "detector": 1}',
+    ],
+)
+def test_a_data_id_is_typed_in_its_human_form_its_comma_form_or_json(text: str) -> None:
+    assert DataId.parse(text) == DataId.of(visit=2, detector=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "culprit"),
+    [
+        ("visit=2 detector", "'detector' is not dimension=value"),
+        ("visit 2", "'visit' is not dimension=value"),
+        ("visit=2 visit=3", "dimension 'visit' is given twice"),
+        ("", "the data ID is empty"),
+        ('{"visit": ', "is not JSON"),
+        ("Visit=2", "invalid dimension name"),
+        ("visit=" + "9" * 30, "does not fit in 64 bits"),
+    ],
+)
+def test_a_badly_typed_data_id_is_refused_in_one_line_naming_the_culprit(text: str, culprit: str) -> None:
+    with pytest.raises(ProvenanceGraphError) as info:  # InvalidDataIdError, or InvalidNameError
+        DataId.parse(text)
+    assert culprit in info.value.message
+    assert "\n" not in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -139,6 +230,8 @@ def test_any_valid_data_id_round_trips_through_its_key(values: dict[str, int | s
     values = {k: v for k, v in values.items() if k not in RESERVED_PROPERTIES}
     data_id = DataId(values)
     assert DataId.from_key(data_id.key()) == data_id
+    if values:  # what is printed reads back as the same data ID
+        assert DataId.parse(str(data_id)) == data_id
     assert data_id.to_dict() == values
 
 

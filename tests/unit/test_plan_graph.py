@@ -50,9 +50,9 @@ def test_two_producers_of_one_dataset_are_named() -> None:
     b = ref(B, 1)
     with pytest.raises(DuplicateProducerError) as info:
         PlanGraph(Plan(output_run="out"), [q("one", 1, [], [b]), q("two", 1, [], [b])])
-    assert "b@{visit: 1}" in str(info.value)
-    assert "one@{visit: 1}" in str(info.value)
-    assert "two@{visit: 1}" in str(info.value)
+    assert "b (visit=1)" in str(info.value)
+    assert "one (visit=1)" in str(info.value)
+    assert "two (visit=1)" in str(info.value)
 
 
 def test_a_cycle_is_named() -> None:

@@ -33,6 +33,7 @@ from provenance_graph.store.migrations import (
     v0006_batch_jobs,
     v0007_butler_identity,
     v0008_note_causes,
+    v0009_data_id_display,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -47,5 +48,6 @@ STEPS: tuple[Step, ...] = (
     v0006_batch_jobs.STEP,
     v0007_butler_identity.STEP,
     v0008_note_causes.STEP,
+    v0009_data_id_display.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
