@@ -142,6 +142,7 @@ def world(
         "DATASET_ID": str(coadd["id"]),
         "6f0c...": str(quantum),
         "--where ...": f'--where "{DEMO_QUERY}"',
+        "-d ...": f'-d "{DEMO_QUERY}"',
         "--data-id '...'": "--data-id 'skymap=demo,tract=0,patch=10,band=g'",
     }
     return World(directory, env, names)
