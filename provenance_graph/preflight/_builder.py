@@ -45,6 +45,7 @@ from provenance_graph.model import (
     PlanGraph,
     PlanNote,
     Quantum,
+    Timespan,
     suggest,
 )
 from provenance_graph.model._names import check_run_name
@@ -69,14 +70,28 @@ class _Calibrations:
         self._repository = repository
         self._uris = uris
         self.types = frozenset(t for counts in repository.certified_counts().values() for t in counts)
+        # Candidates share observations and calibrations: look each up once.
+        self._spans: dict[tuple[Any, ...], Timespan | None] = {}
+        self._found: dict[tuple[Any, ...], tuple[DatasetRef, str] | None] = {}
 
-    def find(self, dataset_type: str, row: Row) -> tuple[list[DatasetRef], str] | None:
-        """The calibration valid for ``row`` and the time it was looked up at; None without a time."""
-        data_id = DataId(row)
-        time = self._repository.timespan(data_id)
+    def find(
+        self, dataset_type: str, dimensions: Sequence[str], row: Row
+    ) -> tuple[list[DatasetRef], str] | None:
+        """The calibration valid for ``row`` and the time it was looked up at; None without a time.
+
+        ``dimensions`` are the calibration's: two candidates that agree on them and on the
+        observation's time span get the same calibration.
+        """
+        observation = (row.get("instrument"), row.get("exposure"), row.get("visit"))
+        if observation not in self._spans:
+            self._spans[observation] = self._repository.timespan(DataId(row))
+        time = self._spans[observation]
         if time is None:
             return None
-        found = self._repository.find_calibration(dataset_type, data_id, time)
+        key = (dataset_type, tuple(row.get(d) for d in dimensions), str(time))
+        if key not in self._found:
+            self._found[key] = self._repository.find_calibration(dataset_type, DataId(row), time)
+        found = self._found[key]
         if found is None:
             return [], str(time)
         ref, uri = found
@@ -206,7 +221,7 @@ class TaskContext:
             return None
         if conn.dataset_type not in calibrations.types:
             return None
-        found = calibrations.find(conn.dataset_type, row)
+        found = calibrations.find(conn.dataset_type, conn.dimensions, row)
         if found is None:
             return None
         matches, time = found
