@@ -86,6 +86,7 @@ def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Pat
 def test_browser_connects_styles_guides_and_draws_a_lineage(
     browser: object, store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import ElementNotInteractableException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -121,7 +122,15 @@ def test_browser_connects_styles_guides_and_draws_a_lineage(
     connected = _connect_and_see_the_guide(driver, server, tmp_path)
 
     def type_and_run(text: str) -> None:
-        driver.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)
+        # The main editor (the first), once it takes keys: it may not while the stream settles.
+        def typed(d: WebDriver) -> bool:
+            try:
+                d.find_element(By.CSS_SELECTOR, ".monaco-editor textarea").send_keys(text)
+            except ElementNotInteractableException:
+                return False
+            return True
+
+        wait.until(typed)
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
 
     # As a user would from a --cypher printout: the value as a Browser parameter, then the query.

@@ -199,7 +199,7 @@ def test_run_plans_into_the_qgraph_dir_then_runs_the_plan(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     failures = [line for line in done.stdout.splitlines() if line.startswith("failed ")]
-    assert len(failures) == 1 and failures[0].startswith("failed rp_isr") and '"detector":2' in failures[0]
+    assert len(failures) == 1 and failures[0].startswith("failed rp_isr visit=1 detector=2")
     assert f"provgraph run --plan {output_run} --butler {repo}" in done.stdout
     qgraph = qgraph_dir / namespace / "out" / "run1.qg"
     assert qgraph.is_file()
