@@ -185,8 +185,7 @@ def _run_document(path: Path, world: World) -> list[str]:
                 (where / named.group(1)).write_text(block.text)
             continue
         if block.language == "python":
-            first = block.text.splitlines()[0]
-            reason = why_not_here(block.document, first) or why_not_here(block.document, block.text)
+            reason = why_not_here(block.document, block.text)
             if reason:
                 not_run.append(f"{block.document}:{block.line} python: {reason}")
                 continue
