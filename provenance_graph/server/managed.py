@@ -65,6 +65,7 @@ from provenance_graph.errors import (
     ServerStartError,
 )
 from provenance_graph.logs import suppress_and_log
+from provenance_graph.server.browser_style import inline_style
 from provenance_graph.server.tls import BoltCertificates
 from provenance_graph.settings import ConnectionSettings, ServerSettings, TlsMode, server_settings
 
@@ -577,14 +578,14 @@ class ManagedServer:
             "server.memory.pagecache.size": s.pagecache,
             "dbms.security.procedures.unrestricted": "apoc.*",
             "dbms.usage_report.enabled": "false",
+            "client.allow_telemetry": "false",  # and no usage banner in Browser
             "db.tx_log.rotation.retention_policy": "1G size",
             "db.transaction.timeout": "0s",
-            # On connect, Browser loads our style, clears the frame that shows it, and opens our
-            # guide (docs/seeing-the-graph.md): the guide, not the style, is what a user sees.
+            # On connect, Browser applies our style, clears the frame that shows it, and opens our
+            # guide (docs/seeing-the-graph.md): the guide, not the style, is what a user sees. The
+            # style goes inline, so that its frame is there before `clear` (browser_style.py).
             "browser.remote_content_hostname_whitelist": "127.0.0.1,localhost,guides.neo4j.com",
-            "browser.post_connect_cmd": (
-                f"style {self.asset_url('provgraph.grass')}; clear; play {self.asset_url('guide.html')}"
-            ),
+            "browser.post_connect_cmd": f"style {inline_style()}; clear; play {self.asset_url('guide.html')}",
         }
         if s.bolt_tls != "disabled":
             # Neo4j's SSL framework: the Bolt policy's files, and no client certificates asked for.

@@ -73,9 +73,11 @@ def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Pat
 
     # browser.post_connect_cmd: our style, then our guide, with no click from the user.
     wait.until(lambda d: "Execution plans and provenance of pipelines" in d.page_source)
-    # Which of the guide and the style's frame (a dump of its CSS) ends on top depends on which
-    # file loads last: `style; clear; play` puts the guide first only most of the time.
-    time.sleep(3)
+    time.sleep(3)  # a style frame arriving late would land on top by now
+    frames = driver.find_elements(By.CSS_SELECTOR, "[data-testid=frame]")
+    assert frames, "no frame after connecting"
+    assert "Execution plans and provenance of pipelines" in frames[0].text, frames[0].text[:200]
+    assert not any("text-color-internal" in f.text for f in frames), "the style's frame is still shown"
     connected = tmp_path / "neo4j-browser-connected.png"
     driver.save_screenshot(str(connected))
     return connected
