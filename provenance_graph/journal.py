@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -49,8 +48,6 @@ class JournalRecord:
     job: str
     """The batch job (its name in the clustering)."""
     outcome: AttemptOutcome
-    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    """Unique per record: loading a record twice adds nothing the second time."""
     written: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
     """When the record was written (UTC, ISO 8601)."""
 
@@ -58,7 +55,6 @@ class JournalRecord:
         """The record as JSON data."""
         return {
             "format": FORMAT,
-            "record_id": self.record_id,
             "written": self.written,
             "plan_id": self.plan_id,
             "execution_id": self.execution_id,
@@ -78,15 +74,24 @@ class JournalRecord:
             execution_id=str(data["execution_id"]),
             job=str(data["job"]),
             outcome=AttemptOutcome(**outcome),
-            record_id=str(data["record_id"]),
             written=str(data["written"]),
         )
+
+    @property
+    def record_id(self) -> str:
+        """The outcome's own id: loading a record twice adds nothing the second time."""
+        return self.outcome.record_id
 
     def row(self) -> dict[str, Any]:
         """As a row of the ``journal_record_attempts`` query."""
         row = self.outcome.row()
-        row["attempt"] |= {"record_id": self.record_id, "job": self.job, "written": self.written}
-        return {**row, "record_id": self.record_id, "execution_id": self.execution_id}
+        row["attempt"]["batch_job"] = self.job
+        return {
+            **row,
+            "record_id": self.record_id,
+            "execution_id": self.execution_id,
+            "written": self.written,
+        }
 
 
 def _line(record: JournalRecord) -> bytes:

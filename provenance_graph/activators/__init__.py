@@ -12,6 +12,7 @@ What a worker does to run one quantum is `provenance_graph.quantum_runner`.
 
 from provenance_graph.activators._base import Activator, Failure, Progress, RunReport
 from provenance_graph.activators._batch import JobActivator, ParslActivator
+from provenance_graph.activators._job_files import JobFileRun, run_job_file, write_job_files
 from provenance_graph.activators._local import LocalActivator
 from provenance_graph.activators._planning import (
     PlannedPipeline,
@@ -27,6 +28,7 @@ __all__ = [
     "Activator",
     "Failure",
     "JobActivator",
+    "JobFileRun",
     "LocalActivator",
     "ParslActivator",
     "PlannedPipeline",
@@ -39,4 +41,6 @@ __all__ = [
     "load_site",
     "plan_pipeline",
     "plan_rubin_pipeline",
+    "run_job_file",
+    "write_job_files",
 ]

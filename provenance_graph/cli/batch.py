@@ -15,8 +15,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from provenance_graph.activators import JobActivator, ParslActivator, load_site
-from provenance_graph.cli._options import ConfigOpt, RepositoryOpt, processes_option, repository_arguments
+from provenance_graph.activators import JobActivator, ParslActivator, load_site, run_job_file, write_job_files
+from provenance_graph.cli._options import (
+    ConfigOpt,
+    RepositoryOpt,
+    is_from_quantum_graph,
+    processes_option,
+    repository_arguments,
+)
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
 from provenance_graph.cli.running import (
@@ -32,6 +38,7 @@ from provenance_graph.cli.running import (
 )
 from provenance_graph.clustering import JobGraph, load_clustering, write_dagman
 from provenance_graph.errors import ExecutionError, PlanNotFoundError, QuestionError
+from provenance_graph.journal import read_journals
 from provenance_graph.store import GraphStore, open_store
 from provenance_graph.store.clustering import (
     blast_radius,
@@ -43,6 +50,7 @@ from provenance_graph.store.clustering import (
     read_job_graph,
 )
 from provenance_graph.store.execution import last_options, status_counts
+from provenance_graph.store.journals import record_journals
 from provenance_graph.store.plan_read import read_plan_header
 
 __all__ = [
@@ -164,15 +172,29 @@ def export_dagman_command(
         int, typer.Option(min=0, help="RETRY each job this many times (0: no RETRY lines).")
     ] = 0,
 ) -> None:
-    """Write an HTCondor DAGMan DAG of a stored clustering: one submit file per batch job."""
+    """Write an HTCondor DAGMan DAG of a stored clustering: one submit file and one job file per batch job.
+
+    The jobs of a plan of our own need no database: each runs from its job file
+    (``jobs/<job>.json``) and writes a journal, which the DAG's POST script records on this
+    host (``provgraph record``). Jobs of a plan imported from a QuantumGraph read Neo4j.
+    """
     with open_store() as store:
+        header = read_plan_header(store, plan_id)
         jobs = read_job_graph(store, plan_id, clustering)
-    files = write_dagman(jobs, out, command=[_provgraph_executable()], retry=retry)
+        journals: dict[str, Path] | None = None
+        if not is_from_quantum_graph(header):
+            overrides = settle_config(store, header, None, False)
+            written = write_job_files(store, plan_id, clustering, out, config=overrides)
+            journals = {name: Path(job_file.journal) for name, job_file in written.items()}
+    files = write_dagman(jobs, out, command=[_provgraph_executable()], retry=retry, journals=journals)
     console.print(
         f"Wrote {files.dag} ({len(files.submit_files)} jobs, {files.edges} PARENT/CHILD pairs"
         + (f", RETRY {retry}" if retry else "")
         + f"); submit with: cd {out} && condor_submit_dag {files.dag.name}"
     )
+    if journals:
+        folder = next(iter(journals.values())).parent
+        console.print(f"The jobs write their attempts to journals in {folder}; each is recorded as it ends.")
 
 
 SiteOpt = Annotated[
@@ -184,16 +206,73 @@ ProcessesOpt = Annotated[int, processes_option("batch jobs on each node")]
 
 
 def run_job_command(
-    plan: Annotated[str, typer.Option("--plan", help="The plan's id.")],
-    clustering: NameOpt,
-    job: Annotated[str, typer.Option("--job", help="The batch job's name.")],
+    job_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--job-file",
+            help="A job file of export-dagman (jobs/<job>.json): run with no database, writing a journal.",
+        ),
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="The plan's id (with --job, reading Neo4j).")
+    ] = None,
+    clustering: Annotated[str | None, typer.Option("--clustering", help="The clustering's name.")] = None,
+    job: Annotated[str | None, typer.Option("--job", help="The batch job's name.")] = None,
     repository: RepositoryOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run one batch job's quanta in order in this process, recording each attempt (a DAGMan node's command).
+    """Run one batch job's quanta in order in this process (a DAGMan node's command).
 
-    Refused while a job it depends on is not done. Exit 1 if a quantum failed.
+    With --job-file, no database is opened: each attempt goes to the job's journal, which
+    'provgraph record' loads. With --plan/--clustering/--job, attempts are recorded in Neo4j
+    as they end, and the job is refused while a job it depends on is not done.
+    Exit 1 if a quantum failed.
     """
+    if job_file is not None:
+        if plan or clustering or job or repository or config:
+            raise ExecutionError(
+                "--job-file says everything the job needs: --plan, --clustering, --job, --repo and -c "
+                "go with the other form",
+                hint=f"run: provgraph run-job --job-file {job_file}",
+            )
+        _run_job_file(job_file)
+        return
+    if not (plan and clustering and job):
+        missing = [o for o, v in (("--plan", plan), ("--clustering", clustering), ("--job", job)) if not v]
+        raise ExecutionError(
+            f"run-job needs --job-file, or --plan, --clustering and --job (missing {', '.join(missing)})",
+            hint="give the job file export-dagman wrote: provgraph run-job --job-file jobs/JOB.json",
+        )
+    _run_job_in_graph(plan, clustering, job, repository, config)
+
+
+def _run_job_file(path: Path) -> None:
+    result = run_job_file(path)
+    job = result.job
+    say = f"batch job {job.job} of plan {job.plan_id!r}: "
+    if result.failed is not None:
+        say += "failed"
+    elif result.succeeded or not result.done_before:
+        say += "succeeded"
+    else:
+        say += "nothing to do"
+    parts = [f"{len(result.succeeded)} succeeded"] if result.succeeded else []
+    parts += [f"{len(result.done_before)} done before"] if result.done_before else []
+    parts += ["1 failed"] if result.failed is not None else []
+    console.print(
+        f"{say} in {result.seconds:.1f} s ({', '.join(parts) or 'no quanta'}); journal {job.journal}"
+    )
+    if result.failed is not None:
+        outcome = result.failed.outcome
+        quantum = next(q for q in job.quanta if q.id == outcome.quantum_id)
+        last = (outcome.error or "no error text").strip().splitlines()[-1]
+        err_console.print(f"failed: {quantum}: {last}", soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _run_job_in_graph(
+    plan: str, clustering: str, job: str, repository: str | None, config: list[str] | None
+) -> None:
     with open_store() as store:
         activator = JobActivator(
             store,
@@ -404,3 +483,50 @@ def status_command(
         console.print(f"{states[job]:8} {job}", highlight=False)
     if len(stuck) > 10:
         console.print(f"... and {len(stuck) - 10} more failed or blocked jobs")
+
+
+def record_command(
+    journals: Annotated[
+        list[Path],
+        typer.Argument(help="Journals (.jsonl) batch jobs wrote, or folders of them.", show_default=False),
+    ],
+    job_exit: Annotated[
+        int | None,
+        typer.Option(
+            "--job-exit",
+            help="The batch job's own exit status (DAGMan's $RETURN in a POST script): exit with it.",
+        ),
+    ] = None,
+) -> None:
+    """Load the attempts that batch jobs wrote to journals into the graph, once each.
+
+    Loading a journal again, or one whose attempts were recorded already, adds nothing.
+    Torn lines (a job killed while writing) are skipped and named. Exit 1 if a journal is
+    missing or names quanta its plan lacks; with --job-exit, then exit with that status.
+    """
+    missing = [p for p in journals if not p.exists()]
+    read = read_journals([p for p in journals if p.exists()])
+    for torn in read.torn:
+        err_console.print(f"skipped a torn or damaged line: {torn} (a job killed while writing it)")
+    for path in missing:
+        err_console.print(f"no journal at {path}: the job wrote no attempt (did it start? see its log)")
+    result = None
+    if read.records:
+        with open_store(say=err_console.print) as store:
+            result = record_journals(store, read.records)
+        console.print(
+            f"recorded {result.recorded} attempt(s) from {len(journals) - len(missing)} journal(s)"
+            + (f"; {result.already} recorded before" if result.already else "")
+            + f"; execution {', '.join(result.executions)}"
+        )
+        if result.unknown:
+            err_console.print(
+                f"{result.unknown} record(s) name quanta their plan does not have: was the plan replaced "
+                "since the jobs ran?"
+            )
+    elif not missing:
+        console.print("no attempt in the journal(s) given: nothing to record")
+    if job_exit:
+        raise typer.Exit(job_exit)
+    if missing or (result is not None and result.unknown):
+        raise typer.Exit(1)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +59,14 @@ def condor_arguments(args: Sequence[str]) -> str:
     return '"' + " ".join(parts) + '"'
 
 
-def _submit_description(jobs: JobGraph, name: str, command: Sequence[str], extra: Sequence[str]) -> str:
+def _submit_description(
+    jobs: JobGraph, name: str, command: Sequence[str], extra: Sequence[str], job_files: bool
+) -> str:
     job = jobs.jobs[name]
-    args = [*command[1:], "run-job", "--plan", jobs.plan_id, "--clustering", jobs.name, "--job", name]
+    if job_files:
+        args = [*command[1:], "run-job", "--job-file", f"jobs/{name}.json"]
+    else:
+        args = [*command[1:], "run-job", "--plan", jobs.plan_id, "--clustering", jobs.name, "--job", name]
     tasks = ", ".join(job.tasks)
     lines = [
         f"# provenance-graph batch job {name}: {len(job.quanta)} quanta of {tasks}",
@@ -69,7 +74,12 @@ def _submit_description(jobs: JobGraph, name: str, command: Sequence[str], extra
         "universe   = vanilla",
         f"executable = {command[0]}",
         f"arguments  = {condor_arguments(args)}",
-        "# the job finds Neo4j from NEO4J_* variables of the submitting environment (or the config file)",
+        (
+            "# the job needs no database: it writes its attempts to a journal (see its job file)"
+            if job_files
+            else "# the job finds Neo4j from NEO4J_* variables of the submitting environment "
+            "(or the config file)"
+        ),
         "getenv     = true",
         f"output     = logs/{name}.out",
         f"error      = logs/{name}.err",
@@ -115,6 +125,7 @@ def write_dagman(
     command: Sequence[str],
     retry: int = 0,
     submit_extra: Sequence[str] = (),
+    journals: Mapping[str, Path] | None = None,
 ) -> DagmanFiles:
     """Write the DAG input file and one submit description per job into ``out_dir``.
 
@@ -132,6 +143,11 @@ def write_dagman(
         ``numberOfRetries``, which take that.
     submit_extra
         Lines added to every submit description (``request_memory = 4GB``, ...).
+    journals
+        Each job's journal, when ``jobs/<job>.json`` job files are written beside (a plan of
+        our own): each job then runs ``run-job --job-file jobs/<job>.json``, with no database,
+        and a ``SCRIPT POST`` records its journal on the submitting host (``record``).
+        Without, each job runs ``run-job --plan P --clustering C --job J`` against Neo4j.
     """
     if retry < 0:
         raise ClusteringError(f"--retry must be 0 or more, not {retry}")
@@ -143,7 +159,7 @@ def write_dagman(
     submit_files: dict[str, Path] = {}
     for name in jobs.jobs:
         path = out / "jobs" / f"{name}.sub"
-        _write(path, _submit_description(jobs, name, command, submit_extra))
+        _write(path, _submit_description(jobs, name, command, submit_extra, journals is not None))
         submit_files[name] = path
     children: dict[str, list[str]] = defaultdict(list)
     for parent, child in jobs.edges:
@@ -157,6 +173,11 @@ def write_dagman(
     for parent in jobs.jobs:  # topological order, children sorted: a stable file
         if children.get(parent):
             lines.append(f"PARENT {parent} CHILD {' '.join(sorted(children[parent]))}")
+    for name, journal in (journals or {}).items():
+        # Runs on the submitting host when the job ends, whatever its exit: DAGMan then takes
+        # the POST script's exit as the node's, so it passes the job's own on ($RETURN).
+        post = [*command[1:], "record", str(journal), "--job-exit", "$RETURN"]
+        lines.append(f"SCRIPT POST {name} {command[0]} {' '.join(post)}")
     for name in jobs.jobs:
         rule = jobs.rule(name)
         times = rule.number_of_retries if rule and rule.number_of_retries is not None else retry

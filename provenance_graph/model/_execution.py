@@ -7,7 +7,8 @@ and the store (which writes them to the graph as ``:Attempt`` nodes and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -67,6 +68,9 @@ class AttemptOutcome:
     """The error, for people: exception type and message, and the traceback's last lines."""
     outputs: tuple[OutputRecord, ...] = ()
     """The datasets written, for a success."""
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Unique per attempt outcome: the graph keeps it (``:Attempt.record_id``), so an outcome
+    recorded once from its batch job and again from its journal is recorded once."""
 
     def row(self) -> dict[str, Any]:
         """As a row of ``execution_finish_quanta``."""
@@ -80,6 +84,7 @@ class AttemptOutcome:
                 "peak_rss_mb": self.peak_rss_mb,
                 "exit_status": self.exit_status,
                 "error": self.error,
+                "record_id": self.record_id,
             },
             "outputs": [o.row() for o in self.outputs] if self.succeeded else [],
         }

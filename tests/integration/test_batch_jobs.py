@@ -303,6 +303,8 @@ def parse_dag(path: Path) -> tuple[dict[str, str], set[tuple[str, str]], dict[st
             edges |= {(p, c) for p in words[1:cut] for c in words[cut + 1 :]}
         elif words[0] == "RETRY":
             retries[words[1]] = int(words[2])
+        elif words[:2] == ["SCRIPT", "POST"]:
+            assert words[2] in jobs and words[4] == "record"  # records the job's journal
         else:
             raise AssertionError(f"unexpected DAG line {line!r}")
     return jobs, edges, retries

@@ -8,6 +8,7 @@ output, files and checksums on disk, and the records in the graph.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shlex
@@ -182,39 +183,93 @@ def test_a_failing_job_is_retried_then_blocks_its_dependants_and_restart_complet
     assert shown.stdout.count('"state": "succeeded"') == len(jobs)
 
 
-def test_run_job_from_a_dagman_export_runs_exactly_that_jobs_quanta(
+def _no_database_env(tmp_path: Path) -> dict[str, str]:
+    """A compute node's environment: no NEO4J_*, no provgraph config, an empty home."""
+    node_home = tmp_path / "node-home"
+    node_home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "PROVGRAPH_"))}
+    return env | {
+        "HOME": str(node_home),
+        "XDG_DATA_HOME": str(node_home / "data"),
+        "XDG_CONFIG_HOME": str(node_home / "config"),
+        "PROVGRAPH_HOME": str(node_home / "neo4j"),  # were anything to start a server, it would be here
+    }
+
+
+def _dag_command(out: Path, submit: str) -> list[str]:
+    """The executable and arguments of a submit description."""
+    lines = (out / submit).read_text().splitlines()
+    executable = next(line for line in lines if line.startswith("executable")).partition("=")[2].strip()
+    arguments = next(line for line in lines if line.startswith("arguments")).partition("=")[2]
+    return [executable, *shlex.split(arguments.strip().strip('"'))]
+
+
+def test_dagman_jobs_run_with_no_database_and_their_journals_are_recorded_once(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
 ) -> None:
+    """What DAGMan does, by hand: each node runs its job file with no Neo4j anywhere in its
+    environment; the POST script records the journal on the submitting host."""
     plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-dag", f"{namespace}/out", plans)
     out = tmp_path / "dag"
-    assert (
-        run(["export-dagman", plan_id, "--clustering", "demo", "--out", str(out)], neo4j_settings).returncode
-        == 0
-    )
-    dag_jobs, edges, _ = parse_dag(out / f"{plan_id}.dag")
+    export = run(["export-dagman", plan_id, "--clustering", "demo", "--out", str(out)], neo4j_settings)
+    assert export.returncode == 0, export.stderr
+    dag_jobs, _edges, _ = parse_dag(out / f"{plan_id}.dag")
     jobs = read_job_graph(store, plan_id, "demo")
+    dag_text = (out / f"{plan_id}.dag").read_text()
+    posts = {
+        line.split()[2]: line.split()[3:] for line in dag_text.splitlines() if line.startswith("SCRIPT POST")
+    }
+    assert set(posts) == set(dag_jobs)
 
-    def command(job: str) -> list[str]:
-        text = (out / dag_jobs[job]).read_text()
-        arguments = next(line for line in text.splitlines() if line.startswith("arguments"))
-        return shlex.split(arguments.partition("=")[2].strip().strip('"'))
+    node_env = _no_database_env(tmp_path)
+    order = list(jobs.jobs)  # topological: parents first, as DAGMan runs them
+    first = next(j for j in order if len(jobs.jobs[j].quanta) > 1)
+    node = subprocess.run(  # noqa: PLW1510 - the exit status is asserted
+        [*_dag_command(out, dag_jobs[first])],
+        cwd=out,
+        env=node_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert node.returncode == 0, node.stdout + node.stderr
+    assert f"batch job {first} of plan '{plan_id}': succeeded" in node.stdout
+    assert not (tmp_path / "node-home" / "neo4j").exists(), "run-job started a server on the node"
+    journal = Path(posts[first][posts[first].index("record") + 1])
+    assert journal.is_file() and "provgraph-journal" in journal.parts
+    assert _attempts(store, plan_id) == []  # nothing reached the graph from the node
 
-    child = next(c for p, c in sorted(edges))
-    early = run(command(child), neo4j_settings)
-    assert early.returncode == 1 and "have not made yet" in early.stderr and "Traceback" not in early.stderr
-
-    first = next(j for j in dag_jobs if not any(c == j for _, c in edges) and len(jobs.jobs[j].quanta) > 1)
-    done = run(command(first), neo4j_settings)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"batch job {first} of plan '{plan_id}': succeeded" in done.stdout
+    # The POST script, on the submitting host: records the journal, exits with the job's status.
+    post = [posts[first][0], *posts[first][1:]]
+    post = [a.replace("$RETURN", "0") for a in post]
+    recorded = subprocess.run(post, cwd=out, capture_output=True, text=True, timeout=600, check=False)
+    assert recorded.returncode == 0, recorded.stderr
     attempts = _attempts(store, plan_id)
     assert sorted(r["q"] for r in attempts) == sorted(jobs.jobs[first].quanta)
-    assert all(r["a"]["status"] == "succeeded" and r["a"]["exit_status"] == 0 for r in attempts)
+    assert all(r["a"]["status"] == "succeeded" and r["a"]["batch_job"] == first for r in attempts)
     assert _statuses(store, plan_id)["succeeded"] == len(jobs.jobs[first].quanta)
     [execution] = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e AS e", p=plan_id)
-    assert execution["e"]["activator"] == "run-job" and execution["e"]["status"] == "succeeded"
-    again = run(command(first), neo4j_settings)  # DAGMan's RETRY of a job that succeeded: nothing to do
-    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert execution["e"]["activator"] == "dagman" and execution["e"]["status"] == "recorded"
+    graph = read_plan(store, plan_id)
+    for quantum_id in jobs.jobs[first].quanta:  # every output's recorded checksum is its file's
+        for ref in graph.quanta[quantum_id].outputs:
+            [row] = _rows(
+                store, "MATCH (d:Dataset {id: $id}) RETURN d.uri AS uri, d.checksum AS c", id=ref.id
+            )
+            data = Path(row["uri"].removeprefix("file://")).read_bytes()
+            assert row["c"] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+    again = run(["record", str(journal)], neo4j_settings)  # a POST script retried: nothing new
+    assert (
+        again.returncode == 0
+        and "recorded 0 attempt(s)" in again.stdout
+        and "recorded before" in again.stdout
+    )
+    assert len(_attempts(store, plan_id)) == len(attempts)
+    rerun = subprocess.run(  # noqa: PLW1510 - DAGMan RETRY of a job that succeeded: nothing to do
+        _dag_command(out, dag_jobs[first]), cwd=out, env=node_env, capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0 and "nothing to do" in rerun.stdout, rerun.stdout + rerun.stderr
 
 
 def test_ctrl_c_stops_parsl_at_once_and_gives_the_running_jobs_back(
