@@ -259,8 +259,8 @@ class SlurmCluster:
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o755)
         self._start_munged()
-        if not (self._pid("slurmctld") and self._pid("slurmd")):
-            self._write_config()
+        if not self._pid("slurmctld") and not self._pid("slurmd"):
+            self._write_config()  # else the running daemon's config (and ports) stays
         if not self._pid("slurmctld"):
             _run("slurmctld", "-f", str(self.conf), env=self.env())
         if not self._pid("slurmd"):
