@@ -270,17 +270,19 @@ class SlurmCluster:
 
     def wait(self, timeout: float = 120) -> Status:
         """Wait until every daemon runs and the node is idle (or busy); a `SlurmError` after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
         while True:
             status = self.status()
             if status.running:
                 return status
             dead = [d for d, pid in status.pids.items() if pid is None]
-            if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout + 15):
+            waited = time.monotonic() - began
+            # A daemon that is not running after 15 s has died (its log says why).
+            if waited > timeout or (dead and waited > 15):
                 raise SlurmError(
-                    f"the test Slurm in {self.home} is not up after {timeout:.0f} s: "
+                    f"the test Slurm in {self.home} is not up after {waited:.0f} s: "
                     f"not running: {', '.join(dead) or 'none'}; node state: {status.node_state}; "
-                    f"see {self.log}/"
+                    f"see the logs in {self.log}/"
                 )
             if status.node_state and status.node_state.rstrip("*") in {"down", "drain", "drng", "fail"}:
                 # A node left down by an earlier run (ReturnToService covers most cases).
