@@ -4,7 +4,7 @@
 # Set-up is a virtual environment in .venv with the pinned dependencies of
 # requirements/constraints.txt; the managed Neo4j is assembled with Maven on first use.
 # The demo installs only the package and what it needs; the tests add the dev tools, the
-# LSST stack (the 'lsst' extra) and, from Debian, Graphviz and Chromium.
+# LSST stack (the 'lsst' extra) and, from Debian, Graphviz, Chromium and a single-node Slurm.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -23,10 +23,10 @@ $(DEMO_STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e .
 	@touch $(DEMO_STAMP)
 
-# What the tests need besides: the dev tools, the LSST stack, Graphviz and Chromium.
+# What the tests need besides: the dev tools, the LSST stack, Graphviz, Chromium and Slurm.
 $(STAMP): $(DEMO_STAMP)
 	@command -v dot >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  || $(MAKE) --no-print-directory system-packages
+	  && command -v slurmctld >/dev/null || $(MAKE) --no-print-directory system-packages
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev,lsst]'
 	@touch $(STAMP)
 
@@ -39,15 +39,18 @@ lock:
 	  --custom-compile-command "make lock" -o requirements/constraints.txt
 
 # From Debian's packages, when we may: Graphviz's dot draws `provgraph viz` pictures;
-# Chromium and its driver run the Neo4j Browser test.
-SYSTEM_PACKAGES := graphviz chromium chromium-driver
+# Chromium and its driver run the Neo4j Browser test; Slurm (slurmctld, slurmd, the client
+# commands) and munge make the single-node cluster the Slurm tests submit to
+# (tests/support/slurm.py, started by the tests themselves).
+SYSTEM_PACKAGES := graphviz chromium chromium-driver slurm-wlm slurm-client munge
 system-packages:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing $(SYSTEM_PACKAGES) (apt-get) ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	else \
 	  echo "note: install $(SYSTEM_PACKAGES) (e.g. sudo apt-get install ...): 'provgraph viz' needs dot,"; \
-	  echo "      and the Neo4j Browser test is skipped without chromium and chromedriver"; \
+	  echo "      the Neo4j Browser test is skipped without chromium and chromedriver,"; \
+	  echo "      and the Slurm tests fail without slurm-wlm, slurm-client and munge (they run as root)"; \
 	fi
 
 demo: $(DEMO_STAMP)

@@ -1,5 +1,7 @@
-"""Integration tests: marked ``integration``; fixtures: clusterings cleaned up, a small demo repository, the server restarted."""
+"""Integration tests: marked ``integration``; fixtures: clusterings cleaned up, a small demo repository,
+the server restarted, the tests' Slurm cluster."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import delete_clustering, list_clusterings
+from tests.support.slurm import SlurmCluster, SlurmError
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,3 +51,30 @@ def own_server(neo4j_settings: ConnectionSettings) -> Iterator[ManagedServer]:
     yield server
     if not server.status().running:
         server.start()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """The tests' single-node Slurm on this machine (``tests/support/slurm.py``), taking jobs.
+
+    Started when it is not running, and then stopped at the end of the session (unless
+    ``PROVGRAPH_TEST_KEEP_SLURM=1``); one already running (``python -m tests.support.slurm
+    start``) is used and left running. ``SLURM_CONF`` points every Slurm command of the
+    session, and of its subprocesses, at it. Without Slurm installed the tests fail: they
+    are part of the suite (``make test`` installs it, as root).
+    """
+    cluster = SlurmCluster()
+    try:
+        started = cluster.start(timeout=180)
+    except SlurmError as err:
+        pytest.fail(f"the tests' Slurm cluster did not start: {err}", pytrace=False)
+    saved = {var: os.environ.get(var) for var in cluster.env()}
+    os.environ.update(cluster.env())
+    yield cluster
+    for var, value in saved.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    if started and os.environ.get("PROVGRAPH_TEST_KEEP_SLURM") != "1":
+        cluster.stop()

@@ -9,9 +9,10 @@ one document at a time, and runs it:
 - Python blocks saved as a script and run by the project's Python, expected to exit 0;
 - a YAML block whose first line is ``# NAME.yaml`` saved as that file, for later examples.
 
-They run in a directory of their own, with ``provenance_graph/`` beside them (the docs
-name ``provenance_graph/demo/pipeline.yaml`` as from a checkout), against the tests'
-Neo4j, after ``provgraph demo`` has stored and run the demo plan ``demo-drp`` there, as
+They run in a directory of their own, with ``provenance_graph/``, ``tests/`` and ``.venv/``
+beside them (the docs name ``provenance_graph/demo/pipeline.yaml`` and run
+``.venv/bin/python -m tests.support.slurm`` as from a checkout), against the tests'
+Neo4j (and, for docs/batch.md, the tests' Slurm), after ``provgraph demo`` has stored and run the demo plan ``demo-drp`` there, as
 ``make demo`` does for a reader. The only changes made to a line are the names a reader
 substitutes (`NAMES`: ``REPO``, ``DATASET_ID``, ...). A line that cannot run here says
 why in `NOT_HERE`; that list is checked to match lines of the docs, so it cannot go stale.
@@ -57,6 +58,12 @@ NOT_HERE: list[tuple[str, str, str]] = [
     ("interop.md", r".", "run as written by tests/integration/test_interop_docs.py, against a Butler "
      "repository of pipe_base's mock tasks"),
     ("batch.md", r"^cd dag && condor_submit_dag", "HTCondor submission: no HTCondor pool here"),
+    ("batch.md", r"--site slurm-site\.yaml", "a real Slurm cluster's partition and account; the same submit "
+     "runs on the tests' Slurm with slurm-test.yaml"),
+    ("batch.md", r"^export SLURM_CONF=", "each line runs in a shell of its own: the suite sets SLURM_CONF "
+     "for every command (the slurm_cluster fixture)"),
+    ("batch.md", r"^\.venv/bin/python -m tests\.support\.slurm stop", "would stop the Slurm the suite's "
+     "other tests use: the session that started it stops it at its end"),
     ("seeing-the-graph.md", r"^PROVGRAPH_SCREENSHOTS=1 \.venv/bin/pytest", "runs a test of this suite"),
     ("server.md", r"graph\.example\.org|^export NEO4J_(USER|PASSWORD|DATABASE)=", "a remote site"),
     ("server.md", r"^(export NEO4J_PASSWORD='a-long-password'|docker compose|export NEO4J_URI=neo4j://127)",
@@ -119,6 +126,8 @@ def world(
     directory = tmp_path_factory.mktemp("docs")
     (directory / "provenance_graph").symlink_to(ROOT / "provenance_graph")
     (directory / "cypher").symlink_to(ROOT / "cypher")
+    (directory / "tests").symlink_to(ROOT / "tests")
+    (directory / ".venv").symlink_to(Path(sys.executable).parent.parent)
     env = {
         **os.environ,
         **_env_for(neo4j_settings),
@@ -175,7 +184,7 @@ def _run_document(path: Path, world: World) -> list[str]:
     not_run = []
     where = world.directory / path.stem
     where.mkdir(exist_ok=True)
-    for name in ("provenance_graph", "cypher", "demo-repo"):
+    for name in ("provenance_graph", "cypher", "tests", ".venv", "demo-repo"):
         if not (where / name).exists():
             (where / name).symlink_to(world.directory / name)
     for block in blocks(path):
@@ -220,6 +229,8 @@ def test_the_examples_of_a_document_run_as_written(
 ) -> None:
     if path.name == "server.md":
         request.getfixturevalue("own_managed_server")
+    if path.name == "batch.md":  # its Slurm section submits to the tests' cluster
+        world.env |= request.getfixturevalue("slurm_cluster").env()
     not_run = _run_document(path, world)
     for line in not_run:
         print("not run here:", line)

@@ -1,0 +1,125 @@
+"""``provgraph submit --site slurm.yaml`` on a real Slurm: the tests' single-node cluster.
+
+The cluster is ``tests/support/slurm.py``'s (the ``slurm_cluster`` fixture starts it when it
+is not running). Parsl's ``SlurmProvider`` submits one block with ``sbatch``, follows it with
+``squeue`` (there is no accounting database, so no ``sacct``) and starts the workers with
+``srun``. That the quanta really ran as a Slurm job is checked from Slurm's side, without
+``sacct``: while the submit runs, ``squeue`` lists the block and ``scontrol listpids`` its
+processes, which must include every worker that ran a quantum; afterwards the
+job-completion log has the job, and the block's own output has its id.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, read_plan
+from tests.integration.test_batch_jobs import DEMO_RULES
+from tests.integration.test_cli import run
+from tests.integration.test_parsl import _attempts
+from tests.integration.test_run import _plan, _statuses
+from tests.support.slurm import PARTITION, SlurmCluster
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+def slurm_site(cluster: SlurmCluster, run_dir: Path) -> dict[str, Any]:
+    """A site config for the tests' cluster: one block on its node, every connection on loopback."""
+    return {
+        "provider": "slurm",
+        "provider_options": {
+            "partition": PARTITION,
+            "nodes_per_block": 1,
+            "init_blocks": 1,
+            "max_blocks": 1,
+            "walltime": "00:10:00",
+            "exclusive": False,
+            # The job finds this checkout's provgraph and Parsl's worker pool; it says which job it is.
+            "worker_init": f"export PATH={Path(sys.executable).parent}:$PATH; echo slurm-job $SLURM_JOB_ID",
+        },
+        "launcher": "srun",
+        "executor_options": {"address": "127.0.0.1", "max_workers_per_node": 2},
+        "run_dir": str(run_dir),
+    }
+
+
+class SlurmWatch:
+    """Polls ``squeue`` and ``scontrol listpids`` in a thread while a submit runs."""
+
+    def __init__(self, cluster: SlurmCluster) -> None:
+        self.cluster = cluster
+        self.running: dict[str, str] = {}  # job id -> name, seen RUNNING
+        self.pids: dict[str, set[int]] = {}  # job id -> pids seen in it
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> SlurmWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            listed = self.cluster.command("squeue", "--noheader", "--format=%i %T %j", timeout=10)
+            for line in listed.stdout.splitlines():
+                job_id, state, name = line.split(maxsplit=2)
+                if state == "RUNNING":
+                    self.running[job_id] = name
+                    pids = self.cluster.command("scontrol", "listpids", job_id, timeout=10)
+                    found = re.findall(r"^(\d+)\s+" + job_id + r"\b", pids.stdout, re.M)
+                    self.pids.setdefault(job_id, set()).update(int(p) for p in found)
+            self._stop.wait(0.3)
+
+
+def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-slurm"
+    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/slurm")
+    plans.append(plan_id)
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(slurm_site(slurm_cluster, tmp_path / "parsl")))
+    finished_before = {job["JobId"] for job in slurm_cluster.completed_jobs()}
+
+    with SlurmWatch(slurm_cluster) as watch:
+        done = run(["submit", plan_id, "--clustering", str(DEMO_RULES), "--site", str(site)], neo4j_settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"to parsl ({site})" in done.stdout
+
+    # The plan ran: every quantum succeeded, one succeeded attempt each.
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    attempts = _attempts(store, plan_id)
+    assert sorted(r["q"] for r in attempts) == sorted(graph.quanta)
+    assert all(r["a"]["status"] == "succeeded" for r in attempts)
+
+    # As one Slurm job: Parsl's block, started by sbatch, seen running by squeue.
+    outputs = list((tmp_path / "parsl").glob("*/submit_scripts/*.stdout"))
+    job_ids = {m for path in outputs for m in re.findall(r"slurm-job (\d+)", path.read_text())}
+    assert len(job_ids) == 1, (outputs, job_ids)
+    [job_id] = job_ids
+    assert job_id in watch.running and watch.running[job_id].startswith("parsl.provgraph.block-")
+    # Every worker that ran a quantum was a process of that job.
+    assert {r["a"]["pid"] for r in attempts} <= watch.pids[job_id], watch.pids
+    # Slurm's job-completion log has it: on this cluster's node, ended (Parsl cancels the block at its end).
+    [record] = [job for job in slurm_cluster.completed_jobs() if job["JobId"] == job_id]
+    assert job_id not in finished_before
+    assert record["NodeList"] == slurm_cluster.node_name and record["Partition"] == PARTITION
+    assert record["JobState"] in {"COMPLETED", "CANCELLED"}, record
