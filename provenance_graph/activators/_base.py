@@ -44,6 +44,7 @@ from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError
 from provenance_graph.interop.butler_run import ButlerPlan, is_from_quantum_graph
 from provenance_graph.interop.qgraph import butler_repository_uri
+from provenance_graph.journal import JOURNAL_DIR, read_journals
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import (
     AttemptOutcome,
@@ -58,6 +59,7 @@ from provenance_graph.quantum_runner import WorkerSpec
 from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.execution import ExecutionRecord
+from provenance_graph.store.journals import record_journals
 
 __all__ = ["Activator", "Failure", "Progress", "RunReport"]
 
@@ -203,6 +205,8 @@ class Activator(abc.ABC):
         self._butler_arg = butler
         self._memory_per_quantum = memory_per_quantum
         self._prepared: _Prepared | None = None
+        self.execution_id: str | None = None
+        """This Activator's execution, once `run` has started it."""
 
     # --- reading the plan: no I/O before this ---------------------------------------------
     @final
@@ -334,6 +338,27 @@ class Activator(abc.ABC):
         """The plan's repository, open (after `prepare`; our own plans)."""
         return self._own().repository
 
+    def journal_dir(self, execution_id: str) -> Path | None:
+        """Where the batch jobs of an execution write their journals (after `prepare`).
+
+        A folder of the plan's output run in its repository, beside the outputs; None for a
+        plan imported from a QuantumGraph (its jobs' answers are recorded as they come).
+        """
+        backend = self.backend
+        if not isinstance(backend, PipelineBackend):
+            return None
+        return backend.repository_root.resolve() / self.graph.plan.output_run / JOURNAL_DIR / execution_id
+
+    def _salvage(self, execution_id: str) -> None:
+        """Record what a dead execution's jobs journaled, before its quanta are given back."""
+        folder = self.journal_dir(execution_id)
+        if folder is None or not folder.is_dir():
+            return
+        read = read_journals([folder])
+        if read.records:
+            result = record_journals(self.store, read.records)
+            _log.info("execution %s: %d attempt(s) recorded from its journals", execution_id, result.recorded)
+
     # --- what subclasses supply -----------------------------------------------------------
     @abc.abstractmethod
     def _open(self) -> None:
@@ -381,7 +406,10 @@ class Activator(abc.ABC):
         started = time.perf_counter()
         units = self.prepare()._units()
         self.backend.before_run()
-        record = ExecutionRecord(self.store, self.plan_id, self.name, self.jobs, options=self._options())
+        record = ExecutionRecord(
+            self.store, self.plan_id, self.name, self.jobs, options=self._options(), salvage=self._salvage
+        )
+        self.execution_id = record.id
         repaired = record.start()
         crash_point("run.started")
         state = _Schedule(self.graph, record.statuses(), record.id, units)

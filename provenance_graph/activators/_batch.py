@@ -15,20 +15,23 @@ command-line Activator records them:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provenance_graph.activators._base import Activator
+from provenance_graph.activators._base import Activator, _Submitted
 from provenance_graph.activators._site import SiteConfig
 from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
+from provenance_graph.journal import read_journal
 from provenance_graph.model import AttemptOutcome, Quantum
-from provenance_graph.quantum_runner import Runner, run_batch_job
+from provenance_graph.quantum_runner import JournalTarget, Runner, run_batch_job
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import read_job_graph, read_job_quanta
 from provenance_graph.store.execution import quantum_statuses
@@ -65,9 +68,13 @@ class ParslActivator(Activator):
         """The clustering's jobs (after `prepare`)."""
         self._dfk: Any = None
         self._app: Any = None
+        self._job_of: dict[str, str] = {}
+        self._journals: dict[Future[list[AttemptOutcome]], tuple[Path, str]] = {}
+        """Each job in flight's journal, and when it was submitted (UTC, ISO 8601)."""
 
     def _prepare(self) -> None:
         self.job_graph = read_job_graph(self.store, self.plan_id, self.clustering)
+        self._job_of = {q: job.name for job in self.job_graph for q in job.quanta}
 
     def _units(self) -> dict[str, list[str]]:
         assert self.job_graph is not None, "prepare() first"
@@ -102,10 +109,42 @@ class ParslActivator(Activator):
 
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._app is not None, "_open() first"
+        assert self.execution_id is not None, "run() first"
+        job = self._job_of[quanta[0].id]
+        folder = self.journal_dir(self.execution_id)
+        target = None
+        if folder is not None:
+            target = JournalTarget(str(folder / f"{job}.jsonl"), self.plan_id, self.execution_id, job)
+        submitted = datetime.now(UTC).isoformat(timespec="milliseconds")
         future: Future[list[AttemptOutcome]] = self._app(
-            self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid())
+            self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid()), target
         )
+        if target is not None:
+            self._journals[future] = (Path(target.path), submitted)
         return future
+
+    def _outcomes(self, future: Future[list[AttemptOutcome]], submitted: _Submitted) -> list[AttemptOutcome]:
+        """The job's answer; if its worker died, what its journal says it finished, then the death."""
+        journal = self._journals.pop(future, None)
+        try:
+            return future.result()
+        except Exception:
+            died = super()._outcomes(future, submitted)  # charged to the job's first quantum
+            if journal is None or not journal[0].exists():
+                return died
+            path, since = journal
+            mine = set(submitted.quanta)
+            done = [
+                r.outcome
+                for r in read_journal(path).records
+                if r.written >= since and r.outcome.quantum_id in mine and r.execution_id == self.execution_id
+            ]
+            ran = {o.quantum_id for o in done}
+            rest = [q for q in submitted.quanta if q not in ran]
+            if not rest or any(not o.succeeded for o in done):
+                return done
+            # It died in the first quantum it had not journaled: that one carries the failure.
+            return [*done, dataclasses.replace(died[0], quantum_id=rest[0])]
 
     def _close(self, *, cancel: bool) -> None:
         dfk, self._dfk, self._app = self._dfk, None, None
