@@ -11,4 +11,6 @@ its id; older attempts lack the property, which nothing needs. Applied on connec
 
 from provenance_graph.store.migrations._step import Step
 
-STEP = Step(version=10, name="attempt_journals", doc=__doc__ or "", queries=("migrate_v10_attempt_record_id",))
+STEP = Step(
+    version=10, name="attempt_journals", doc=__doc__ or "", queries=("migrate_v10_attempt_record_id",)
+)
