@@ -111,7 +111,7 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     assert all(r["a"]["status"] == "succeeded" for r in attempts)
 
     # As one Slurm job: Parsl's block, started by sbatch, seen running by squeue.
-    outputs = list((tmp_path / "parsl").glob("*/submit_scripts/*.stdout"))
+    outputs = list((tmp_path / "parsl").glob("*/*/submit_scripts/*.stdout"))
     job_ids = {m for path in outputs for m in re.findall(r"slurm-job (\d+)", path.read_text())}
     assert len(job_ids) == 1, (outputs, job_ids)
     [job_id] = job_ids
