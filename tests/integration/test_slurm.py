@@ -17,12 +17,15 @@ import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provenance_graph.journal import JOURNAL_DIR, read_journals
+from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.clustering import read_job_graph
@@ -205,3 +208,54 @@ def test_cancel_stops_the_slurm_jobs_and_restart_completes_then_report_says_so(
 def _squeue(cluster: SlurmCluster) -> dict[str, str]:
     listed = cluster.command("squeue", "--noheader", "--format=%i %j", timeout=10)
     return dict(line.split(maxsplit=1) for line in listed.stdout.splitlines() if line.strip())
+
+
+def test_a_submission_that_loses_neo4j_stops_and_restart_keeps_what_its_journals_hold(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    own_server: ManagedServer,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    """Neo4j stops while the Slurm jobs run and comes back later. The submission, told to wait
+    3 s for it, stops with a message saying how to resume; the jobs journaled what they finished
+    meanwhile. ``restart`` records those journals, runs the rest, and every quantum ends with
+    exactly one successful attempt, the one its journal holds."""
+    plan_id, site = _planned(slurm_cluster, neo4j_settings, f"{namespace}-outage", plans, demo_repo, tmp_path)
+    submit = (
+        "submit",
+        plan_id,
+        "--clustering",
+        str(DEMO_RULES),
+        "--site",
+        str(site),
+        "-c",
+        "makeWarp:sleep=1",
+    )
+    env = {"NEO4J_RETRY_SECONDS": "3"}
+    child = _start_run(neo4j_settings, store, plan_id, 10, submit, env=env)
+    try:
+        own_server.stop()
+        time.sleep(8)  # the jobs go on, journaling; the submission gives up on Neo4j
+        own_server.start()
+        out, err = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 1, out + err
+    assert "Traceback" not in out + err and f"provgraph restart {plan_id}" in err, err
+
+    restart = run(["restart", plan_id, "--site", str(site)], neo4j_settings)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    succeeded = [r for r in _attempts(store, plan_id) if r["a"]["status"] == "succeeded"]
+    assert sorted(r["q"] for r in succeeded) == sorted(graph.quanta)  # each exactly once
+    journaled = read_journals([demo_repo / f"{plan_id}/out" / JOURNAL_DIR])
+    assert journaled.torn == []
+    ok = {r.record_id: r.outcome.quantum_id for r in journaled.records if r.outcome.succeeded}
+    assert {r["a"]["record_id"]: r["q"] for r in succeeded} == ok  # nothing lost, nothing twice
