@@ -176,14 +176,17 @@ ORDER BY job, status;
 
 // name: blast_radius
 // If quantum $quantum_id fails: its batch job, every job downstream of that one in the job DAG,
-// and every quantum of those jobs, in a complete clustering of the plan as it is now.
+// and the quanta they lose, in a complete clustering of the plan as it is now: every quantum of
+// the downstream jobs, and the failing one's own job from it on (those before it in the job
+// ran, and succeeded, before it failed), as a run blocks them.
 MATCH (c:Clustering {id: $clustering_id, status: 'complete'})
 MATCH (p:Plan {id: c.plan_id, status: 'complete'})
 WHERE p.digest = c.plan_digest
-MATCH (:Quantum {id: $quantum_id})<-[:RUNS]-(home:BatchJob {clustering_id: c.id})
+MATCH (:Quantum {id: $quantum_id})<-[at:RUNS]-(home:BatchJob {clustering_id: c.id})
 MATCH (home)<-[:DEPENDS_ON*0..]-(j:BatchJob)
-WITH DISTINCT home, j
+WITH DISTINCT home, at, j
 MATCH (j)-[r:RUNS]->(q:Quantum)
+WHERE j <> home OR r.position >= at.position
 RETURN j.name AS job, j.label AS label, j = home AS failed_job, q.id AS quantum, q.task AS task,
        q.data_id AS data_id, r.position AS position
 ORDER BY failed_job DESC, job, position;

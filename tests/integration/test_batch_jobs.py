@@ -31,6 +31,7 @@ from provenance_graph.errors import (
     NotInGraphError,
     PlanNotFoundError,
 )
+from provenance_graph.jobfile import JobFile
 from provenance_graph.model import PlanGraph
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan, read_plan, write_plan
@@ -227,7 +228,10 @@ def expected_blast(graph: PlanGraph, jobs: JobGraph, quantum: str) -> tuple[set[
         reached = {job_of[d] for q in quanta for d in nx.descendants(qg, q)}
         frontier = reached - lost_jobs
         lost_jobs |= frontier
-    lost_quanta = {q for j in lost_jobs for q in jobs.jobs[j].quanta} - {quantum}
+    # ... but the quanta before it in its own job ran first, and succeeded
+    own = list(jobs.jobs[job_of[quantum]].quanta)
+    ran_before = set(own[: own.index(quantum)])
+    lost_quanta = {q for j in lost_jobs for q in jobs.jobs[j].quanta} - {quantum} - ran_before
     downstream = set(nx.descendants(qg, quantum))
     assert downstream <= lost_quanta
     return lost_jobs, downstream, lost_quanta - downstream
@@ -254,7 +258,7 @@ def test_blast_radius_equals_an_independent_computation(
         assert all(q.job == jobs.job_of(q.id) for q in found.quanta)
 
 
-def test_blast_radius_of_a_calibrate_failure_names_its_chain_neighbours_innocent(
+def test_blast_radius_of_a_calibrate_failure_spares_what_ran_before_it_in_its_chain(
     store: GraphStore, namespace: str, plans: list[str]
 ) -> None:
     graph = stored_drp(store, namespace, plans, visits=1, detectors=2)
@@ -262,7 +266,8 @@ def test_blast_radius_of_a_calibrate_failure_names_its_chain_neighbours_innocent
     calibrate = next(q for q in graph.quanta.values() if q.task_label == "calibrate")
     found = blast_radius(store, graph.plan.id, "demo", calibrate.id)
     own = {q.task: q.downstream for q in found.quanta if q.job == found.job}
-    assert own == {"isr": False, "characterizeImage": False, "transformSourceTable": True}
+    # isr and characterizeImage run before calibrate in its chain job: they are not lost
+    assert own == {"transformSourceTable": True}
     with pytest.raises(NotInGraphError):
         blast_radius(store, graph.plan.id, "demo", str(uuid.uuid4()))
     with pytest.raises(ClusteringNotFoundError, match="its clusterings: demo"):
@@ -379,8 +384,11 @@ def test_cluster_blast_radius_and_dagman_export_from_the_command_line(
     assert retries == dict.fromkeys(jobs.jobs, 3)
     for name, submit in dag_jobs.items():
         text = (out / submit).read_text()
-        assert f'--job {name}"' in text and f"--plan {plan_id} --clustering demo" in text
+        assert f'arguments  = "run-job --job-file jobs/{name}.json"' in text  # no database on the node
         assert text.rstrip().endswith("queue")
+        job_file = JobFile.load(out / "jobs" / f"{name}.json")
+        assert (job_file.plan_id, job_file.clustering, job_file.job) == (plan_id, "demo", name)
+        assert [q.id for q in job_file.quanta] == list(jobs.jobs[name].quanta)  # in run order
 
     bad = run(["cluster", plan_id, "--clustering", str(DEMO_RULES), "--name", "typo"], neo4j_settings)
     assert bad.returncode == 0

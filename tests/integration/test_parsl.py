@@ -373,3 +373,24 @@ def test_a_worker_killed_mid_job_keeps_what_its_journal_says_it_finished(
     assert quanta[3] not in attempts, {
         q: (a["task"], a["status"], a.get("error")) for q, a in attempts.items()
     }
+
+
+def test_blast_radius_is_what_a_real_run_with_that_failure_loses(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    """A calibrate quantum fails in a real submit: the quanta that did not succeed are exactly
+    it and what blast-radius said it loses; those before it in its chain job succeeded."""
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-blast", f"{namespace}/out", plans)
+    graph = read_plan(store, plan_id)
+    [calibrate] = [
+        q for q in graph.quanta.values() if q.task_label == "calibrate" and q.data_id.to_dict() == FAILING
+    ]
+    predicted = blast_radius(store, plan_id, "demo", calibrate.id)
+    done = run(["submit", plan_id, "--clustering", "demo", "-j", "2", *FAIL], neo4j_settings)
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = _rows(store, "MATCH (q:Quantum {plan_id: $p}) RETURN q.id AS id, q.status AS s", p=plan_id)
+    not_done = {r["id"] for r in rows if r["s"] != "succeeded"}
+    assert not_done == {calibrate.id} | {q.id for q in predicted.quanta}  # the failure, and what it loses
+    own = [q for q in read_job_graph(store, plan_id, "demo").jobs[predicted.job].quanta]
+    before = own[: own.index(calibrate.id)]
+    assert before and not set(before) & not_done  # isr and characterizeImage ran, and succeeded
