@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 LOCK_VENV  := .venv-lock
 
-.PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering system-packages clean-venv
+.PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering bench-journals bench-batch system-packages clean-venv
 
 # What the demo needs: the package and its own dependencies.
 $(DEMO_STAMP): pyproject.toml requirements/constraints.txt
@@ -87,6 +87,13 @@ bench-queries: $(STAMP)
 # 1M quanta in memory (no database); add --plan-id PLAN to also store a stored plan's clustering.
 bench-clustering: $(STAMP)
 	$(BIN)/python benchmarks/clustering.py --memory --visits 1050 --detectors 189 --tracts 10
+
+bench-journals: $(STAMP)
+	$(BIN)/python benchmarks/journals.py
+
+bench-batch: $(STAMP)
+	$(BIN)/python benchmarks/batch_overhead.py --visits 4 --detectors 4
+	$(BIN)/python benchmarks/batch_overhead.py --visits 10 --detectors 10
 
 clean-venv:
 	rm -rf $(VENV)
