@@ -15,7 +15,7 @@ from typing import Any
 
 import neo4j.time
 
-from provenance_graph.errors import PlanBusyError, PlanError, PlanNotFoundError
+from provenance_graph.errors import PlanBusyError, PlanError
 from provenance_graph.model import (
     DataId,
     DatasetType,
@@ -25,9 +25,9 @@ from provenance_graph.model import (
     PlanDecoder,
     PlanGraph,
     PlanNote,
-    suggest,
 )
 from provenance_graph.store._batches import batches
+from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import dataset_type_key
 
@@ -99,19 +99,9 @@ def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
 
 def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
     rows = store.read("plan_header", plan_id=plan_id)
-    if not rows:
-        known = [p.id for p in list_plans(store)]
-        raise PlanNotFoundError(
-            f"no plan {plan_id!r} is stored",
-            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plans list'",
-        )
+    if not rows or rows[0]["plan"].get("status") != "complete":
+        raise plan_not_found(store, plan_id)
     props: Mapping[str, Any] = rows[0]["plan"]
-    if props.get("status") != "complete":
-        raise PlanNotFoundError(
-            f"plan {plan_id!r} is incomplete: its write was interrupted",
-            hint="rerun the command that wrote it to resume, or delete it with "
-            f"'provgraph plans delete {plan_id}'",
-        )
     return props
 
 
