@@ -89,6 +89,8 @@ def test_a_missing_plan_is_an_error_suggesting_close_ids(
         ["query", "diff", stored.good, typo],
         ["viz", "plan", typo, "-o", str(tmp_path / "p.svg")],
         ["status", typo],
+        ["report", typo],
+        ["cancel", typo],
         ["run", "--plan", typo],
         ["cluster", typo, "--clustering", clustering],
         ["submit", typo, "--clustering", clustering],
