@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -61,15 +62,24 @@ _SHOWN = 5
 @app.command("list")
 def list_command(
     all_: Annotated[bool, typer.Option("--all", help="Include plans whose write is incomplete.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plans as JSON.")] = False,
 ) -> None:
-    """List stored plans, newest first."""
+    """List stored plans, newest first: whether each is stored whole, and what running it came to.
+
+    'stored' is the write state (complete, or writing: an interrupted write, with --all);
+    'execution' is pending, running, failed (a quantum failed or was blocked) or succeeded.
+    """
     with open_store(start_managed=False) as store:
         plans = list_plans(store, include_incomplete=all_)
-    table = Table("id", "status", "output run", "created", "quanta", "datasets")
+    if as_json:
+        print_json([dataclasses.asdict(p) for p in plans])
+        return
+    table = Table("id", "stored", "execution", "output run", "created", "quanta", "datasets")
     for p in plans:
         table.add_row(
             p.id,
             p.status,
+            p.execution or "",
             p.output_run or "",
             p.created or "",
             str(p.quanta or ""),

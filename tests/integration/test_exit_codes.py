@@ -9,6 +9,7 @@ traceback); ``status`` exits 1 when anything failed; an empty plan is an error u
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -206,3 +207,25 @@ def test_a_plan_whose_every_data_id_was_dropped_is_empty_too(
         assert_empty_refused_unless_allowed(
             store, neo4j_settings, args, plan_id, "the plan is empty", "no raw"
         )
+
+
+def test_plans_list_shows_the_execution_state_beside_the_write_state(
+    stored: Stored, neo4j_settings: ConnectionSettings
+) -> None:
+    pending = f"{stored.prefix}-gamma"
+    args = ["plan", PIPELINE, "-b", str(stored.repo), "-d", WHERE, "--plan-id", pending,
+            "--output-run", f"{stored.prefix}/gamma"]  # fmt: skip
+    assert run(args, neo4j_settings).returncode == 0
+    try:
+        listed = run(["plans", "list", "--json"], neo4j_settings)
+        assert listed.returncode == 0, listed.stderr
+        states = {p["id"]: (p["status"], p["execution"]) for p in json.loads(listed.stdout)}
+        assert states[stored.good] == ("complete", "succeeded")
+        assert states[stored.bad] == ("complete", "failed")
+        assert states[pending] == ("complete", "pending")
+        table = run(["plans", "list"], neo4j_settings).stdout
+        assert "stored" in table and "execution" in table
+        [row] = [line for line in table.splitlines() if stored.bad in line]
+        assert "complete" in row and "failed" in row
+    finally:
+        run(["plans", "delete", pending], neo4j_settings)
