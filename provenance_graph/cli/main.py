@@ -190,6 +190,10 @@ def demo(
         "Try in Browser: MATCH p=(:Dataset {dataset_type:'deepCoadd'})<-[:PRODUCES]-(:Quantum)"
         "-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
     )
+    if result.browser_url:  # the managed server: it keeps running, holding memory, until stopped
+        console.print(
+            "The Neo4j server keeps running for the commands above; stop it with 'provgraph server stop'."
+        )
     if not report.ok:
         raise typer.Exit(1)
 
