@@ -72,9 +72,9 @@ def _interrupt_at(args: list[str], settings: ConnectionSettings, line_start: str
 def test_ctrl_c_during_a_plan_import_says_interrupted_and_a_rerun_stores_it(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path, when: str
 ) -> None:
-    graph = drp_plan(
-        30,
-        100,
+    graph = drp_plan(  # big enough to be interrupted mid-write, small enough to read back at once
+        12,
+        60,
         plan_id=f"{namespace}-big",
         output_run=f"{namespace}/big",
         raw_run=f"{namespace}/raw",
