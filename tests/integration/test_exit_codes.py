@@ -223,7 +223,7 @@ def test_plans_list_shows_the_execution_state_beside_the_write_state(
         assert states[stored.good] == ("complete", "succeeded")
         assert states[stored.bad] == ("complete", "failed")
         assert states[pending] == ("complete", "pending")
-        table = run(["plans", "list"], neo4j_settings).stdout
+        table = run(["plans", "list"], neo4j_settings, COLUMNS="200").stdout
         assert "stored" in table and "execution" in table
         [row] = [line for line in table.splitlines() if stored.bad in line]
         assert "complete" in row and "failed" in row
