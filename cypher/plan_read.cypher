@@ -104,3 +104,22 @@ RETURN initial_inputs, final_outputs;
 MATCH (q:Quantum {plan_id: $plan_id})
 OPTIONAL MATCH (q)-[r:CONSUMES|PRODUCES]->(d:Dataset)
 RETURN count(DISTINCT q) AS quanta, count(DISTINCT d) AS datasets, count(r) AS edges;
+
+// name: plan_execution_states
+// Per plan of $plan_ids: its quanta, how many failed or were blocked, how many are done
+// (succeeded or skipped), and its executions still running with a heartbeat newer than
+// $stale_after seconds (an execution killed outright is not running).
+UNWIND $plan_ids AS plan_id
+CALL (plan_id) {
+  MATCH (q:Quantum {plan_id: plan_id})
+  WITH coalesce(q.status, 'pending') AS status
+  RETURN count(*) AS quanta,
+         count(CASE WHEN status IN ['failed', 'blocked'] THEN 1 END) AS failed,
+         count(CASE WHEN status IN ['succeeded', 'skipped'] THEN 1 END) AS done
+}
+CALL (plan_id) {
+  OPTIONAL MATCH (e:Execution {plan_id: plan_id, status: 'running'})
+  WHERE e.heartbeat > datetime() - duration({seconds: $stale_after})
+  RETURN count(e) AS running
+}
+RETURN plan_id, quanta, failed, done, running;

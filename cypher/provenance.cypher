@@ -347,3 +347,21 @@ RETURN datasets, quanta;
 // The dataset a Butler dataset UUID names (imported plans keep it as butler_id).
 MATCH (d:Dataset {butler_id: $butler_id})
 RETURN d.id AS id;
+
+// name: ids_starting_with
+// Ids of datasets and quanta that start with $prefix, at most $limit of each kind ('dataset'
+// or 'quantum'), for suggesting what a shortened or mistyped id meant. Prefix seeks on the
+// unique-id indexes: cheap however large the graph.
+CALL () {
+    MATCH (d:Dataset) WHERE d.id STARTS WITH $prefix
+    RETURN 'dataset' AS kind, d.id AS id LIMIT $limit
+  UNION ALL
+    MATCH (q:Quantum) WHERE q.id STARTS WITH $prefix
+    RETURN 'quantum' AS kind, q.id AS id LIMIT $limit
+}
+RETURN kind, id
+ORDER BY kind, id;
+
+// name: dataset_exists
+// Whether a dataset of this id is in the graph.
+RETURN EXISTS { MATCH (:Dataset {id: $dataset_id}) } AS found;

@@ -34,6 +34,7 @@ Hierarchy::
      |    +-- ClusteringNotFoundError
      +-- DatabaseError ................. talking to Neo4j failed
      |    +-- DatabaseUnavailableError
+     |    |    +-- NoServerError ....... nothing configured and the managed server is not running
      |    +-- DatabaseAuthError
      |    +-- DatabaseTLSError
      |    +-- SchemaVersionError
@@ -68,6 +69,7 @@ __all__ = [
     "JavaNotFoundError",
     "MavenError",
     "ModelError",
+    "NoServerError",
     "NotInGraphError",
     "PipelineError",
     "PlanBusyError",
@@ -248,6 +250,10 @@ class DatabaseError(ProvenanceGraphError):
 
 class DatabaseUnavailableError(DatabaseError):
     """Raised when no Neo4j server answers at the configured address."""
+
+
+class NoServerError(DatabaseUnavailableError):
+    """Raised when a command that never starts the managed server finds none configured or running."""
 
 
 class DatabaseAuthError(DatabaseError):

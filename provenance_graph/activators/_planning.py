@@ -27,7 +27,7 @@ from provenance_graph.interop.rubin_preflight import (
     build_quantum_graph,
     default_rubin_output_run,
 )
-from provenance_graph.model import MetadataValue, PlanGraph
+from provenance_graph.model import MetadataValue, NoteKind, PlanGraph
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
 from provenance_graph.preflight import preflight
@@ -40,6 +40,7 @@ __all__ = [
     "PlannedRubinPipeline",
     "default_output_run",
     "default_qgraph_path",
+    "empty_plan_error",
     "plan_pipeline",
     "plan_rubin_pipeline",
 ]
@@ -103,7 +104,8 @@ def plan_pipeline(
     replace
         Replace a stored plan of the same id but other content.
     allow_empty
-        Plan nothing, with a warning, when the data query matches nothing (else an error).
+        Plan nothing, with a warning, when the data query matches nothing or every data ID is
+        dropped (else an error, as pipetask refuses an empty QuantumGraph: `empty_plan_error`).
     metadata
         Extra scalar metadata for the plan header (the command line records its ``-c`` there).
     """
@@ -123,9 +125,23 @@ def plan_pipeline(
     else:
         with Repository.open(repository) as opened:
             graph = plan(opened)
+    if not len(graph) and not allow_empty:
+        raise empty_plan_error(graph)
     saved = save_plan(graph, save) if save is not None else None
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedPipeline(graph, stored, saved)
+
+
+def empty_plan_error(graph: PlanGraph) -> PreflightError:
+    """The error for a plan without quanta, naming the first reason pre-flight noted."""
+    roots = [n for n in graph.notes if n.kind not in (NoteKind.UPSTREAM, NoteKind.NO_QUANTA)]
+    noted = roots or list(graph.notes)
+    why = f": every data ID was dropped, e.g. {noted[0].message}" if noted else ""
+    return PreflightError(
+        f"the plan is empty: no task got a quantum{why}",
+        hint="check the repository's inputs against the data query, or pass --allow-empty to "
+        "store the empty plan anyway",
+    )
 
 
 @dataclass(frozen=True)

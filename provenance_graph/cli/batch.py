@@ -37,9 +37,9 @@ from provenance_graph.cli.running import (
     stopping_cleanly,
 )
 from provenance_graph.clustering import JobGraph, load_clustering, write_dagman
-from provenance_graph.errors import ExecutionError, PlanNotFoundError, QuestionError
+from provenance_graph.errors import ExecutionError, QuestionError
 from provenance_graph.journal import read_journals
-from provenance_graph.store import GraphStore, open_store
+from provenance_graph.store import GraphStore, check_plan, open_store
 from provenance_graph.store.clustering import (
     blast_radius,
     blast_radius_parameters,
@@ -128,7 +128,8 @@ def blast_radius_command(
             "name the failing quantum: --quantum ID, or --task LABEL with --data-id",
             hint="e.g. --task calibrate --data-id instrument=DemoCam,visit=1,detector=2",
         )
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
+        check_plan(store, plan_id)
         if task is not None and data_id is not None:
             quantum = find_quantum(store, plan_id, task, parse_data_id(data_id))
         if quantum is None:  # pragma: no cover - refused above
@@ -178,7 +179,7 @@ def export_dagman_command(
     (``jobs/<job>.json``) and writes a journal, which the DAG's POST script records on this
     host (``provgraph record``). Jobs of a plan imported from a QuantumGraph read Neo4j.
     """
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         header = read_plan_header(store, plan_id)
         jobs = read_job_graph(store, plan_id, clustering)
         journals: dict[str, Path] | None = None
@@ -274,7 +275,7 @@ def _run_job_file(path: Path) -> None:
 def _run_job_in_graph(
     plan: str, clustering: str, job: str, repository: str | None, config: list[str] | None
 ) -> None:
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         activator = JobActivator(
             store,
             plan,
@@ -445,24 +446,43 @@ def status_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
-    """A plan's quanta per task and status, and its batch jobs per rule and state, from the graph."""
-    with open_store() as store:
+    """A plan's quanta per task and status, and its batch jobs per rule and state, from the graph.
+
+    Exit 1 when a quantum (or a batch job) failed or was blocked: the plan needs a rerun.
+    """
+    with open_store(start_managed=False) as store:
+        check_plan(store, plan_id)
         per_task = status_counts(store, plan_id)
-        if not per_task:
-            raise PlanNotFoundError(
-                f"no plan {plan_id!r} is stored", hint="list plans with 'provgraph plans list'"
-            )
         name = clustering or (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
         if name is None:
             known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
             name = known[0] if len(known) == 1 else None
         per_job = job_statuses(store, plan_id, str(name)) if name else {}
     states = {job: _job_state(counts) for job, (_, counts) in per_job.items()}
+    failed = any(c.get(s) for c in per_task.values() for s in _FAILED) or any(
+        s in _FAILED for s in states.values()
+    )
     if as_json:
         print_json({"plan_id": plan_id, "tasks": per_task, "clustering": name,
                     "jobs": {j: {"label": per_job[j][0], "state": states[j], "quanta": per_job[j][1]}
                              for j in per_job}})  # fmt: skip
-        return
+    else:
+        _print_status(plan_id, per_task, name, per_job, states)
+    if failed:
+        raise typer.Exit(1)
+
+
+#: Quantum and batch-job states that make ``status`` exit 1.
+_FAILED = ("failed", "blocked")
+
+
+def _print_status(
+    plan_id: str,
+    per_task: dict[str, dict[str, int]],
+    name: str | None,
+    per_job: dict[str, tuple[str, dict[str, int]]],
+    states: dict[str, str],
+) -> None:
     columns = [s for s in STATUS_ORDER if any(c.get(s) for c in per_task.values())]
     table = Table("task", *columns, title=f"plan {plan_id}: quanta")
     for task, counts in per_task.items():

@@ -7,9 +7,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from provenance_graph import __version__, logs
 from provenance_graph.cli import (
@@ -37,7 +38,27 @@ if TYPE_CHECKING:
     from provenance_graph.pipeline import Pipeline
     from provenance_graph.store import WriteResult
 
+class _Commands(TyperGroup):
+    """The root command: Ctrl-C in any command says ``interrupted`` in one line and exits 130.
+
+    Typer alone exits 130 without a word; a command that has more to say (``run``: what was
+    given back) says it and exits 130 itself. The store has dropped any connection the
+    interrupt cut into (`provenance_graph.store.connection`), so nothing else is printed.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(INTERRUPTED) from None
+
+
+#: The exit status after Ctrl-C: 128 + SIGINT, as a shell reports a command killed by it.
+INTERRUPTED = 130
+
 app = typer.Typer(
+    cls=_Commands,
     help="provenance-graph: execution plans and provenance of pipelines, in Neo4j.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -169,6 +190,10 @@ def demo(
         "Try in Browser: MATCH p=(:Dataset {dataset_type:'deepCoadd'})<-[:PRODUCES]-(:Quantum)"
         "-[:CONSUMES]->(:Dataset) RETURN p LIMIT 25"
     )
+    if result.browser_url:  # the managed server: it keeps running, holding memory, until stopped
+        console.print(
+            "The Neo4j server keeps running for the commands above; stop it with 'provgraph server stop'."
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -184,6 +209,9 @@ def main() -> None:
     try:
         crash_target()  # a malformed PROVGRAPH_CRASH_AT is refused before any work
         app()
+    except KeyboardInterrupt:  # before or after a command: at start-up, or while printing
+        err_console.print("interrupted")
+        sys.exit(INTERRUPTED)
     except ProvenanceGraphError as err:
         text = logs.redact(f"error: {err}", (os.environ.get("NEO4J_PASSWORD", ""),))
         err_console.print(text, markup=False, soft_wrap=True)

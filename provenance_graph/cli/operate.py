@@ -22,9 +22,9 @@ from rich.table import Table
 
 from provenance_graph.activators import ParslActivator
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.errors import ExecutionError, PlanNotFoundError
+from provenance_graph.errors import ExecutionError
 from provenance_graph.model import DataId
-from provenance_graph.store import open_store
+from provenance_graph.store import check_plan, open_store
 from provenance_graph.store.clustering import clustering_id, job_statuses, list_clusterings
 from provenance_graph.store.execution import (
     failed_quanta,
@@ -60,11 +60,8 @@ def report_command(
 ) -> None:
     """Per task and per batch job, what a plan's quanta came to; the failed ones with their errors."""
     with open_store(start_managed=False) as store:
+        check_plan(store, plan_id)
         per_task = status_counts(store, plan_id)
-        if not per_task:
-            raise PlanNotFoundError(
-                f"no plan {plan_id!r} is stored", hint="list plans with 'provgraph plans list'"
-            )
         name = clustering or (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
         if name is None:
             known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
@@ -131,10 +128,6 @@ def _print_report(
         )
 
 
-def _no_plan(plan_id: str) -> PlanNotFoundError:
-    return PlanNotFoundError(f"no plan {plan_id!r} is stored", hint="list plans with 'provgraph plans list'")
-
-
 def _state(counts: dict[str, int]) -> str:
     for state in ("failed", "running", "blocked"):
         if counts.get(state):
@@ -162,10 +155,7 @@ def cancel_command(
     with open_store(start_managed=False) as store:
         live = [e for e in live_executions(store, plan_id) if e.alive()]
         if not live:
-            if not status_counts(store, plan_id):
-                raise PlanNotFoundError(
-                    f"no plan {plan_id!r} is stored", hint="list plans with 'provgraph plans list'"
-                )
+            check_plan(store, plan_id)
             raise ExecutionError(
                 f"nothing is running plan {plan_id!r}: there is no submission to cancel",
                 hint=f"see what it came to with 'provgraph report {plan_id}'",

@@ -31,7 +31,7 @@ from provenance_graph.cli._options import (
 from provenance_graph.cli._options import pipeline_file as pipeline_file_given
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan, split_collections
-from provenance_graph.cli.running import config_metadata, parse_config
+from provenance_graph.cli.running import AllowEmptyOpt, config_metadata, parse_config, warn_if_empty
 from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
 from provenance_graph.model import NoteKind, PlanGraph
 from provenance_graph.pipeline import Pipeline
@@ -89,12 +89,7 @@ def plan_command(
     ] = None,
     store: Annotated[bool, typer.Option(help="Store the plan in Neo4j.")] = True,
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
-    allow_empty: Annotated[
-        bool,
-        typer.Option(
-            help="Plan nothing, with a warning, when the data query matches nothing (else an error)."
-        ),
-    ] = False,
+    allow_empty: AllowEmptyOpt = False,
 ) -> None:
     """Pre-flight PIPELINE over a repository (-b): store the plan and print its id and per-task summary.
 
@@ -144,8 +139,7 @@ def plan_command(
                 metadata=config_metadata(config),
             )
     graph = planned_own.graph
-    if graph.plan.metadata.get("empty_because"):
-        err_console.print(f"warning: {graph.plan.metadata['empty_because']}; the plan is empty")
+    warn_if_empty(graph)
     if save is not None:
         err_console.print(f"saved plan to {save} ({planned_own.saved_bytes} bytes)")
     if planned_own.stored is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from provenance_graph.store import (
     delete_plan,
     list_plans,
     open_store,
+    plan_not_found,
     plan_notes,
     plan_summary,
     read_plan,
@@ -60,15 +62,24 @@ _SHOWN = 5
 @app.command("list")
 def list_command(
     all_: Annotated[bool, typer.Option("--all", help="Include plans whose write is incomplete.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plans as JSON.")] = False,
 ) -> None:
-    """List stored plans, newest first."""
-    with open_store() as store:
+    """List stored plans, newest first: whether each is stored whole, and what running it came to.
+
+    'stored' is the write state (complete, or writing: an interrupted write, with --all);
+    'execution' is pending, running, failed (a quantum failed or was blocked) or succeeded.
+    """
+    with open_store(start_managed=False) as store:
         plans = list_plans(store, include_incomplete=all_)
-    table = Table("id", "status", "output run", "created", "quanta", "datasets")
+    if as_json:
+        print_json([dataclasses.asdict(p) for p in plans])
+        return
+    table = Table("id", "stored", "execution", "output run", "created", "quanta", "datasets")
     for p in plans:
         table.add_row(
             p.id,
             p.status,
+            p.execution or "",
             p.output_run or "",
             p.created or "",
             str(p.quanta or ""),
@@ -80,7 +91,7 @@ def list_command(
 @app.command()
 def show(plan_id: Annotated[str, typer.Argument(help="The plan's id.")]) -> None:
     """Show one plan's summary, computed in the graph."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         print_summary(plan_summary(store, plan_id))
 
 
@@ -92,7 +103,7 @@ def notes(
     ] = False,
 ) -> None:
     """Pre-flight's notes on a plan: which data IDs of which task got no quantum, and why."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         found = plan_notes(store, plan_id)
     if as_json:
         print_json(
@@ -137,8 +148,7 @@ def delete(plan_id: Annotated[str, typer.Argument(help="The plan's id.")]) -> No
     """Delete a plan, its quanta and the datasets only it produced."""
     with open_store() as store:
         if not delete_plan(store, plan_id):
-            console.print(f"no plan {plan_id!r} is stored")
-            raise typer.Exit(1)
+            raise plan_not_found(store, plan_id)
     console.print(f"deleted plan {plan_id!r}")
 
 
@@ -148,7 +158,7 @@ def export_command(
     file: Annotated[Path, typer.Argument(help="Where to write the plan (gzip JSON, e.g. plan.json.gz).")],
 ) -> None:
     """Save a stored plan to a file, to run it elsewhere or move it to another database."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         graph = read_plan(store, plan_id)
     size = save_plan(graph, file)
     counts = f"{len(graph)} quanta, {len(graph.datasets)} datasets"

@@ -19,7 +19,7 @@ from provenance_graph.export import prov_document
 from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
 from provenance_graph.preflight import parse_expression
-from provenance_graph.store import GraphStore, list_plans, open_store
+from provenance_graph.store import GraphStore, check_dataset, list_plans, open_store
 from provenance_graph.store.plan_questions import (
     TaskAtDataId,
     data_id_history,
@@ -83,11 +83,23 @@ def parse_data_id(text: str) -> str:
 
 
 def resolve_dataset(
-    store: GraphStore, dataset_id: str | None, dataset_type: str | None, data_id: str | None, run: str | None
+    store: GraphStore,
+    dataset_id: str | None,
+    dataset_type: str | None,
+    data_id: str | None,
+    run: str | None,
+    *,
+    quantum_option: str | None = None,
 ) -> str | None:
-    """The dataset id a command names: given (ours, or a Butler UUID), or found by type, data ID and run."""
+    """The dataset id a command names: given (ours, or a Butler UUID), or found by type, data ID and run.
+
+    A given id the graph does not have is an error suggesting close ids (``quantum_option``:
+    the command's option for a quantum's id, named if a quantum's id was given).
+    """
     if dataset_id is not None:
-        return dataset_by_butler_id(store, dataset_id) or dataset_id
+        given = dataset_by_butler_id(store, dataset_id) or dataset_id
+        check_dataset(store, given, quantum_option=quantum_option)
+        return given
     if dataset_type is None and data_id is None:
         return None
     if dataset_type is None or data_id is None:
@@ -170,8 +182,8 @@ def _lineage_command(
     as_json: bool,
     cypher: bool,
 ) -> None:
-    with open_store() as store:
-        start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
+    with open_store(start_managed=False) as store:
+        start = resolve_dataset(store, dataset_id, dataset_type, data_id, run, quantum_option="--quantum")
         if cypher:  # the query behind the output asked for: the members (--json) or the counts
             ids = start_ids(store, direction, start, quantum)
             question = direction if as_json else f"{direction}_summary"
@@ -239,7 +251,7 @@ def deps_command(
     cypher: CypherOpt = False,
 ) -> None:
     """A quantum's parents (producers of its inputs) and children (consumers of its outputs)."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "deps", {"quantum_id": quantum_id})
             return
@@ -275,7 +287,7 @@ def overview_command(
     cypher: CypherOpt = False,
 ) -> None:
     """A plan's initial inputs, final outputs, and quanta per task and status."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "overview", {"plan_id": plan_id})
             return
@@ -332,7 +344,7 @@ def subgraph_command(
 ) -> None:
     """Quanta of a plan by task and data query, with the external inputs they need."""
     admits = data_query_filter(where)
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:
             params: dict[str, Any] = {"plan_id": plan_id, "tasks": task, "where": {}, "chunk": 2000}
             _print_cypher(store, "subgraph", params)
@@ -375,7 +387,7 @@ def diff_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Quanta added, removed, or with other inputs or outputs, between two plans."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:  # the diff itself is computed here, from each plan's signatures
             _print_cypher(store, "diff", {"plan_id": old})
             _print_cypher(store, "diff", {"plan_id": new})
@@ -431,7 +443,7 @@ def missing_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Planned vs actual: the datasets a plan predicted that do not exist, and why."""
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "missing", {"plan_id": plan_id})
             return
@@ -453,7 +465,7 @@ def history_command(
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
     values = data_id_from_pairs(data_id).to_dict()
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "history", {"values": values})
             return
@@ -582,7 +594,7 @@ def why_command(
 ) -> None:
     """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
     values = data_id_from_pairs(data_id)
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if plan_id is None:
             stored = list_plans(store)
             if not stored:
@@ -645,7 +657,7 @@ def prov_command(
         raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
     kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"
     admits = data_query_filter(where)
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         text = serialize_prov(prov_document(store, plan_id, tasks=task, where=admits), kind)
     if output is None:
         console.print(text, markup=False)

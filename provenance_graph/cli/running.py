@@ -47,6 +47,7 @@ from provenance_graph.store.execution import last_options, status_counts
 from provenance_graph.store.plan_read import read_plan_header
 
 __all__ = [
+    "AllowEmptyOpt",
     "config_metadata",
     "parse_config",
     "print_report",
@@ -56,6 +57,7 @@ __all__ = [
     "settle_config",
     "show_config",
     "stopping_cleanly",
+    "warn_if_empty",
 ]
 
 STATUS_ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
@@ -232,6 +234,23 @@ def stopping_cleanly(plan_id: str, resume: str) -> Iterator[None]:
         ) from err
 
 
+AllowEmptyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty",
+        help="Plan (and run) nothing, with a warning, when the data query matches nothing or every "
+        "data ID is dropped (else an error, as pipetask refuses an empty graph).",
+    ),
+]
+
+
+def warn_if_empty(graph: PlanGraph) -> None:
+    """Say, on stderr, that a plan made with --allow-empty has no quanta, and why."""
+    if not len(graph):
+        why = graph.plan.metadata.get("empty_because") or "no task got a quantum"
+        err_console.print(f"warning: {why}; the plan is empty", markup=False, highlight=False)
+
+
 def run_activator(activator: Activator, resume: str) -> RunReport:
     """Run an Activator under a progress bar, `stopping_cleanly`."""
     with progress_bar(len(activator.prepare().graph)) as update, stopping_cleanly(activator.plan_id, resume):
@@ -249,6 +268,7 @@ def _plan_and_store(
     plan_id: str | None,
     config: list[str] | None,
     replace: bool,
+    allow_empty: bool,
 ) -> PlanGraph:
     pipeline = Pipeline.from_file(pipeline_file).with_config(parse_config(config))
     with stored_plan_hint(plan_id_option=True):
@@ -261,6 +281,7 @@ def _plan_and_store(
             plan_id=plan_id,
             store=store,
             replace=replace,
+            allow_empty=allow_empty,
             metadata=config_metadata(config),
         )
     graph, result = planned.graph, planned.stored
@@ -270,6 +291,7 @@ def _plan_and_store(
     )
     for note in graph.notes:
         err_console.print(f"note: {note.message}", highlight=False)
+    warn_if_empty(graph)
     return graph
 
 
@@ -313,6 +335,7 @@ def run_command(
             help="Replace a stored plan of the same id with other content (planning, or --plan FILE)."
         ),
     ] = False,
+    allow_empty: AllowEmptyOpt = False,
 ) -> None:
     """Plan PIPELINE and run it, or run a stored plan with --plan; resumes what an earlier run left.
 
@@ -367,6 +390,7 @@ def run_command(
                 plan_id,
                 config,
                 replace,
+                allow_empty,
             )
         elif Path(plan).is_file():
             graph = load_plan(Path(plan))
@@ -390,6 +414,11 @@ def run_command(
             skip_existing=skip_existing,
             config=run_overrides,
         )
+        if not len(activator.prepare().graph) and not allow_empty:
+            raise ExecutionError(
+                f"plan {header.id!r} has no quanta: there is nothing to run",
+                hint="pass --allow-empty to run it anyway (it does nothing)",
+            )
         if save is not None and not rubin:
             size = save_plan(activator.prepare().graph, save)
             err_console.print(f"saved plan to {save} ({size} bytes)")

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from provenance_graph.cli._output import console, err_console
+from provenance_graph.errors import NoServerError
 from provenance_graph.server import ManagedServer, ServerStatus
 from provenance_graph.settings import server_settings
+from provenance_graph.store.opening import NO_SERVER
 
 app = typer.Typer(help="Manage the local Neo4j server that provgraph runs when none is configured.")
 
@@ -90,13 +92,15 @@ def has_desktop() -> bool:
 def browse(
     no_open: Annotated[bool, typer.Option("--no-open", help="Only print the URL.")] = False,
 ) -> None:
-    """Open Neo4j Browser on the managed server (starting it if needed), or print where it is.
+    """Open Neo4j Browser on the running managed server, or print where it is ('server start' first).
 
     On connect, Browser loads provenance-graph's style (quanta green with task and data ID,
     datasets blue with type and data ID) and opens a guide of clickable provenance queries.
     """
     server = ManagedServer()
-    status = server.start(say=err_console.print)
+    status = server.status()
+    if not status.running:  # starting a 5 GB server is 'provgraph server start''s job, not a browser's
+        raise NoServerError(NO_SERVER)
     url = f"{status.browser_url}?dbms=neo4j://neo4j@127.0.0.1:{server.settings.bolt_port}&preselectAuthMethod=USERNAME_PASSWORD"
     console.print(f"Neo4j Browser: {url}")
     console.print("user neo4j; password: provgraph server status --show-password")

@@ -70,7 +70,7 @@ def plan_command(
 ) -> None:
     """A plan rolled up by task, or with --task/-d (a data query), those quanta one by one."""
     admits = data_query_filter(where)
-    with open_store() as store:
+    with open_store(start_managed=False) as store:
         if task or admits is not None:
             view = subgraph_view(store, plan_id, tasks=task, where=admits, max_nodes=max_nodes)
         else:
@@ -94,7 +94,7 @@ def _lineage_command(direction: Literal["upstream", "downstream"], doc: str) -> 
     ) -> None:
         if level not in ("task", "quantum"):
             raise QuestionError(f"unknown level {level!r}", hint="use --level task or --level quantum")
-        with open_store() as store:
+        with open_store(start_managed=False) as store:
             start = resolve_dataset(store, dataset_id, dataset_type, data_id, run)
             if start is None:
                 raise QuestionError("name a dataset: its id, or --type and --data-id")

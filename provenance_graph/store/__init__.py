@@ -5,6 +5,7 @@ executions) follow the one lease protocol of `store._lease`; plans are written b
 `store.plan_write` and read back by `store.plan_read`.
 """
 
+from provenance_graph.store._missing import check_dataset, check_plan, plan_not_found
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import register_datasets
 from provenance_graph.store.imported_execution import ImportResult, record_imported_execution
@@ -37,12 +38,15 @@ __all__ = [
     "StoredPlan",
     "Upgrade",
     "WriteResult",
+    "check_dataset",
+    "check_plan",
     "delete_plan",
     "ensure_schema",
     "list_plans",
     "migrate",
     "open_store",
     "pending_upgrade",
+    "plan_not_found",
     "plan_notes",
     "plan_summary",
     "read_plan",

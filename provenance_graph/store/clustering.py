@@ -50,6 +50,7 @@ from provenance_graph.errors import (
 )
 from provenance_graph.model import DataId
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
+from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.schema import SCHEMA_VERSION
 
@@ -133,10 +134,7 @@ class StoredClustering:
 def _plan_state(store: GraphStore, plan_id: str) -> dict[str, Any]:
     rows = store.read("clustering_plan_state", plan_id=plan_id)
     if not rows or rows[0]["status"] != "complete":
-        raise PlanNotFoundError(
-            f"no complete plan {plan_id!r} is stored",
-            hint="list plans with 'provgraph plans list'",
-        )
+        raise plan_not_found(store, plan_id)
     return rows[0]
 
 

@@ -194,6 +194,26 @@ def _server_away(err: neo4j_errors.Neo4jError | neo4j_errors.DriverError) -> boo
     return err.is_retryable()
 
 
+def _abandon(session: neo4j.Session) -> None:
+    """Drop a session's connection without a word to the server, and forget its transaction.
+
+    Ctrl-C (a `KeyboardInterrupt`) may land anywhere in the driver, between sending a
+    message and reading its answer. Rolling back or closing over such a connection sends
+    the server a message it cannot take in the state it is in ("BeginMessage cannot be
+    handled by a session in the IN_TRANSACTION state"), or waits for an answer that was
+    already half read. So the connection is closed at once and never reused: the server
+    rolls its transaction back when the socket closes, and a later query gets a new
+    connection. It is what the driver itself does for an asyncio task cancelled mid-query
+    (``Session._handle_cancellation``, the one private name we call; a test checks it).
+    """
+    cancel = getattr(session, "_handle_cancellation", None)
+    if cancel is None:  # pragma: no cover - a driver without it: the socket dies with the process
+        _log.warning("cannot drop the interrupted Neo4j connection: this driver has no cancellation clean-up")
+        return
+    cancel(message="KeyboardInterrupt")
+    session._closed = True  # as the driver's own cancellation does: nothing left to close
+
+
 class GraphStore:
     """A connection to one Neo4j database, with the package's named queries.
 
@@ -291,6 +311,28 @@ class GraphStore:
         """A driver session on our database (for `store` modules only)."""
         return self.driver.session(database=self.database, **config)
 
+    @contextlib.contextmanager
+    def _session(self, **config: Any) -> Iterator[neo4j.Session]:
+        """A session, closed afterwards; abandoned (`_abandon`) if Ctrl-C cuts into it.
+
+        The driver's own clean-up may turn the `KeyboardInterrupt` into another error (it
+        resets the connection in a ``finally``, reading a buffer the interrupt left half
+        filled): an error with an interrupt under it is the interrupt, raised as such, so
+        that it is neither retried nor reported as a database error.
+        """
+        session = self.session(**config)
+        try:
+            yield session
+        except BaseException as err:
+            if not any(isinstance(c, KeyboardInterrupt) for c in _causes(err)):
+                session.close()
+                raise
+            _abandon(session)
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            raise KeyboardInterrupt from err
+        session.close()
+
     def read(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named query in a read transaction; return its records as dicts."""
         return self._transaction(name, params, _records, write=False)
@@ -342,12 +384,15 @@ class GraphStore:
     def _run_in_transaction(self, name: str, unit: Callable[[neo4j.Transaction], T], *, write: bool) -> T:
         """One attempt: ``unit`` in a transaction tagged with query ``name``, committed if it returns."""
         mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
-        with (
-            self.session(default_access_mode=mode) as session,
-            session.begin_transaction(metadata=self.queries[name].metadata) as tx,
-        ):
-            result = unit(tx)
-            tx.commit()
+        with self._session(default_access_mode=mode) as session:
+            tx = session.begin_transaction(metadata=self.queries[name].metadata)
+            try:
+                result = unit(tx)
+                tx.commit()
+            except Exception as err:
+                if not any(isinstance(c, KeyboardInterrupt) for c in _causes(err)):
+                    tx.close()  # rolls back; not after Ctrl-C, whose connection `_session` abandons
+                raise
             return result
 
     def autocommit(self, name: str, **params: Any) -> list[dict[str, Any]]:
@@ -361,7 +406,7 @@ class GraphStore:
         q = neo4j.Query(_cypher(named), metadata=named.metadata)  # tagged: the query log names it
 
         def attempt() -> list[dict[str, Any]]:
-            with self.session() as session:
+            with self._session() as session:
                 return [r.data() for r in session.run(q, params)]
 
         return self._retrying(name, attempt)

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenance_graph.errors import ExecutionError, PlanBusyError, PlanNotFoundError
+from provenance_graph.errors import ExecutionError, PlanBusyError
 from provenance_graph.model import AttemptOutcome, OutputRecord, QuantumStatus
 from provenance_graph.store._lease import STALE_AFTER, Holder, Lease
+from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
 
 __all__ = [
@@ -107,10 +108,7 @@ class ExecutionRecord:
             options_json=json.dumps(dict(self.options), sort_keys=True, default=str),
         )
         if not rows:
-            raise PlanNotFoundError(
-                f"there is no complete plan {self.plan_id!r} to run",
-                hint="list plans with 'provgraph plans list', or make one with 'provgraph plan'",
-            )
+            raise plan_not_found(self.store, self.plan_id)
         self.lease.open()
         self.lease.start_heartbeat(self._beat, f"execution {self.id}")
         return repaired

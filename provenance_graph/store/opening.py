@@ -7,11 +7,15 @@ point one way: opening → schema → migrations → connection.
 
 from __future__ import annotations
 
+from provenance_graph.errors import NoServerError
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 from provenance_graph.store.connection import GraphStore, Say, quiet
 from provenance_graph.store.schema import ensure_schema
 
-__all__ = ["open_store"]
+__all__ = ["NO_SERVER", "open_store"]
+
+#: What a command that never starts the managed server says when there is no server to use.
+NO_SERVER = "no server configured or running: start one with 'provgraph server start' (or set NEO4J_URI)"
 
 
 def open_store(
@@ -24,17 +28,21 @@ def open_store(
     """Open a `GraphStore` on the configured server, or on the managed one.
 
     With no ``settings`` and no ``NEO4J_URI`` or config file, the managed local
-    server is used, and started if it is not running (unless ``start_managed`` is
-    False). Unless ``check_schema`` is False, the graph schema is created in a new
-    database, an older one is upgraded (`ensure_schema`), and a newer one, or one
-    whose upgrade needs ``provgraph migrate``, is refused.
+    server is used, and started if it is not running; with ``start_managed`` False
+    (read-only commands, and whatever runs on a compute node) nothing is started, and a
+    managed server that is not running is a `NoServerError` saying how to start one.
+
+    Unless ``check_schema`` is False, the graph schema is created in a new database, an
+    older one is upgraded (`ensure_schema`), and a newer one, or one whose upgrade needs
+    ``provgraph migrate``, is refused.
 
     Parameters
     ----------
     settings
         Where to connect; None for the environment, the config file or the managed server.
     start_managed
-        Start the managed server if it is the one to use and it is not running.
+        Start the managed server if it is the one to use and it is not running (else
+        `NoServerError`).
     say
         Where to report starting the server and creating or upgrading the schema.
     check_schema
@@ -54,6 +62,8 @@ def open_store(
         server = ManagedServer()
         if start_managed:
             server.start(say=say)
+        elif not server.status().running:
+            raise NoServerError(NO_SERVER)
         settings = server.connection()
     store = GraphStore(settings)
     try:

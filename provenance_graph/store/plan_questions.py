@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
-from provenance_graph.errors import PlanNotFoundError, QuestionError
+from provenance_graph.errors import QuestionError
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanGraph, PlanNote, suggest
+from provenance_graph.store._missing import check_plan
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import DatasetFacts, dataset_facts
 from provenance_graph.store.execution import attempts
@@ -65,10 +66,7 @@ class PlanOverview:
 
 def plan_task_statuses(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
     """``{task: {status: quanta}}`` of a stored plan, tasks sorted."""
-    if not store.read("plan_header", plan_id=plan_id):
-        raise PlanNotFoundError(
-            f"no plan {plan_id!r} is stored", hint="list the stored plans with 'provgraph plans list'"
-        )
+    check_plan(store, plan_id)
     tasks: dict[str, dict[str, int]] = {}
     for r in store.read("plan_overview_tasks", plan_id=plan_id):
         tasks.setdefault(r["task"], {})[r["status"]] = r["quanta"]
@@ -152,10 +150,7 @@ class PlanDiff:
 
 
 def _signatures(store: GraphStore, plan_id: str) -> dict[tuple[str, str], frozenset[str]]:
-    if not store.read("plan_header", plan_id=plan_id):
-        raise PlanNotFoundError(
-            f"no plan {plan_id!r} is stored", hint="list the stored plans with 'provgraph plans list'"
-        )
+    check_plan(store, plan_id)
     return {
         (r["task"], r["data_id"]): frozenset(
             [f"in: {i}" for i in r["inputs"]] + [f"out: {o}" for o in r["outputs"]]
@@ -177,6 +172,7 @@ def plan_diff(store: GraphStore, old: str, new: str) -> PlanDiff:
 
 def missing_outputs(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
     """Planned but not produced: per task, producer status and dataset type, how many datasets."""
+    check_plan(store, plan_id)
     return store.read("plan_missing_outputs", plan_id=plan_id)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import neo4j.time
 
-from provenance_graph.errors import PlanBusyError, PlanError, PlanNotFoundError
+from provenance_graph.errors import PlanBusyError, PlanError
 from provenance_graph.model import (
     DataId,
     DatasetType,
@@ -25,16 +25,19 @@ from provenance_graph.model import (
     PlanDecoder,
     PlanGraph,
     PlanNote,
-    suggest,
 )
 from provenance_graph.store._batches import batches
+from provenance_graph.store._lease import STALE_AFTER
+from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import dataset_type_key
 
 __all__ = [
     "DataIdFilter",
+    "ExecutionState",
     "PlanSummary",
     "StoredPlan",
+    "execution_state",
     "list_plans",
     "plan_notes",
     "plan_summary",
@@ -49,11 +52,34 @@ class StoredPlan:
 
     id: str
     status: str
+    """The write state: ``complete``, or ``writing`` for a write not finished (``--all``)."""
     output_run: str | None
     created: str | None
     quanta: int | None
     datasets: int | None
     constraints: str | None
+    execution: str | None = None
+    """The execution state of a complete plan (`execution_state`); None while it is written."""
+
+
+ExecutionState = Literal["pending", "running", "failed", "succeeded"]
+
+
+def execution_state(quanta: int, failed: int, done: int, running: int) -> ExecutionState:
+    """What running a plan came to, from its quanta's statuses and its live executions.
+
+    ``running`` while an execution of it is alive (whatever its quanta say so far); else
+    ``failed`` when a quantum failed or was blocked (a rerun retries them); ``succeeded``
+    when every quantum succeeded or was skipped; ``pending`` otherwise (never run, or
+    stopped with quanta left to run: a plan without quanta too).
+    """
+    if running:
+        return "running"
+    if failed:
+        return "failed"
+    if quanta and done == quanta:
+        return "succeeded"
+    return "pending"
 
 
 @dataclass(frozen=True)
@@ -99,19 +125,9 @@ def _plan_from_props(plan_id: str, props: Mapping[str, Any]) -> Plan:
 
 def _complete_header(store: GraphStore, plan_id: str) -> Mapping[str, Any]:
     rows = store.read("plan_header", plan_id=plan_id)
-    if not rows:
-        known = [p.id for p in list_plans(store)]
-        raise PlanNotFoundError(
-            f"no plan {plan_id!r} is stored",
-            hint=suggest(plan_id, known) or "list the stored plans with 'provgraph plans list'",
-        )
+    if not rows or rows[0]["plan"].get("status") != "complete":
+        raise plan_not_found(store, plan_id)
     props: Mapping[str, Any] = rows[0]["plan"]
-    if props.get("status") != "complete":
-        raise PlanNotFoundError(
-            f"plan {plan_id!r} is incomplete: its write was interrupted",
-            hint="rerun the command that wrote it to resume, or delete it with "
-            f"'provgraph plans delete {plan_id}'",
-        )
     return props
 
 
@@ -290,9 +306,15 @@ def plan_summary(store: GraphStore, plan_id: str) -> PlanSummary:
 
 
 def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[StoredPlan]:
-    """The stored plans, newest first."""
+    """The stored plans, newest first, each with its write state and execution state."""
+    rows = store.read("plan_list", include_incomplete=include_incomplete)
+    complete = [r["id"] for r in rows if r["status"] == "complete"]
+    states = {
+        s["plan_id"]: execution_state(s["quanta"], s["failed"], s["done"], s["running"])
+        for s in store.read("plan_execution_states", plan_ids=complete, stale_after=STALE_AFTER)
+    }
     out = []
-    for r in store.read("plan_list", include_incomplete=include_incomplete):
+    for r in rows:
         created = r["created"]
         out.append(
             StoredPlan(
@@ -303,6 +325,7 @@ def list_plans(store: GraphStore, *, include_incomplete: bool = False) -> list[S
                 quanta=r["quanta"],
                 datasets=r["datasets"],
                 constraints=r["constraints"],
+                execution=states.get(r["id"]),
             )
         )
     return out

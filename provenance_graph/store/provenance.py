@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from provenance_graph.errors import NotInGraphError, QuestionError
+from provenance_graph.errors import QuestionError
+from provenance_graph.store._missing import quantum_not_found
 from provenance_graph.store.connection import GraphStore, Reader
 
 __all__ = [
@@ -160,10 +161,7 @@ def start_ids(
 def _quantum_io(store: GraphStore, quantum_id: str) -> dict[str, Any]:
     rows = store.read("quantum_io", quantum_id=quantum_id)
     if not rows:
-        raise NotInGraphError(
-            f"there is no quantum {quantum_id!r} in the graph",
-            hint="quantum ids are UUIDs; 'provgraph query' commands print them",
-        )
+        raise quantum_not_found(store, quantum_id)
     return rows[0]
 
 

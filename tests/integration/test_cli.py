@@ -113,6 +113,7 @@ def test_demo_plans_runs_and_shows_a_coadds_provenance(
     assert made_by == [label for label in _demo_labels() if label in made_by]
     assert "isr" in made_by and "assembleCoadd" in made_by
     if neo4j_settings.managed:
+        assert "stop it with 'provgraph server stop'" in lines[-1]
         url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Browser:"))
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200

@@ -98,3 +98,48 @@ def test_start_status_logs_stop(tmp_path: Path) -> None:
     after = provgraph("server", "status")
     assert after.returncode == 3
     assert "state:   stopped" in after.stdout
+
+
+def test_a_read_only_command_with_no_server_says_how_to_start_one_and_starts_none(tmp_path: Path) -> None:
+    """Nothing configured and no server running: no read-only command starts the 5 GB server.
+
+    HOME and the XDG directories are temporary, so the user's default server, its home and
+    config file are never touched; a command that started a server would assemble it there.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "PROVGRAPH_"))}
+    env |= {
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    (tmp_path / "home").mkdir()
+    commands = [
+        ["plans", "list"],
+        ["plans", "show", "p"],
+        ["plans", "notes", "p"],
+        ["query", "lineage", "d"],
+        ["query", "overview", "p"],
+        ["viz", "plan", "p", "-o", str(tmp_path / "p.svg")],
+        ["status", "p"],
+        ["report", "p"],
+        ["browse", "--no-open"],
+        ["run-job", "--plan", "p", "--clustering", "c", "--job", "j"],
+    ]
+    for args in commands:
+        done = subprocess.run(
+            [PROVGRAPH, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+        assert done.returncode == 1, (args, done.stdout + done.stderr)
+        assert done.stderr.strip() == (
+            "error: no server configured or running: start one with 'provgraph server start' "
+            "(or set NEO4J_URI)"
+        ), (args, done.stderr)
+    assert not (tmp_path / "data" / "provenance-graph" / "neo4j").exists(), "no server home was made"
+    started = [
+        p.info["pid"]
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if any(str(tmp_path) in arg for arg in p.info["cmdline"] or ())
+    ]
+    assert started == [], "no server was started"

@@ -141,3 +141,15 @@ def test_digest_changes_with_content_only() -> None:
     later = PlanGraph(one.plan.model_copy(update={"created": one.plan.created + dt.timedelta(hours=1)}),
                       list(one.quanta.values()))  # fmt: skip
     assert later.digest() == one.digest()
+
+
+def test_a_plans_execution_state_comes_from_its_quanta_and_live_executions() -> None:
+    from provenance_graph.store.plan_read import execution_state
+
+    assert execution_state(quanta=10, failed=0, done=0, running=0) == "pending"
+    assert execution_state(quanta=10, failed=0, done=4, running=0) == "pending"  # stopped part-way
+    assert execution_state(quanta=10, failed=0, done=4, running=1) == "running"
+    assert execution_state(quanta=10, failed=2, done=8, running=1) == "running"
+    assert execution_state(quanta=10, failed=1, done=5, running=0) == "failed"
+    assert execution_state(quanta=10, failed=0, done=10, running=0) == "succeeded"
+    assert execution_state(quanta=0, failed=0, done=0, running=0) == "pending"

@@ -51,3 +51,14 @@ def test_an_outage_shares_one_window_and_a_zero_window_never_waits(caplog: pytes
         with pytest.raises(DatabaseUnavailableError):  # the same outage: its window is spent
             store.autocommit("plan_list", include_incomplete=True)
         assert time.monotonic() - started < 1.0
+
+
+def test_the_driver_still_has_the_cancellation_clean_up_ctrl_c_relies_on() -> None:
+    """`connection._abandon` drops a connection Ctrl-C cut into with the driver's own clean-up."""
+    import inspect
+
+    import neo4j
+
+    cancel = getattr(neo4j.Session, "_handle_cancellation", None)
+    assert cancel is not None, "the neo4j driver lost Session._handle_cancellation: see store/connection.py"
+    assert "message" in inspect.signature(cancel).parameters
