@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from provenance_graph.pipeline import Pipeline
     from provenance_graph.store import WriteResult
 
+
 class _Commands(TyperGroup):
     """The root command: Ctrl-C in any command says ``interrupted`` in one line and exits 130.
 
