@@ -428,7 +428,21 @@ def _only_clustering(store: GraphStore, plan_id: str) -> str:
     return names[0]
 
 
-def _job_state(counts: dict[str, int]) -> str:
+def submitted_clustering(store: GraphStore, plan_id: str, given: str | None) -> str | None:
+    """The clustering whose jobs ``status`` and ``report`` count.
+
+    The one given, else the last submit's, else the plan's only complete one (None if none).
+    """
+    if given:
+        return given
+    name = (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
+    if name is not None:
+        return str(name)
+    known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
+    return known[0] if len(known) == 1 else None
+
+
+def job_state(counts: dict[str, int]) -> str:
     """A batch job's state from its quanta's statuses."""
     for state in ("failed", "running", "blocked"):
         if counts.get(state):
@@ -453,12 +467,9 @@ def status_command(
     with open_store(start_managed=False) as store:
         check_plan(store, plan_id)
         per_task = status_counts(store, plan_id)
-        name = clustering or (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
-        if name is None:
-            known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
-            name = known[0] if len(known) == 1 else None
-        per_job = job_statuses(store, plan_id, str(name)) if name else {}
-    states = {job: _job_state(counts) for job, (_, counts) in per_job.items()}
+        name = submitted_clustering(store, plan_id, clustering)
+        per_job = job_statuses(store, plan_id, name) if name else {}
+    states = {job: job_state(counts) for job, (_, counts) in per_job.items()}
     failed = any(c.get(s) for c in per_task.values() for s in _FAILED) or any(
         s in _FAILED for s in states.values()
     )

@@ -20,15 +20,14 @@ import psutil
 import typer
 from rich.table import Table
 
-from provenance_graph.activators import ParslActivator
 from provenance_graph.cli._output import console, err_console, print_json
+from provenance_graph.cli.batch import job_state, submitted_clustering
 from provenance_graph.errors import ExecutionError
 from provenance_graph.model import DataId
 from provenance_graph.store import check_plan, open_store
-from provenance_graph.store.clustering import clustering_id, job_statuses, list_clusterings
+from provenance_graph.store.clustering import clustering_id, job_statuses
 from provenance_graph.store.execution import (
     failed_quanta,
-    last_options,
     live_executions,
     mark_cancelled,
     status_counts,
@@ -62,14 +61,11 @@ def report_command(
     with open_store(start_managed=False) as store:
         check_plan(store, plan_id)
         per_task = status_counts(store, plan_id)
-        name = clustering or (last_options(store, plan_id, ParslActivator.name) or {}).get("clustering")
-        if name is None:
-            known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
-            name = known[0] if len(known) == 1 else None
-        per_job = job_statuses(store, plan_id, str(name)) if name else {}
+        name = submitted_clustering(store, plan_id, clustering)
+        per_job = job_statuses(store, plan_id, name) if name else {}
         failed = failed_quanta(store, plan_id, clustering_id(plan_id, name) if name else None, SHOWN)
     totals = {s: sum(c.get(s, 0) for c in per_task.values()) for s in ORDER}
-    jobs = {job: _state(counts) for job, (_, counts) in per_job.items()}
+    jobs = {job: job_state(counts) for job, (_, counts) in per_job.items()}
     failures = [
         {
             "task": r["task"],
@@ -126,13 +122,6 @@ def _print_report(
         console.print(
             f"... and {totals['failed'] - len(failed)} more failed quanta ('provgraph query failures')"
         )
-
-
-def _state(counts: dict[str, int]) -> str:
-    for state in ("failed", "running", "blocked"):
-        if counts.get(state):
-            return state
-    return "succeeded" if set(counts) <= {"succeeded", "skipped"} else "pending"
 
 
 def _last_line(error: object) -> str:
