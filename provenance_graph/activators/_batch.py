@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from provenance_graph.activators._base import Activator
-from provenance_graph.activators._site import SiteConfig
+from provenance_graph.activators._infrastructure import infrastructure_failure, run_unit
+from provenance_graph.activators._site import Resources, SiteConfig
 from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
-from provenance_graph.model import AttemptOutcome, Quantum
-from provenance_graph.quantum_runner import Runner, run_batch_job
+from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Quantum
+from provenance_graph.quantum_runner import Runner
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import read_job_graph, read_job_quanta
 from provenance_graph.store.execution import quantum_statuses
@@ -65,9 +66,64 @@ class ParslActivator(Activator):
         """The clustering's jobs (after `prepare`)."""
         self._dfk: Any = None
         self._app: Any = None
+        self._unit_of: dict[str, str] = {}
+        self._memory: dict[str, int] = {}
+        """Each unit's memory request (MB) where it grew after an out-of-memory kill."""
+        self._executors: dict[Resources, Any] = {}
+        """A Parsl executor per resource class (rules' requests), made when first needed."""
+        self._markers: dict[str, Path] = {}
+        """Where each unit in flight leaves the batch job it runs in (`run_unit`)."""
 
     def _prepare(self) -> None:
         self.job_graph = read_job_graph(self.store, self.plan_id, self.clustering)
+        self._unit_of = {q: job.name for job in self.job_graph for q in job.quanta}
+
+    def resources(self, unit: str) -> Resources | None:
+        """What a unit's next run asks the batch system for; None when its rule asks nothing."""
+        assert self.job_graph is not None, "prepare() first"
+        rule = self.job_graph.rule(unit)
+        if rule is None or not (rule.request_memory or rule.request_cpus or rule.request_walltime):
+            return None
+        memory = self._memory.get(unit, rule.request_memory) if rule.request_memory else None
+        return Resources(memory=memory, cpus=rule.request_cpus, walltime=rule.request_walltime)
+
+    def _resources(self, unit: str) -> dict[str, Any]:
+        asked = self.resources(unit)
+        if asked is None:
+            return {}
+        return {
+            k: v
+            for k, v in {
+                "request_memory": asked.memory, "request_cpus": asked.cpus, "request_walltime": asked.walltime
+            }.items()
+            if v is not None
+        }  # fmt: skip
+
+    def _lost(self, unit: str, err: Exception) -> InfrastructureFailure | None:
+        """Every exception of a Parsl job is the infrastructure's: a task's failure is an outcome."""
+        log = Path(self._dfk.run_dir if self._dfk is not None else ".") / "parsl.log"
+        return infrastructure_failure(
+            err, provider=self.site.provider, marker=self._markers.pop(unit, None), log=log
+        )
+
+    def _retry_lost(self, unit: str, failure: InfrastructureFailure) -> bool:
+        """After an out-of-memory kill, the retry asks for more memory (as BPS does).
+
+        ``memory_multiplier`` times the memory, at most ``request_memory_max``; a job killed at
+        that most is not retried.
+        """
+        assert self.job_graph is not None, "prepare() first"
+        rule = self.job_graph.rule(unit)
+        if not failure.retry_with_more_memory or rule is None or not rule.request_memory:
+            return True
+        current = self._memory.get(unit, rule.request_memory)
+        grown = int(current * (rule.memory_multiplier or 1))
+        if rule.request_memory_max is not None:
+            grown = min(grown, rule.request_memory_max)
+        if grown <= current and rule.memory_multiplier:
+            return False
+        self._memory[unit] = grown
+        return True
 
     def _units(self) -> dict[str, list[str]]:
         assert self.job_graph is not None, "prepare() first"
@@ -98,12 +154,37 @@ class ParslActivator(Activator):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         config = self.site.parsl_config(plan_id=self.plan_id, workers=self.jobs, label=EXECUTOR_LABEL)
         self._dfk = DataFlowKernel(config)
-        self._app = python_app(run_batch_job, data_flow_kernel=self._dfk, executors=[EXECUTOR_LABEL])
+        self._app = python_app(run_unit, data_flow_kernel=self._dfk, executors=[EXECUTOR_LABEL])
+        self._executors = {}
+
+    def _executor_for(self, resources: Resources) -> str:
+        """The label of the executor whose blocks ask for ``resources``.
+
+        A new one when it is missing or Parsl has given it up (its block failed).
+        """
+        executor = self._executors.get(resources)
+        if executor is None or executor.bad_state_is_set:
+            label = f"{EXECUTOR_LABEL}-{resources.label()}-{len(self._dfk.executors)}"
+            executor = self.site.executor(label=label, workers=self.jobs, resources=resources)
+            self._dfk.add_executors([executor])
+            self._executors[resources] = executor
+        return str(executor.label)
 
     def _submit(self, quanta: Sequence[Quantum]) -> Future[list[AttemptOutcome]]:
         assert self._app is not None, "_open() first"
-        future: Future[list[AttemptOutcome]] = self._app(
-            self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid())
+        from parsl import python_app
+
+        unit = self._unit_of.get(quanta[0].id, quanta[0].id)
+        resources = self.resources(unit)
+        app = self._app
+        if resources is not None or self._dfk.executors[EXECUTOR_LABEL].bad_state_is_set:
+            label = self._executor_for(resources or Resources())
+            app = python_app(run_unit, data_flow_kernel=self._dfk, executors=[label])
+        markers = Path(self._dfk.run_dir) / "batch-jobs"
+        markers.mkdir(exist_ok=True)
+        self._markers[unit] = markers / f"{unit}.{len(list(markers.glob(unit + '.*')))}.json"
+        future: Future[list[AttemptOutcome]] = app(
+            str(self._markers[unit]), self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid())
         )
         return future
 

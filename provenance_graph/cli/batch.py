@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.activators import JobActivator, ParslActivator, load_site, run_job_file, write_job_files
@@ -49,7 +50,7 @@ from provenance_graph.store.clustering import (
     list_clusterings,
     read_job_graph,
 )
-from provenance_graph.store.execution import last_options, status_counts
+from provenance_graph.store.execution import last_options, lost_attempts, status_counts
 from provenance_graph.store.journals import record_journals
 from provenance_graph.store.plan_read import read_plan_header
 
@@ -316,6 +317,17 @@ def _engine_run(store: GraphStore, plan_id: str, activator: ParslActivator) -> N
     print_report(report, store, resume=f"provgraph restart {plan_id}")
     if report.ran.get("retried"):
         console.print(f"retried:    {report.ran['retried']} batch job run(s) after a failure")
+    for lost in report.lost:
+        then = (
+            "ran again"
+            if lost.retried
+            else f"its {lost.quanta} quanta are pending: 'provgraph restart {plan_id}'"
+        )
+        console.print(
+            f"[yellow]lost[/] batch job {lost.unit} ({lost.failure.reason}, not a task failure; {then}): "
+            f"{escape(lost.failure.message)}",
+            highlight=False,
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -456,11 +468,13 @@ def status_command(
             known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
             name = known[0] if len(known) == 1 else None
         per_job = job_statuses(store, plan_id, str(name)) if name else {}
+        lost = lost_attempts(store, plan_id)
     states = {job: _job_state(counts) for job, (_, counts) in per_job.items()}
     if as_json:
         print_json({"plan_id": plan_id, "tasks": per_task, "clustering": name,
                     "jobs": {j: {"label": per_job[j][0], "state": states[j], "quanta": per_job[j][1]}
-                             for j in per_job}})  # fmt: skip
+                             for j in per_job},
+                    "lost": lost})  # fmt: skip
         return
     columns = [s for s in STATUS_ORDER if any(c.get(s) for c in per_task.values())]
     table = Table("task", *columns, title=f"plan {plan_id}: quanta")
@@ -483,6 +497,12 @@ def status_command(
         console.print(f"{states[job]:8} {job}", highlight=False)
     if len(stuck) > 10:
         console.print(f"... and {len(stuck) - 10} more failed or blocked jobs")
+    for row in lost:
+        console.print(
+            f"[yellow]lost[/] {row['attempts']} attempt(s) to the batch system ({row['reason']}, not task "
+            f"failures; their quanta stay retryable); latest: {escape(str(row['error']))}",
+            highlight=False,
+        )
 
 
 def record_command(

@@ -26,6 +26,7 @@ from tests.integration.test_batch_jobs import DEMO_RULES
 from tests.integration.test_cli import run
 from tests.integration.test_parsl import _attempts
 from tests.integration.test_run import _plan, _statuses
+from tests.support.graph_checks import rows as _rows
 from tests.support.slurm import PARTITION, SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -123,3 +124,116 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     assert job_id not in finished_before
     assert record["NodeList"] == slurm_cluster.node_name and record["Partition"] == PARTITION
     assert record["JobState"] in {"COMPLETED", "CANCELLED"}, record
+
+
+#: Memory (MB) the demo's per-detector jobs ask for at first, and what each isr quantum then
+#: allocates: two such jobs share one Parsl block, which asks for twice a job's memory.
+FIRST_MB, ALLOCATE_MB = 500, 600
+
+
+def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more_memory(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-oom"
+    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/oom")
+    plans.append(plan_id)
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(slurm_site(slurm_cluster, tmp_path / "parsl")))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        yaml.safe_dump(
+            {
+                "name": "oom",
+                "cluster": {
+                    "ccd_chain": {  # BPS's spellings
+                        "pipetasks": "isr, characterizeImage, calibrate, transformSourceTable",
+                        "dimensions": "visit, detector",
+                        "requestMemory": FIRST_MB,
+                        "memoryMultiplier": 2,
+                        "requestMemoryMax": 4 * FIRST_MB,
+                        "requestWalltime": "00:05:00",
+                        "numberOfRetries": 1,
+                    }
+                },
+            }
+        )
+    )
+    args = ["submit", plan_id, "--clustering", str(rules), "--site", str(site)]
+    overrides = ["-c", f"isr:allocate_mb={ALLOCATE_MB}", "-c", "isr:sleep=5"]
+    done = run([*args, *overrides], neo4j_settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lost batch job ccd_chain" in " ".join(done.stdout.split()), done.stdout
+
+    # Every quantum succeeded in the end, and none ever failed: the kill was not a task failure.
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    attempts = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p})-[:HAS_ATTEMPT]->(a:Attempt) "
+        "RETURN q.task AS task, a AS a ORDER BY a.number",
+        p=plan_id,
+    )
+    assert not [r for r in attempts if r["a"]["status"] == "failed"], attempts
+    isr = [r["a"] for r in attempts if r["task"] == "isr"]
+    lost = [a for a in isr if a["status"] == "lost"]
+    assert lost and all(a["number"] == 1 for a in lost), isr
+    for attempt in lost:
+        # Slurm's own account: the job id, its state and exit code, and its output's path.
+        assert attempt["infrastructure"] == "out_of_memory", attempt
+        assert attempt["request_memory"] == FIRST_MB
+        [record] = [j for j in slurm_cluster.completed_jobs() if j["JobId"] == attempt["batch_job_id"]]
+        assert record["JobState"] in {"FAILED", "OUT_OF_MEMORY"}, record
+        assert attempt["batch_state"] == record["JobState"]
+        assert f"slurm job {attempt['batch_job_id']}" in attempt["error"]
+        assert str(tmp_path / "parsl") in attempt["log"]
+    retried = [a for a in isr if a["number"] == 2]
+    assert retried and all(a["status"] == "succeeded" for a in retried), isr
+    assert {a["request_memory"] for a in retried} == {2 * FIRST_MB}
+    # The blocks asked Slurm for a job's memory per worker: first 2 x 500 MB, then 2 x 1000 MB.
+    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/submit_scripts/*.submit"))
+    assert f"#SBATCH --mem={2 * FIRST_MB}M" in scripts and f"#SBATCH --mem={4 * FIRST_MB}M" in scripts
+
+    shown = run(["status", plan_id], neo4j_settings)
+    assert shown.returncode == 0, shown.stderr
+    flat = " ".join(shown.stdout.split())
+    assert "out_of_memory" in flat and lost[0]["batch_job_id"] in flat, shown.stdout
+
+
+def test_a_job_the_batch_system_refuses_leaves_its_quanta_pending_and_names_parsl_log(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-refused"
+    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/refused")
+    plans.append(plan_id)
+    config = slurm_site(slurm_cluster, tmp_path / "parsl")
+    config["provider_options"]["partition"] = "nosuch"  # sbatch: invalid partition specified
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(config))
+
+    done = run(["submit", plan_id, "--clustering", str(DEMO_RULES), "--site", str(site)], neo4j_settings)
+    assert done.returncode == 1, done.stdout + done.stderr
+    flat = " ".join(done.stdout.split())
+    assert "submission_refused" in flat and "parsl.log" in flat, done.stdout
+    [log] = (tmp_path / "parsl").glob("*/parsl.log")
+    assert str(log) in flat, done.stdout
+    assert "failed" not in _statuses(store, plan_id) and "blocked" not in _statuses(store, plan_id)
+    assert set(_statuses(store, plan_id)) == {"pending"}
+    attempts = _attempts(store, plan_id)
+    assert attempts and {r["a"]["status"] for r in attempts} == {"lost"}
+    assert {r["a"]["infrastructure"] for r in attempts} == {"submission_refused"}
+    assert "nosuch" in attempts[0]["a"]["error"] or "partition" in attempts[0]["a"]["error"]
+
+    shown = run(["status", plan_id], neo4j_settings)
+    assert "submission_refused" in " ".join(shown.stdout.split()), shown.stdout
