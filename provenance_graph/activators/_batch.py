@@ -15,6 +15,7 @@ command-line Activator records them:
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -28,6 +29,7 @@ from provenance_graph.activators._infrastructure import infrastructure_failure, 
 from provenance_graph.activators._site import Resources, SiteConfig
 from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
+from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Quantum
 from provenance_graph.quantum_runner import Runner
 from provenance_graph.store import GraphStore
@@ -35,6 +37,8 @@ from provenance_graph.store.clustering import read_job_graph, read_job_quanta
 from provenance_graph.store.execution import quantum_statuses
 
 __all__ = ["JobActivator", "ParslActivator"]
+
+_log = logging.getLogger(__name__)
 
 #: The label of the Parsl executor the Activator starts.
 EXECUTOR_LABEL = "provgraph"
@@ -123,7 +127,21 @@ class ParslActivator(Activator):
         if grown <= current and rule.memory_multiplier:
             return False
         self._memory[unit] = grown
+        self._retire_idle()
         return True
+
+    def _retire_idle(self) -> None:
+        """Stop the blocks of resource classes with nothing to run.
+
+        They hold nodes (and cores) that the retry's larger class may need.
+        """
+        for resources, executor in list(self._executors.items()):
+            if executor.outstanding == 0:
+                del self._executors[resources]
+                with suppress_and_log(
+                    _log, logging.WARNING, "could not stop the blocks of %s", executor.label
+                ):
+                    executor.scale_in_facade(len(executor.blocks_to_job_id))
 
     def _units(self) -> dict[str, list[str]]:
         assert self.job_graph is not None, "prepare() first"

@@ -128,7 +128,7 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
 
 #: Memory (MB) the demo's per-detector jobs ask for at first, and what each isr quantum then
 #: allocates: two such jobs share one Parsl block, which asks for twice a job's memory.
-FIRST_MB, ALLOCATE_MB = 500, 600
+FIRST_MB, ALLOCATE_MB = 600, 500
 
 
 def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more_memory(
@@ -143,8 +143,12 @@ def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more
     plan_id = f"{namespace}-oom"
     _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/oom")
     plans.append(plan_id)
+    config = slurm_site(slurm_cluster, tmp_path / "parsl")
+    # Slurm's squeue forgets a finished job, so Parsl learns that a block was killed when its
+    # workers miss their heartbeats: soon, here.
+    config["executor_options"] |= {"heartbeat_period": 2, "heartbeat_threshold": 10}
     site = tmp_path / "slurm.yaml"
-    site.write_text(yaml.safe_dump(slurm_site(slurm_cluster, tmp_path / "parsl")))
+    site.write_text(yaml.safe_dump(config))
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         yaml.safe_dump(
@@ -195,8 +199,8 @@ def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more
     retried = [a for a in isr if a["number"] == 2]
     assert retried and all(a["status"] == "succeeded" for a in retried), isr
     assert {a["request_memory"] for a in retried} == {2 * FIRST_MB}
-    # The blocks asked Slurm for a job's memory per worker: first 2 x 500 MB, then 2 x 1000 MB.
-    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/submit_scripts/*.submit"))
+    # The blocks asked Slurm for a job's memory per worker (two): first 2 x 600 MB, then 2 x 1200 MB.
+    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/submit_scripts/parsl.*[0-9]"))
     assert f"#SBATCH --mem={2 * FIRST_MB}M" in scripts and f"#SBATCH --mem={4 * FIRST_MB}M" in scripts
 
     shown = run(["status", plan_id], neo4j_settings)
