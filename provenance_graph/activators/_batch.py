@@ -171,6 +171,8 @@ class ParslActivator(Activator):
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
         config = self.site.parsl_config(plan_id=self.plan_id, workers=self.jobs, label=EXECUTOR_LABEL)
+        # Parsl's errors (a lost block's traceback) go to its parsl.log, which our messages name.
+        logging.getLogger("parsl").propagate = False
         self._dfk = DataFlowKernel(config)
         self._app = python_app(run_unit, data_flow_kernel=self._dfk, executors=[EXECUTOR_LABEL])
         self._executors = {}

@@ -39,6 +39,11 @@ _SETTLE_SECONDS = 30.0
 #: What the job's output says when Slurm killed it for its memory or time.
 _OUT_OF_MEMORY = re.compile(r"exceeded (job )?memory limit|out.of.memory|oom.kill", re.I)
 _TIME_LIMIT = re.compile(r"due to time limit", re.I)
+#: The batch system's own error lines in Parsl's message (``sbatch: error: invalid partition ...``).
+_COMMAND_ERROR = re.compile(r"\b(?:sbatch|qsub|bsub|condor_submit|kubectl)\S*: error: [^\n]*")
+#: How the batch systems of Parsl's providers are named in messages.
+_NAMES = {"slurm": "Slurm", "pbspro": "PBS Pro", "torque": "Torque", "lsf": "LSF",
+          "gridengine": "Grid Engine", "condor": "HTCondor", "kubernetes": "Kubernetes"}  # fmt: skip
 
 
 def run_unit(
@@ -148,13 +153,17 @@ def infrastructure_failure(
     """
     started = _marker(marker)
     job_id = str(started["batch_job_id"]) if started.get("batch_job_id") else None
+    name = _NAMES.get(provider, provider)
     said = " ".join(str(err).split())[:400] or type(err).__name__
     if not started:
         refused = "BadStateException" in type(err).__name__ or "bad state" in said.lower()
+        # The batch system's own words first (sbatch's error), then Parsl's.
+        words = list(dict.fromkeys(m.strip() for m in _COMMAND_ERROR.findall(str(err))))
+        said = "; ".join(words[:2]) if words else f"{type(err).__name__}: {said}"
         return InfrastructureFailure(
             reason="submission_refused" if refused else "worker_lost",
             message=(
-                f"the {provider} batch job never started: {type(err).__name__}: {said}; see {log} "
+                f"the {name} batch job never started: {said}; see {log} "
                 f"and the job scripts and their output in {log.parent / 'submit_scripts'}/"
             ),
             log=str(log),
@@ -166,7 +175,7 @@ def infrastructure_failure(
     reason = _reason(state, output)
     if not record and reason == "worker_lost" and job_id:
         reason = "killed"
-    what = f"{provider} job {job_id}" if job_id else f"the {provider} batch job on {started.get('host')}"
+    what = f"{name} job {job_id}" if job_id else f"the {name} batch job on {started.get('host')}"
     slurm_said = next((line.strip() for line in output.splitlines() if _OUT_OF_MEMORY.search(line)), "")
     parts = [f"{what} {state or 'ended'}"]
     if record.get("ExitCode"):
