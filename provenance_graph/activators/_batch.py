@@ -34,7 +34,7 @@ from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Quantu
 from provenance_graph.quantum_runner import Runner
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import read_job_graph, read_job_quanta
-from provenance_graph.store.execution import quantum_statuses
+from provenance_graph.store.execution import attempts, quantum_statuses
 
 __all__ = ["JobActivator", "ParslActivator"]
 
@@ -81,6 +81,28 @@ class ParslActivator(Activator):
     def _prepare(self) -> None:
         self.job_graph = read_job_graph(self.store, self.plan_id, self.clustering)
         self._unit_of = {q: job.name for job in self.job_graph for q in job.quanta}
+        self._memory = self._grown_memory()
+
+    def _grown_memory(self) -> dict[str, int]:
+        """The memory of jobs whose last attempt an earlier run lost to an out-of-memory kill, grown.
+
+        So ``restart`` goes on asking for more where the last submit left off, as a rescue DAG does.
+        """
+        assert self.job_graph is not None, "prepare() first"
+        last: dict[str, dict[str, Any]] = {}
+        for row in attempts(self.store, self.plan_id):  # oldest first: the last one stays
+            last[row["quantum_id"]] = row
+        grown: dict[str, int] = {}
+        for quantum_id, row in last.items():
+            unit = self._unit_of.get(quantum_id)
+            rule = self.job_graph.rule(unit) if unit else None
+            if unit is None or rule is None or not rule.request_memory or not row.get("request_memory"):
+                continue
+            if row["status"] == "lost" and row.get("infrastructure") == "out_of_memory":
+                more = int(row["request_memory"] * (rule.memory_multiplier or 1))
+                more = min(more, rule.request_memory_max) if rule.request_memory_max else more
+                grown[unit] = max(grown.get(unit, 0), more, rule.request_memory)
+        return grown
 
     def resources(self, unit: str) -> Resources | None:
         """What a unit's next run asks the batch system for; None when its rule asks nothing."""

@@ -12,6 +12,7 @@ job-completion log has the job, and the block's own output has its id.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -131,6 +132,37 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
 FIRST_MB, ALLOCATE_MB = 600, 500
 
 
+def _submit_over_memory(
+    cluster: SlurmCluster,
+    settings: ConnectionSettings,
+    repo: Path,
+    tmp_path: Path,
+    plan_id: str,
+    retries: int,
+) -> subprocess.CompletedProcess[str]:
+    """Plan the demo and submit it with per-detector jobs asking for less memory than isr uses."""
+    _plan(settings, repo, plan_id, f"{plan_id}/out")
+    config = slurm_site(cluster, tmp_path / "parsl")
+    # Slurm's squeue forgets a finished job, so Parsl learns that a block was killed when its
+    # workers miss their heartbeats: soon, here.
+    config["executor_options"] |= {"heartbeat_period": 2, "heartbeat_threshold": 10}
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(config))
+    rules = tmp_path / "rules.yaml"
+    rule = {  # BPS's spellings
+        "pipetasks": "isr, characterizeImage, calibrate, transformSourceTable",
+        "dimensions": "visit, detector",
+        "requestMemory": FIRST_MB,
+        "memoryMultiplier": 2,
+        "requestMemoryMax": 4 * FIRST_MB,
+        "requestWalltime": "00:05:00",
+        "numberOfRetries": retries,
+    }
+    rules.write_text(yaml.safe_dump({"name": "oom", "cluster": {"ccd_chain": rule}}))
+    args = ["submit", plan_id, "--clustering", str(rules), "--site", str(site)]
+    return run([*args, "-c", f"isr:allocate_mb={ALLOCATE_MB}", "-c", "isr:sleep=5"], settings)
+
+
 def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more_memory(
     slurm_cluster: SlurmCluster,
     store: GraphStore,
@@ -141,36 +173,8 @@ def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more
     tmp_path: Path,
 ) -> None:
     plan_id = f"{namespace}-oom"
-    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/oom")
     plans.append(plan_id)
-    config = slurm_site(slurm_cluster, tmp_path / "parsl")
-    # Slurm's squeue forgets a finished job, so Parsl learns that a block was killed when its
-    # workers miss their heartbeats: soon, here.
-    config["executor_options"] |= {"heartbeat_period": 2, "heartbeat_threshold": 10}
-    site = tmp_path / "slurm.yaml"
-    site.write_text(yaml.safe_dump(config))
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        yaml.safe_dump(
-            {
-                "name": "oom",
-                "cluster": {
-                    "ccd_chain": {  # BPS's spellings
-                        "pipetasks": "isr, characterizeImage, calibrate, transformSourceTable",
-                        "dimensions": "visit, detector",
-                        "requestMemory": FIRST_MB,
-                        "memoryMultiplier": 2,
-                        "requestMemoryMax": 4 * FIRST_MB,
-                        "requestWalltime": "00:05:00",
-                        "numberOfRetries": 1,
-                    }
-                },
-            }
-        )
-    )
-    args = ["submit", plan_id, "--clustering", str(rules), "--site", str(site)]
-    overrides = ["-c", f"isr:allocate_mb={ALLOCATE_MB}", "-c", "isr:sleep=5"]
-    done = run([*args, *overrides], neo4j_settings)
+    done = _submit_over_memory(slurm_cluster, neo4j_settings, demo_repo, tmp_path, plan_id, retries=1)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "lost batch job ccd_chain" in " ".join(done.stdout.split()), done.stdout
 
@@ -244,3 +248,36 @@ def test_a_job_the_batch_system_refuses_leaves_its_quanta_pending_and_names_pars
 
     shown = run(["status", plan_id], neo4j_settings)
     assert "submission_refused" in " ".join(shown.stdout.split()), shown.stdout
+
+
+def test_a_job_lost_for_its_memory_blocks_nothing_and_restart_asks_for_more(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-oom-restart"
+    plans.append(plan_id)
+    done = _submit_over_memory(slurm_cluster, neo4j_settings, demo_repo, tmp_path, plan_id, retries=0)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "provgraph restart" in done.stdout
+    # Nothing failed, nothing is blocked: what the lost jobs held, and all after them, is pending.
+    statuses = _statuses(store, plan_id)
+    assert "failed" not in statuses and "blocked" not in statuses and statuses.get("pending"), statuses
+
+    again = run(["restart", plan_id], neo4j_settings)  # the last submit's site, rules and -c
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _statuses(store, plan_id) == {"succeeded": len(read_plan(store, plan_id))}
+    isr = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p, task: 'isr'})-[:HAS_ATTEMPT]->(a:Attempt) "
+        "RETURN a.number AS n, a.status AS status, a.request_memory AS mb ORDER BY n",
+        p=plan_id,
+    )
+    assert {(r["n"], r["status"], r["mb"]) for r in isr} == {
+        (1, "lost", FIRST_MB),
+        (2, "succeeded", 2 * FIRST_MB),
+    }
