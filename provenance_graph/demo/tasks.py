@@ -95,9 +95,10 @@ class DemoConfig(TaskConfig):
     Empty: never fail."""
     sleep: float = 0.0
     """Seconds to wait before running each quantum: makes a run slow enough to interrupt (tests)."""
-    allocate_mb: int = Field(default=0, ge=0)
+    allocate_mb: int = Field(default=0, ge=0, exclude_if=lambda mb: mb == 0)
     """Megabytes to allocate and touch before running each quantum, held while it sleeps (`sleep`):
-    makes a quantum use more memory than its batch job asked for (tests of memory limits)."""
+    makes a quantum use more memory than its batch job asked for (tests of memory limits). Left out
+    of the config's dump while 0, so pipelines (and their digests) without it are as before."""
 
     @field_validator("fail_on", mode="before")
     @classmethod
