@@ -20,7 +20,8 @@ MERGE (e)-[:EXECUTES]->(p)
 RETURN e.id AS id, e.plan_id AS plan_id, e.status AS status;
 
 // name: journal_record_attempts
-// Records journal rows: {id (quantum), record_id, execution_id, written, status,
+// Records journal rows: {id (quantum), record_id, execution_id, written, status (succeeded,
+// failed, or skipped: its outputs existed already),
 // attempt: {duration_s, host, pid, peak_rss_mb, exit_status, error, record_id, batch_job},
 // outputs: [{id, uri, size, checksum}]}, at most one row per quantum. A row whose record_id an
 // attempt of its quantum has already is skipped. A quantum its execution holds ('running')
@@ -58,6 +59,7 @@ CALL (q, r, loaded) {
   REMOVE q.blocked_by, q:Running:Succeeded:Failed:Blocked:Skipped
   FOREACH (_ IN CASE r.status WHEN 'succeeded' THEN [1] ELSE [] END | SET q:Succeeded)
   FOREACH (_ IN CASE r.status WHEN 'failed' THEN [1] ELSE [] END | SET q:Failed)
+  FOREACH (_ IN CASE r.status WHEN 'skipped' THEN [1] ELSE [] END | SET q:Skipped)
   WITH q, r
   CALL (q, r) {
     UNWIND r.outputs AS o
@@ -67,7 +69,7 @@ CALL (q, r, loaded) {
   }
   CALL (q, r) {
     WITH q, r
-    WHERE r.status = 'succeeded'
+    WHERE r.status IN ['succeeded', 'skipped']
     MATCH (q)-[:CONSUMES]->(i:Dataset)
     WHERE i.exists IS NULL
     SET i.exists = true

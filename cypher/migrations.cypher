@@ -230,3 +230,7 @@ CALL (n) {
                                ELSE reduce(s = head(pairs), p IN tail(pairs) | s + ' ' + p) END
 } IN TRANSACTIONS OF $batch_size ROWS
 RETURN count(n) AS nodes_given_data_id_display;
+
+// name: migrate_v10_attempt_record_id
+// Attempts by the id of the journal record (or batch job answer) they were recorded from.
+CREATE INDEX attempt_record_id IF NOT EXISTS FOR (a:Attempt) ON (a.record_id);

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from provenance_graph.journal import JournalRecord, JournalWriter
 from provenance_graph.logs import configure_from_env, suppress_and_log
 from provenance_graph.model import AttemptOutcome, OutputRecord, Quantum
 from provenance_graph.pipeline import Pipeline, PipelineTask
@@ -34,6 +35,7 @@ from provenance_graph.repository import Repository, RepositoryQuantumIO
 from provenance_graph.workers import attempt_outcome, exit_when_gone, reset_peak_rss, run_in_order
 
 __all__ = [
+    "JournalTarget",
     "PipelineWorkerSpec",
     "QuantumRunner",
     "Runner",
@@ -196,10 +198,21 @@ def run_job_in_worker(quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
     return runner.run_job(quanta)
 
 
+@dataclass(frozen=True)
+class JournalTarget:
+    """Where a batch job journals its attempts, and whose they are (`provenance_graph.journal`)."""
+
+    path: str
+    plan_id: str
+    execution_id: str
+    job: str
+
+
 def run_batch_job(
     spec: WorkerSpec,
     quanta: Sequence[Quantum],
     activator: tuple[str, int] | None = None,
+    journal: JournalTarget | None = None,
 ) -> list[AttemptOutcome]:
     """Run one batch job's quanta in order, in a worker of an engine that does not call `init_worker`.
 
@@ -207,6 +220,8 @@ def run_batch_job(
     spec (a Parsl worker runs many jobs). ``activator`` is the host and pid of the
     Activator that submitted the job: a worker on the same host exits when that process is gone
     (``kill -9``), so no orphan goes on writing beside the run that repairs its quanta.
+    With a ``journal``, each attempt is appended to it as soon as it ends, so what the job
+    finished is known even if the worker dies or the answer never reaches the Activator.
     """
     if activator is not None and activator[0] == socket.gethostname() and activator[1] not in _WATCHED:
         _WATCHED.add(activator[1])
@@ -216,4 +231,14 @@ def run_batch_job(
         configure_from_env()
         _WORKER["runner"] = spec.make_runner()
         _WORKER_KEY["runner"] = key
-    return _WORKER["runner"].run_job(quanta)
+    runner = _WORKER["runner"]
+    if journal is None:
+        return runner.run_job(quanta)
+    with JournalWriter(journal.path) as writer:
+
+        def run_and_journal(quantum: Quantum) -> AttemptOutcome:
+            outcome = runner.run(quantum)
+            writer.write(JournalRecord(journal.plan_id, journal.execution_id, journal.job, outcome))
+            return outcome
+
+        return run_in_order(run_and_journal, quanta)

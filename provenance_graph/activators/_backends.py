@@ -61,6 +61,21 @@ class Backend(Protocol):
         ...
 
 
+def existing_outputs(repository: Repository, quantum: Quantum) -> list[OutputRecord] | None:
+    """The fingerprints of a quantum's outputs if every one exists in ``repository`` with its file."""
+    if not quantum.outputs or not all(map(repository.exists, quantum.outputs)):
+        return None
+    try:
+        return [OutputRecord(r.id, *repository.fingerprint(r)) for r in quantum.outputs]
+    except RepositoryError as err:  # registered, but the file is gone: run the quantum again
+        _log.debug(
+            "quantum %s: its outputs are registered but not all readable (%s); running it again",
+            quantum.id,
+            err,
+        )
+        return None
+
+
 @dataclass(frozen=True)
 class PipelineBackend:
     """A plan of our own task framework: its pipeline and repository."""
@@ -83,17 +98,7 @@ class PipelineBackend:
 
     def existing_outputs(self, quantum: Quantum) -> list[OutputRecord] | None:
         """The fingerprints of the quantum's outputs if every one exists with its file."""
-        if not quantum.outputs or not all(map(self.repository.exists, quantum.outputs)):
-            return None
-        try:
-            return [OutputRecord(r.id, *self.repository.fingerprint(r)) for r in quantum.outputs]
-        except RepositoryError as err:  # registered, but the file is gone: run the quantum again
-            _log.debug(
-                "quantum %s: its outputs are registered but not all readable (%s); running it again",
-                quantum.id,
-                err,
-            )
-            return None
+        return existing_outputs(self.repository, quantum)
 
     def before_run(self) -> None:
         """Nothing: the repository registers each output as it is written."""

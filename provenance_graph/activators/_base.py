@@ -44,6 +44,7 @@ from provenance_graph.crashpoints import crash_point
 from provenance_graph.errors import ExecutionError
 from provenance_graph.interop.butler_run import ButlerPlan, is_from_quantum_graph
 from provenance_graph.interop.qgraph import butler_repository_uri
+from provenance_graph.journal import JOURNAL_DIR, read_journals
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import (
     AttemptOutcome,
@@ -59,8 +60,9 @@ from provenance_graph.quantum_runner import WorkerSpec
 from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.execution import ExecutionRecord
+from provenance_graph.store.journals import record_journals
 
-__all__ = ["Activator", "Failure", "LostJob", "Progress", "RunReport"]
+__all__ = ["Activator", "Failure", "Lost", "LostJob", "Progress", "RunReport"]
 
 _log = getLogger(__name__)
 
@@ -97,6 +99,15 @@ class LostJob:
     failure: InfrastructureFailure
     retried: bool
     """Whether this run ran it again; if not, its quanta are pending for the next run."""
+
+
+@dataclass(frozen=True)
+class Lost:
+    """What a unit whose batch job the batch system lost brings back: why, and what it finished first."""
+
+    failure: InfrastructureFailure
+    finished: list[AttemptOutcome] = field(default_factory=list)
+    """Outcomes of the quanta it finished before it was lost (from its journal); the rest are lost."""
 
 
 @dataclass
@@ -218,6 +229,8 @@ class Activator(abc.ABC):
         self._memory_per_quantum = memory_per_quantum
         self._prepared: _Prepared | None = None
         self._lost_jobs: list[LostJob] = []
+        self.execution_id: str | None = None
+        """This Activator's execution, once `run` has started it."""
 
     # --- reading the plan: no I/O before this ---------------------------------------------
     @final
@@ -349,6 +362,27 @@ class Activator(abc.ABC):
         """The plan's repository, open (after `prepare`; our own plans)."""
         return self._own().repository
 
+    def journal_dir(self, execution_id: str) -> Path | None:
+        """Where the batch jobs of an execution write their journals (after `prepare`).
+
+        A folder of the plan's output run in its repository, beside the outputs; None for a
+        plan imported from a QuantumGraph (its jobs' answers are recorded as they come).
+        """
+        backend = self.backend
+        if not isinstance(backend, PipelineBackend):
+            return None
+        return backend.repository_root.resolve() / self.graph.plan.output_run / JOURNAL_DIR / execution_id
+
+    def _salvage(self, execution_id: str) -> None:
+        """Record what a dead execution's jobs journaled, before its quanta are given back."""
+        folder = self.journal_dir(execution_id)
+        if folder is None or not folder.is_dir():
+            return
+        read = read_journals([folder])
+        if read.records:
+            result = record_journals(self.store, read.records)
+            _log.info("execution %s: %d attempt(s) recorded from its journals", execution_id, result.recorded)
+
     # --- what subclasses supply -----------------------------------------------------------
     @abc.abstractmethod
     def _open(self) -> None:
@@ -417,7 +451,10 @@ class Activator(abc.ABC):
         started = time.perf_counter()
         units = self.prepare()._units()
         self.backend.before_run()
-        record = ExecutionRecord(self.store, self.plan_id, self.name, self.jobs, options=self._options())
+        record = ExecutionRecord(
+            self.store, self.plan_id, self.name, self.jobs, options=self._options(), salvage=self._salvage
+        )
+        self.execution_id = record.id
         repaired = record.start()
         crash_point("run.started")
         state = _Schedule(self.graph, record.statuses(), record.id, units)
@@ -510,7 +547,7 @@ class Activator(abc.ABC):
         self,
         record: ExecutionRecord,
         state: _Schedule,
-        finished: list[tuple[_Submitted, list[AttemptOutcome] | InfrastructureFailure]],
+        finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]],
         progress: Progress,
         ran: dict[str, int],
         failures: list[Failure],
@@ -520,13 +557,13 @@ class Activator(abc.ABC):
         A unit the batch system lost is no failure: its quanta are pending again, it is retried
         while it has tries left (`_retry_lost`), and nothing downstream is blocked.
         """
-        recorded = record.finish([o for _, out in finished if isinstance(out, list) for o in out])
+        recorded = record.finish(
+            [o for _, out in finished for o in (out.finished if isinstance(out, Lost) else out)]
+        )
         crash_point("run.recorded")
         any_failed = False
-        for submitted, outcomes in finished:
-            if isinstance(outcomes, InfrastructureFailure):
-                self._record_lost(record, state, submitted, outcomes, progress, ran)
-                continue
+        for submitted, result in finished:
+            outcomes = result.finished if isinstance(result, Lost) else result
             failed: AttemptOutcome | None = None
             for outcome in outcomes:
                 if outcome.quantum_id not in recorded:
@@ -539,6 +576,11 @@ class Activator(abc.ABC):
                     failed = outcome
             ran_ids = {o.quantum_id for o in outcomes}
             unrun = [q for q in submitted.quanta if q not in ran_ids]  # after the failure: never started
+            if isinstance(result, Lost):  # the rest of the unit was lost with its batch job
+                self._record_lost(
+                    record, state, _Submitted(submitted.unit, unrun), result.failure, progress, ran
+                )
+                continue
             for quantum_id in record.withdraw(unrun):
                 state.give_back(quantum_id, progress)
             if failed is None:
@@ -650,9 +692,9 @@ class Activator(abc.ABC):
         self,
         done: Iterable[Future[list[AttemptOutcome]]],
         in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
-    ) -> list[tuple[_Submitted, list[AttemptOutcome] | InfrastructureFailure]]:
+    ) -> list[tuple[_Submitted, list[AttemptOutcome] | Lost]]:
         """Take finished units out of ``in_flight``, with their outcomes (or what lost them)."""
-        finished: list[tuple[_Submitted, list[AttemptOutcome] | InfrastructureFailure]] = []
+        finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]] = []
         for future in done:
             submitted = in_flight.pop(future)
             finished.append((submitted, self._outcomes(future, submitted)))
@@ -660,14 +702,14 @@ class Activator(abc.ABC):
 
     def _outcomes(
         self, future: Future[list[AttemptOutcome]], submitted: _Submitted
-    ) -> list[AttemptOutcome] | InfrastructureFailure:
+    ) -> list[AttemptOutcome] | Lost:
         try:
             return future.result()
         except Exception as err:  # the worker itself died (killed, out of memory, crashed)
             _log.debug("unit %s: its worker died", submitted.unit, exc_info=True)
             lost = self._lost(submitted.unit, err)
             if lost is not None:
-                return lost
+                return Lost(lost)
             # Which of the unit's quanta it was in is unknown: the first one carries the failure.
             return [
                 AttemptOutcome(

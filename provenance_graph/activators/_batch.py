@@ -15,23 +15,26 @@ command-line Activator records them:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provenance_graph.activators._base import Activator
+from provenance_graph.activators._base import Activator, Lost, _Submitted
 from provenance_graph.activators._infrastructure import infrastructure_failure, run_unit
 from provenance_graph.activators._site import Resources, SiteConfig
 from provenance_graph.clustering import JobGraph
 from provenance_graph.errors import ExecutionError
+from provenance_graph.journal import read_journal
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Quantum
-from provenance_graph.quantum_runner import Runner
+from provenance_graph.quantum_runner import JournalTarget, Runner
 from provenance_graph.store import GraphStore
 from provenance_graph.store.clustering import read_job_graph, read_job_quanta
 from provenance_graph.store.execution import attempts, quantum_statuses
@@ -70,7 +73,9 @@ class ParslActivator(Activator):
         """The clustering's jobs (after `prepare`)."""
         self._dfk: Any = None
         self._app: Any = None
-        self._unit_of: dict[str, str] = {}
+        self._job_of: dict[str, str] = {}
+        self._journals: dict[Future[list[AttemptOutcome]], tuple[Path, str]] = {}
+        """Each job in flight's journal, and when it was submitted (UTC, ISO 8601)."""
         self._memory: dict[str, int] = {}
         """Each unit's memory request (MB) where it grew after an out-of-memory kill."""
         self._executors: dict[Resources, Any] = {}
@@ -80,7 +85,7 @@ class ParslActivator(Activator):
 
     def _prepare(self) -> None:
         self.job_graph = read_job_graph(self.store, self.plan_id, self.clustering)
-        self._unit_of = {q: job.name for job in self.job_graph for q in job.quanta}
+        self._job_of = {q: job.name for job in self.job_graph for q in job.quanta}
         self._memory = self._grown_memory()
 
     def _grown_memory(self) -> dict[str, int]:
@@ -94,7 +99,7 @@ class ParslActivator(Activator):
             last[row["quantum_id"]] = row
         grown: dict[str, int] = {}
         for quantum_id, row in last.items():
-            unit = self._unit_of.get(quantum_id)
+            unit = self._job_of.get(quantum_id)
             rule = self.job_graph.rule(unit) if unit else None
             if unit is None or rule is None or not rule.request_memory or not row.get("request_memory"):
                 continue
@@ -126,7 +131,14 @@ class ParslActivator(Activator):
         }  # fmt: skip
 
     def _lost(self, unit: str, err: Exception) -> InfrastructureFailure | None:
-        """Every exception of a Parsl job is the infrastructure's: a task's failure is an outcome."""
+        """What lost a Parsl job whose future raised: the infrastructure, as a task's failure is an outcome.
+
+        Except a worker that died under a live manager (Parsl's ``WorkerLost``: killed, or crashed
+        by its task): that is the attempt's failure, charged to the quantum it was in.
+        """
+        if type(err).__name__ == "WorkerLost":
+            self._markers.pop(unit, None)
+            return None
         log = Path(self._dfk.run_dir if self._dfk is not None else ".") / "parsl.log"
         return infrastructure_failure(
             err, provider=self.site.provider, marker=self._markers.pop(unit, None), log=log
@@ -216,19 +228,62 @@ class ParslActivator(Activator):
         assert self._app is not None, "_open() first"
         from parsl import python_app
 
-        unit = self._unit_of.get(quanta[0].id, quanta[0].id)
-        resources = self.resources(unit)
+        assert self.execution_id is not None, "run() first"
+        job = self._job_of[quanta[0].id]
+        folder = self.journal_dir(self.execution_id)
+        target = None
+        if folder is not None:
+            target = JournalTarget(str(folder / f"{job}.jsonl"), self.plan_id, self.execution_id, job)
+        submitted = datetime.now(UTC).isoformat(timespec="milliseconds")
+        resources = self.resources(job)
         app = self._app
         if resources is not None or self._dfk.executors[EXECUTOR_LABEL].bad_state_is_set:
             label = self._executor_for(resources or Resources())
             app = python_app(run_unit, data_flow_kernel=self._dfk, executors=[label])
         markers = Path(self._dfk.run_dir) / "batch-jobs"
         markers.mkdir(exist_ok=True)
-        self._markers[unit] = markers / f"{unit}.{len(list(markers.glob(unit + '.*')))}.json"
+        self._markers[job] = markers / f"{job}.{len(list(markers.glob(job + '.*')))}.json"
         future: Future[list[AttemptOutcome]] = app(
-            str(self._markers[unit]), self.worker_spec(), list(quanta), (socket.gethostname(), os.getpid())
+            str(self._markers[job]),
+            self.worker_spec(),
+            list(quanta),
+            (socket.gethostname(), os.getpid()),
+            target,
         )
+        if target is not None:
+            self._journals[future] = (Path(target.path), submitted)
         return future
+
+    def _outcomes(
+        self, future: Future[list[AttemptOutcome]], submitted: _Submitted
+    ) -> list[AttemptOutcome] | Lost:
+        """The job's answer; if its worker died or the batch system lost it, what its journal says.
+
+        What it finished is kept, then the death is charged to the quantum it was in, or the rest of
+        the job is lost with its batch job.
+        """
+        journal = self._journals.pop(future, None)
+        try:
+            return future.result()
+        except Exception:
+            died = super()._outcomes(future, submitted)  # charged to the job's first quantum, or lost
+            if journal is None or not journal[0].exists():
+                return died
+            path, since = journal
+            mine = set(submitted.quanta)
+            done = [
+                r.outcome
+                for r in read_journal(path).records
+                if r.written >= since and r.outcome.quantum_id in mine and r.execution_id == self.execution_id
+            ]
+            ran = {o.quantum_id for o in done}
+            rest = [q for q in submitted.quanta if q not in ran]
+            if not rest or any(not o.succeeded for o in done):
+                return done
+            if isinstance(died, Lost):  # what it finished stays; the rest was lost with it
+                return Lost(died.failure, done)
+            # It died in the first quantum it had not journaled: that one carries the failure.
+            return [*done, dataclasses.replace(died[0], quantum_id=rest[0])]
 
     def _close(self, *, cancel: bool) -> None:
         dfk, self._dfk, self._app = self._dfk, None, None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Quantum
-from provenance_graph.quantum_runner import WorkerSpec, run_batch_job
+from provenance_graph.quantum_runner import JournalTarget, WorkerSpec, run_batch_job
 
 __all__ = ["infrastructure_failure", "run_unit"]
 
@@ -51,6 +51,7 @@ def run_unit(
     spec: WorkerSpec,
     quanta: Sequence[Quantum],
     activator: tuple[str, int] | None = None,
+    journal: JournalTarget | None = None,
 ) -> list[AttemptOutcome]:
     """`run_batch_job`, after leaving at ``marker`` which batch-system job, host and process run it."""
     if marker is not None:
@@ -59,7 +60,7 @@ def run_unit(
             Path(marker).write_text(
                 json.dumps({"batch_job_id": job_id, "host": socket.gethostname(), "pid": os.getpid()})
             )
-    return run_batch_job(spec, quanta, activator)
+    return run_batch_job(spec, quanta, activator, journal)
 
 
 def _marker(path: Path | None) -> dict[str, object]:

@@ -6,7 +6,9 @@
 - `run_job_file` (``provgraph run-job --job-file``, what a DAGMan node runs) runs one job's
   quanta in order in this process and appends each attempt to the job's journal. It opens no
   database connection and starts no server. A job run again (DAGMan's RETRY) reads its own
-  journal first and runs only the quanta that have not succeeded yet.
+  journal first and runs only the quanta that have not succeeded yet; as every Activator,
+  it keeps a quantum's outputs that exist already (journaled as skipped) unless one of its
+  inputs was just made again.
 
 The journals are loaded into the graph by `provenance_graph.store.journals.record_journals`
 (``provgraph record``; the DAG's POST script runs it on the submitting host).
@@ -14,6 +16,7 @@ The journals are loaded into the graph by `provenance_graph.store.journals.recor
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -21,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provenance_graph.activators._backends import PipelineBackend
+from provenance_graph.activators._backends import PipelineBackend, existing_outputs
 from provenance_graph.activators._batch import ParslActivator
 from provenance_graph.errors import ExecutionError
 from provenance_graph.jobfile import JobFile
 from provenance_graph.journal import JOURNAL_DIR, JournalRecord, JournalWriter, read_journal
 from provenance_graph.quantum_runner import PipelineWorkerSpec
 from provenance_graph.store import GraphStore
+from provenance_graph.workers import attempt_outcome
 
 __all__ = ["JobFileRun", "run_job_file", "write_job_files"]
 
@@ -86,6 +90,8 @@ class JobFileRun:
     """Quanta that ran and succeeded now."""
     done_before: list[str] = field(default_factory=list)
     """Quanta an earlier run of this job (in the journal) made already."""
+    skipped: list[str] = field(default_factory=list)
+    """Quanta whose outputs all existed already (journaled as skipped)."""
     failed: JournalRecord | None = None
     """The attempt that failed (the job stops there)."""
     seconds: float = 0.0
@@ -108,9 +114,22 @@ def run_job_file(path: Path) -> JobFileRun:
     todo = [q for q in job.quanta if q.id not in done]
     if todo:
         runner = PipelineWorkerSpec(job.repository_root, job.pipeline_yaml, job.overrides).make_runner()
+        made_now: set[str] = set()
         with JournalWriter(journal) as writer:
             for quantum in todo:
+                # As an Activator does: outputs that exist are kept, unless an input was just remade.
+                stale = any(ref.id in made_now for ref in quantum.inputs)
+                found = None if stale else existing_outputs(runner.repository, quantum)
+                if found is not None:
+                    outcome = attempt_outcome(
+                        quantum, time.perf_counter(), succeeded=True, outputs=tuple(found)
+                    )
+                    outcome = dataclasses.replace(outcome, skipped=True)
+                    writer.write(JournalRecord(job.plan_id, job.execution_id, job.job, outcome))
+                    result.skipped.append(quantum.id)
+                    continue
                 outcome = runner.run(quantum)
+                made_now.update(ref.id for ref in quantum.outputs)
                 record = JournalRecord(job.plan_id, job.execution_id, job.job, outcome)
                 writer.write(record)
                 if not outcome.succeeded:

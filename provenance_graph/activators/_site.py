@@ -19,6 +19,7 @@ key and the close match. Parsl itself is imported only when a config is built.
 
 from __future__ import annotations
 
+import getpass
 import inspect
 import re
 import sys
@@ -79,7 +80,8 @@ class SiteConfig(BaseModel):
     executor_options: dict[str, Any] = Field(default_factory=dict)
     """Passed to ``HighThroughputExecutor`` (e.g. ``max_workers_per_node``, ``address``)."""
     run_dir: Path | None = None
-    """Parsl's logs and state; default ``<temp dir>/provgraph-parsl/<plan>``."""
+    """Where each plan's Parsl logs and state go (``<run_dir>/<plan>``); default
+    ``<temp dir>/provgraph-parsl-<user>``, private to the user."""
     source: str = "the default site"
     """Where it was read from, for messages."""
 
@@ -105,8 +107,7 @@ class SiteConfig(BaseModel):
         from parsl.config import Config
 
         executor = self.executor(label=label, workers=workers)
-        run_dir = self.run_dir or Path(tempfile.gettempdir()) / "provgraph-parsl" / _UNSAFE.sub("_", plan_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = scratch_dir(self.run_dir, plan_id)
         return Config(
             executors=[executor], run_dir=str(run_dir), retries=0, usage_tracking=0, strategy_period=1
         )
@@ -207,6 +208,25 @@ class Resources:
         if self.cpus is not None and "cores_per_node" in accepted:
             out["cores_per_node"] = self.cpus * per_block
         return out
+
+
+def scratch_dir(run_dir: Path | None, plan_id: str) -> Path:
+    """A plan's Parsl run directory, per user and per plan: ``<run_dir or temp>/<plan>``, made.
+
+    The default parent, ``<temp dir>/provgraph-parsl-<user>``, is the user's alone (mode
+    0700), so two users of one login node never share, or read, each other's logs.
+    """
+    if run_dir is None:
+        run_dir = Path(tempfile.gettempdir()) / f"provgraph-parsl-{_UNSAFE.sub('_', getpass.getuser())}"
+        run_dir.mkdir(mode=0o700, exist_ok=True)
+        if run_dir.owner() != getpass.getuser() or run_dir.is_symlink():
+            raise SiteConfigError(
+                f"{run_dir} belongs to another user: it cannot hold your Parsl logs",
+                hint="set run_dir in a site config (--site FILE) to a folder of your own",
+            )
+    path = run_dir / _UNSAFE.sub("_", plan_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _detached_interchange() -> list[str]:

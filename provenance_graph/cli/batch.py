@@ -253,12 +253,13 @@ def _run_job_file(path: Path) -> None:
     say = f"batch job {job.job} of plan {job.plan_id!r}: "
     if result.failed is not None:
         say += "failed"
-    elif result.succeeded or not result.done_before:
+    elif result.succeeded or result.skipped or not result.done_before:
         say += "succeeded"
     else:
         say += "nothing to do"
     parts = [f"{len(result.succeeded)} succeeded"] if result.succeeded else []
     parts += [f"{len(result.done_before)} done before"] if result.done_before else []
+    parts += [f"{len(result.skipped)} skipped (outputs exist)"] if result.skipped else []
     parts += ["1 failed"] if result.failed is not None else []
     console.print(
         f"{say} in {result.seconds:.1f} s ({', '.join(parts) or 'no quanta'}); journal {job.journal}"

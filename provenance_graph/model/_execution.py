@@ -74,6 +74,8 @@ class AttemptOutcome:
     """The error, for people: exception type and message, and the traceback's last lines."""
     outputs: tuple[OutputRecord, ...] = ()
     """The datasets written, for a success."""
+    skipped: bool = False
+    """Not run: its outputs all existed already (a success that made nothing)."""
     record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique per attempt outcome: the graph keeps it (``:Attempt.record_id``), so an outcome
     recorded once from its batch job and again from its journal is recorded once."""
@@ -82,7 +84,11 @@ class AttemptOutcome:
         """As a row of ``execution_finish_quanta``."""
         return {
             "id": self.quantum_id,
-            "status": QuantumStatus.SUCCEEDED if self.succeeded else QuantumStatus.FAILED,
+            "status": (
+                (QuantumStatus.SKIPPED if self.skipped else QuantumStatus.SUCCEEDED)
+                if self.succeeded
+                else QuantumStatus.FAILED
+            ),
             "attempt": {
                 "duration_s": round(self.duration_s, 6),
                 "host": self.host,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,9 @@ class ExecutionRecord:
     jobs: int
     options: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    salvage: Callable[[str], None] | None = None
+    """Called with a dead execution's id before `repair` gives its quanta back: the
+    Activator loads that execution's journals, so what its jobs finished is kept."""
     lease: Lease = field(init=False, repr=False)
     """This execution's lease; its token is the execution id."""
 
@@ -158,6 +161,8 @@ class ExecutionRecord:
         for holder in self.holders():
             if holder.alive(stale_after):
                 continue
+            if self.salvage is not None:
+                self.salvage(holder.execution_id)
             reason = (
                 f"execution {holder.execution_id} ({holder.lease.describe()}) stopped "
                 f"without finishing; found by execution {self.id}"

@@ -50,6 +50,11 @@ Changelog of `SCHEMA_VERSION`:
 9. ``data_id_display`` on ``:Quantum`` and ``:Dataset``: the data ID's human form
    (``visit=2 detector=1``, `provenance_graph.model.DataId.display`), which Neo4j Browser's
    captions show. A version-8 database's quanta and datasets are given it on connect.
+10. Attempt journals: ``:Attempt.record_id`` (index ``attempt_record_id``), unique to the
+    outcome an attempt was recorded from, by which loading a batch job's journal again adds
+    nothing; ``:Attempt.batch_job`` on attempts from journals; executions made from journals
+    alone (``activator`` ``dagman``, ``status`` ``recorded``). A version-9 database gains the
+    index on connect; its attempts are kept as they are.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

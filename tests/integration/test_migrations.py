@@ -42,6 +42,7 @@ STATUSES = [*STATUS_LABELS, None]  # None: pending, no label
 STATUS_LABELS_VERSION = 5
 BUTLER_IDENTITY_VERSION = 7
 DATA_ID_DISPLAY_VERSION = 9
+ATTEMPT_JOURNALS_VERSION = 10
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -414,3 +415,31 @@ def test_provgraph_migrate_refuses_a_newer_database_in_one_line(
     assert f"holds graph schema version {SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}" in lines[0]
     assert lines[1:] == ["  hint: upgrade provenance-graph, or use another database"]
     assert "Traceback" not in refused.stderr
+
+
+def test_a_version_9_database_gains_the_attempt_record_id_index_and_keeps_its_attempts(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    graph = awkward_plan(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    quantum = next(iter(graph.quanta))
+    rows(  # an attempt of an older version: no record_id
+        store,
+        "MATCH (q:Quantum {id: $id}) CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {id: $id + '/1', number: 1, "
+        "quantum_id: $id, plan_id: $plan, status: 'succeeded'})",
+        id=quantum,
+        plan=plan_id,
+    )
+    index = "SHOW INDEXES YIELD name, state WHERE name = 'attempt_record_id' RETURN state"
+    with database_at(store, ATTEMPT_JOURNALS_VERSION - 1, plan_id):
+        assert rows(store, index) == []
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 9 to {SCHEMA_VERSION} ..."]
+        assert rows(store, index) == [{"state": "ONLINE"}]
+        [kept] = rows(
+            store, "MATCH (a:Attempt {id: $id}) RETURN a.status AS s, a.record_id AS r", id=quantum + "/1"
+        )
+        assert kept == {"s": "succeeded", "r": None}

@@ -14,10 +14,13 @@ import os
 import shlex
 import signal
 import subprocess
+import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from provenance_graph.demo import make_demo_repo
+from provenance_graph.journal import JOURNAL_DIR, JournalRecord, read_journals
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.clustering import blast_radius, find_quantum, read_job_graph
@@ -312,3 +315,61 @@ def test_a_rules_bps_number_of_retries_replaces_retries_for_its_jobs(
     bad = find_quantum(store, plan_id, "calibrate", '{"detector":1,"instrument":"DemoCam","visit":1}')
     tries = sorted(r["a"]["number"] for r in _attempts(store, plan_id) if r["q"] == bad)
     assert tries == [1, 2, 3]  # the rule's 2 retries, not --retries 0
+
+
+def test_a_worker_killed_mid_job_keeps_what_its_journal_says_it_finished(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    """kill -9 of the Parsl worker while a chain job is in its third quantum (calibrate): the two
+    quanta before it succeeded (the journal says so) and stay succeeded; calibrate carries the death."""
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-die", f"{namespace}/out", plans)
+    submit = ("submit", plan_id, "--clustering", "demo", "-j", "1", "-c", "calibrate:sleep=120")
+    child = _start_run(neo4j_settings, store, plan_id, 0, submit)
+    journals = tmp_path / "repo" / f"{namespace}/out" / JOURNAL_DIR
+    try:
+        deadline = time.monotonic() + 180
+        chain: list[JournalRecord] = []
+        while time.monotonic() < deadline:  # isr and characterizeImage of one chain journaled
+            read = read_journals([journals]) if journals.exists() else None
+            by_job = defaultdict(list)
+            for record in read.records if read else []:
+                by_job[record.job].append(record)
+            chain = next((r for job, r in by_job.items() if job.startswith("ccd_chain") and len(r) == 2), [])
+            if chain:
+                break
+            time.sleep(0.2)
+        assert chain, "no chain job journaled two quanta within 180 s"
+        os.kill(chain[-1].outcome.pid, signal.SIGKILL)  # the worker running the job, as its journal says
+        jobs = read_job_graph(store, plan_id, "demo")
+        quanta = jobs.jobs[chain[0].job].quanta  # isr, characterizeImage, calibrate, transformSourceTable
+        calibrate = quanta[2]
+        deadline = time.monotonic() + 180
+        query = "MATCH (q:Quantum) WHERE q.id IN $ids RETURN q.status AS s ORDER BY q.id = $last"
+        seen: list[str] = []
+        while time.monotonic() < deadline:  # the death recorded, and what it held up blocked
+            seen = [r["s"] for r in _rows(store, query, ids=quanta[2:], last=quanta[3])]
+            if seen == ["failed", "blocked"]:
+                break
+            time.sleep(0.5)
+        assert seen == ["failed", "blocked"], f"calibrate, transformSourceTable: {seen} 180 s after the kill"
+    finally:
+        os.killpg(child.pid, signal.SIGINT)
+        try:
+            child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    statuses = {
+        r["id"]: r["s"]
+        for r in _rows(
+            store, "MATCH (q:Quantum) WHERE q.id IN $ids RETURN q.id AS id, q.status AS s", ids=quanta
+        )
+    }
+    assert [statuses[q] for q in quanta[:2]] == ["succeeded", "succeeded"]
+    assert {r.outcome.quantum_id for r in chain} == set(quanta[:2])
+    attempts = {r["q"]: r["a"] for r in _attempts(store, plan_id) if r["q"] in quanta}
+    assert {attempts[q]["record_id"] for q in quanta[:2]} == {r.record_id for r in chain}
+    assert "died" in attempts[calibrate]["error"] and attempts[calibrate]["exit_status"] == -1
+    assert quanta[3] not in attempts, {
+        q: (a["task"], a["status"], a.get("error")) for q, a in attempts.items()
+    }

@@ -113,7 +113,7 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     assert all(r["a"]["status"] == "succeeded" for r in attempts)
 
     # As one Slurm job: Parsl's block, started by sbatch, seen running by squeue.
-    outputs = list((tmp_path / "parsl").glob("*/submit_scripts/*.stdout"))
+    outputs = list((tmp_path / "parsl").glob("*/*/submit_scripts/*.stdout"))
     job_ids = {m for path in outputs for m in re.findall(r"slurm-job (\d+)", path.read_text())}
     assert len(job_ids) == 1, (outputs, job_ids)
     [job_id] = job_ids
@@ -205,7 +205,7 @@ def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more
     assert retried and all(a["status"] == "succeeded" for a in retried), isr
     assert {a["request_memory"] for a in retried} == {2 * FIRST_MB}
     # The blocks asked Slurm for a job's memory per worker (two): first 2 x 600 MB, then 2 x 1200 MB.
-    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/submit_scripts/parsl.*[0-9]"))
+    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/*/submit_scripts/parsl.*[0-9]"))
     assert f"#SBATCH --mem={2 * FIRST_MB}M" in scripts and f"#SBATCH --mem={4 * FIRST_MB}M" in scripts
 
     shown = run(["status", plan_id], neo4j_settings)
@@ -235,7 +235,7 @@ def test_a_job_the_batch_system_refuses_leaves_its_quanta_pending_and_names_pars
     assert done.returncode == 1, done.stdout + done.stderr
     flat = " ".join(done.stdout.split())
     assert "submission_refused" in flat and "parsl.log" in flat, done.stdout
-    [log] = (tmp_path / "parsl").glob("*/parsl.log")
+    [log] = (tmp_path / "parsl").glob("*/*/parsl.log")
     assert str(log) in flat, done.stdout
     assert "failed" not in _statuses(store, plan_id) and "blocked" not in _statuses(store, plan_id)
     assert set(_statuses(store, plan_id)) == {"pending"}

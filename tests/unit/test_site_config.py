@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,15 @@ def test_no_file_is_the_local_site_on_loopback_with_a_run_dir_under_the_temp_dir
     assert executor.max_workers_per_node == 2
     assert type(executor.provider).__name__ == "LocalProvider" and executor.provider.max_blocks == 1
     assert config.retries == 0 and config.usage_tracking == 0
-    assert Path(config.run_dir) == Path(tempfile.gettempdir()) / "provgraph-parsl" / "my_plan"
+    scratch = Path(tempfile.gettempdir()) / f"provgraph-parsl-{getpass.getuser()}"
+    assert Path(config.run_dir) == scratch / "my_plan"  # per user and per plan
+    assert scratch.stat().st_mode & 0o777 == 0o700 and scratch.owner() == getpass.getuser()
+
+
+def test_a_site_run_dir_is_per_plan_too(tmp_path: Path) -> None:
+    path = _site(tmp_path, "provider: local\nrun_dir: " + str(tmp_path / "scratch") + "\n")
+    config = load_site(path).parsl_config(plan_id="a/plan", workers=1, label="provgraph")
+    assert Path(config.run_dir) == tmp_path / "scratch" / "a_plan"
 
 
 def test_a_slurm_site_passes_its_options_through(tmp_path: Path) -> None:
@@ -44,7 +53,7 @@ def test_a_slurm_site_passes_its_options_through(tmp_path: Path) -> None:
     assert type(executor.provider).__name__ == "SlurmProvider"
     assert executor.provider.partition == "normal" and executor.provider.max_blocks == 4
     assert type(executor.provider.launcher).__name__ == "SrunLauncher"
-    assert executor.max_workers_per_node == 16 and config.run_dir == str(tmp_path / "runinfo")
+    assert executor.max_workers_per_node == 16 and config.run_dir == str(tmp_path / "runinfo" / "p")
 
 
 def test_a_resource_class_asks_slurm_for_each_workers_share_of_a_block(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from provenance_graph.store.migrations import (
     v0007_butler_identity,
     v0008_note_causes,
     v0009_data_id_display,
+    v0010_attempt_journals,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -49,5 +50,6 @@ STEPS: tuple[Step, ...] = (
     v0007_butler_identity.STEP,
     v0008_note_causes.STEP,
     v0009_data_id_display.STEP,
+    v0010_attempt_journals.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
