@@ -323,3 +323,27 @@ WITH q
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
 RETURN count(q) AS released;
+
+// name: report_failed_quanta
+// A plan's failed quanta, with their last attempt's error and, in clustering $clustering_id (may
+// be null), their batch job: what `provgraph report` lists. At most $limit, by task and data ID.
+MATCH (q:Quantum {plan_id: $plan_id})
+WHERE q.status = 'failed'
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
+OPTIONAL MATCH (j:BatchJob {clustering_id: $clustering_id})-[:RUNS]->(q)
+RETURN q.id AS id, q.task AS task, q.data_id AS data_id, q.attempt_count AS attempts,
+       a.error AS error, a.exit_status AS exit_status, a.host AS host, j.name AS job
+ORDER BY task, data_id
+LIMIT $limit;
+
+// name: execution_mark_cancelled
+// Records that `provgraph cancel` stopped an execution: it, and the attempts it left
+// 'interrupted' when it gave its quanta back, become 'cancelled'. Returns the attempts marked.
+MATCH (e:Execution {id: $execution_id})
+WHERE e.status IN ['running', 'interrupted', 'cancelled']
+SET e.status = 'cancelled', e.message = $reason
+WITH e
+OPTIONAL MATCH (a:Attempt {plan_id: e.plan_id})
+WHERE a.execution_id = e.id AND a.status IN ['interrupted', 'running']
+SET a.status = 'cancelled', a.error = $reason
+RETURN count(a) AS attempts;

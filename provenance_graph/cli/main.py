@@ -16,6 +16,7 @@ from provenance_graph.cli import (
     batch,
     interop,
     migrate,
+    operate,
     planning,
     plans,
     query,
@@ -101,6 +102,8 @@ app.command("blast-radius")(batch.blast_radius_command)
 app.command("export-dagman")(batch.export_dagman_command)
 app.command("run-job")(batch.run_job_command)
 app.command("record")(batch.record_command)
+app.command("report")(operate.report_command)
+app.command("cancel")(operate.cancel_command)
 app.command("submit")(batch.submit_command)
 app.command("status")(batch.status_command)
 app.command("restart")(batch.restart_command)

@@ -328,3 +328,29 @@ def lost_attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
     Rows: ``reason``, ``attempts``, and the latest one's ``batch_job_id``, ``batch_state`` and ``error``.
     """
     return store.read("execution_lost_summary", plan_id=plan_id)
+
+
+def failed_quanta(
+    store: GraphStore, plan_id: str, clustering_id: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """A plan's failed quanta (at most ``limit``) with their last error and batch job, by task and data ID."""
+    return store.read("report_failed_quanta", plan_id=plan_id, clustering_id=clustering_id, limit=limit)
+
+
+def live_executions(store: GraphStore, plan_id: str) -> list[ExecutionHolder]:
+    """The executions of a plan that say they are running, alive or not (see `ExecutionHolder.alive`)."""
+    return [
+        ExecutionHolder(
+            row["execution_id"],
+            0,
+            row["status"],
+            Holder(row["execution_id"], row["host"], row["pid"], row["idle_seconds"]),
+        )
+        for row in store.read("execution_live", plan_id=plan_id)
+    ]
+
+
+def mark_cancelled(store: GraphStore, execution_id: str, reason: str) -> int:
+    """Record an execution, and the attempts it gave back, as cancelled; returns the attempts marked."""
+    rows = store.write("execution_mark_cancelled", execution_id=execution_id, reason=reason)
+    return int(rows[0]["attempts"]) if rows else 0

@@ -74,10 +74,12 @@ def _start_run(
     plan_id: str,
     until_succeeded: int,
     args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start a slowed ``provgraph run --plan`` in its own process group; return once enough quanta succeeded.
 
-    ``args``: another provgraph command line to start instead (e.g. ``submit``).
+    ``args``: another provgraph command line to start instead (e.g. ``submit``); ``env``: more
+    environment variables for it.
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         # A shell without job control starts background jobs with SIGINT ignored, and a child
@@ -86,7 +88,7 @@ def _start_run(
         signal.signal(signal.SIGINT, signal.default_int_handler)
     child = subprocess.Popen(
         [PROVGRAPH, *(args or ("run", "--plan", plan_id, "-j", "2", *SLOW))],
-        env={**os.environ, **_env_for(settings)},
+        env={**os.environ, **_env_for(settings), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

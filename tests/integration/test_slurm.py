@@ -11,23 +11,29 @@ job-completion log has the job, and the block's own output has its id.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from provenance_graph.journal import JOURNAL_DIR, read_journals
+from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
+from provenance_graph.store.clustering import read_job_graph
 from tests.integration.test_batch_jobs import DEMO_RULES
 from tests.integration.test_cli import run
 from tests.integration.test_parsl import _attempts
-from tests.integration.test_run import _plan, _statuses
-from tests.support.graph_checks import rows as _rows
+from tests.integration.test_run import _plan, _rows, _start_run, _statuses
 from tests.support.slurm import PARTITION, SlurmCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -84,6 +90,22 @@ class SlurmWatch:
             self._stop.wait(0.3)
 
 
+def _planned(
+    cluster: SlurmCluster,
+    settings: ConnectionSettings,
+    plan_id: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> tuple[str, Path]:
+    """The demo plan stored as ``plan_id`` (output run ``<plan_id>/out``), and a site file for the cluster."""
+    _plan(settings, demo_repo, plan_id, f"{plan_id}/out")
+    plans.append(plan_id)
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(slurm_site(cluster, tmp_path / "parsl")))
+    return plan_id, site
+
+
 def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     slurm_cluster: SlurmCluster,
     store: GraphStore,
@@ -93,11 +115,7 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     demo_repo: Path,
     tmp_path: Path,
 ) -> None:
-    plan_id = f"{namespace}-slurm"
-    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/slurm")
-    plans.append(plan_id)
-    site = tmp_path / "slurm.yaml"
-    site.write_text(yaml.safe_dump(slurm_site(slurm_cluster, tmp_path / "parsl")))
+    plan_id, site = _planned(slurm_cluster, neo4j_settings, f"{namespace}-slurm", plans, demo_repo, tmp_path)
     finished_before = {job["JobId"] for job in slurm_cluster.completed_jobs()}
 
     with SlurmWatch(slurm_cluster) as watch:
@@ -125,6 +143,123 @@ def test_submit_with_a_slurm_site_runs_the_batch_jobs_as_slurm_jobs(
     assert job_id not in finished_before
     assert record["NodeList"] == slurm_cluster.node_name and record["Partition"] == PARTITION
     assert record["JobState"] in {"COMPLETED", "CANCELLED"}, record
+
+
+def test_cancel_stops_the_slurm_jobs_and_restart_completes_then_report_says_so(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id, site = _planned(slurm_cluster, neo4j_settings, f"{namespace}-cancel", plans, demo_repo, tmp_path)
+    submit = (
+        "submit",
+        plan_id,
+        "--clustering",
+        str(DEMO_RULES),
+        "--site",
+        str(site),
+        "-c",
+        "makeWarp:sleep=2",
+    )
+    child = _start_run(neo4j_settings, store, plan_id, 10, submit)
+    try:
+        ours = {j for j, name in _squeue(slurm_cluster).items() if name.startswith("parsl.provgraph.block-")}
+        assert ours, "the submission's Parsl block is not in squeue"
+        cancel = run(["cancel", plan_id], neo4j_settings)
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        assert "cancelled execution" in cancel.stdout and f"provgraph restart {plan_id}" in cancel.stderr
+        child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 130  # it stopped as it does on Ctrl-C
+    assert not ours & set(_squeue(slurm_cluster)), "the block is still in squeue after cancel"
+    [execution] = _rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e.status AS s", p=plan_id)
+    assert execution["s"] == "cancelled"
+    attempts = [r["a"]["status"] for r in _attempts(store, plan_id)]
+    assert "cancelled" in attempts and "running" not in attempts and "interrupted" not in attempts
+    assert "running" not in _statuses(store, plan_id)
+
+    again = run(["cancel", plan_id], neo4j_settings)  # nothing runs it now
+    assert (
+        again.returncode == 1
+        and "nothing is running plan" in again.stderr
+        and "Traceback" not in again.stderr
+    )
+    unfinished = run(["report", plan_id, "--return-exit-codes"], neo4j_settings)
+    assert unfinished.returncode == 0, unfinished.stdout + unfinished.stderr  # pending is not failed
+
+    restart = run(["restart", plan_id, "--site", str(site)], neo4j_settings)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    report = run(["report", plan_id, "--json", "--return-exit-codes"], neo4j_settings)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["totals"]["succeeded"] == len(graph) and data["failed"] == []
+    assert set(data["jobs"]) == set(read_job_graph(store, plan_id, data["clustering"]).jobs)
+    assert {j["state"] for j in data["jobs"].values()} == {"succeeded"}
+
+
+def _squeue(cluster: SlurmCluster) -> dict[str, str]:
+    listed = cluster.command("squeue", "--noheader", "--format=%i %j", timeout=10)
+    return dict(line.split(maxsplit=1) for line in listed.stdout.splitlines() if line.strip())
+
+
+def test_a_submission_that_loses_neo4j_stops_and_restart_keeps_what_its_journals_hold(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    own_server: ManagedServer,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    """Neo4j stops while the Slurm jobs run and comes back later. The submission, told to wait
+    3 s for it, stops with a message saying how to resume; the jobs journaled what they finished
+    meanwhile. ``restart`` records those journals, runs the rest, and every quantum ends with
+    exactly one successful attempt, the one its journal holds."""
+    plan_id, site = _planned(slurm_cluster, neo4j_settings, f"{namespace}-outage", plans, demo_repo, tmp_path)
+    submit = (
+        "submit",
+        plan_id,
+        "--clustering",
+        str(DEMO_RULES),
+        "--site",
+        str(site),
+        "-c",
+        "makeWarp:sleep=1",
+    )
+    env = {"NEO4J_RETRY_SECONDS": "3"}
+    child = _start_run(neo4j_settings, store, plan_id, 10, submit, env=env)
+    try:
+        own_server.stop()
+        time.sleep(8)  # the jobs go on, journaling; the submission gives up on Neo4j
+        own_server.start()
+        out, err = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+    assert child.returncode == 1, out + err
+    assert "Traceback" not in out + err and f"provgraph restart {plan_id}" in err, err
+
+    restart = run(["restart", plan_id, "--site", str(site)], neo4j_settings)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    succeeded = [r for r in _attempts(store, plan_id) if r["a"]["status"] == "succeeded"]
+    assert sorted(r["q"] for r in succeeded) == sorted(graph.quanta)  # each exactly once
+    journaled = read_journals([demo_repo / f"{plan_id}/out" / JOURNAL_DIR])
+    assert journaled.torn == []
+    ok = {r.record_id: r.outcome.quantum_id for r in journaled.records if r.outcome.succeeded}
+    assert {r["a"]["record_id"]: r["q"] for r in succeeded} == ok  # nothing lost, nothing twice
 
 
 #: Memory (MB) the demo's per-detector jobs ask for at first, and what each isr quantum then
