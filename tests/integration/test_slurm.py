@@ -381,8 +381,10 @@ def test_a_job_the_batch_system_refuses_leaves_its_quanta_pending_and_names_pars
     assert "sbatch: error: invalid partition specified: nosuch" in attempts[0]["a"]["error"]
     assert "Traceback" not in done.stdout + done.stderr
 
-    shown = run(["status", plan_id], neo4j_settings)
-    assert "submission_refused" in " ".join(shown.stdout.split()), shown.stdout
+    for verb in ("status", "report"):  # lost, not failed
+        shown = run([verb, plan_id], neo4j_settings)
+        assert "submission_refused" in " ".join(shown.stdout.split()), shown.stdout
+    assert run(["report", plan_id, "--return-exit-codes"], neo4j_settings).returncode == 0
 
 
 def test_a_job_lost_for_its_memory_blocks_nothing_and_restart_asks_for_more(
