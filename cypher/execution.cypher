@@ -215,6 +215,34 @@ OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
 RETURN q.id AS id;
 
+// name: execution_lose_quanta
+// Records that the batch system lost the batch job running quanta this execution holds (it never
+// started, or was killed: out of memory, wall time, node lost): not a task failure. The quanta
+// become pending again, retryable, and block nothing; their open attempt becomes 'lost' with
+// $attempt's properties {infrastructure, error, batch_job_id, batch_state, batch_exit_code, log}.
+// Returns the ids recorded; recording again (a retried transaction) changes nothing.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})
+SET q._lock = true
+REMOVE q._lock
+WITH q
+WHERE q.status = 'running' AND q.execution_id = $execution_id
+SET q.status = 'pending'
+REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
+WITH q
+OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count, status: 'running'})
+SET a += $attempt, a.status = 'lost', a.ended = datetime()
+RETURN q.id AS id;
+
+// name: execution_attempt_resources
+// Records what the batch job running quanta this execution holds asked the batch system for
+// ($resources: {request_memory, request_cpus, request_walltime}), on their open attempts.
+UNWIND $ids AS id
+MATCH (q:Quantum {id: id})-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
+WHERE q.execution_id = $execution_id AND a.number = q.attempt_count
+SET a += $resources
+RETURN q.id AS id;
+
 // name: execution_withdraw_quanta
 // Withdraws claims of quanta that never started (the rest of a batch job after a failure, or a
 // job part of which another execution holds): they become pending again, and the attempt the
@@ -254,8 +282,19 @@ MATCH (a:Attempt {plan_id: $plan_id})
 RETURN a.quantum_id AS quantum_id, a.task AS task, a.data_id AS data_id, a.number AS number,
        a.status AS status, a.execution_id AS execution_id, a.started AS started, a.ended AS ended,
        a.duration_s AS duration_s, a.host AS host, a.pid AS pid, a.peak_rss_mb AS peak_rss_mb,
-       a.exit_status AS exit_status, a.error AS error
+       a.exit_status AS exit_status, a.error AS error, a.infrastructure AS infrastructure,
+       a.batch_job_id AS batch_job_id, a.batch_state AS batch_state, a.request_memory AS request_memory
 ORDER BY a.started, a.quantum_id, a.number;
+
+// name: execution_lost_summary
+// A plan's attempts the batch system lost (status 'lost'), per reason: how many, and the latest
+// one's batch job id, batch state and message.
+MATCH (a:Attempt {plan_id: $plan_id, status: 'lost'})
+WITH a ORDER BY a.ended
+WITH a.infrastructure AS reason, count(*) AS attempts, last(collect(a)) AS latest
+RETURN reason, attempts, latest.batch_job_id AS batch_job_id, latest.batch_state AS batch_state,
+       latest.error AS error
+ORDER BY reason;
 
 // name: plan_delete_attempts
 // Deletes the attempts of a plan's quanta, in batches (auto-commit only).

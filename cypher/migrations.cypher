@@ -234,3 +234,7 @@ RETURN count(n) AS nodes_given_data_id_display;
 // name: migrate_v10_attempt_record_id
 // Attempts by the id of the journal record (or batch job answer) they were recorded from.
 CREATE INDEX attempt_record_id IF NOT EXISTS FOR (a:Attempt) ON (a.record_id);
+
+// name: migrate_v11_attempt_plan_status
+// A plan's attempts by status: its failed and lost ones without reading the rest.
+CREATE INDEX attempt_plan_status IF NOT EXISTS FOR (a:Attempt) ON (a.plan_id, a.status);

@@ -48,6 +48,7 @@ from provenance_graph.journal import JOURNAL_DIR, read_journals
 from provenance_graph.logs import suppress_and_log
 from provenance_graph.model import (
     AttemptOutcome,
+    InfrastructureFailure,
     OutputRecord,
     PlanGraph,
     Quantum,
@@ -61,7 +62,7 @@ from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.execution import ExecutionRecord
 from provenance_graph.store.journals import record_journals
 
-__all__ = ["Activator", "Failure", "Progress", "RunReport"]
+__all__ = ["Activator", "Failure", "Lost", "LostJob", "Progress", "RunReport"]
 
 _log = getLogger(__name__)
 
@@ -87,6 +88,26 @@ class Failure:
     task: str
     data_id: str
     error: str
+
+
+@dataclass(frozen=True)
+class LostJob:
+    """A unit (batch job) the batch system lost in this run: never started, or killed by it."""
+
+    unit: str
+    quanta: int
+    failure: InfrastructureFailure
+    retried: bool
+    """Whether this run ran it again; if not, its quanta are pending for the next run."""
+
+
+@dataclass(frozen=True)
+class Lost:
+    """What a unit whose batch job the batch system lost brings back: why, and what it finished first."""
+
+    failure: InfrastructureFailure
+    finished: list[AttemptOutcome] = field(default_factory=list)
+    """Outcomes of the quanta it finished before it was lost (from its journal); the rest are lost."""
 
 
 @dataclass
@@ -120,6 +141,8 @@ class RunReport:
     seconds: float
     messages: tuple[str, ...] = ()
     """What the backend said when it finished (e.g. datasets registered in a Butler)."""
+    lost: list[LostJob] = field(default_factory=list)
+    """Batch jobs the batch system lost (infrastructure failures, not task failures)."""
 
     @property
     def ok(self) -> bool:
@@ -205,6 +228,7 @@ class Activator(abc.ABC):
         self._butler_arg = butler
         self._memory_per_quantum = memory_per_quantum
         self._prepared: _Prepared | None = None
+        self._lost_jobs: list[LostJob] = []
         self.execution_id: str | None = None
         """This Activator's execution, once `run` has started it."""
 
@@ -382,6 +406,27 @@ class Activator(abc.ABC):
         """How many times ``unit`` runs again within this run after a failure; default ``retries``."""
         return self.retries
 
+    def _lost(self, unit: str, err: Exception) -> InfrastructureFailure | None:
+        """What lost a unit whose future raised: an `InfrastructureFailure`, or None.
+
+        None (the default): the worker's death is the attempt's failure (this machine's own workers).
+        """
+        return None
+
+    def _retry_lost(self, unit: str, failure: InfrastructureFailure) -> bool:
+        """Whether a lost unit with tries left may run again (default: yes).
+
+        E.g. with more memory after an out-of-memory kill.
+        """
+        return True
+
+    def _resources(self, unit: str) -> dict[str, Any]:
+        """What the unit's next run asks the batch system for (``request_memory``...); default: nothing.
+
+        It is recorded on the unit's attempts.
+        """
+        return {}
+
     def _options(self) -> dict[str, Any]:
         """The options recorded with the execution."""
         options: dict[str, Any] = {
@@ -415,8 +460,9 @@ class Activator(abc.ABC):
         state = _Schedule(self.graph, record.statuses(), record.id, units)
         progress = Progress(len(state.status), state.counts())
         self.on_progress(progress)
-        ran = {"succeeded": 0, "failed": 0, "skipped": 0, "blocked": 0, "retried": 0}
+        ran = {"succeeded": 0, "failed": 0, "skipped": 0, "blocked": 0, "lost": 0, "retried": 0}
         failures: list[Failure] = []
+        self._lost_jobs = []
         in_flight: dict[Future[list[AttemptOutcome]], _Submitted] = {}
         stopping = False
         self._open()
@@ -492,22 +538,32 @@ class Activator(abc.ABC):
         said = self.backend.after_run()
         seconds = time.perf_counter() - started
         messages = (said,) if said else ()
-        return RunReport(self.plan_id, record.id, status, counts, ran, repaired, failures, seconds, messages)
+        return RunReport(
+            self.plan_id, record.id, status, counts, ran, repaired, failures, seconds, messages,
+            list(self._lost_jobs),
+        )  # fmt: skip
 
     def _record(
         self,
         record: ExecutionRecord,
         state: _Schedule,
-        finished: list[tuple[_Submitted, list[AttemptOutcome]]],
+        finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]],
         progress: Progress,
         ran: dict[str, int],
         failures: list[Failure],
     ) -> bool:
-        """Record finished units; retry or block what failures hold up. True if any quantum failed."""
-        recorded = record.finish([o for _, outcomes in finished for o in outcomes])
+        """Record finished units; retry or block what failures hold up. True if any quantum failed.
+
+        A unit the batch system lost is no failure: its quanta are pending again, it is retried
+        while it has tries left (`_retry_lost`), and nothing downstream is blocked.
+        """
+        recorded = record.finish(
+            [o for _, out in finished for o in (out.finished if isinstance(out, Lost) else out)]
+        )
         crash_point("run.recorded")
         any_failed = False
-        for submitted, outcomes in finished:
+        for submitted, result in finished:
+            outcomes = result.finished if isinstance(result, Lost) else result
             failed: AttemptOutcome | None = None
             for outcome in outcomes:
                 if outcome.quantum_id not in recorded:
@@ -520,6 +576,11 @@ class Activator(abc.ABC):
                     failed = outcome
             ran_ids = {o.quantum_id for o in outcomes}
             unrun = [q for q in submitted.quanta if q not in ran_ids]  # after the failure: never started
+            if isinstance(result, Lost):  # the rest of the unit was lost with its batch job
+                self._record_lost(
+                    record, state, _Submitted(submitted.unit, unrun), result.failure, progress, ran
+                )
+                continue
             for quantum_id in record.withdraw(unrun):
                 state.give_back(quantum_id, progress)
             if failed is None:
@@ -537,6 +598,32 @@ class Activator(abc.ABC):
             ran["blocked"] += len(record.block(blocked))
             state.finished(submitted.unit)
         return any_failed
+
+    def _record_lost(
+        self,
+        record: ExecutionRecord,
+        state: _Schedule,
+        submitted: _Submitted,
+        failure: InfrastructureFailure,
+        progress: Progress,
+        ran: dict[str, int],
+    ) -> None:
+        """A unit the batch system lost: its attempts 'lost', its quanta pending; retry it or leave it."""
+        record.lose(submitted.quanta, failure)
+        for quantum_id in submitted.quanta:
+            state.give_back(quantum_id, progress)
+        ran["lost"] += 1
+        state.tries[submitted.unit] = state.tries.get(submitted.unit, 0) + 1
+        retry = state.tries[submitted.unit] <= self._retries(submitted.unit) and self._retry_lost(
+            submitted.unit, failure
+        )
+        _log.warning("batch job %s was lost (%s): %s", submitted.unit, failure.reason, failure.message)
+        self._lost_jobs.append(LostJob(submitted.unit, len(submitted.quanta), failure, retry))
+        if retry:
+            ran["retried"] += 1
+            state.requeue(submitted.unit)
+        else:
+            state.abandon(submitted.unit)
 
     def _dispatch(
         self,
@@ -576,6 +663,7 @@ class Activator(abc.ABC):
                     continue
                 for quantum_id in to_run:
                     state.start(quantum_id, progress)
+                record.note_resources(to_run, self._resources(unit))
                 in_flight[self._submit([self.graph.quanta[q] for q in to_run])] = _Submitted(unit, to_run)
                 crash_point("run.submitted")
             for quantum_id in record.skip(existing):
@@ -604,19 +692,24 @@ class Activator(abc.ABC):
         self,
         done: Iterable[Future[list[AttemptOutcome]]],
         in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
-    ) -> list[tuple[_Submitted, list[AttemptOutcome]]]:
-        """Take finished units out of ``in_flight``, with their outcomes."""
-        finished = []
+    ) -> list[tuple[_Submitted, list[AttemptOutcome] | Lost]]:
+        """Take finished units out of ``in_flight``, with their outcomes (or what lost them)."""
+        finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]] = []
         for future in done:
             submitted = in_flight.pop(future)
             finished.append((submitted, self._outcomes(future, submitted)))
         return finished
 
-    def _outcomes(self, future: Future[list[AttemptOutcome]], submitted: _Submitted) -> list[AttemptOutcome]:
+    def _outcomes(
+        self, future: Future[list[AttemptOutcome]], submitted: _Submitted
+    ) -> list[AttemptOutcome] | Lost:
         try:
             return future.result()
         except Exception as err:  # the worker itself died (killed, out of memory, crashed)
             _log.debug("unit %s: its worker died", submitted.unit, exc_info=True)
+            lost = self._lost(submitted.unit, err)
+            if lost is not None:
+                return Lost(lost)
             # Which of the unit's quanta it was in is unknown: the first one carries the failure.
             return [
                 AttemptOutcome(
@@ -671,7 +764,9 @@ class _Schedule:
         self.retrying: set[str] = set()
         """Quanta this run failed that their unit's retry runs again."""
         self.tries: dict[str, int] = {}
-        """Failed runs of each unit so far."""
+        """Failed (or lost) runs of each unit so far."""
+        self.abandoned: set[str] = set()
+        """Lost units this run does not run again."""
         self.looked = 0.0
         for quantum_id in self.unit_of:
             status, holder = statuses.get(quantum_id, (QuantumStatus.PENDING, None))
@@ -705,6 +800,7 @@ class _Schedule:
         ids = self.units[unit]
         if (
             unit not in self.busy
+            and unit not in self.abandoned
             and self.waiting[unit] == 0
             and self.outside[unit] == 0
             and any(self.status[q] is QuantumStatus.PENDING for q in ids)
@@ -749,6 +845,19 @@ class _Schedule:
             for child in sorted(self.children[unit]):
                 self.waiting[child] -= 1
                 self._check(child)
+
+    def requeue(self, unit: str) -> None:
+        """A lost unit runs again (its quanta are pending), first of what is ready."""
+        self.busy.discard(unit)
+        self._check(unit)
+        if unit in self.busy:
+            self.ready.remove(unit)
+            self.ready.appendleft(unit)
+
+    def abandon(self, unit: str) -> None:
+        """A lost unit with no tries left: this run leaves its quanta pending (and what needs them)."""
+        self.abandoned.add(unit)
+        self.busy.discard(unit)
 
     def retry(self, unit: str, quantum_id: str, progress: Progress) -> None:
         """The unit's failed quantum runs again (with the rest of the unit), first of what is ready."""

@@ -24,6 +24,7 @@ import inspect
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from provenance_graph.errors import SiteConfigError
 from provenance_graph.model import suggest
 from provenance_graph.textfiles import read_text_file
 
-__all__ = ["PROVIDERS", "SiteConfig", "load_site"]
+__all__ = ["PROVIDERS", "Resources", "SiteConfig", "load_site"]
 
 #: Provider names and their classes in ``parsl.providers``.
 PROVIDERS = {
@@ -103,8 +104,28 @@ class SiteConfig(BaseModel):
         graph, so the Activator retries jobs itself.
         """
         self.check()
-        from parsl import launchers, providers
         from parsl.config import Config
+
+        executor = self.executor(label=label, workers=workers)
+        run_dir = scratch_dir(self.run_dir, plan_id)
+        return Config(
+            executors=[executor], run_dir=str(run_dir), retries=0, usage_tracking=0, strategy_period=1
+        )
+
+    def workers_per_block(self, workers: int) -> int:
+        """How many batch jobs one block (one batch-system job) runs at once."""
+        return int(self.executor_options.get("max_workers_per_node", workers))
+
+    def executor(self, *, label: str, workers: int, resources: Resources | None = None) -> Any:
+        """A ``HighThroughputExecutor`` of this site; with ``resources``, its blocks ask for them.
+
+        A block runs `workers_per_block` batch jobs at once, so it asks for that many times a
+        job's memory and cores. On Slurm the requests are ``#SBATCH --mem=<MB>M``,
+        ``--cpus-per-task`` and ``--time``; other providers get ``mem_per_node`` (GB, rounded
+        up), ``cores_per_node`` and ``walltime`` where they take them; the local provider
+        cannot enforce any.
+        """
+        from parsl import launchers, providers
         from parsl.executors import HighThroughputExecutor
 
         provider_options = dict(self.provider_options)
@@ -128,18 +149,65 @@ class SiteConfig(BaseModel):
                 "heartbeat_threshold": 30,
             }
         executor_options |= self.executor_options
+        if resources is not None and self.provider != "local":
+            per_block = self.workers_per_block(workers)
+            accepted = set(inspect.signature(getattr(providers, PROVIDERS[self.provider])).parameters)
+            provider_options |= resources.provider_options(
+                self.provider, accepted, per_block, provider_options
+            )
+            if resources.cpus is not None:
+                executor_options["cores_per_worker"] = resources.cpus
         try:
             provider = getattr(providers, PROVIDERS[self.provider])(**provider_options)
-            executor = HighThroughputExecutor(label=label, provider=provider, **executor_options)
+            return HighThroughputExecutor(label=label, provider=provider, **executor_options)
         except (TypeError, ValueError) as err:
             raise SiteConfigError(
                 f"{self.source}: Parsl refused the {self.provider} site: {err}",
                 hint="check the option values against Parsl's documentation of that provider",
             ) from err
-        run_dir = scratch_dir(self.run_dir, plan_id)
-        return Config(
-            executors=[executor], run_dir=str(run_dir), retries=0, usage_tracking=0, strategy_period=1
-        )
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one batch job asks the batch system for: a clustering rule's requests (BPS's keys)."""
+
+    memory: int | None = None
+    """MB (``request_memory``, grown by ``memory_multiplier`` after an out-of-memory kill)."""
+    cpus: int | None = None
+    """Cores (``request_cpus``)."""
+    walltime: int | None = None
+    """Seconds (``request_walltime``)."""
+
+    def label(self) -> str:
+        """A name for an executor of this class: ``mem2048-cpu1-wall600``."""
+        parts = [f"mem{self.memory}" if self.memory else "", f"cpu{self.cpus}" if self.cpus else ""]
+        parts.append(f"wall{self.walltime}" if self.walltime else "")
+        return "-".join(p for p in parts if p) or "default"
+
+    def provider_options(
+        self, provider: str, accepted: set[str], per_block: int, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Provider options asking for these resources for ``per_block`` jobs at once."""
+        out: dict[str, Any] = {}
+        if self.walltime is not None and "walltime" in accepted:
+            hours, rest = divmod(self.walltime, 3600)
+            out["walltime"] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        if provider == "slurm":
+            # --mem in MB (mem_per_node is whole GB); the site's own memory and core requests yield.
+            lines = [str(options.get("scheduler_options", "")).rstrip("\n")]
+            if self.memory is not None:
+                lines.append(f"#SBATCH --mem={self.memory * per_block}M")
+                out["mem_per_node"] = None
+            if self.cpus is not None:
+                lines.append(f"#SBATCH --cpus-per-task={self.cpus * per_block}")
+                out["cores_per_node"] = None
+            out["scheduler_options"] = "\n".join(line for line in lines if line)
+            return out
+        if self.memory is not None and "mem_per_node" in accepted:
+            out["mem_per_node"] = -(-self.memory * per_block // 1024)
+        if self.cpus is not None and "cores_per_node" in accepted:
+            out["cores_per_node"] = self.cpus * per_block
+        return out
 
 
 def scratch_dir(run_dir: Path | None, plan_id: str) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.activators import JobActivator, ParslActivator, load_site, run_job_file, write_job_files
@@ -49,7 +50,7 @@ from provenance_graph.store.clustering import (
     list_clusterings,
     read_job_graph,
 )
-from provenance_graph.store.execution import last_options, status_counts
+from provenance_graph.store.execution import last_options, lost_attempts, status_counts
 from provenance_graph.store.journals import record_journals
 from provenance_graph.store.plan_read import read_plan_header
 
@@ -318,6 +319,17 @@ def _engine_run(store: GraphStore, plan_id: str, activator: ParslActivator) -> N
     print_report(report, store, resume=f"provgraph restart {plan_id}")
     if report.ran.get("retried"):
         console.print(f"retried:    {report.ran['retried']} batch job run(s) after a failure")
+    for lost in report.lost:
+        then = (
+            "ran again"
+            if lost.retried
+            else f"its {lost.quanta} quanta are pending: 'provgraph restart {plan_id}'"
+        )
+        console.print(
+            f"[yellow]lost[/] batch job {lost.unit} ({lost.failure.reason}, not a task failure; {then}): "
+            f"{escape(lost.failure.message)}",
+            highlight=False,
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -469,6 +481,7 @@ def status_command(
         per_task = status_counts(store, plan_id)
         name = submitted_clustering(store, plan_id, clustering)
         per_job = job_statuses(store, plan_id, name) if name else {}
+        lost = lost_attempts(store, plan_id)
     states = {job: job_state(counts) for job, (_, counts) in per_job.items()}
     failed = any(c.get(s) for c in per_task.values() for s in _FAILED) or any(
         s in _FAILED for s in states.values()
@@ -476,9 +489,11 @@ def status_command(
     if as_json:
         print_json({"plan_id": plan_id, "tasks": per_task, "clustering": name,
                     "jobs": {j: {"label": per_job[j][0], "state": states[j], "quanta": per_job[j][1]}
-                             for j in per_job}})  # fmt: skip
+                             for j in per_job},
+                    "lost": lost})  # fmt: skip
     else:
         _print_status(plan_id, per_task, name, per_job, states)
+        _print_lost(lost)
     if failed:
         raise typer.Exit(1)
 
@@ -515,6 +530,16 @@ def _print_status(
         console.print(f"{states[job]:8} {job}", highlight=False)
     if len(stuck) > 10:
         console.print(f"... and {len(stuck) - 10} more failed or blocked jobs")
+
+
+def _print_lost(lost: list[dict[str, Any]]) -> None:
+    """The attempts the batch system lost, a line per reason."""
+    for row in lost:
+        console.print(
+            f"[yellow]lost[/] {row['attempts']} attempt(s) to the batch system ({row['reason']}, not task "
+            f"failures; their quanta stay retryable); latest: {escape(str(row['error']))}",
+            highlight=False,
+        )
 
 
 def record_command(

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import psutil
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.cli._output import console, err_console, print_json
@@ -29,6 +30,7 @@ from provenance_graph.store.clustering import clustering_id, job_statuses
 from provenance_graph.store.execution import (
     failed_quanta,
     live_executions,
+    lost_attempts,
     mark_cancelled,
     status_counts,
 )
@@ -64,6 +66,7 @@ def report_command(
         name = submitted_clustering(store, plan_id, clustering)
         per_job = job_statuses(store, plan_id, name) if name else {}
         failed = failed_quanta(store, plan_id, clustering_id(plan_id, name) if name else None, SHOWN)
+        lost = lost_attempts(store, plan_id)
     totals = {s: sum(c.get(s, 0) for c in per_task.values()) for s in ORDER}
     jobs = {job: job_state(counts) for job, (_, counts) in per_job.items()}
     failures = [
@@ -80,9 +83,16 @@ def report_command(
     if as_json:
         print_json({"plan_id": plan_id, "tasks": per_task, "totals": totals, "clustering": name,
                     "jobs": {j: {"label": per_job[j][0], "state": s} for j, s in jobs.items()},
-                    "failed": failures})  # fmt: skip
+                    "failed": failures, "lost": lost})  # fmt: skip
     else:
         _print_report(plan_id, per_task, totals, name, per_job, jobs, failed)
+        for row in lost:  # not failures: the batch system's, and their quanta are retryable
+            console.print(
+                f"lost    {row['attempts']} attempt(s) to the batch system ({row['reason']}); latest: "
+                f"{escape(str(row['error']))}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if return_exit_codes and (totals["failed"] or totals["blocked"]):
         raise typer.Exit(1)
 

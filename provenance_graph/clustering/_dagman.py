@@ -94,7 +94,7 @@ def _submit_description(
 
 
 def _resources(rule: ClusterRule | None) -> list[str]:
-    """The submit lines of a rule's BPS job keys: cores, memory (grown on each DAGMan retry), disk."""
+    """The submit lines of a rule's BPS job keys: cores, memory (grown on each retry), disk, wall time."""
     lines = [f"request_cpus = {rule.request_cpus if rule and rule.request_cpus else 1}"]
     if rule is None:
         return lines
@@ -108,6 +108,10 @@ def _resources(rule: ClusterRule | None) -> list[str]:
         lines.append(f"request_memory = {memory}")  # MB
     if rule.request_disk:
         lines.append(f"request_disk = {rule.request_disk * 1024}")  # KiB, HTCondor's unit
+    if rule.request_walltime:
+        # HTCondor has no wall-time request: a job running longer is removed (DAGMan may retry it).
+        running_for = "(time() - EnteredCurrentStatus)"
+        lines.append(f"periodic_remove = (JobStatus == 2) && ({running_for} > {rule.request_walltime})")
     return lines
 
 

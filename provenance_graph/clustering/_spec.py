@@ -6,7 +6,7 @@ BPS user recognises it: a ``cluster:`` table of named rules, each with ``pipetas
 into one job) and ``equalDimensions`` (``visit:exposure``: read a quantum's
 ``exposure`` as its ``visit``), and BPS's job resources (``requestMemory``,
 ``requestMemoryMax``, ``memoryMultiplier``, ``requestCpus``, ``requestDisk``,
-``numberOfRetries``). Every key is accepted in BPS's camelCase and in our snake_case
+``requestWalltime``, ``numberOfRetries``). Every key is accepted in BPS's camelCase and in our snake_case
 (`CAMEL_CASE`), not both at once. We add ``max_quanta``, the most quanta one job may
 hold; a larger group is split. Anything wrong is a `ClusteringError` that names
 the rule and key, with a hint.
@@ -33,7 +33,7 @@ from provenance_graph.errors import ClusteringError, InvalidNameError
 from provenance_graph.model import check_task_label
 from provenance_graph.textfiles import read_text_file
 
-__all__ = ["CAMEL_CASE", "ClusterRule", "ClusteringSpec", "load_clustering"]
+__all__ = ["CAMEL_CASE", "ClusterRule", "ClusteringSpec", "load_clustering", "walltime_seconds"]
 
 #: Each rule key's BPS (camelCase) spelling, by our (snake_case) field name.
 CAMEL_CASE = {
@@ -44,6 +44,7 @@ CAMEL_CASE = {
     "memory_multiplier": "memoryMultiplier",
     "request_cpus": "requestCpus",
     "request_disk": "requestDisk",
+    "request_walltime": "requestWalltime",
     "number_of_retries": "numberOfRetries",
 }
 #: BPS's job keys (resources and retries), added to rules after the first schema.
@@ -53,6 +54,7 @@ _JOB_KEYS = (
     "memory_multiplier",
     "request_cpus",
     "request_disk",
+    "request_walltime",
     "number_of_retries",
 )
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -64,6 +66,18 @@ def _words(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(w.strip() for w in value.split(",") if w.strip())
     return value
+
+
+def walltime_seconds(text: str) -> int:
+    """Seconds of a wall time written ``HH:MM:SS``, ``MM:SS`` or ``D-HH:MM:SS``; ValueError otherwise."""
+    days, _, rest = text.strip().rpartition("-")
+    parts = rest.split(":")
+    if not (days == "" or days.isdigit()) or not 1 < len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{text!r} is not a wall time: give seconds (3600) or HH:MM:SS ('01:00:00')")
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds + int(days or 0) * 86400
 
 
 def _check_dimension(name: str) -> str:
@@ -117,6 +131,11 @@ class ClusterRule(BaseModel):
         default=None, ge=1, validation_alias=AliasChoices("request_disk", "requestDisk")
     )
     """BPS ``requestDisk``: MB of scratch disk each of the rule's jobs asks for."""
+    request_walltime: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("request_walltime", "requestWalltime")
+    )
+    """BPS ``requestWalltime``: seconds each of the rule's jobs may run before the batch system stops
+    it; written as seconds (``3600``) or ``HH:MM:SS`` (``"01:00:00"``)."""
     number_of_retries: int | None = Field(
         default=None, ge=0, validation_alias=AliasChoices("number_of_retries", "numberOfRetries")
     )
@@ -138,6 +157,14 @@ class ClusterRule(BaseModel):
         if low is not None and high is not None and high < low:
             raise ValueError(f"requestMemoryMax {high} is below requestMemory {low}")
         return self
+
+    @field_validator("request_walltime", mode="before")
+    @classmethod
+    def _walltime(cls, value: Any) -> Any:
+        """``"HH:MM:SS"``, ``"MM:SS"`` or ``"D-HH:MM:SS"`` (Slurm's forms) as seconds."""
+        if isinstance(value, str) and not value.strip().isdigit():
+            return walltime_seconds(value)
+        return value
 
     @field_validator("pipetasks", mode="before")
     @classmethod
@@ -272,7 +299,7 @@ class ClusteringSpec(BaseModel):
                 f"{source}: {'; '.join(problems)}",
                 hint="a rule takes pipetasks, dimensions, equalDimensions, maxQuanta and BPS's job keys "
                 "(requestMemory, requestMemoryMax, memoryMultiplier, requestCpus, requestDisk, "
-                "numberOfRetries), in camelCase or snake_case (docs/batch.md)",
+                "requestWalltime, numberOfRetries), in camelCase or snake_case (docs/batch.md)",
             ) from None
 
     def digest_text(self) -> str:

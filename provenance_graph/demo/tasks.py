@@ -27,7 +27,7 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from provenance_graph.demo import geometry
 from provenance_graph.model import DataId
@@ -95,6 +95,10 @@ class DemoConfig(TaskConfig):
     Empty: never fail."""
     sleep: float = 0.0
     """Seconds to wait before running each quantum: makes a run slow enough to interrupt (tests)."""
+    allocate_mb: int = Field(default=0, ge=0, exclude_if=lambda mb: mb == 0)
+    """Megabytes to allocate and touch before running each quantum, held while it sleeps (`sleep`):
+    makes a quantum use more memory than its batch job asked for (tests of memory limits). Left out
+    of the config's dump while 0, so pipelines (and their digests) without it are as before."""
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -117,8 +121,10 @@ class DemoTask(PipelineTask):
         for entry in self.config.fail_on:
             if all(data_id.get(k) == v for k, v in entry.items()):
                 raise InjectedFailure(f"{self.label}: failure injected at {io.data_id} (config fail_on)")
+        held = np.ones(self.config.allocate_mb * 2**20, dtype=np.uint8) if self.config.allocate_mb else None
         if self.config.sleep > 0:
             time.sleep(self.config.sleep)
+        del held
         self.run(io)
 
     def run(self, io: QuantumIO) -> None:

@@ -14,7 +14,13 @@ from provenance_graph.model._data_id import (
 )
 from provenance_graph.model._datasets import DatasetRef, DatasetType, check_butler_id
 from provenance_graph.model._dimensions import DEFAULT_UNIVERSE, Dimension, DimensionJoin, DimensionUniverse
-from provenance_graph.model._execution import AttemptOutcome, OutputRecord, QuantumStatus
+from provenance_graph.model._execution import (
+    INFRASTRUCTURE_REASONS,
+    AttemptOutcome,
+    InfrastructureFailure,
+    OutputRecord,
+    QuantumStatus,
+)
 from provenance_graph.model._graph import PlanGraph
 from provenance_graph.model._identity import (
     ID_NAMESPACE,
@@ -44,6 +50,7 @@ __all__ = [
     "DEFAULT_UNIVERSE",
     "DISPLAY_ORDER",
     "ID_NAMESPACE",
+    "INFRASTRUCTURE_REASONS",
     "RESERVED_PROPERTIES",
     "AttemptOutcome",
     "DataId",
@@ -55,6 +62,7 @@ __all__ = [
     "DimensionValue",
     "ImportedAttempt",
     "ImportedQuantum",
+    "InfrastructureFailure",
     "MetadataValue",
     "NoteKind",
     "OutputRecord",

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["AttemptOutcome", "OutputRecord", "QuantumStatus"]
+__all__ = [
+    "INFRASTRUCTURE_REASONS",
+    "AttemptOutcome",
+    "InfrastructureFailure",
+    "OutputRecord",
+    "QuantumStatus",
+]
 
 
 class QuantumStatus(StrEnum):
@@ -93,4 +99,54 @@ class AttemptOutcome:
                 "record_id": self.record_id,
             },
             "outputs": [o.row() for o in self.outputs] if self.succeeded else [],
+        }
+
+
+#: Why the batch system (or the workflow engine) lost a batch job: ``:Attempt.infrastructure``.
+INFRASTRUCTURE_REASONS = {
+    "submission_refused": "the batch system refused to start it (sbatch failed)",
+    "out_of_memory": "killed by the batch system for using more memory than it asked for",
+    "walltime": "killed by the batch system at the end of its wall time",
+    "node_lost": "its node failed or was lost",
+    "cancelled": "cancelled in the batch system",
+    "killed": "killed by the batch system or a signal",
+    "worker_lost": "its worker stopped answering",
+}
+
+
+@dataclass(frozen=True)
+class InfrastructureFailure:
+    """A batch job that never started or was killed by the batch system: not a task failure.
+
+    Its quanta's attempts are recorded ``lost`` with these figures, and the quanta are pending
+    again (retryable); nothing downstream is blocked by them.
+    """
+
+    reason: str
+    """One of `INFRASTRUCTURE_REASONS`: ``out_of_memory``, ``walltime``, ``submission_refused``..."""
+    message: str
+    """For people, one line: what happened in the batch system's own words, and the log's path."""
+    batch_job_id: str | None = None
+    """The batch system's id of the job (Slurm's job id), when it had one."""
+    batch_state: str | None = None
+    """The batch system's own state of the job (Slurm's ``JobState``: FAILED, OUT_OF_MEMORY, TIMEOUT...)."""
+    batch_exit_code: str | None = None
+    """The batch system's exit code of the job (Slurm's ``ExitCode``, ``0:9`` for killed by signal 9)."""
+    log: str | None = None
+    """The log that says more (Parsl's ``parsl.log``, or the job's output in ``submit_scripts/``)."""
+
+    @property
+    def retry_with_more_memory(self) -> bool:
+        """Whether a retry should ask for more memory (BPS's ``memoryMultiplier``)."""
+        return self.reason == "out_of_memory"
+
+    def attempt(self) -> dict[str, Any]:
+        """The properties of each ``lost`` attempt (``:Attempt``)."""
+        return {
+            "infrastructure": self.reason,
+            "error": self.message,
+            "batch_job_id": self.batch_job_id,
+            "batch_state": self.batch_state,
+            "batch_exit_code": self.batch_exit_code,
+            "log": self.log,
         }

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provenance_graph.errors import ExecutionError, PlanBusyError
-from provenance_graph.model import AttemptOutcome, OutputRecord, QuantumStatus
+from provenance_graph.model import AttemptOutcome, InfrastructureFailure, OutputRecord, QuantumStatus
 from provenance_graph.store._lease import STALE_AFTER, Holder, Lease
 from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
@@ -38,6 +38,7 @@ __all__ = [
     "ExecutionRecord",
     "attempts",
     "last_options",
+    "lost_attempts",
     "quantum_statuses",
     "refuse_if_running",
     "status_counts",
@@ -229,6 +230,24 @@ class ExecutionRecord:
         rows = [{"id": q, "blocked_by": by} for q, by in blocked.items()]
         return {r["id"] for r in self.store.write("execution_block_quanta", rows=rows, execution_id=self.id)}
 
+    def lose(self, ids: Iterable[str], failure: InfrastructureFailure) -> set[str]:
+        """The batch system lost the job running these quanta: attempts 'lost', quanta pending again."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        rows = self.store.write(
+            "execution_lose_quanta", ids=ids, execution_id=self.id, attempt=failure.attempt()
+        )
+        return {r["id"] for r in rows}
+
+    def note_resources(self, ids: Iterable[str], resources: Mapping[str, Any]) -> None:
+        """Record on the open attempts of these quanta what their batch job asked the batch system for."""
+        ids = list(ids)
+        if ids and resources:
+            self.store.write(
+                "execution_attempt_resources", ids=ids, execution_id=self.id, resources=dict(resources)
+            )
+
     def release_all(self, reason: str) -> int:
         """Give back every quantum this execution still holds (it is stopping); returns how many.
 
@@ -299,6 +318,14 @@ def last_options(store: GraphStore, plan_id: str, activator: str | None = None) 
         return None
     options = json.loads(rows[0]["options_json"])
     return options if isinstance(options, dict) else None
+
+
+def lost_attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
+    """A plan's attempts the batch system lost, per reason.
+
+    Rows: ``reason``, ``attempts``, and the latest one's ``batch_job_id``, ``batch_state`` and ``error``.
+    """
+    return store.read("execution_lost_summary", plan_id=plan_id)
 
 
 def failed_quanta(

@@ -55,6 +55,12 @@ Changelog of `SCHEMA_VERSION`:
     nothing; ``:Attempt.batch_job`` on attempts from journals; executions made from journals
     alone (``activator`` ``dagman``, ``status`` ``recorded``). A version-9 database gains the
     index on connect; its attempts are kept as they are.
+11. Lost attempts: ``:Attempt.status`` ``lost`` when the batch system lost the job (its
+    quantum pending again), with ``infrastructure``, ``batch_job_id``, ``batch_state``,
+    ``batch_exit_code`` and ``log``; ``request_memory``, ``request_cpus`` and
+    ``request_walltime`` on attempts of jobs that asked for resources; the composite index
+    ``attempt_plan_status`` on ``:Attempt(plan_id, status)``. A version-10 database gains
+    the index on connect; its attempts are kept as they are.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

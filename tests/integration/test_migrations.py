@@ -43,6 +43,7 @@ STATUS_LABELS_VERSION = 5
 BUTLER_IDENTITY_VERSION = 7
 DATA_ID_DISPLAY_VERSION = 9
 ATTEMPT_JOURNALS_VERSION = 10
+LOST_ATTEMPTS_VERSION = 11
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -443,3 +444,29 @@ def test_a_version_9_database_gains_the_attempt_record_id_index_and_keeps_its_at
             store, "MATCH (a:Attempt {id: $id}) RETURN a.status AS s, a.record_id AS r", id=quantum + "/1"
         )
         assert kept == {"s": "succeeded", "r": None}
+
+
+def test_a_version_10_database_gains_the_attempt_plan_status_index_and_keeps_its_attempts(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    graph = awkward_plan(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    quantum = next(iter(graph.quanta))
+    rows(  # a failed attempt of version 10: no infrastructure, no request_memory
+        store,
+        "MATCH (q:Quantum {id: $id}) CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {id: $id + '/1', number: 1, "
+        "quantum_id: $id, plan_id: $plan, status: 'failed', record_id: $id})",
+        id=quantum,
+        plan=plan_id,
+    )
+    index = "SHOW INDEXES YIELD name, state WHERE name = 'attempt_plan_status' RETURN state"
+    with database_at(store, LOST_ATTEMPTS_VERSION - 1, plan_id):
+        assert rows(store, index) == []
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 10 to {SCHEMA_VERSION} ..."]
+        assert rows(store, index) == [{"state": "ONLINE"}]
+        plan_attempts = "MATCH (a:Attempt {plan_id: $plan, status: 'failed'}) RETURN a.id AS id"
+        assert rows(store, plan_attempts, plan=plan_id) == [{"id": quantum + "/1"}]

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -259,3 +260,161 @@ def test_a_submission_that_loses_neo4j_stops_and_restart_keeps_what_its_journals
     assert journaled.torn == []
     ok = {r.record_id: r.outcome.quantum_id for r in journaled.records if r.outcome.succeeded}
     assert {r["a"]["record_id"]: r["q"] for r in succeeded} == ok  # nothing lost, nothing twice
+
+
+#: Memory (MB) the demo's per-detector jobs ask for at first, and what each isr quantum then
+#: allocates: two such jobs share one Parsl block, which asks for twice a job's memory.
+FIRST_MB, ALLOCATE_MB = 600, 500
+
+
+def _submit_over_memory(
+    cluster: SlurmCluster,
+    settings: ConnectionSettings,
+    repo: Path,
+    tmp_path: Path,
+    plan_id: str,
+    retries: int,
+) -> subprocess.CompletedProcess[str]:
+    """Plan the demo and submit it with per-detector jobs asking for less memory than isr uses."""
+    _plan(settings, repo, plan_id, f"{plan_id}/out")
+    config = slurm_site(cluster, tmp_path / "parsl")
+    # Slurm's squeue forgets a finished job, so Parsl learns that a block was killed when its
+    # workers miss their heartbeats: soon, here.
+    config["executor_options"] |= {"heartbeat_period": 2, "heartbeat_threshold": 10}
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(config))
+    rules = tmp_path / "rules.yaml"
+    rule = {  # BPS's spellings
+        "pipetasks": "isr, characterizeImage, calibrate, transformSourceTable",
+        "dimensions": "visit, detector",
+        "requestMemory": FIRST_MB,
+        "memoryMultiplier": 2,
+        "requestMemoryMax": 4 * FIRST_MB,
+        "requestWalltime": "00:05:00",
+        "numberOfRetries": retries,
+    }
+    rules.write_text(yaml.safe_dump({"name": "oom", "cluster": {"ccd_chain": rule}}))
+    args = ["submit", plan_id, "--clustering", str(rules), "--site", str(site)]
+    return run([*args, "-c", f"isr:allocate_mb={ALLOCATE_MB}", "-c", "isr:sleep=5"], settings)
+
+
+def test_a_job_killed_for_its_memory_is_lost_not_failed_and_runs_again_with_more_memory(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-oom"
+    plans.append(plan_id)
+    done = _submit_over_memory(slurm_cluster, neo4j_settings, demo_repo, tmp_path, plan_id, retries=1)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lost batch job ccd_chain" in " ".join(done.stdout.split()), done.stdout
+
+    # Every quantum succeeded in the end, and none ever failed: the kill was not a task failure.
+    graph = read_plan(store, plan_id)
+    assert _statuses(store, plan_id) == {"succeeded": len(graph)}
+    attempts = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p})-[:HAS_ATTEMPT]->(a:Attempt) "
+        "RETURN q.task AS task, a AS a ORDER BY a.number",
+        p=plan_id,
+    )
+    assert not [r for r in attempts if r["a"]["status"] == "failed"], attempts
+    isr = [r["a"] for r in attempts if r["task"] == "isr"]
+    lost = [a for a in isr if a["status"] == "lost"]
+    assert lost and all(a["number"] == 1 for a in lost), isr
+    for attempt in lost:
+        # Slurm's own account: the job id, its state and exit code, and its output's path.
+        assert attempt["infrastructure"] == "out_of_memory", attempt
+        assert attempt["request_memory"] == FIRST_MB
+        [record] = [j for j in slurm_cluster.completed_jobs() if j["JobId"] == attempt["batch_job_id"]]
+        assert record["JobState"] in {"FAILED", "OUT_OF_MEMORY"}, record
+        assert attempt["batch_state"] == record["JobState"]
+        assert f"Slurm job {attempt['batch_job_id']}" in attempt["error"]
+        assert "exceeded memory limit" in attempt["error"]
+        assert str(tmp_path / "parsl") in attempt["log"]
+    retried = [a for a in isr if a["number"] == 2]
+    assert retried and all(a["status"] == "succeeded" for a in retried), isr
+    assert {a["request_memory"] for a in retried} == {2 * FIRST_MB}
+    # The blocks asked Slurm for a job's memory per worker (two): first 2 x 600 MB, then 2 x 1200 MB.
+    scripts = "\n".join(p.read_text() for p in (tmp_path / "parsl").glob("*/*/submit_scripts/parsl.*[0-9]"))
+    assert f"#SBATCH --mem={2 * FIRST_MB}M" in scripts and f"#SBATCH --mem={4 * FIRST_MB}M" in scripts
+
+    shown = run(["status", plan_id], neo4j_settings)
+    assert shown.returncode == 0, shown.stderr
+    flat = " ".join(shown.stdout.split())
+    assert "out_of_memory" in flat and lost[0]["batch_job_id"] in flat, shown.stdout
+
+
+def test_a_job_the_batch_system_refuses_leaves_its_quanta_pending_and_names_parsl_log(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-refused"
+    _plan(neo4j_settings, demo_repo, plan_id, f"{namespace}/refused")
+    plans.append(plan_id)
+    config = slurm_site(slurm_cluster, tmp_path / "parsl")
+    config["provider_options"]["partition"] = "nosuch"  # sbatch: invalid partition specified
+    site = tmp_path / "slurm.yaml"
+    site.write_text(yaml.safe_dump(config))
+
+    done = run(["submit", plan_id, "--clustering", str(DEMO_RULES), "--site", str(site)], neo4j_settings)
+    assert done.returncode == 1, done.stdout + done.stderr
+    flat = " ".join(done.stdout.split())
+    assert "submission_refused" in flat and "parsl.log" in flat, done.stdout
+    [log] = (tmp_path / "parsl").glob("*/*/parsl.log")
+    assert str(log) in flat, done.stdout
+    assert "failed" not in _statuses(store, plan_id) and "blocked" not in _statuses(store, plan_id)
+    assert set(_statuses(store, plan_id)) == {"pending"}
+    attempts = _attempts(store, plan_id)
+    assert attempts and {r["a"]["status"] for r in attempts} == {"lost"}
+    assert {r["a"]["infrastructure"] for r in attempts} == {"submission_refused"}
+    # Slurm's own words, and no traceback.
+    assert "sbatch: error: invalid partition specified: nosuch" in attempts[0]["a"]["error"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+    for verb in ("status", "report"):  # lost, not failed
+        shown = run([verb, plan_id], neo4j_settings)
+        assert "submission_refused" in " ".join(shown.stdout.split()), shown.stdout
+    assert run(["report", plan_id, "--return-exit-codes"], neo4j_settings).returncode == 0
+
+
+def test_a_job_lost_for_its_memory_blocks_nothing_and_restart_asks_for_more(
+    slurm_cluster: SlurmCluster,
+    store: GraphStore,
+    neo4j_settings: ConnectionSettings,
+    namespace: str,
+    plans: list[str],
+    demo_repo: Path,
+    tmp_path: Path,
+) -> None:
+    plan_id = f"{namespace}-oom-restart"
+    plans.append(plan_id)
+    done = _submit_over_memory(slurm_cluster, neo4j_settings, demo_repo, tmp_path, plan_id, retries=0)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "provgraph restart" in done.stdout
+    # Nothing failed, nothing is blocked: what the lost jobs held, and all after them, is pending.
+    statuses = _statuses(store, plan_id)
+    assert "failed" not in statuses and "blocked" not in statuses and statuses.get("pending"), statuses
+
+    again = run(["restart", plan_id], neo4j_settings)  # the last submit's site, rules and -c
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _statuses(store, plan_id) == {"succeeded": len(read_plan(store, plan_id))}
+    isr = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p, task: 'isr'})-[:HAS_ATTEMPT]->(a:Attempt) "
+        "RETURN a.number AS n, a.status AS status, a.request_memory AS mb ORDER BY n",
+        p=plan_id,
+    )
+    assert {(r["n"], r["status"], r["mb"]) for r in isr} == {
+        (1, "lost", FIRST_MB),
+        (2, "succeeded", 2 * FIRST_MB),
+    }

@@ -68,6 +68,7 @@ RESOURCES = {
     "memoryMultiplier": "memory_multiplier",
     "requestCpus": "request_cpus",
     "requestDisk": "request_disk",
+    "requestWalltime": "request_walltime",
     "numberOfRetries": "number_of_retries",
     "maxQuanta": "max_quanta",
 }
@@ -75,7 +76,8 @@ RESOURCES = {
 
 def test_bps_camel_case_keys_and_our_snake_case_ones_mean_the_same() -> None:
     values = {"requestMemory": 2048, "requestMemoryMax": 8192, "memoryMultiplier": 2.0,
-              "requestCpus": 2, "requestDisk": 1000, "numberOfRetries": 3, "maxQuanta": 50}  # fmt: skip
+              "requestCpus": 2, "requestDisk": 1000, "requestWalltime": 600, "numberOfRetries": 3,
+              "maxQuanta": 50}  # fmt: skip
 
     def rules(keys: dict[str, object]) -> str:
         lines = "".join(f"    {k}: {v}\n" for k, v in keys.items())
@@ -87,6 +89,15 @@ def test_bps_camel_case_keys_and_our_snake_case_ones_mean_the_same() -> None:
     rule = camel.cluster["chain"]
     assert (rule.request_memory, rule.request_memory_max, rule.memory_multiplier) == (2048, 8192, 2.0)
     assert (rule.request_cpus, rule.request_disk, rule.number_of_retries, rule.max_quanta) == (2, 1000, 3, 50)
+    assert rule.request_walltime == 600
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("3600", 3600), ("'01:30:00'", 5400), ("'1-00:00:10'", 86410)]
+)
+def test_request_walltime_is_seconds_or_slurms_hh_mm_ss(written: str, seconds: int) -> None:
+    rule = spec(f"cluster:\n  chain:\n    pipetasks: isr\n    requestWalltime: {written}\n").cluster["chain"]
+    assert rule.request_walltime == seconds
 
 
 @pytest.mark.parametrize(
@@ -94,6 +105,7 @@ def test_bps_camel_case_keys_and_our_snake_case_ones_mean_the_same() -> None:
     [
         ("requestMemory: lots", "cluster.chain.requestMemory"),
         ("requestCpus: 0", "greater than or equal to 1"),
+        ("requestWalltime: soon", "'soon' is not a wall time"),
         ("memoryMultiplier: 0.5", "greater than or equal to 1"),
         (
             "requestMemoryMax: 1024\n    requestMemory: 2048",
@@ -369,13 +381,14 @@ def test_dagman_submit_files_ask_for_each_rules_resources_as_bps_does(tmp_path: 
     jobs = cluster(
         drp_plan(2, 3),
         CHAIN + "    requestMemory: 2048\n    requestCpus: 2\n    requestDisk: 100\n    numberOfRetries: 1\n"
-        "    memoryMultiplier: 2\n    requestMemoryMax: 6000\n",
+        "    memoryMultiplier: 2\n    requestMemoryMax: 6000\n    requestWalltime: '00:10:00'\n",
     )
     files = write_dagman(jobs, tmp_path, command=["/opt/bin/provgraph"], retry=3)
     chain = (tmp_path / "jobs" / "visit_chain_1_2.sub").read_text().splitlines()
     assert "request_cpus = 2" in chain and "request_disk = 102400" in chain  # KiB
     # Each retry of a DAG node asks for memoryMultiplier times more, up to requestMemoryMax.
     assert "request_memory = min({int(2048 * pow(2.0, $(RETRY:0))), 6000})" in chain
+    assert "periodic_remove = (JobStatus == 2) && ((time() - EnteredCurrentStatus) > 600)" in chain
     other = next(n for n, j in jobs.jobs.items() if j.rule is None)
     assert "request_cpus = 1" in (tmp_path / "jobs" / f"{other}.sub").read_text()
     retries = {

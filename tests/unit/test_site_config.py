@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from provenance_graph.activators import SiteConfig, load_site
+from provenance_graph.activators._site import Resources
 from provenance_graph.clustering import QuantumDag, cluster_quanta, load_clustering
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.errors import SiteConfigError
@@ -53,6 +54,24 @@ def test_a_slurm_site_passes_its_options_through(tmp_path: Path) -> None:
     assert executor.provider.partition == "normal" and executor.provider.max_blocks == 4
     assert type(executor.provider.launcher).__name__ == "SrunLauncher"
     assert executor.max_workers_per_node == 16 and config.run_dir == str(tmp_path / "runinfo" / "p")
+
+
+def test_a_resource_class_asks_slurm_for_each_workers_share_of_a_block(tmp_path: Path) -> None:
+    path = _site(
+        tmp_path,
+        "provider: slurm\nprovider_options: {partition: normal, mem_per_node: 64, scheduler_options: "
+        "'#SBATCH --qos=normal'}\nexecutor_options: {max_workers_per_node: 4}\n",
+    )
+    site = load_site(path)
+    executor = site.executor(label="big", workers=2, resources=Resources(memory=1500, cpus=2, walltime=5400))
+    provider = executor.provider
+    # A block runs 4 jobs at once: 4 x 1500 MB and 4 x 2 cores, in MB (not whole GB).
+    lines = provider.scheduler_options.splitlines()
+    assert "#SBATCH --qos=normal" in lines and "#SBATCH --mem=6000M" in lines
+    assert "#SBATCH --cpus-per-task=8" in lines and provider.mem_per_node is None
+    assert provider.walltime == "01:30:00" and executor.cores_per_worker == 2
+    # Other providers: whole GB per node, rounded up, where they take it.
+    assert Resources(memory=1500).provider_options("pbspro", {"mem_per_node"}, 4, {}) == {"mem_per_node": 6}
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from provenance_graph.store.migrations import (
     v0008_note_causes,
     v0009_data_id_display,
     v0010_attempt_journals,
+    v0011_lost_attempts,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -51,5 +52,6 @@ STEPS: tuple[Step, ...] = (
     v0008_note_causes.STEP,
     v0009_data_id_display.STEP,
     v0010_attempt_journals.STEP,
+    v0011_lost_attempts.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
