@@ -77,14 +77,11 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
 def _plan_rerun(
     rerun_of: str,
     selection: RerunSelection,
-    pipeline: object,
     output_run: str | None,
     plan_id: str | None,
     clobber_outputs: bool,
 ) -> None:
     """``plan --rerun-of``: store the rerun plan and say what it runs and reuses."""
-    if pipeline is not None:
-        raise typer.BadParameter("--rerun-of PLAN takes the pipeline of PLAN: give no PIPELINE")
     with open_store(say=err_console.print) as store, stored_plan_hint(plan_id_option=True):
         made = plan_rerun(
             store,
@@ -163,9 +160,14 @@ def plan_command(
     """
     selection = RerunSelection(failed, blocked, tuple(impact_of or ()))
     if rerun_of is not None:
-        _plan_rerun(
-            rerun_of, selection, pipeline_argument or pipeline_option, output_run, plan_id, clobber_outputs
-        )
+        others = {"PIPELINE": pipeline_argument or pipeline_option, "-b": repository, "-d": where,
+                  "-i": input_run, "-o": output, "-c": config, "--save": save}  # fmt: skip
+        extra = [name for name, value in others.items() if value]
+        if extra:
+            raise typer.BadParameter(
+                f"--rerun-of PLAN takes {', '.join(extra)} from PLAN; give only --output-run and --plan-id"
+            )
+        _plan_rerun(rerun_of, selection, output_run, plan_id, clobber_outputs)
         return
     if not selection.empty or clobber_outputs:
         raise typer.BadParameter(
