@@ -155,3 +155,10 @@ def test_a_rerun_refuses_an_unknown_dataset_and_an_empty_selection(
     assert stray.returncode != 0 and "go with --rerun-of" in _flat(stray.stderr)
     other = run(["plan", "--rerun-of", scenario["bad"], "--failed", "-o", "u/me/x"], neo4j_settings)
     assert other.returncode != 0 and "takes -o from PLAN" in _flat(other.stderr)
+    into_clean = run(
+        ["plan", "--rerun-of", scenario["bad"], "--failed", "--impact-of", "bias instrument=DemoCam detector=1",
+         "--output-run", f"{scenario['prefix']}/clean"],
+        neo4j_settings,
+    )  # fmt: skip
+    assert into_clean.returncode != 0 and "already holds" in into_clean.stderr
+    assert "--clobber-outputs" in into_clean.stderr
