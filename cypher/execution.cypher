@@ -20,7 +20,8 @@ MATCH (p:Plan {id: $plan_id, status: 'complete'})
 MERGE (e:Execution {id: $execution_id})
 ON CREATE SET e += {
   plan_id: $plan_id, status: 'running', activator: $activator, host: $host, pid: $pid,
-  user: $user, jobs: $jobs, started: datetime(), heartbeat: datetime(), options_json: $options_json
+  user: $user, jobs: $jobs, started: datetime(), heartbeat: datetime(), options_json: $options_json,
+  software_json: $software_json, tasks_json: $tasks_json
 }
 MERGE (e)-[:EXECUTES]->(p)
 RETURN e.id AS id;

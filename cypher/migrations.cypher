@@ -238,3 +238,7 @@ CREATE INDEX attempt_record_id IF NOT EXISTS FOR (a:Attempt) ON (a.record_id);
 // name: migrate_v11_attempt_plan_status
 // A plan's attempts by status: its failed and lost ones without reading the rest.
 CREATE INDEX attempt_plan_status IF NOT EXISTS FOR (a:Attempt) ON (a.plan_id, a.status);
+
+// name: migrate_v12_dataset_execution
+// Datasets by the execution that made them: an execution's outputs without reading its plan.
+CREATE INDEX dataset_execution IF NOT EXISTS FOR (d:Dataset) ON (d.execution_id);

@@ -55,7 +55,7 @@ from provenance_graph.model import (
     QuantumStatus,
     repository_path,
 )
-from provenance_graph.pipeline import Pipeline
+from provenance_graph.pipeline import Pipeline, software_versions, task_versions
 from provenance_graph.quantum_runner import WorkerSpec
 from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, read_plan
@@ -451,8 +451,16 @@ class Activator(abc.ABC):
         started = time.perf_counter()
         units = self.prepare()._units()
         self.backend.before_run()
+        own = isinstance(self.backend, PipelineBackend)
         record = ExecutionRecord(
-            self.store, self.plan_id, self.name, self.jobs, options=self._options(), salvage=self._salvage
+            self.store,
+            self.plan_id,
+            self.name,
+            self.jobs,
+            options=self._options(),
+            software=software_versions(),
+            tasks=task_versions(self.pipeline) if own else {},
+            salvage=self._salvage,
         )
         self.execution_id = record.id
         repaired = record.start()

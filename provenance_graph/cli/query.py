@@ -16,7 +16,7 @@ from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
-from provenance_graph.store import GraphStore, check_dataset, list_plans, open_store
+from provenance_graph.store import GraphStore, check_dataset, check_plan, list_plans, open_store
 from provenance_graph.store.plan_questions import (
     TaskAtDataId,
     data_id_history,
@@ -668,3 +668,70 @@ def prov_command(
     else:
         output.write_text(text)
         err_console.print(f"wrote {output} ({len(text)} characters)")
+
+
+@app.command("stale")
+def stale_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config override LABEL:FIELD=VALUE (repeat): what would be stale if the plan ran with "
+            "these; default the overrides of its last run.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
+) -> None:
+    """Outputs a changed config or changed task code would make differently, and what was made from them.
+
+    The versions each output's execution recorded (config and source digest of its task) are
+    compared with the plan's pipeline as it is now (its -c overrides, the task code installed
+    here). An output made after a newer version of one of its inputs is stale too.
+    """
+    from provenance_graph.cli.running import parse_config
+    from provenance_graph.pipeline import Pipeline, task_versions  # the tasks' code, to digest it
+    from provenance_graph.store.execution import last_options
+    from provenance_graph.store.plan_read import read_plan_header
+    from provenance_graph.store.staleness import stale_outputs
+
+    with open_store(start_managed=False) as store:
+        if cypher:
+            _print_cypher(store, "stale", {"plan_id": plan_id})
+            return
+        check_plan(store, plan_id)
+        header = read_plan_header(store, plan_id)
+        if not header.pipeline:
+            raise QuestionError(
+                f"plan {plan_id!r} has no pipeline of provgraph's own (it was imported from a QuantumGraph)",
+                hint="its executions record no task versions to compare",
+            )
+        overrides = parse_config(config) if config else (last_options(store, plan_id) or {}).get("config")
+        pipeline = Pipeline.from_yaml(header.pipeline, source=f"plan {plan_id}").with_config(overrides or {})
+        found = stale_outputs(store, plan_id, task_versions(pipeline))
+    if as_json:
+        print_json(
+            {
+                "plan_id": plan_id,
+                "outputs": found.outputs,
+                "unknown": found.unknown,
+                "stale": [
+                    {**dataclasses.asdict(s), "data_id": as_object(s.data_id), "reasons": list(s.reasons)}
+                    for s in found.stale
+                ],
+            }
+        )
+        return
+    table = Table("dataset type", "data ID", "made by", "why", title=f"plan {plan_id}: stale outputs")
+    for s in found.stale:
+        table.add_row(s.dataset_type, str(DataId.from_key(s.data_id)), s.task, "; ".join(s.reasons))
+    console.print(table)
+    console.print(f"{len(found.stale)} of {found.outputs} outputs are stale", highlight=False)
+    if found.unknown:
+        console.print(
+            f"{found.unknown} output(s) were made by executions that recorded no task versions "
+            "(before schema v12): their config and code are unknown",
+            highlight=False,
+        )

@@ -22,6 +22,7 @@ from provenance_graph.pipeline._pipeline import (
     YamlLoader,
 )
 from provenance_graph.pipeline._task import PipelineTask, QuantaContext, QuantumIO, TaskConfig
+from provenance_graph.pipeline._versions import config_digest, software_versions, task_versions
 
 __all__ = [
     "Connection",
@@ -39,4 +40,7 @@ __all__ = [
     "TaskEntry",
     "TaskNode",
     "YamlLoader",
+    "config_digest",
+    "software_versions",
+    "task_versions",
 ]

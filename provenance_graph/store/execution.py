@@ -68,6 +68,11 @@ class ExecutionRecord:
     activator: str
     jobs: int
     options: Mapping[str, Any] = field(default_factory=dict)
+    software: Mapping[str, str] = field(default_factory=dict)
+    """Versions of Python and of the packages the execution ran with (`software_versions`)."""
+    tasks: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per task label, its config digest and code version (`task_versions`); empty for plans
+    imported from a QuantumGraph."""
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     salvage: Callable[[str], None] | None = None
     """Called with a dead execution's id before `repair` gives its quanta back: the
@@ -107,6 +112,8 @@ class ExecutionRecord:
             user=getpass.getuser(),
             jobs=self.jobs,
             options_json=json.dumps(dict(self.options), sort_keys=True, default=str),
+            software_json=json.dumps(dict(self.software), sort_keys=True),
+            tasks_json=json.dumps({k: dict(v) for k, v in self.tasks.items()}, sort_keys=True),
         )
         if not rows:
             raise plan_not_found(self.store, self.plan_id)

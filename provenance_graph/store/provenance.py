@@ -59,6 +59,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "missing": ("plan_missing_outputs",),
     "history": ("data_id_history",),
     "why": ("plan_task_counts", "plan_notes", "plan_task_examples", "plan_quanta_at"),
+    "stale": ("stale_outputs_made", "stale_inputs_read", "stale_execution_versions"),
 }
 
 

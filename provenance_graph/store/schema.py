@@ -61,6 +61,10 @@ Changelog of `SCHEMA_VERSION`:
     ``request_walltime`` on attempts of jobs that asked for resources; the composite index
     ``attempt_plan_status`` on ``:Attempt(plan_id, status)``. A version-10 database gains
     the index on connect; its attempts are kept as they are.
+12. Execution versions: ``:Execution.software_json`` and ``:Execution.tasks_json`` (per task:
+    config digest, source digest, package, git commit), the index ``dataset_execution`` on
+    ``:Dataset(execution_id)``. A version-11 database gains the index on connect; older
+    executions lack the properties.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

@@ -36,6 +36,7 @@ from provenance_graph.store.migrations import (
     v0009_data_id_display,
     v0010_attempt_journals,
     v0011_lost_attempts,
+    v0012_execution_versions,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -53,5 +54,6 @@ STEPS: tuple[Step, ...] = (
     v0009_data_id_display.STEP,
     v0010_attempt_journals.STEP,
     v0011_lost_attempts.STEP,
+    v0012_execution_versions.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
