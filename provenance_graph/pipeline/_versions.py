@@ -60,11 +60,15 @@ def _code_version(module_name: str) -> dict[str, str]:
         path = Path()
     source = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
     top = module_name.split(".", maxsplit=1)[0]
-    distributions = importlib.metadata.packages_distributions().get(top, [])
+    # An editable install maps no module to its distribution: then try the module's own name.
+    names = [*importlib.metadata.packages_distributions().get(top, []), top.replace("_", "-")]
     package = ""
-    if distributions:
-        name = distributions[0]
-        package = f"{name} {importlib.metadata.version(name)}"
+    for name in names:
+        try:
+            package = f"{name} {importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        break
     return {"source": source, "package": package, "git": _git_commit(path) if source else ""}
 
 

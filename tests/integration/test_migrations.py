@@ -44,6 +44,7 @@ BUTLER_IDENTITY_VERSION = 7
 DATA_ID_DISPLAY_VERSION = 9
 ATTEMPT_JOURNALS_VERSION = 10
 LOST_ATTEMPTS_VERSION = 11
+EXECUTION_VERSIONS_VERSION = 12
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -470,3 +471,27 @@ def test_a_version_10_database_gains_the_attempt_plan_status_index_and_keeps_its
         assert rows(store, index) == [{"state": "ONLINE"}]
         plan_attempts = "MATCH (a:Attempt {plan_id: $plan, status: 'failed'}) RETURN a.id AS id"
         assert rows(store, plan_attempts, plan=plan_id) == [{"id": quantum + "/1"}]
+
+
+def test_a_version_11_database_gains_the_dataset_execution_index_and_keeps_its_executions(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    graph = awkward_plan(namespace)
+    write_plan(store, graph)
+    plan_id = graph.plan.id
+    rows(  # an execution of version 11: no software_json, no tasks_json
+        store,
+        "MATCH (p:Plan {id: $plan}) CREATE (:Execution {id: $plan + '/e', plan_id: $plan, status: 'succeeded'})"
+        "-[:EXECUTES]->(p)",
+        plan=plan_id,
+    )
+    index = "SHOW INDEXES YIELD name, state WHERE name = 'dataset_execution' RETURN state"
+    with database_at(store, EXECUTION_VERSIONS_VERSION - 1, plan_id):
+        assert rows(store, index) == []
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 11 to {SCHEMA_VERSION} ..."]
+        assert rows(store, index) == [{"state": "ONLINE"}]
+        [kept] = rows(store, "MATCH (e:Execution {plan_id: $plan}) RETURN e.tasks_json AS t", plan=plan_id)
+        assert kept == {"t": None}
