@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from provenance_graph import __version__, logs
 from provenance_graph.cli import (
     batch,
+    diagnose,
     interop,
     migrate,
     operate,
@@ -126,6 +127,8 @@ app.command("run-job")(batch.run_job_command)
 app.command("record")(batch.record_command)
 app.command("report")(operate.report_command)
 app.command("cancel")(operate.cancel_command)
+app.command("triage")(diagnose.triage_command)
+app.command("suspects")(diagnose.suspects_command)
 app.command("submit")(batch.submit_command)
 app.command("status")(batch.status_command)
 app.command("restart")(batch.restart_command)
