@@ -147,11 +147,13 @@ class Triage:
 
 
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
-_HEX = re.compile(r"\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
+_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
 _PATH = re.compile(r"(?:file://)?(?:~|\.{1,2})?/[^\s'\",:;)\]}]+")
-_PAIR = re.compile(r"""(\b[A-Za-z_]\w*['"]?\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s,;)\]}]+)""")
+_PAIR = re.compile(
+    r"""((?:\b[A-Za-z_]\w*\s*=|(?<=[{,])\s*['"]?[A-Za-z_]\w*['"]?\s*:)\s*)('[^']*'|"[^"]*"|[^\s,;)\]}]+)"""
+)
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re.compile(r"""('[^']*'|"[^"]*")(\s*:)?""")
 
 
 def error_line(error: str | None) -> str:
@@ -173,7 +175,7 @@ def error_signature(line: str) -> str:
     text = _HEX.sub("<id>", text)
     text = _PATH.sub("<path>", text)
     text = _PAIR.sub(lambda m: m.group(1) + "<v>", text)
-    text = _QUOTED.sub("<s>", text)
+    text = _QUOTED.sub(lambda m: m.group(0) if m.group(2) else "<s>", text)  # keys stay
     text = _NUMBER.sub("<n>", text)
     return " ".join(text.split())
 
