@@ -151,6 +151,15 @@ def _triage_json(answer: Triage) -> dict[str, Any]:
                     "execution_id": g.example.execution_id,
                 },
                 "quanta": [f.quantum_id for f in g.failures],
+                "failures": [
+                    {
+                        "quantum_id": f.quantum_id,
+                        "data_id": as_object(f.data_id),
+                        "error": f.error,
+                        "blocked": g.blocked_by.get(f.quantum_id, {}),
+                    }
+                    for f in g.failures
+                ],
                 "causes": [_suspect_json(c) for c in g.causes],
                 "blocked": g.blocked,
             }

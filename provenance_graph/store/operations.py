@@ -118,6 +118,8 @@ class FailureGroup:
     """Likely common causes, best first: upstream of its failures, less of the task's successes."""
     blocked: dict[str, int] = field(default_factory=dict)
     """Quanta its failures blocked, per task."""
+    blocked_by: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Quanta each of its failures blocked (by the failed quantum's id), per task."""
 
     @property
     def example(self) -> Failure:
@@ -265,7 +267,7 @@ def triage(
     for task, signature, members in _groups(failures):
         params = triage_causes_parameters(plan_id, task, [f.quantum_id for f in members], limit)
         causes = tuple(_suspect(r) for r in store.read("triage_causes", **params))
-        group = FailureGroup(task, signature, tuple(members), causes, {})
+        group = FailureGroup(task, signature, tuple(members), causes)
         groups.append(group)
         for f in members:
             group_of[f.quantum_id] = group
@@ -274,6 +276,9 @@ def triage(
         owner = group_of.get(row["blocked_by"])
         counts = owner.blocked if owner is not None else elsewhere
         counts[row["task"]] = counts.get(row["task"], 0) + row["quanta"]
+        if owner is not None:
+            per_failure = owner.blocked_by.setdefault(row["blocked_by"], {})
+            per_failure[row["task"]] = per_failure.get(row["task"], 0) + row["quanta"]
     return Triage(plan_id, execution_id, tuple(groups), elsewhere)
 
 

@@ -164,11 +164,15 @@ def test_triage_groups_failures_and_names_the_corrupted_bias(scenario: Scenario)
     assert got[0]["id"] == _bias(graph, BAD_DETECTOR) and got[0]["score"] == 1.0
     # Blocked quanta, attributed to the failures that blocked them.
     blocked: dict[str, int] = {}
+    per_failure: dict[str, dict[str, int]] = {f: {} for f in failed}
     for _n, a in graph.nodes(data=True):
         if a["kind"] == "quantum" and a["status"] == "blocked":
             assert a["blocked_by"] in failed
             blocked[a["name"]] = blocked.get(a["name"], 0) + 1
+            counts = per_failure[a["blocked_by"]]
+            counts[a["name"]] = counts.get(a["name"], 0) + 1
     assert blocked and group["blocked"] == blocked and answer["blocked_elsewhere"] == {}
+    assert {f["quantum_id"]: f["blocked"] for f in group["failures"]} == per_failure
     # The execution's failures are the same ones; its table names the bias.
     by_execution = _cli_json(
         scenario, "triage", scenario.plan_id, "--execution", scenario.execution_id, "--limit", "1000"
