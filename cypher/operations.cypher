@@ -39,8 +39,9 @@ ORDER BY blocked_by, task;
 // Likely common causes of one group of failures ($failed: quantum ids, all of task $task): the
 // upstream datasets and quanta of the failed quanta (their inputs and everything these were
 // made from), ranked by how much more often they are upstream of the failures than of the
-// plan's successful quanta (succeeded or skipped) of the same task. Nodes upstream of no
-// failure, or as often of the successes, are left out. $limit: at most that many.
+// plan's successful quanta (succeeded or skipped) of the same task, at most $sample of them
+// (the first by id: ids are hashes, so a repeatable sample). Nodes upstream of no failure, or
+// as often of the successes, are left out. $limit: at most that many.
 MATCH (plan:Plan {status: 'complete'})
 WITH collect(plan.id) AS plans
 CALL () {
@@ -50,6 +51,7 @@ CALL () {
   UNION
     MATCH (q:Quantum {plan_id: $plan_id, task: $task})
     WHERE q.status IN ['succeeded', 'skipped']
+    WITH q ORDER BY q.id LIMIT $sample
     RETURN q, false AS bad
 }
 WITH plans, collect([q, bad]) AS compared

@@ -23,6 +23,7 @@ from provenance_graph.model import DataId
 from provenance_graph.store import GraphStore, check_plan, open_store
 from provenance_graph.store.operations import (
     DEFAULT_LIMIT,
+    DEFAULT_SAMPLE,
     QUERIES,
     Suspect,
     SuspectsAnswer,
@@ -41,6 +42,12 @@ from provenance_graph.store.operations import (
 __all__ = ["suspects_command", "triage_command"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")]
+SampleOpt = Annotated[
+    int,
+    typer.Option(
+        "--sample", min=1, help="Compare at most N lineages of each side (the first by id): bounds the cost."
+    ),
+]
 CypherOpt = Annotated[
     bool, typer.Option("--cypher", help="Print the Cypher and its parameters; run nothing.")
 ]
@@ -104,6 +111,7 @@ def triage_command(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Likely causes listed per group.")
     ] = DEFAULT_LIMIT,
+    sample: SampleOpt = DEFAULT_SAMPLE,
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
@@ -123,9 +131,11 @@ def triage_command(
             for f in triage_failures(store, plan_id, execution):
                 groups.setdefault((f.task, error_signature(f.error)), []).append(f.quantum_id)
             for (task, _signature), ids in sorted(groups.items()):
-                _print_cypher(store, "triage_causes", triage_causes_parameters(plan_id, task, ids, limit))
+                _print_cypher(
+                    store, "triage_causes", triage_causes_parameters(plan_id, task, ids, limit, sample)
+                )
             return
-        answer = triage(store, plan_id, execution_id=execution, limit=limit)
+        answer = triage(store, plan_id, execution_id=execution, limit=limit, sample=sample)
     if as_json:
         print_json(_triage_json(answer))
         return
@@ -235,6 +245,7 @@ def suspects_command(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Suspects listed.")] = DEFAULT_LIMIT,
+    sample: SampleOpt = DEFAULT_SAMPLE,
     as_json: JsonOpt = False,
     cypher: CypherOpt = False,
 ) -> None:
@@ -256,9 +267,9 @@ def suspects_command(
             )
         if cypher:
             compared = default_good(store, bad_ids) if good_ids is None else good_ids
-            _print_cypher(store, "suspects", suspects_parameters(bad_ids, compared, limit))
+            _print_cypher(store, "suspects", suspects_parameters(bad_ids, compared, limit, sample))
             return
-        answer = suspects(store, bad_ids, good_ids, limit=limit)
+        answer = suspects(store, bad_ids, good_ids, limit=limit, sample=sample)
     if as_json:
         print_json(
             {
@@ -269,7 +280,7 @@ def suspects_command(
             }
         )
         return
-    _print_suspects(answer)
+    _print_suspects(answer, sample)
 
 
 def _named(
@@ -294,11 +305,13 @@ def _named(
     return list(dict.fromkeys(found))
 
 
-def _print_suspects(answer: SuspectsAnswer) -> None:
+def _print_suspects(answer: SuspectsAnswer, sample: int) -> None:
     compared = f"{len(answer.good)} good" + (
         " (by default: the other existing outputs of their types)" if answer.good_by_default else ""
     )
     console.print(f"{len(answer.bad)} bad output(s) against {compared}", markup=False)
+    if max(len(answer.bad), len(answer.good)) > sample:
+        console.print(f"compared: the first {sample} of each by id (--sample)")
     if not answer.good:
         console.print(
             "nothing good to compare with: suspects are ranked by how many bad outputs they are upstream of"

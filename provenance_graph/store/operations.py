@@ -60,6 +60,10 @@ QUERIES: dict[str, tuple[str, ...]] = {
 
 #: Causes listed per failure group, and suspects listed, unless asked otherwise.
 DEFAULT_LIMIT = 10
+#: At most this many lineages of each side (bad, good) are compared, unless asked otherwise:
+#: the first by id (ids are hashes, so this is a repeatable sample). It bounds the cost of an
+#: answer on a large plan, where a few hundred lineages estimate the fractions well.
+DEFAULT_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -197,9 +201,13 @@ def _suspect(row: dict[str, Any]) -> Suspect:
     )
 
 
-def _check_limit(limit: int) -> None:
+def _check_limit(limit: int, sample: int = DEFAULT_SAMPLE) -> None:
     if limit < 1:
         raise QuestionError(f"the limit must be 1 or more, not {limit}", hint="leave it out for the default")
+    if sample < 1:
+        raise QuestionError(
+            f"the sample must be 1 or more, not {sample}", hint="leave it out for the default"
+        )
 
 
 def check_execution(store: GraphStore, plan_id: str, execution_id: str) -> None:
@@ -237,13 +245,26 @@ def _groups(failures: Sequence[Failure]) -> list[tuple[str, str, list[Failure]]]
     ]
 
 
-def triage_causes_parameters(plan_id: str, task: str, failed: Sequence[str], limit: int) -> dict[str, Any]:
-    """The parameters of ``triage_causes`` for one group."""
-    return {"plan_id": plan_id, "task": task, "failed": sorted(failed), "limit": limit}
+def triage_causes_parameters(
+    plan_id: str, task: str, failed: Sequence[str], limit: int, sample: int = DEFAULT_SAMPLE
+) -> dict[str, Any]:
+    """The parameters of ``triage_causes`` for one group: at most ``sample`` failures, the first by id."""
+    return {
+        "plan_id": plan_id,
+        "task": task,
+        "failed": sorted(failed)[:sample],
+        "limit": limit,
+        "sample": sample,
+    }
 
 
 def triage(
-    store: GraphStore, plan_id: str, *, execution_id: str | None = None, limit: int = DEFAULT_LIMIT
+    store: GraphStore,
+    plan_id: str,
+    *,
+    execution_id: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    sample: int = DEFAULT_SAMPLE,
 ) -> Triage:
     """A plan's failures grouped by task and error signature, with likely causes and what they blocked.
 
@@ -256,8 +277,11 @@ def triage(
         failed); default the quanta failed now.
     limit
         Causes listed per group.
+    sample
+        At most this many failures of a group, and successes of its task, are compared (the
+        first by id); the causes' ``bad_total`` and ``good_total`` say how many were.
     """
-    _check_limit(limit)
+    _check_limit(limit, sample)
     check_plan(store, plan_id)
     if execution_id is not None:
         check_execution(store, plan_id, execution_id)
@@ -265,7 +289,7 @@ def triage(
     group_of: dict[str, FailureGroup] = {}
     groups: list[FailureGroup] = []
     for task, signature, members in _groups(failures):
-        params = triage_causes_parameters(plan_id, task, [f.quantum_id for f in members], limit)
+        params = triage_causes_parameters(plan_id, task, [f.quantum_id for f in members], limit, sample)
         causes = tuple(_suspect(r) for r in store.read("triage_causes", **params))
         group = FailureGroup(task, signature, tuple(members), causes)
         groups.append(group)
@@ -305,9 +329,14 @@ def default_good(store: GraphStore, bad: Sequence[str]) -> list[str]:
     return [str(r["id"]) for r in store.read("suspects_default_good", bad=sorted(set(bad)))]
 
 
-def suspects_parameters(bad: Sequence[str], good: Sequence[str], limit: int) -> dict[str, Any]:
-    """The parameters of ``suspects_scores``, checked: some bad outputs, none also good."""
-    _check_limit(limit)
+def suspects_parameters(
+    bad: Sequence[str], good: Sequence[str], limit: int, sample: int = DEFAULT_SAMPLE
+) -> dict[str, Any]:
+    """The parameters of ``suspects_scores``, checked: some bad outputs, none also good.
+
+    At most ``sample`` of each, the first by id, are compared.
+    """
+    _check_limit(limit, sample)
     bad_ids, good_ids = sorted(set(bad)), sorted(set(good))
     if not bad_ids:
         raise QuestionError(
@@ -318,7 +347,7 @@ def suspects_parameters(bad: Sequence[str], good: Sequence[str], limit: int) -> 
         raise QuestionError(
             f"dataset {both[0]!r} is given as both bad and good", hint="give each output as one or the other"
         )
-    return {"bad": bad_ids, "good": good_ids, "limit": limit}
+    return {"bad": bad_ids[:sample], "good": good_ids[:sample], "limit": limit}
 
 
 @dataclass(frozen=True)
@@ -333,7 +362,12 @@ class SuspectsAnswer:
 
 
 def suspects(
-    store: GraphStore, bad: Sequence[str], good: Sequence[str] | None = None, *, limit: int = DEFAULT_LIMIT
+    store: GraphStore,
+    bad: Sequence[str],
+    good: Sequence[str] | None = None,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    sample: int = DEFAULT_SAMPLE,
 ) -> SuspectsAnswer:
     """The upstream datasets and quanta that best separate bad outputs from good ones.
 
@@ -344,13 +378,16 @@ def suspects(
         existing datasets of their types that their plans made (`default_good`).
     limit
         Suspects listed.
+    sample
+        At most this many bad outputs, and good ones, are compared (the first by id); the
+        suspects' ``bad_total`` and ``good_total`` say how many were.
     """
     for dataset_id in [*bad, *(good or ())]:
         check_dataset(store, dataset_id)
     by_default = good is None
     good_ids = default_good(store, bad) if good is None else list(good)
-    params = suspects_parameters(bad, good_ids, limit)
+    params = suspects_parameters(bad, good_ids, limit, sample)
     rows = store.read("suspects_scores", **params)
     return SuspectsAnswer(
-        tuple(params["bad"]), tuple(params["good"]), by_default, tuple(_suspect(r) for r in rows)
+        tuple(sorted(set(bad))), tuple(sorted(set(good_ids))), by_default, tuple(_suspect(r) for r in rows)
     )

@@ -162,6 +162,11 @@ def test_triage_groups_failures_and_names_the_corrupted_bias(scenario: Scenario)
     assert _as_ranking(got) == _as_ranking(expected)
     assert all(c["bad_total"] == len(failed) and c["good_total"] == len(successes) for c in got)
     assert got[0]["id"] == _bias(graph, BAD_DETECTOR) and got[0]["score"] == 1.0
+    # A sample of one failure and one success: the first of each by id.
+    sampled = _cli_json(scenario, "triage", scenario.plan_id, "--limit", "1000", "--sample", "1")
+    [one] = sampled["groups"]
+    assert one["count"] == len(failed)
+    assert _as_ranking(one["causes"]) == _as_ranking(_ranked(graph, failed[:1], sorted(successes)[:1]))
     # Blocked quanta, attributed to the failures that blocked them.
     blocked: dict[str, int] = {}
     per_failure: dict[str, dict[str, int]] = {f: {} for f in failed}
@@ -205,6 +210,9 @@ def test_suspects_rank_the_corrupted_bias_first(scenario: Scenario) -> None:
         0,
         len(good),
     )
+    sampled = _cli_json(scenario, *args, "--limit", "1000", "--sample", "1")
+    assert sorted(sampled["bad"]) == bad and sorted(sampled["good"]) == good
+    assert _as_ranking(sampled["suspects"]) == _as_ranking(_ranked(graph, bad[:1], good[:1]))
     # Named by plan, type and dimension values, with the default comparison: the plan's other
     # existing calexps (those of the bad detector were never made).
     by_values = _cli_json(

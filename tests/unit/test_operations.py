@@ -60,4 +60,12 @@ def test_suspects_need_bad_outputs_none_of_them_good() -> None:
         suspects_parameters(["a", "b"], ["b"], 10)
     with pytest.raises(QuestionError, match="1 or more"):
         suspects_parameters(["a"], [], 0)
+    with pytest.raises(QuestionError, match="sample must be 1 or more"):
+        suspects_parameters(["a"], [], 10, 0)
     assert suspects_parameters(["b", "a", "a"], [], 3) == {"bad": ["a", "b"], "good": [], "limit": 3}
+    # A sample: the first of each side by id.
+    assert suspects_parameters(["c", "b", "a"], ["e", "d", "f"], 3, 2) == {
+        "bad": ["a", "b"],
+        "good": ["d", "e"],
+        "limit": 3,
+    }
