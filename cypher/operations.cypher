@@ -60,6 +60,8 @@ WITH plans, compared, size([c IN compared WHERE c[1]]) AS bad_total,
 UNWIND compared AS c
 WITH plans, bad_total, good_total, c[0] AS q, c[1] AS bad
 MATCH (q)-[:CONSUMES]->(input:Dataset)
+// Each input is walked once, however many of the compared quanta read it.
+WITH plans, bad_total, good_total, input, collect([q.id, bad]) AS readers
 CALL (input, plans) {
     RETURN input AS d, 0 AS level
   UNION
@@ -67,14 +69,15 @@ CALL (input, plans) {
         WHERE u.plan_id IN plans){1,} (x:Dataset)
     RETURN x AS d, length(p) / 2 AS level
 }
-WITH plans, bad_total, good_total, q, bad, d, 1 + 2 * min(level) AS hops
+WITH plans, bad_total, good_total, readers, d, 1 + 2 * min(level) AS hops
 CALL (d, hops, plans) {
     RETURN d AS node, hops AS node_hops
   UNION
     MATCH (d)<-[:PRODUCES]-(u:Quantum) WHERE u.plan_id IN plans
     RETURN u AS node, hops + 1 AS node_hops
 }
-WITH bad_total, good_total, q, bad, node, min(node_hops) AS hops
+UNWIND readers AS r
+WITH bad_total, good_total, r[0] AS q, r[1] AS bad, node, min(node_hops) AS hops
 WITH bad_total, good_total, node, count(CASE WHEN bad THEN 1 END) AS k_bad,
      count(CASE WHEN NOT bad THEN 1 END) AS k_good, min(CASE WHEN bad THEN hops END) AS hops
 WHERE k_bad > 0
@@ -123,25 +126,37 @@ ORDER BY d.data_id;
 // good ones, are left out. $limit: at most that many.
 MATCH (plan:Plan {status: 'complete'})
 WITH collect(plan.id) AS plans
-UNWIND [id IN $bad | [id, true]] + [id IN $good | [id, false]] AS c
-MATCH (out:Dataset {id: c[0]})
-WITH plans, size($bad) AS bad_total, size($good) AS good_total, out, c[1] AS bad
-CALL (out, plans) {
-    RETURN out AS d, 0 AS level
+UNWIND [id IN $bad | [id, true]] + [id IN $good | [id, false]] AS out
+// An output's lineage: the quantum that made it (1 away), that quantum's inputs (2 away) and
+// all they were made from; each input is walked once, however many of the outputs it is under.
+MATCH (:Dataset {id: out[0]})<-[:PRODUCES]-(maker:Quantum) WHERE maker.plan_id IN plans
+WITH plans, size($bad) AS bad_total, size($good) AS good_total, collect([maker, out]) AS made
+CALL (plans, made) {
+    UNWIND made AS m
+    RETURN m[1] AS out, m[0] AS node, 1 AS hops
   UNION
-    MATCH p = ANY SHORTEST (out) ((:Dataset)<-[:PRODUCES]-(u:Quantum)-[:CONSUMES]->(:Dataset)
-        WHERE u.plan_id IN plans){1,} (x:Dataset)
-    RETURN x AS d, length(p) / 2 AS level
+    UNWIND made AS m
+    WITH m[0] AS maker, m[1] AS out
+    MATCH (maker)-[:CONSUMES]->(input:Dataset)
+    WITH input, collect(out) AS readers
+    CALL (input, plans) {
+        RETURN input AS d, 0 AS level
+      UNION
+        MATCH p = ANY SHORTEST (input) ((:Dataset)<-[:PRODUCES]-(u:Quantum)-[:CONSUMES]->(:Dataset)
+            WHERE u.plan_id IN plans){1,} (x:Dataset)
+        RETURN x AS d, length(p) / 2 AS level
+    }
+    WITH readers, d, 2 + 2 * min(level) AS hops
+    CALL (d, hops, plans) {
+        RETURN d AS node, hops AS node_hops
+      UNION
+        MATCH (d)<-[:PRODUCES]-(u:Quantum) WHERE u.plan_id IN plans
+        RETURN u AS node, hops + 1 AS node_hops
+    }
+    UNWIND readers AS out
+    RETURN out, node, node_hops AS hops
 }
-WITH plans, bad_total, good_total, out, bad, d, 2 * min(level) AS hops
-CALL (d, hops, plans) {
-    UNWIND CASE WHEN hops > 0 THEN [d] ELSE [] END AS node
-    RETURN node, hops AS node_hops
-  UNION
-    MATCH (d)<-[:PRODUCES]-(u:Quantum) WHERE u.plan_id IN plans
-    RETURN u AS node, hops + 1 AS node_hops
-}
-WITH bad_total, good_total, out, bad, node, min(node_hops) AS hops
+WITH bad_total, good_total, out, out[1] AS bad, node, min(hops) AS hops
 WITH bad_total, good_total, node, count(CASE WHEN bad THEN 1 END) AS k_bad,
      count(CASE WHEN NOT bad THEN 1 END) AS k_good, min(CASE WHEN bad THEN hops END) AS hops
 WHERE k_bad > 0

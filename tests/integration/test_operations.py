@@ -238,6 +238,22 @@ def test_suspects_rank_the_corrupted_bias_first(scenario: Scenario) -> None:
     assert "bias" in first_row and "2/2" in first_row
 
 
+def test_suspects_of_deep_lineages_and_with_nothing_good(scenario: Scenario) -> None:
+    graph = scenario.graph
+    coadds = sorted(
+        n for n, a in graph.nodes(data=True) if a["kind"] == "dataset" and a["name"] == "deepCoadd"
+    )
+    bad, good = coadds[:3], coadds[3:]
+    args = ["suspects", *(x for b in bad for x in ("--bad", b)), "--limit", "100000"]
+    answer = _cli_json(scenario, *args, *(x for g in good for x in ("--good", g)))
+    assert _as_ranking(answer["suspects"]) == _as_ranking(_ranked(graph, bad, good))
+    # No coadd was made (all blocked): by default nothing is good, and the rank is by bad support.
+    alone = _cli_json(scenario, *args)
+    assert alone["good"] == [] and alone["good_by_default"]
+    assert _as_ranking(alone["suspects"]) == _as_ranking(_ranked(graph, bad, []))
+    assert all(s["good_total"] == 0 for s in alone["suspects"])
+
+
 def test_cypher_is_printed_not_run(scenario: Scenario) -> None:
     done = run(["triage", scenario.plan_id, "--cypher"], scenario.settings)
     assert done.returncode == 0, done.stderr
