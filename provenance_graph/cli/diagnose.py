@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
@@ -194,7 +195,7 @@ def _print_triage(answer: Triage) -> None:
     )
     for i, g in enumerate(answer.groups, 1):
         console.print()
-        console.print(f"[bold]group {i}[/bold]: {len(g.failures)} x {g.task}: {g.signature}", soft_wrap=True)
+        console.print(f"[bold]group {i}[/bold]: {len(g.failures)} x {g.task}: {escape(g.signature)}")
         console.print(
             f"  example: {g.task} {DataId.from_key(g.example.data_id)}: {g.example.error}", markup=False
         )
