@@ -87,6 +87,10 @@ class InjectedFailure(RuntimeError):
     """Raised by a demo task on a data ID its ``fail_on`` config names (failure injection for tests)."""
 
 
+#: The largest count DemoCam's 16-bit ADC gives: no raw pixel, so no bias, can be beyond it.
+ADC_MAX = 65535
+
+
 class BadCalibrationError(ValueError):
     """Raised by `IsrTask` on a calibration that cannot be right (non-finite or absurd pixels)."""
 
@@ -174,15 +178,15 @@ class IsrTask(DemoTask):
     }
 
     def run(self, io: QuantumIO) -> None:
-        """Check the bias is sane (finite, under saturation), then subtract it."""
+        """Check the bias is sane (finite, within the ADC's range), then subtract it."""
         config: Any = self.config
         bias = io.get("bias")
-        insane = int(np.count_nonzero(~np.isfinite(bias) | (np.abs(np.nan_to_num(bias)) > config.saturation)))
+        insane = int(np.count_nonzero(~np.isfinite(bias) | (np.abs(np.nan_to_num(bias)) > ADC_MAX)))
         if insane:
             where = DataId({k: io.data_id[k] for k in ("instrument", "detector")})
             raise BadCalibrationError(
-                f"bias ({where}) has {insane} of {bias.size} pixels non-finite or beyond "
-                f"saturation ({config.saturation:g}): a corrupt calibration"
+                f"bias ({where}) has {insane} of {bias.size} pixels non-finite or beyond the "
+                f"{ADC_MAX} counts of the ADC: a corrupt calibration"
             )
         image = io.get("raw").astype("f8") - bias
         io.put("exposure", np.minimum(image, config.saturation))
