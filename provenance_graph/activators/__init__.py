@@ -22,6 +22,7 @@ from provenance_graph.activators._planning import (
     plan_pipeline,
     plan_rubin_pipeline,
 )
+from provenance_graph.activators._rerun import PlannedRerun, RerunSelection, plan_rerun
 from provenance_graph.activators._site import SiteConfig, load_site
 
 __all__ = [
@@ -32,14 +33,17 @@ __all__ = [
     "LocalActivator",
     "ParslActivator",
     "PlannedPipeline",
+    "PlannedRerun",
     "PlannedRubinPipeline",
     "Progress",
+    "RerunSelection",
     "RunReport",
     "SiteConfig",
     "default_output_run",
     "default_qgraph_path",
     "load_site",
     "plan_pipeline",
+    "plan_rerun",
     "plan_rubin_pipeline",
     "run_job_file",
     "write_job_files",

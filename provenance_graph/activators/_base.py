@@ -640,6 +640,8 @@ class Activator(abc.ABC):
             claimed = record.claim(wanted, retry=[q for q in wanted if q in state.retrying])
             crash_point("run.claimed")
             existing: dict[str, list[OutputRecord]] = {}
+            # A plan made with --clobber-outputs (a rerun into a run holding its outputs) replaces them.
+            clobber = bool(self.graph.plan.metadata.get("clobber_outputs"))
             for unit, ids in units.items():
                 state.held_elsewhere((q for q in ids if q not in claimed), progress)
                 if any(q not in claimed for q in ids):
@@ -652,7 +654,9 @@ class Activator(abc.ABC):
                     quantum = self.graph.quanta[quantum_id]
                     runs_before = any(p in to_run for p in self.graph.parents(quantum_id))
                     found = (
-                        self._existing_outputs(quantum) if self.skip_existing and not runs_before else None
+                        self._existing_outputs(quantum)
+                        if self.skip_existing and not clobber and not runs_before
+                        else None
                     )
                     if found is not None:
                         existing[quantum_id] = found

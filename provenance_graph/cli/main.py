@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -10,23 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from provenance_graph import __version__, logs
-from provenance_graph.cli import (
-    batch,
-    diagnose,
-    interop,
-    migrate,
-    operate,
-    planning,
-    plans,
-    query,
-    repo,
-    running,
-    server,
-    viz,
-)
 from provenance_graph.cli._options import processes_option
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
@@ -40,13 +28,68 @@ if TYPE_CHECKING:
     from provenance_graph.store import WriteResult
 
 
-class _Commands(TyperGroup):
-    """The root command: Ctrl-C in any command says ``interrupted`` in one line and exits 130.
+#: The commands and command groups, in the order ``provgraph --help`` lists them, each as
+#: ``module:attribute`` (a command function or a `typer.Typer` group). A command's module is
+#: imported only when that command runs (or ``--help`` lists them all): ``provgraph query``
+#: never loads pre-flight, Parsl or the LSST stack.
+LAZY_COMMANDS: dict[str, str] = {
+    "server": "provenance_graph.cli.server:app",
+    "plans": "provenance_graph.cli.plans:app",
+    "repo": "provenance_graph.cli.repo:app",
+    "query": "provenance_graph.cli.query:app",
+    "viz": "provenance_graph.cli.viz:app",
+    "plan": "provenance_graph.cli.planning:plan_command",
+    "run": "provenance_graph.cli.running:run_command",
+    "import-qgraph": "provenance_graph.cli.interop:import_qgraph_command",
+    "import-provenance": "provenance_graph.cli.interop:import_provenance_command",
+    "browse": "provenance_graph.cli.server:browse",
+    "cluster": "provenance_graph.cli.batch:cluster_command",
+    "blast-radius": "provenance_graph.cli.batch:blast_radius_command",
+    "export-dagman": "provenance_graph.cli.batch:export_dagman_command",
+    "run-job": "provenance_graph.cli.batch:run_job_command",
+    "record": "provenance_graph.cli.batch:record_command",
+    "report": "provenance_graph.cli.operate:report_command",
+    "cancel": "provenance_graph.cli.operate:cancel_command",
+    "triage": "provenance_graph.cli.diagnose:triage_command",
+    "suspects": "provenance_graph.cli.diagnose:suspects_command",
+    "submit": "provenance_graph.cli.batch:submit_command",
+    "status": "provenance_graph.cli.operate:status_command",
+    "restart": "provenance_graph.cli.batch:restart_command",
+    "migrate": "provenance_graph.cli.migrate:migrate_command",
+}
 
-    Typer alone exits 130 without a word; a command that has more to say (``run``: what was
-    given back) says it and exits 130 itself. The store has dropped any connection the
-    interrupt cut into (`provenance_graph.store.connection`), so nothing else is printed.
+
+def _load_command(name: str, target: str) -> Any:  # typer's own click Command
+    """The click command ``name`` made from ``target`` (``module:attribute``), importing its module."""
+    module, attribute = target.split(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        command: Any = typer.main.get_group(found)
+    else:
+        single = typer.Typer()
+        single.command(name)(found)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _Commands(TyperGroup):
+    """The root command: lazy sub-commands, and Ctrl-C in any command says ``interrupted``.
+
+    Sub-commands (`LAZY_COMMANDS`) are imported when asked for. Ctrl-C in one prints
+    ``interrupted`` in one line and exits 130: Typer alone exits 130 without a word; a command
+    that has more to say (``run``: what was given back) says it and exits 130 itself. The
+    store has dropped any connection the interrupt cut into
+    (`provenance_graph.store.connection`), so nothing else is printed.
     """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*LAZY_COMMANDS, *(name for name in super().list_commands(ctx) if name not in LAZY_COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.add_command(_load_command(cmd_name, LAZY_COMMANDS[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
@@ -110,31 +153,6 @@ def _logging_options(
     ctx.call_on_close(logs.configure(log_level or (), log_file))
 
 
-app.add_typer(server.app, name="server")
-app.add_typer(plans.app, name="plans")
-app.add_typer(repo.app, name="repo")
-app.add_typer(query.app, name="query")
-app.add_typer(viz.app, name="viz")
-app.command("plan")(planning.plan_command)
-app.command("run")(running.run_command)
-app.command("import-qgraph")(interop.import_qgraph_command)
-app.command("import-provenance")(interop.import_provenance_command)
-app.command("browse")(server.browse)
-app.command("cluster")(batch.cluster_command)
-app.command("blast-radius")(batch.blast_radius_command)
-app.command("export-dagman")(batch.export_dagman_command)
-app.command("run-job")(batch.run_job_command)
-app.command("record")(batch.record_command)
-app.command("report")(operate.report_command)
-app.command("cancel")(operate.cancel_command)
-app.command("triage")(diagnose.triage_command)
-app.command("suspects")(diagnose.suspects_command)
-app.command("submit")(batch.submit_command)
-app.command("status")(batch.status_command)
-app.command("restart")(batch.restart_command)
-app.command("migrate")(migrate.migrate_command)
-
-
 @app.command()
 def demo(
     visits: Annotated[int, typer.Option(min=1, help="Visits in the demo repository.")] = 4,
@@ -143,6 +161,7 @@ def demo(
     jobs: Annotated[int, processes_option("quanta")] = 2,
 ) -> None:
     """Make a demo repository, plan and run the demo pipeline, and show where one coadd came from."""
+    from provenance_graph.cli import planning, running
     from provenance_graph.demo import run_demo
 
     with contextlib.ExitStack() as stack:

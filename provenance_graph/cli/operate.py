@@ -1,5 +1,6 @@
-"""``provgraph report`` and ``provgraph cancel``: operating a submission, as BPS's ``report`` and ``cancel``.
+"""``provgraph status``, ``report`` and ``cancel``: operating a submission, as BPS's report and cancel.
 
+``status`` counts a plan's quanta per task and status, and its batch jobs per rule and state;
 ``report`` says per task and per batch job what a plan's quanta came to, and lists the
 failed ones with their error lines (``--return-exit-codes``: non-zero when anything failed).
 ``cancel`` stops a plan's running submission on this machine: its process gives its quanta
@@ -14,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import psutil
 import typer
@@ -22,20 +23,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.cli.batch import job_state, submitted_clustering
 from provenance_graph.errors import ExecutionError
 from provenance_graph.model import DataId
-from provenance_graph.store import check_plan, open_store
-from provenance_graph.store.clustering import clustering_id, job_statuses
+from provenance_graph.store import GraphStore, check_plan, open_store
+from provenance_graph.store.clustering import clustering_id, job_statuses, list_clusterings
 from provenance_graph.store.execution import (
     failed_quanta,
+    last_options,
     live_executions,
     lost_attempts,
     mark_cancelled,
     status_counts,
 )
 
-__all__ = ["cancel_command", "report_command"]
+__all__ = ["cancel_command", "job_state", "report_command", "status_command", "submitted_clustering"]
 
 #: Statuses in the order tables show them.
 ORDER = ("succeeded", "skipped", "failed", "blocked", "running", "pending")
@@ -200,3 +201,110 @@ def _process_alive(pid: int | None) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
+
+
+#: The activator whose options ``submit`` records (`ParslActivator.name`; not imported, so
+#: that ``status`` loads no execution code).
+SUBMITTED_BY = "parsl"
+
+
+def submitted_clustering(store: GraphStore, plan_id: str, given: str | None) -> str | None:
+    """The clustering whose jobs ``status`` and ``report`` count.
+
+    The one given, else the last submit's, else the plan's only complete one (None if none).
+    """
+    if given:
+        return given
+    name = (last_options(store, plan_id, SUBMITTED_BY) or {}).get("clustering")
+    if name is not None:
+        return str(name)
+    known = [c.name for c in list_clusterings(store, plan_id) if c.status == "complete"]
+    return known[0] if len(known) == 1 else None
+
+
+def job_state(counts: dict[str, int]) -> str:
+    """A batch job's state from its quanta's statuses."""
+    for state in ("failed", "running", "blocked"):
+        if counts.get(state):
+            return state
+    if set(counts) <= {"succeeded", "skipped"}:
+        return "succeeded"
+    return "pending"
+
+
+def status_command(
+    plan_id: PlanArg,
+    clustering: Annotated[
+        str | None,
+        typer.Option("--clustering", help="The clustering whose jobs to show; default the last submit's."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """A plan's quanta per task and status, and its batch jobs per rule and state, from the graph.
+
+    Exit 1 when a quantum (or a batch job) failed or was blocked: the plan needs a rerun.
+    """
+    with open_store(start_managed=False) as store:
+        check_plan(store, plan_id)
+        per_task = status_counts(store, plan_id)
+        name = submitted_clustering(store, plan_id, clustering)
+        per_job = job_statuses(store, plan_id, name) if name else {}
+        lost = lost_attempts(store, plan_id)
+    states = {job: job_state(counts) for job, (_, counts) in per_job.items()}
+    failed = any(c.get(s) for c in per_task.values() for s in _FAILED) or any(
+        s in _FAILED for s in states.values()
+    )
+    if as_json:
+        print_json({"plan_id": plan_id, "tasks": per_task, "clustering": name,
+                    "jobs": {j: {"label": per_job[j][0], "state": states[j], "quanta": per_job[j][1]}
+                             for j in per_job},
+                    "lost": lost})  # fmt: skip
+    else:
+        _print_status(plan_id, per_task, name, per_job, states)
+        _print_lost(lost)
+    if failed:
+        raise typer.Exit(1)
+
+
+#: Quantum and batch-job states that make ``status`` exit 1.
+_FAILED = ("failed", "blocked")
+
+
+def _print_status(
+    plan_id: str,
+    per_task: dict[str, dict[str, int]],
+    name: str | None,
+    per_job: dict[str, tuple[str, dict[str, int]]],
+    states: dict[str, str],
+) -> None:
+    columns = [s for s in ORDER if any(c.get(s) for c in per_task.values())]
+    table = Table("task", *columns, title=f"plan {plan_id}: quanta")
+    for task, counts in per_task.items():
+        table.add_row(task, *(str(counts.get(s, "")) for s in columns))
+    console.print(table)
+    if not per_job:
+        console.print("no batch jobs: submit with 'provgraph submit PLAN --clustering FILE'")
+        return
+    by_label: dict[str, dict[str, int]] = {}
+    for job, (label, _) in per_job.items():
+        by_label.setdefault(label, {})[states[job]] = by_label.setdefault(label, {}).get(states[job], 0) + 1
+    columns = [s for s in ORDER if any(c.get(s) for c in by_label.values())]
+    table = Table("rule (or task)", *columns, title=f"clustering {name}: batch jobs")
+    for label in sorted(by_label):
+        table.add_row(label, *(str(by_label[label].get(s, "")) for s in columns))
+    console.print(table)
+    stuck = [j for j in per_job if states[j] in {"failed", "blocked"}]
+    for job in stuck[:10]:
+        console.print(f"{states[job]:8} {job}", highlight=False)
+    if len(stuck) > 10:
+        console.print(f"... and {len(stuck) - 10} more failed or blocked jobs")
+
+
+def _print_lost(lost: list[dict[str, Any]]) -> None:
+    """The attempts the batch system lost, a line per reason."""
+    for row in lost:
+        console.print(
+            f"[yellow]lost[/] {row['attempts']} attempt(s) to the batch system ({row['reason']}, not task "
+            f"failures; their quanta stay retryable); latest: {escape(str(row['error']))}",
+            highlight=False,
+        )

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from provenance_graph.activators import plan_pipeline
+from provenance_graph.activators import RerunSelection, default_output_run, plan_pipeline, plan_rerun
 from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._options import (
     ConfigOpt,
@@ -74,6 +74,36 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
         )
 
 
+def _plan_rerun(
+    rerun_of: str,
+    selection: RerunSelection,
+    output_run: str | None,
+    plan_id: str | None,
+    clobber_outputs: bool,
+) -> None:
+    """``plan --rerun-of``: store the rerun plan and say what it runs and reuses."""
+    with open_store(say=err_console.print) as store, stored_plan_hint(plan_id_option=True):
+        made = plan_rerun(
+            store,
+            rerun_of,
+            selection,
+            output_run=output_run or default_output_run(),
+            plan_id=plan_id,
+            clobber_outputs=clobber_outputs,
+        )
+    graph = made.graph
+    err_console.print(f"stored plan {graph.plan.id!r} ({made.stored.outcome}, {made.stored.seconds:.1f} s)")
+    console.print(f"plan:        {graph.plan.id}")
+    console.print(f"output run:  {graph.plan.output_run}")
+    console.print(f"rerun of:    {rerun_of} ({selection.reason})")
+    console.print(f"quanta: {len(graph)}   reused outputs of {rerun_of}: {made.reused}")
+    table = Table("task", "quanta")
+    for task, count in graph.task_counts().items():
+        table.add_row(task, str(count))
+    console.print(table)
+    console.print(f"run it with: provgraph run --plan {graph.plan.id}")
+
+
 def plan_command(
     pipeline_argument: PipelineArg = None,
     pipeline_option: PipelineOpt = None,
@@ -90,13 +120,59 @@ def plan_command(
     store: Annotated[bool, typer.Option(help="Store the plan in Neo4j.")] = True,
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
     allow_empty: AllowEmptyOpt = False,
+    rerun_of: Annotated[
+        str | None,
+        typer.Option(
+            "--rerun-of",
+            metavar="PLAN",
+            help="Plan again only what --failed, --blocked and --impact-of pick of this stored plan, "
+            "into a new output run (--output-run), reading its good outputs where they are. No PIPELINE.",
+        ),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="With --rerun-of: its failed quanta.")] = False,
+    blocked: Annotated[
+        bool, typer.Option("--blocked", help="With --rerun-of: its blocked quanta (upstream failed).")
+    ] = False,
+    impact_of: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--impact-of",
+            metavar="DATASET",
+            help="With --rerun-of: every quantum downstream of this dataset (its id, or "
+            "'TYPE DATA_ID', e.g. 'bias instrument=DemoCam detector=1'). Repeatable.",
+        ),
+    ] = None,
+    clobber_outputs: Annotated[
+        bool,
+        typer.Option(
+            "--clobber-outputs", help="With --rerun-of: replace outputs the output run holds already."
+        ),
+    ] = False,
 ) -> None:
     """Pre-flight PIPELINE over a repository (-b): store the plan and print its id and per-task summary.
 
     A Rubin pipeline (tasks of lsst.pipe.base) is pre-flighted by pipe_base's own
     QuantumGraph builder against a Butler (-b, -i, -o, -d, -c as for pipetask qgraph); the
     QuantumGraph file is kept (-q/--save-qgraph) and stored as the plan.
+
+    With --rerun-of PLAN, no pre-flight: the new plan is the quanta of PLAN that --failed,
+    --blocked and --impact-of select, in a new output run.
     """
+    selection = RerunSelection(failed, blocked, tuple(impact_of or ()))
+    if rerun_of is not None:
+        others = {"PIPELINE": pipeline_argument or pipeline_option, "-b": repository, "-d": where,
+                  "-i": input_run, "-o": output, "-c": config, "--save": save}  # fmt: skip
+        extra = [name for name, value in others.items() if value]
+        if extra:
+            raise typer.BadParameter(
+                f"--rerun-of PLAN takes {', '.join(extra)} from PLAN; give only --output-run and --plan-id"
+            )
+        _plan_rerun(rerun_of, selection, output_run, plan_id, clobber_outputs)
+        return
+    if not selection.empty or clobber_outputs:
+        raise typer.BadParameter(
+            "--failed, --blocked, --impact-of and --clobber-outputs go with --rerun-of PLAN"
+        )
     pipeline_file = pipeline_file_given(pipeline_argument, pipeline_option)
     if pipeline_file is None:
         raise typer.BadParameter("give the pipeline: PIPELINE or -p/--pipeline FILE")

@@ -15,10 +15,7 @@ from rich.table import Table
 from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
-from provenance_graph.export import prov_document
-from provenance_graph.interop.prov import serialize_prov
 from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
-from provenance_graph.preflight import parse_expression
 from provenance_graph.store import GraphStore, check_dataset, list_plans, open_store
 from provenance_graph.store.plan_questions import (
     TaskAtDataId,
@@ -330,6 +327,8 @@ def data_query_filter(text: str) -> Callable[[Mapping[str, DimensionValue]], boo
 
     A quantum passes unless the query is false for it, as in pre-flight (`Expression.admits`).
     """
+    from provenance_graph.preflight import parse_expression  # the parser only: no pre-flight run
+
     expression = parse_expression(text)
     return expression.admits if expression else None
 
@@ -575,6 +574,8 @@ def _excluded_by(constraints: str, values: DataId) -> bool | None:
     """
     if not constraints:
         return False
+    from provenance_graph.preflight import parse_expression
+
     try:
         verdict = parse_expression(constraints)(values.to_dict())
     except ProvenanceGraphError:
@@ -653,6 +654,9 @@ def prov_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """Export a plan (or a subgraph) and its execution as W3C PROV."""
+    from provenance_graph.export import prov_document  # the prov library, for this command only
+    from provenance_graph.interop.prov import serialize_prov
+
     if fmt not in ("json", "provn"):
         raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
     kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"

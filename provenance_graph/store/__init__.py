@@ -5,6 +5,7 @@ executions) follow the one lease protocol of `store._lease`; plans are written b
 `store.plan_write` and read back by `store.plan_read`.
 """
 
+from provenance_graph.store import _driver  # noqa: F401  # first: the driver without pandas
 from provenance_graph.store._missing import check_dataset, check_plan, plan_not_found
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import register_datasets
