@@ -112,6 +112,13 @@ WHERE d.exists = true AND NOT d.id IN $bad
 RETURN d.id AS id
 ORDER BY d.data_id, id;
 
+// name: suspects_missing
+// Which of the given dataset ids no dataset has (checked in one round trip).
+UNWIND $ids AS id
+OPTIONAL MATCH (d:Dataset {id: id})
+WITH id, d WHERE d IS NULL
+RETURN id;
+
 // name: suspects_outputs_at
 // A plan's datasets of one type whose data ID has all the given dimension values ($values, a map).
 MATCH (d:Dataset {plan_id: $plan_id, dataset_type: $dataset_type})

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from provenance_graph.errors import NotInGraphError, QuestionError
 from provenance_graph.model import DataId
-from provenance_graph.store._missing import check_dataset, check_plan
+from provenance_graph.store._missing import check_plan, dataset_not_found
 from provenance_graph.store.connection import GraphStore
 
 __all__ = [
@@ -382,8 +382,9 @@ def suspects(
         At most this many bad outputs, and good ones, are compared (the first by id); the
         suspects' ``bad_total`` and ``good_total`` say how many were.
     """
-    for dataset_id in [*bad, *(good or ())]:
-        check_dataset(store, dataset_id)
+    missing = store.read("suspects_missing", ids=sorted({*bad, *(good or ())}))
+    if missing:
+        raise dataset_not_found(store, str(missing[0]["id"]))
     by_default = good is None
     good_ids = default_good(store, bad) if good is None else list(good)
     params = suspects_parameters(bad, good_ids, limit, sample)
