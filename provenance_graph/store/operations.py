@@ -154,7 +154,7 @@ class Triage:
 
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
-_PATH = re.compile(r"(?:file://)?(?:~|\.{1,2})?/[^\s'\",:;)\]}]+")
+_PATH = re.compile(r"(?<![\w/])(?:file://)?(?:~|\.{1,2})?/[^\s'\",:;)\]}]+")
 _PAIR = re.compile(
     r"""((?:\b[A-Za-z_]\w*\s*=|(?<=[{,])\s*['"]?[A-Za-z_]\w*['"]?\s*:)\s*)('[^']*'|"[^"]*"|[^\s,;)\]}]+)"""
 )

@@ -25,12 +25,14 @@ SAME_CAUSE = [
         "RuntimeError: quantum 00000000-aaaa-bbbb-cccc-444455556666 lost its input 0x1234",
     ),
     ('KeyError: {"visit": 2, "detector": 3}', 'KeyError: {"visit": 5, "detector": 0}'),
+    ("OSError: cannot open file:///repo/a/b.npy", "OSError: cannot open ./c.npy"),
 ]
 
 OTHER_CAUSE = [
     ("ValueError: bias has 3 non-finite pixels", "ValueError: flat has 3 non-finite pixels"),
     ("ValueError: bias has 3 non-finite pixels", "TypeError: bias has 3 non-finite pixels"),
     ("KeyError: {'visit': 2}", "KeyError: {'detector': 2}"),
+    ("ValueError: read and/or write failed", "ValueError: read and write failed"),
 ]
 
 
