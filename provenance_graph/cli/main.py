@@ -50,6 +50,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "record": "provenance_graph.cli.batch:record_command",
     "report": "provenance_graph.cli.operate:report_command",
     "cancel": "provenance_graph.cli.operate:cancel_command",
+    "triage": "provenance_graph.cli.diagnose:triage_command",
+    "suspects": "provenance_graph.cli.diagnose:suspects_command",
     "submit": "provenance_graph.cli.batch:submit_command",
     "status": "provenance_graph.cli.operate:status_command",
     "restart": "provenance_graph.cli.batch:restart_command",

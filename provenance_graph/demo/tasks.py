@@ -35,6 +35,7 @@ from provenance_graph.pipeline import Input, Output, PipelineTask, PrerequisiteI
 
 __all__ = [
     "AssembleCoaddTask",
+    "BadCalibrationError",
     "CalibrateTask",
     "CharacterizeImageTask",
     "ConsolidateObjectTableTask",
@@ -84,6 +85,14 @@ def find_peaks(image: np.ndarray, threshold: float, box: int = 2) -> np.ndarray:
 
 class InjectedFailure(RuntimeError):
     """Raised by a demo task on a data ID its ``fail_on`` config names (failure injection for tests)."""
+
+
+#: The largest count DemoCam's 16-bit ADC gives: no raw pixel, so no bias, can be beyond it.
+ADC_MAX = 65535
+
+
+class BadCalibrationError(ValueError):
+    """Raised by `IsrTask` on a calibration that cannot be right (non-finite or absurd pixels)."""
 
 
 class DemoConfig(TaskConfig):
@@ -169,9 +178,17 @@ class IsrTask(DemoTask):
     }
 
     def run(self, io: QuantumIO) -> None:
-        """Subtract the bias."""
+        """Check the bias is sane (finite, within the ADC's range), then subtract it."""
         config: Any = self.config
-        image = io.get("raw").astype("f8") - io.get("bias")
+        bias = io.get("bias")
+        insane = int(np.count_nonzero(~np.isfinite(bias) | (np.abs(np.nan_to_num(bias)) > ADC_MAX)))
+        if insane:
+            where = DataId({k: io.data_id[k] for k in ("instrument", "detector")})
+            raise BadCalibrationError(
+                f"bias ({where}) has {insane} of {bias.size} pixels non-finite or beyond the "
+                f"{ADC_MAX} counts of the ADC: a corrupt calibration"
+            )
+        image = io.get("raw").astype("f8") - bias
         io.put("exposure", np.minimum(image, config.saturation))
 
 

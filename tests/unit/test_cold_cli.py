@@ -44,7 +44,14 @@ def _loaded_by(*args: str) -> tuple[int, set[str]]:
 
 @pytest.mark.parametrize(
     "args",
-    [("query", "lineage", "--help"), ("plans", "list", "--help"), ("status", "--help"), ("report", "--help")],
+    [
+        ("query", "lineage", "--help"),
+        ("plans", "list", "--help"),
+        ("status", "--help"),
+        ("report", "--help"),
+        ("triage", "--help"),
+        ("suspects", "--help"),
+    ],
 )
 def test_reading_commands_load_no_preflight_execution_or_data_frames(args: tuple[str, ...]) -> None:
     code, loaded = _loaded_by(*args)
