@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from provenance_graph import __version__, logs
 from provenance_graph.cli import (
+    analytics,
     batch,
     interop,
     migrate,
@@ -126,6 +127,8 @@ app.command("run-job")(batch.run_job_command)
 app.command("record")(batch.record_command)
 app.command("report")(operate.report_command)
 app.command("cancel")(operate.cancel_command)
+app.command("stats")(analytics.stats_command)
+app.command("footprint")(analytics.footprint_command)
 app.command("submit")(batch.submit_command)
 app.command("status")(batch.status_command)
 app.command("restart")(batch.restart_command)
