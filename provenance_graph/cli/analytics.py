@@ -31,6 +31,7 @@ from provenance_graph.store.analytics import (
     GroupStats,
     RuntimeStats,
     compare_stats,
+    executions,
     footprint,
     footprint_parameters,
     resolve_source,
@@ -232,6 +233,7 @@ def stats_command(
             _print_queries(store, QUERIES["stats"], params)
             return
         this = runtime_stats(store, plan_id, execution_id=execution, top=top, **options)
+        ran = executions(store, plan_id)
         other = None
         if compare is not None:
             other_plan, other_execution = resolve_source(store, compare)
@@ -252,7 +254,7 @@ def stats_command(
             _print_comparison(this, other, found, threshold)
         return
     if as_json:
-        print_json({"plan_id": plan_id, "execution_id": execution, "by": list(names),
+        print_json({"plan_id": plan_id, "execution_id": execution, "executions": ran, "by": list(names),
                     "statuses": list(this.statuses), "ungrouped": this.ungrouped,
                     "groups": [_stats_json(g, names) for g in this.groups]})  # fmt: skip
         return

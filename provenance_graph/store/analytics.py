@@ -41,6 +41,7 @@ __all__ = [
     "TaskFootprint",
     "TypeEstimate",
     "compare_stats",
+    "executions",
     "footprint",
     "footprint_parameters",
     "resolve_source",
@@ -185,16 +186,26 @@ def resolve_source(store: GraphStore, text: str) -> tuple[str, str | None]:
         f"no plan or execution {text!r} is stored",
         hint=("did you mean " + " or ".join(repr(c) for c in close) + "?")
         if close
-        else "give a plan id ('provgraph plans list') or an execution id ('provgraph plans show PLAN')",
+        else "give a plan id ('provgraph plans list') or an execution id ('provgraph stats PLAN --json' "
+        "lists a plan's executions)",
     )
+
+
+def executions(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
+    """The plan's executions, oldest first: ``id``, ``status``, ``activator``, ``started``, ``ended``."""
+    return store.read("stats_executions", plan_id=plan_id)
 
 
 def _check_execution(store: GraphStore, plan_id: str, execution_id: str) -> None:
     found = store.read("stats_execution", execution_id=execution_id)
     if not found:
+        known = [str(e["id"]) for e in executions(store, plan_id)]
+        close = [k for k in known if k.startswith(execution_id[:6])] or known[-3:]
         raise NotInGraphError(
             f"no execution {execution_id!r} is stored",
-            hint=f"its executions are listed by 'provgraph plans show {plan_id}'",
+            hint=f"executions of plan {plan_id!r}: {', '.join(close)}"
+            if close
+            else f"plan {plan_id!r} has not run: 'provgraph run --plan {plan_id}'",
         )
     if found[0]["plan_id"] != plan_id:
         raise QuestionError(
