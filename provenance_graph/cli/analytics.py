@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from provenance_graph.cli._data_ids import as_object
+from provenance_graph.cli._data_ids import as_object, listed
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.cli.query import cypher_literal
 from provenance_graph.errors import QuestionError
@@ -140,15 +140,16 @@ def _print_stats(stats: RuntimeStats) -> None:
     console.print(table)
     if stats.ungrouped:
         console.print(f"{stats.ungrouped} attempt(s) of quanta without {', '.join(stats.by)} are in no group")
-    if any(g.slowest for g in stats.groups):
+    shown = [(g, s) for g in stats.groups for s in g.slowest]
+    if shown:
+        forms, context = listed([s.data_id for _, s in shown])
         slow = Table(*_group_columns(stats.by), "quantum data ID", "attempt", "status", "s", "MB",
-                     "quantum id", title="slowest attempts")  # fmt: skip
-        for g in stats.groups:
-            for s in g.slowest:
-                slow.add_row(
-                    *_group_cells(stats.by, g.key), str(DataId.from_key(s.data_id)), str(s.number), s.status,
-                    _seconds(s.duration_s), _mb(s.peak_rss_mb), s.quantum_id,
-                )  # fmt: skip
+                     "quantum id", title="slowest attempts", caption=context or None)  # fmt: skip
+        for (g, s), form in zip(shown, forms, strict=True):
+            slow.add_row(
+                *_group_cells(stats.by, g.key), form, str(s.number), s.status, _seconds(s.duration_s),
+                _mb(s.peak_rss_mb), s.quantum_id,
+            )  # fmt: skip
         console.print(slow)
 
 
@@ -341,8 +342,10 @@ def _print_footprint(found: Footprint) -> None:
             table.add_row(t.task, o.dataset_type, str(o.datasets), str(o.samples), _bytes(o.mean_bytes),
                           _bytes(o.predicted_bytes), recorded)  # fmt: skip
     recorded_total = _bytes(found.recorded_bytes) if found.recorded_bytes else ""
-    table.add_row("all", "", str(sum(t.datasets for t in found.tasks)), "", "",
-                  _bytes(found.predicted_bytes), recorded_total, style="bold")  # fmt: skip
+    known = any(o.samples for t in found.tasks for o in t.outputs)
+    total = _bytes(found.predicted_bytes if known else None) + (" + ?" if known and found.unknown else "")
+    table.add_row("all", "", str(sum(t.datasets for t in found.tasks)), "", "", total, recorded_total,
+                  style="bold")  # fmt: skip
     console.print(table)
     if found.unknown:
         console.print(
