@@ -13,7 +13,7 @@
 MATCH (a:Attempt {plan_id: $plan_id})
 WHERE a.status IN $statuses AND ($execution_id IS NULL OR a.execution_id = $execution_id)
   AND a.duration_s IS NOT NULL
-MATCH (q:Quantum {id: a.quantum_id})
+MATCH (q:Quantum)-[:HAS_ATTEMPT]->(a)
 WITH a, [d IN $by | CASE d WHEN 'task' THEN a.task ELSE q[d] END] AS key
 RETURN key,
        count(a) AS attempts,
@@ -34,7 +34,7 @@ ORDER BY key;
 MATCH (a:Attempt {plan_id: $plan_id})
 WHERE a.status IN $statuses AND ($execution_id IS NULL OR a.execution_id = $execution_id)
   AND a.duration_s IS NOT NULL
-MATCH (q:Quantum {id: a.quantum_id})
+MATCH (q:Quantum)-[:HAS_ATTEMPT]->(a)
 WITH a, q, [d IN $by | CASE d WHEN 'task' THEN a.task ELSE q[d] END] AS key
 ORDER BY a.duration_s DESC, a.id
 WITH key, collect(a)[..$top] AS slowest
@@ -49,7 +49,7 @@ ORDER BY key;
 MATCH (a:Attempt {plan_id: $plan_id})
 WHERE a.status IN $statuses AND ($execution_id IS NULL OR a.execution_id = $execution_id)
   AND a.duration_s IS NOT NULL
-MATCH (q:Quantum {id: a.quantum_id})
+MATCH (q:Quantum)-[:HAS_ATTEMPT]->(a)
 WITH a, [d IN $by | CASE d WHEN 'task' THEN a.task ELSE q[d] END] AS key
 RETURN key, collect(a.duration_s) AS durations, collect(a.peak_rss_mb) AS memory
 ORDER BY key;

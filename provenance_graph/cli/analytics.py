@@ -135,7 +135,7 @@ def _print_stats(stats: RuntimeStats) -> None:
         table.add_row(
             *_group_cells(stats.by, g.key), str(g.attempts), _seconds(g.duration_p50),
             _seconds(g.duration_p90), _seconds(g.duration_max), _mb(g.memory_p50), _mb(g.memory_p90),
-            _mb(g.memory_max), f"{g.cpu_s:.1f}",
+            _mb(g.memory_max), f"{g.cpu_s:.1f}" if g.cpu_s < 1000 else f"{g.cpu_s:,.0f}",
         )  # fmt: skip
     console.print(table)
     if stats.ungrouped:
