@@ -127,6 +127,13 @@ def _what(stats: RuntimeStats) -> str:
 
 
 def _print_stats(stats: RuntimeStats) -> None:
+    if not stats.groups and not stats.ungrouped:
+        where = f"execution {stats.execution_id}" if stats.execution_id else f"plan {stats.plan_id}"
+        console.print(
+            f"{where} has no {' or '.join(stats.statuses)} attempts recorded: nothing to count "
+            f"(run it: 'provgraph run --plan {stats.plan_id}')"
+        )
+        return
     table = Table(
         *_group_columns(stats.by), "attempts", "p50 s", "p90 s", "max s", "p50 MB", "p90 MB", "max MB",
         "CPU s", title=_what(stats), caption=_cpu_caption(stats),

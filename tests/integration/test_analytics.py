@@ -40,6 +40,8 @@ class Runs:
     base: str
     slow: str
     executions: dict[str, str]
+    planned: str
+    """The same plan again in a third output run, planned and never run."""
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,10 @@ def runs(neo4j_settings: ConnectionSettings, store: GraphStore, demo_repo: Path)
                     "--plan-id", plan_id, "--output-run", f"{plan_id}/out", "-j", "2", *extra],
                    neo4j_settings)  # fmt: skip
         assert done.returncode == 0, done.stderr
+    planned = f"{prefix}-next"
+    done = run(["plan", PIPELINE, "--repo", str(demo_repo), "--where", "instrument='DemoCam'",
+                "--plan-id", planned, "--output-run", f"{planned}/out"], neo4j_settings)  # fmt: skip
+    assert done.returncode == 0, done.stderr
     clustered = run(["cluster", slow, "--clustering", CLUSTERING], neo4j_settings)
     assert clustered.returncode == 0, clustered.stderr
     executions = {
@@ -61,10 +67,10 @@ def runs(neo4j_settings: ConnectionSettings, store: GraphStore, demo_repo: Path)
             p=[base, slow],
         )
     }
-    yield Runs(base, slow, executions)
+    yield Runs(base, slow, executions, planned)
     with contextlib.suppress(Exception):
         delete_clustering(store, slow, "demo")
-    for plan_id in (slow, base):
+    for plan_id in (planned, slow, base):
         with contextlib.suppress(Exception):
             delete_plan(store, plan_id)
     store.autocommit("datasets_delete_orphans", run_prefix=prefix)
@@ -281,3 +287,15 @@ def test_footprint_matches_a_reference_from_recorded_sizes(runs: Runs, store: Gr
     assert "peak scratch of clustering demo" in table.output
     cypher = cli("footprint", runs.slow, "--clustering", "demo", "--cypher")
     assert "// footprint_jobs:" in cypher.output and f'clustering_id: "{runs.slow}/demo"' in cypher.output
+
+
+def test_a_plan_not_run_yet_has_a_footprint_and_no_stats(runs: Runs, store: GraphStore) -> None:
+    got = answer("footprint", runs.planned)
+    per_task, _ = reference_footprint(store, runs.planned)
+    assert {t["task"]: t["predicted_bytes"] for t in got["tasks"]} == pytest.approx(per_task)
+    assert got["recorded_bytes"] == 0 and got["unknown_dataset_types"] == []
+    assert got["predicted_bytes"] > 0
+    table = cli("stats", runs.planned)
+    assert table.exit_code == 0, table.output
+    assert "no succeeded attempts recorded" in table.output
+    assert answer("stats", runs.planned)["groups"] == []
