@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 LOCK_VENV  := .venv-lock
 
-.PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering bench-journals bench-batch system-packages clean-venv
+.PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering bench-journals bench-batch bench-operations system-packages clean-venv
 
 # What the demo needs: the package and its own dependencies.
 $(DEMO_STAMP): pyproject.toml requirements/constraints.txt
@@ -90,6 +90,9 @@ bench-clustering: $(STAMP)
 
 bench-journals: $(STAMP)
 	$(BIN)/python benchmarks/journals.py
+
+bench-operations: $(STAMP)
+	$(BIN)/python benchmarks/operations.py
 
 bench-batch: $(STAMP)
 	$(BIN)/python benchmarks/batch_overhead.py --visits 4 --detectors 4

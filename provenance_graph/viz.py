@@ -367,3 +367,67 @@ def render(view: View, fmt: Format = "svg") -> bytes:
             "Graphviz's 'dot' program is not installed, so pictures cannot be drawn",
             hint="install the 'graphviz' system package (apt-get install graphviz), or use --format dot",
         ) from err
+
+
+# --- runtime distributions (`provgraph stats --plot`) -------------------------------------------
+
+
+def stats_plot(
+    values: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str,
+    *,
+    title: str,
+    other: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    other_name: str = "",
+) -> None:
+    """Draw box plots of duration and peak memory per group to ``path`` (its suffix: the format).
+
+    ``values`` maps a group's name to its attempts' durations (s) and peak memories (MB);
+    ``other`` (a comparison's reference) is drawn in grey beside each group. Needs matplotlib
+    (``pip install 'provenance-graph[plot]'``).
+    """
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")  # files only, no display
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise QuestionError(
+            "--plot needs matplotlib, which is not installed",
+            hint="pip install 'provenance-graph[plot]' (or leave out --plot)",
+        ) from err
+    names = list(dict.fromkeys([*values, *(other or {})]))
+    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.7 * len(names) + 2), 8), squeeze=False)
+    for row, (what, unit) in enumerate((("duration", "s"), ("peak memory", "MB"))):
+        ax = axes[row][0]
+        sides = [(values, "tab:blue", 0.0)] + ([(other, "tab:gray", 0.35)] if other else [])
+        for data, colour, shift in sides:
+            assert data is not None
+            shown = [
+                (i, [v for v in data[n][row] if v is not None]) for i, n in enumerate(names) if n in data
+            ]
+            shown = [(i, v) for i, v in shown if v]
+            if not shown:
+                continue
+            boxes = ax.boxplot(
+                [v for _, v in shown],
+                positions=[i + shift for i, _ in shown],
+                widths=0.3,
+                patch_artist=True,
+                manage_ticks=False,
+            )
+            for box in boxes["boxes"]:
+                box.set_facecolor(colour)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+        ax.set_ylabel(f"{what} ({unit})")
+        ax.grid(axis="y", alpha=0.3)
+    if other:
+        from matplotlib.patches import Patch
+
+        axes[0][0].legend(
+            handles=[Patch(color="tab:blue", label="this"), Patch(color="tab:gray", label=other_name)]
+        )
+    axes[0][0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -52,6 +52,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "cancel": "provenance_graph.cli.operate:cancel_command",
     "triage": "provenance_graph.cli.diagnose:triage_command",
     "suspects": "provenance_graph.cli.diagnose:suspects_command",
+    "stats": "provenance_graph.cli.analytics:stats_command",
+    "footprint": "provenance_graph.cli.analytics:footprint_command",
     "submit": "provenance_graph.cli.batch:submit_command",
     "status": "provenance_graph.cli.operate:status_command",
     "restart": "provenance_graph.cli.batch:restart_command",

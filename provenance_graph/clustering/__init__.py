@@ -2,7 +2,8 @@
 
 The pure half of the production Activator: rules (`ClusteringSpec`, read from YAML),
 `cluster_quanta` (quanta to `BatchJob` s and a `JobGraph`), `write_dagman`, and the
-graph algorithms over jobs and quanta (dependency order, `BlastRadius`, `descendants`).
+graph algorithms over jobs and quanta (dependency order, `BlastRadius`, `descendants`,
+`scratch_peak`).
 Storing jobs in Neo4j and reading what the blast radius needs live in
 `provenance_graph.store.clustering`; nothing here talks to a database.
 """
@@ -17,6 +18,7 @@ from provenance_graph.clustering._jobs import (
     QuantumNode,
     cluster_quanta,
 )
+from provenance_graph.clustering._scratch import ScratchPeak, scratch_peak
 from provenance_graph.clustering._spec import ClusteringSpec, ClusterRule, load_clustering
 
 __all__ = [
@@ -30,8 +32,10 @@ __all__ = [
     "LostQuantum",
     "QuantumDag",
     "QuantumNode",
+    "ScratchPeak",
     "cluster_quanta",
     "descendants",
     "load_clustering",
+    "scratch_peak",
     "write_dagman",
 ]

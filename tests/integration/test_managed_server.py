@@ -124,6 +124,8 @@ def test_a_read_only_command_with_no_server_says_how_to_start_one_and_starts_non
         ["viz", "plan", "p", "-o", str(tmp_path / "p.svg")],
         ["status", "p"],
         ["report", "p"],
+        ["stats", "p"],
+        ["footprint", "p"],
         ["browse", "--no-open"],
         ["run-job", "--plan", "p", "--clustering", "c", "--job", "j"],
     ]
