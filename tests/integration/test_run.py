@@ -383,7 +383,10 @@ def test_a_plan_being_run_cannot_be_deleted_or_replaced(
     store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, tmp_path: Path
 ) -> None:
     plan_id = _planned(neo4j_settings, tmp_path, f"{namespace}-busy", 3, 4)
-    child = _start_run(neo4j_settings, store, plan_id, until_succeeded=1)
+    # Slow enough that the run is still going when `plans delete` has started, even on a
+    # loaded machine (a fresh process's start-up took seconds under a load of 5 on 2 cores).
+    slower = ("run", "--plan", plan_id, "-j", "2", "-c", "calibrate:sleep=1.0")
+    child = _start_run(neo4j_settings, store, plan_id, until_succeeded=1, args=slower)
     try:
         refused = run(["plans", "delete", plan_id], neo4j_settings)
         assert refused.returncode == 1
