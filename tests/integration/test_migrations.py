@@ -419,79 +419,61 @@ def test_provgraph_migrate_refuses_a_newer_database_in_one_line(
     assert "Traceback" not in refused.stderr
 
 
-def test_a_version_9_database_gains_the_attempt_record_id_index_and_keeps_its_attempts(
-    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
-) -> None:
-    graph = awkward_plan(namespace)
-    write_plan(store, graph)
-    plan_id = graph.plan.id
-    quantum = next(iter(graph.quanta))
-    rows(  # an attempt of an older version: no record_id
-        store,
+#: Steps that add an index and change no data: (version, index, a node as the version before
+#: made it, a read of that node after the step, what the read gives). $id is a quantum's id,
+#: $plan its plan's.
+INDEX_STEPS = [
+    pytest.param(
+        ATTEMPT_JOURNALS_VERSION,
+        "attempt_record_id",
         "MATCH (q:Quantum {id: $id}) CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {id: $id + '/1', number: 1, "
-        "quantum_id: $id, plan_id: $plan, status: 'succeeded'})",
-        id=quantum,
-        plan=plan_id,
-    )
-    index = "SHOW INDEXES YIELD name, state WHERE name = 'attempt_record_id' RETURN state"
-    with database_at(store, ATTEMPT_JOURNALS_VERSION - 1, plan_id):
-        assert rows(store, index) == []
-        said: list[str] = []
-        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
-            assert schema_version(connected) == SCHEMA_VERSION
-        assert said == [f"Upgrading the graph schema from version 9 to {SCHEMA_VERSION} ..."]
-        assert rows(store, index) == [{"state": "ONLINE"}]
-        [kept] = rows(
-            store, "MATCH (a:Attempt {id: $id}) RETURN a.status AS s, a.record_id AS r", id=quantum + "/1"
-        )
-        assert kept == {"s": "succeeded", "r": None}
-
-
-def test_a_version_10_database_gains_the_attempt_plan_status_index_and_keeps_its_attempts(
-    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
-) -> None:
-    graph = awkward_plan(namespace)
-    write_plan(store, graph)
-    plan_id = graph.plan.id
-    quantum = next(iter(graph.quanta))
-    rows(  # a failed attempt of version 10: no infrastructure, no request_memory
-        store,
+        "quantum_id: $id, plan_id: $plan, status: 'succeeded'})",  # no record_id
+        "MATCH (a:Attempt {id: $id + '/1'}) RETURN a.status AS s, a.record_id AS r",
+        {"s": "succeeded", "r": None},
+        id="v10-attempt-journals",
+    ),
+    pytest.param(
+        LOST_ATTEMPTS_VERSION,
+        "attempt_plan_status",
         "MATCH (q:Quantum {id: $id}) CREATE (q)-[:HAS_ATTEMPT]->(:Attempt {id: $id + '/1', number: 1, "
-        "quantum_id: $id, plan_id: $plan, status: 'failed', record_id: $id})",
-        id=quantum,
-        plan=plan_id,
-    )
-    index = "SHOW INDEXES YIELD name, state WHERE name = 'attempt_plan_status' RETURN state"
-    with database_at(store, LOST_ATTEMPTS_VERSION - 1, plan_id):
-        assert rows(store, index) == []
-        said: list[str] = []
-        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
-            assert schema_version(connected) == SCHEMA_VERSION
-        assert said == [f"Upgrading the graph schema from version 10 to {SCHEMA_VERSION} ..."]
-        assert rows(store, index) == [{"state": "ONLINE"}]
-        plan_attempts = "MATCH (a:Attempt {plan_id: $plan, status: 'failed'}) RETURN a.id AS id"
-        assert rows(store, plan_attempts, plan=plan_id) == [{"id": quantum + "/1"}]
+        "quantum_id: $id, plan_id: $plan, status: 'failed', record_id: $id})",  # no infrastructure
+        "MATCH (a:Attempt {plan_id: $plan, status: 'failed'}) RETURN a.id = $id + '/1' AS s",
+        {"s": True},
+        id="v11-lost-attempts",
+    ),
+    pytest.param(
+        EXECUTION_VERSIONS_VERSION,
+        "dataset_execution",
+        "MATCH (p:Plan {id: $plan}) CREATE (:Execution {id: $plan + '/e', plan_id: $plan, "
+        "status: 'succeeded'})-[:EXECUTES]->(p)",  # no software_json, no tasks_json
+        "MATCH (e:Execution {plan_id: $plan}) RETURN e.status AS s, e.tasks_json AS t",
+        {"s": "succeeded", "t": None},
+        id="v12-execution-versions",
+    ),
+]
 
 
-def test_a_version_11_database_gains_the_dataset_execution_index_and_keeps_its_executions(
-    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+@pytest.mark.parametrize(("version", "index", "older", "read", "kept"), INDEX_STEPS)
+def test_a_database_one_version_older_gains_the_steps_index_on_connect_and_keeps_its_nodes(
+    store: GraphStore,
+    namespace: str,
+    neo4j_settings: ConnectionSettings,
+    version: int,
+    index: str,
+    older: str,
+    read: str,
+    kept: dict[str, object],
 ) -> None:
     graph = awkward_plan(namespace)
     write_plan(store, graph)
-    plan_id = graph.plan.id
-    rows(  # an execution of version 11: no software_json, no tasks_json
-        store,
-        "MATCH (p:Plan {id: $plan}) CREATE (:Execution {id: $plan + '/e', plan_id: $plan, status: 'succeeded'})"
-        "-[:EXECUTES]->(p)",
-        plan=plan_id,
-    )
-    index = "SHOW INDEXES YIELD name, state WHERE name = 'dataset_execution' RETURN state"
-    with database_at(store, EXECUTION_VERSIONS_VERSION - 1, plan_id):
-        assert rows(store, index) == []
+    names = {"id": next(iter(graph.quanta)), "plan": graph.plan.id}
+    rows(store, older, **names)
+    state = "SHOW INDEXES YIELD name, state WHERE name = $index RETURN state"
+    with database_at(store, version - 1, graph.plan.id):
+        assert rows(store, state, index=index) == []
         said: list[str] = []
         with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
             assert schema_version(connected) == SCHEMA_VERSION
-        assert said == [f"Upgrading the graph schema from version 11 to {SCHEMA_VERSION} ..."]
-        assert rows(store, index) == [{"state": "ONLINE"}]
-        [kept] = rows(store, "MATCH (e:Execution {plan_id: $plan}) RETURN e.tasks_json AS t", plan=plan_id)
-        assert kept == {"t": None}
+        assert said == [f"Upgrading the graph schema from version {version - 1} to {SCHEMA_VERSION} ..."]
+        assert rows(store, state, index=index) == [{"state": "ONLINE"}]
+        assert rows(store, read, **names) == [kept]
