@@ -87,6 +87,8 @@ def test_executions_quanta_of_a_live_execution_are_kept_those_of_a_dead_one_give
             user="test",
             jobs=1,
             options_json="{}",
+            software_json="{}",
+            tasks_json="{}",
         )
         claimed = store.write(
             "execution_claim", ids=quanta, execution_id=other_id, plan_id=graph.plan.id, retry=[]
