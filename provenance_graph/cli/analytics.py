@@ -17,7 +17,7 @@ from rich.table import Table
 
 from provenance_graph.cli._data_ids import as_object, listed
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.cli.query import cypher_literal
+from provenance_graph.cli.query import print_queries
 from provenance_graph.errors import QuestionError
 from provenance_graph.model import DataId, DimensionValue
 from provenance_graph.store import GraphStore, check_plan, open_store
@@ -47,15 +47,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full answer as 
 CypherOpt = Annotated[
     bool, typer.Option("--cypher", help="Print the Cypher and its parameters; run nothing.")
 ]
-
-
-def _print_queries(store: GraphStore, names: tuple[str, ...], params: dict[str, Any]) -> None:
-    """The queries as a Neo4j Browser script: ``:params {...}`` then each query."""
-    for name in names:
-        query = store.queries[name]
-        used = ", ".join(f"{k}: {cypher_literal(v)}" for k, v in params.items() if k in query.parameters)
-        text = f"// {name}: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};"
-        console.print(text, markup=False)
 
 
 # --- stats -------------------------------------------------------------------------------------
@@ -238,7 +229,7 @@ def stats_command(
     with open_store(start_managed=False) as store:
         if cypher:
             params = stats_parameters(plan_id, execution_id=execution, top=top, **options)
-            _print_queries(store, QUERIES["stats"], params)
+            print_queries(store, QUERIES["stats"], params)
             return
         this = runtime_stats(store, plan_id, execution_id=execution, top=top, **options)
         ran = executions(store, plan_id)
@@ -384,7 +375,7 @@ def footprint_command(
             names = QUERIES["footprint_clustering" if clustering else "footprint"]
             params = footprint_parameters(plan_id, [], clustering)
             params.pop("dataset_types")
-            _print_queries(store, names, params)
+            print_queries(store, names, params)
             console.print("// $dataset_types: the dataset types footprint_outputs returns", markup=False)
             return
         check_plan(store, plan_id)

@@ -10,7 +10,7 @@ import enum
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -25,7 +25,7 @@ from provenance_graph.cli._options import (
     repository_arguments,
 )
 from provenance_graph.cli._output import console, err_console, print_json
-from provenance_graph.cli.query import DataIdOpt, cypher_literal, parse_data_id
+from provenance_graph.cli.query import DataIdOpt, parse_data_id, print_queries
 from provenance_graph.cli.running import (
     ChangeConfigOpt,
     parse_config,
@@ -101,14 +101,6 @@ def cluster_command(
     console.print(f"critical path: {summary.critical_path} jobs")
 
 
-def _print_cypher(store: GraphStore, params: dict[str, Any]) -> None:
-    query = store.queries["blast_radius"]
-    used = ", ".join(f"{k}: {cypher_literal(v)}" for k, v in params.items() if k in query.parameters)
-    console.print(
-        f"// blast_radius: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};", markup=False
-    )
-
-
 def blast_radius_command(
     plan_id: PlanArg,
     clustering: NameOpt,
@@ -133,7 +125,7 @@ def blast_radius_command(
         if quantum is None:  # pragma: no cover - refused above
             return
         if cypher:
-            _print_cypher(store, blast_radius_parameters(plan_id, clustering, quantum))
+            print_queries(store, ("blast_radius",), blast_radius_parameters(plan_id, clustering, quantum))
             return
         found = blast_radius(store, plan_id, clustering, quantum)
     if as_json:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, print_json
-from provenance_graph.cli.query import cypher_literal, resolve_dataset
+from provenance_graph.cli.query import print_queries, resolve_dataset
 from provenance_graph.errors import QuestionError
 from provenance_graph.model import DataId
 from provenance_graph.store import GraphStore, check_plan, open_store
@@ -55,13 +55,8 @@ CypherOpt = Annotated[
 
 
 def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
-    """The question's queries as a Neo4j Browser script: ``:params {...}`` then each query."""
-    for name in QUERIES[question]:
-        query = store.queries[name]
-        used = ", ".join(f"{k}: {cypher_literal(v)}" for k, v in params.items() if k in query.parameters)
-        console.print(
-            f"// {name}: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};", markup=False
-        )
+    """The question's queries as a Neo4j Browser script (`print_queries`)."""
+    print_queries(store, QUERIES[question], params)
 
 
 def _suspect_json(s: Suspect) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -136,17 +136,23 @@ def cypher_literal(value: Any) -> str:
     return json.dumps(value)  # str, int, float, bool (true/false), None (null)
 
 
-def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
-    """Print the question's queries as a Neo4j Browser script: ``:params {...}`` then the query.
+def print_queries(store: GraphStore, names: Iterable[str], params: Mapping[str, Any]) -> None:
+    """Print named queries as a Neo4j Browser script: for each, ``:params {...}`` then the query.
 
     Parameter names are identifiers of our own queries and values are written
-    as Cypher literals (`cypher_literal`), so the ``:params`` map is valid Cypher.
+    as Cypher literals (`cypher_literal`), so the ``:params`` map is valid Cypher. Each
+    query gets the parameters of ``params`` it uses. What every ``--cypher`` prints.
     """
-    for name in QUERIES[question]:
+    for name in names:
         query = store.queries[name]
         used = ", ".join(f"{k}: {cypher_literal(v)}" for k, v in params.items() if k in query.parameters)
         text = f"// {name}: {query.doc}\n:params {{{used}}}\n{query.text.rstrip().rstrip(';')};"
         console.print(text, markup=False)  # Cypher has [..] that is not markup
+
+
+def _print_cypher(store: GraphStore, question: str, params: dict[str, Any]) -> None:
+    """Print the queries behind a question of `provenance_graph.store.provenance` (`print_queries`)."""
+    print_queries(store, QUERIES[question], params)
 
 
 def _print_lineage(result: LineageSummary) -> None:
