@@ -221,13 +221,15 @@ def _graph_from_rows(
     types: Mapping[str, DatasetType],
     note_rows: list[dict[str, Any]],
 ) -> PlanGraph:
-    decoder = PlanDecoder(types)
+    # The store wrote these records itself from a plan checked whole before its first
+    # write (`plan_write`): ids and data IDs are taken as recorded, not checked again.
+    decoder = PlanDecoder(types, trusted_ids=True)
     data_ids: dict[str, DataId] = {}  # each distinct data ID is parsed once
 
     def data_id_of(text: str) -> DataId:
         found = data_ids.get(text)
         if found is None:
-            found = data_ids[text] = DataId.from_key(text)
+            found = data_ids[text] = DataId.trusted_key(text)
         return found
 
     for d_id, type_name, data_id_text, run, _uri, repository, butler_id in dataset_rows:
