@@ -16,6 +16,7 @@ from typing import Any, Literal
 import neo4j.time
 
 from provenance_graph.errors import PlanBusyError, PlanError
+from provenance_graph.gcpause import collector_paused
 from provenance_graph.model import (
     DataId,
     DatasetType,
@@ -194,7 +195,8 @@ def read_plan(
     }
     note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
     try:
-        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
+        with collector_paused():
+            graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
     except KeyError as err:  # a dataset or type vanished between the reads
         _check_unchanged(store, plan_id, props)
         raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
