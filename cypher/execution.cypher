@@ -262,6 +262,47 @@ SET q.status = 'pending', q.attempt_count = q.attempt_count - made
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 RETURN q.id AS id;
 
+// name: execution_reset_quanta
+// `plan --rerun-of PLAN --extend-run`: the quanta $ids of the complete plan $plan_id become
+// pending again, to run again in the plan's own run. Each loses its status label and
+// blocked_by; an attempt still 'running' (its execution is dead: the caller refuses live
+// ones) becomes 'interrupted'; other attempts stay as history. Their outputs become planned,
+// never made: exists, size, checksum, created and execution_id are removed (the caller
+// removes their files before this commits). The plan node is locked first: execution_start
+// links a new execution to it, so no execution starts unseen while this runs. Returns how
+// many quanta were reset, and the plan's executions that say they are running, with what
+// tells whether they are alive (rows as execution_live's) for the caller to judge.
+MATCH (p:Plan {id: $plan_id, status: 'complete'})
+SET p._lock = true
+REMOVE p._lock
+WITH p
+CALL (p) {
+  UNWIND $ids AS id
+  MATCH (q:Quantum {id: id, plan_id: p.id})
+  SET q._lock = true
+  REMOVE q._lock
+  SET q.status = 'pending'
+  REMOVE q.blocked_by, q:Running:Succeeded:Failed:Blocked:Skipped
+  WITH q
+  CALL (q) {
+    OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
+    SET a.status = 'interrupted', a.ended = coalesce(a.ended, datetime()), a.error = $reason
+  }
+  CALL (q) {
+    OPTIONAL MATCH (q)-[:PRODUCES]->(d:Dataset)
+    REMOVE d.exists, d.size, d.checksum, d.created, d.execution_id
+  }
+  RETURN count(q) AS reset
+}
+CALL (p) {
+  OPTIONAL MATCH (e:Execution {plan_id: p.id, status: 'running'})
+  RETURN collect(CASE WHEN e IS NOT NULL THEN {
+    execution_id: e.id, status: e.status, host: e.host, pid: e.pid,
+    idle_seconds: duration.inSeconds(e.heartbeat, datetime()).seconds
+  } END) AS running
+}
+RETURN reset, running;
+
 // name: execution_summary
 // Per-task counts of quanta by status for one plan.
 MATCH (q:Quantum {plan_id: $plan_id})

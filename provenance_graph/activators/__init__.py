@@ -22,11 +22,18 @@ from provenance_graph.activators._planning import (
     plan_pipeline,
     plan_rubin_pipeline,
 )
-from provenance_graph.activators._rerun import PlannedRerun, RerunSelection, plan_rerun
+from provenance_graph.activators._rerun import (
+    ExtendedRun,
+    PlannedRerun,
+    RerunSelection,
+    extend_run,
+    plan_rerun,
+)
 from provenance_graph.activators._site import SiteConfig, load_site
 
 __all__ = [
     "Activator",
+    "ExtendedRun",
     "Failure",
     "JobActivator",
     "JobFileRun",
@@ -41,6 +48,7 @@ __all__ = [
     "SiteConfig",
     "default_output_run",
     "default_qgraph_path",
+    "extend_run",
     "load_site",
     "plan_pipeline",
     "plan_rerun",

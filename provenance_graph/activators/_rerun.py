@@ -10,6 +10,11 @@ the reused ones into the old plan, since a reused dataset is one node of the gra
 
 The new plan's metadata names where it came from: ``rerun_of`` (the old plan's id) and
 ``rerun_reason`` (what was selected).
+
+``--extend-run`` (`extend_run`) reruns into the old plan's own run instead, as pipetask's
+``--extend-run`` does. That cannot be a new plan: ids derive from (repository, run, task or
+dataset type, data ID), so the same quanta in the same run are the same nodes, and a
+dataset has one producer. The selected quanta of the old plan itself become pending again.
 """
 
 from __future__ import annotations
@@ -22,9 +27,17 @@ from provenance_graph.errors import PlanError, PreflightError
 from provenance_graph.model import DataId, DatasetRef, Plan, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.repository import Repository
 from provenance_graph.store import GraphStore, WriteResult, check_plan, read_plan, write_plan
-from provenance_graph.store.execution import quantum_statuses
+from provenance_graph.store.execution import quantum_statuses, reset_quanta
 
-__all__ = ["PlannedRerun", "RerunSelection", "plan_rerun", "rerun_graph", "select_rerun"]
+__all__ = [
+    "ExtendedRun",
+    "PlannedRerun",
+    "RerunSelection",
+    "extend_run",
+    "plan_rerun",
+    "rerun_graph",
+    "select_rerun",
+]
 
 
 @dataclass(frozen=True)
@@ -53,13 +66,18 @@ class RerunSelection:
 
 
 def select_rerun(
-    graph: PlanGraph, statuses: Mapping[str, QuantumStatus], selection: RerunSelection
+    graph: PlanGraph,
+    statuses: Mapping[str, QuantumStatus],
+    selection: RerunSelection,
+    *,
+    check_inputs: bool = True,
 ) -> list[str]:
     """The ids of the quanta of ``graph`` that ``selection`` asks to run again, in run order.
 
-    Raises `PlanError` for an ``--impact-of`` dataset the plan does not have, and when a
-    selected quantum reads an output of the old plan that exists neither now nor in the
-    rerun (its producer neither succeeded nor was selected).
+    Raises `PlanError` for an ``--impact-of`` dataset the plan does not have, and (with
+    ``check_inputs``: a new plan, which runs only what is selected) when a selected quantum
+    reads an output of the old plan that exists neither now nor in the rerun (its producer
+    neither succeeded nor was selected).
     """
     starts = [_dataset_in(graph, given) for given in selection.impact_of]
     chosen = {
@@ -79,7 +97,8 @@ def select_rerun(
             frontier.extend(q.id for q in graph.consumers(ref.id))
     chosen |= seen
     ordered = [q.id for q in graph.in_order() if q.id in chosen]
-    _check_inputs_available(graph, statuses, chosen, ordered)
+    if check_inputs:
+        _check_inputs_available(graph, statuses, chosen, ordered)
     return ordered
 
 
@@ -198,31 +217,15 @@ def plan_rerun(
     Refuses an empty selection, a Rubin plan (rerun those with pipetask), and an output run
     that holds outputs of the new plan already unless ``clobber_outputs``.
     """
-    if selection.empty:
-        raise PlanError(
-            "a rerun needs something to run again", hint="add --failed, --blocked or --impact-of DATASET"
-        )
-    check_plan(store, rerun_of)
-    graph = read_plan(store, rerun_of)
-    root = graph.plan.metadata.get("repository")
-    if graph.butler_repository is not None or not isinstance(root, str):
-        raise PlanError(
-            f"plan {rerun_of!r} was not planned by provgraph over a repository of its own",
-            hint="rerun a Rubin plan with pipetask run --extend-run --skip-existing-in",
-        )
+    graph, root = _rerunnable(store, rerun_of, selection)
     if output_run == graph.plan.output_run:
         raise PlanError(
             f"the rerun would write to the old plan's own run {output_run!r}",
-            hint="give a new output run (-o RUN); 'provgraph restart PLAN' reruns failures in place",
+            hint="give a new output run (--output-run RUN), or rerun in place with --extend-run",
         )
     statuses = quantum_statuses(store, list(graph.quanta))
-    selected = select_rerun(graph, statuses, selection)
-    if not selected:
-        raise PlanError(
-            f"plan {rerun_of!r} has nothing that {selection.reason} selects",
-            hint="'provgraph status PLAN' shows what failed or was blocked",
-        )
-    with Repository.open(Path(root)) as repository:
+    selected = _selected(graph, statuses, selection, check_inputs=True)
+    with Repository.open(root) as repository:
         new = rerun_graph(
             graph,
             selected,
@@ -241,3 +244,121 @@ def plan_rerun(
     stored = write_plan(store, new)
     reused = sum(1 for ref in new.initial_inputs() if graph.producer(ref.id) is not None)
     return PlannedRerun(new, stored, reused)
+
+
+def _rerunnable(store: GraphStore, rerun_of: str, selection: RerunSelection) -> tuple[PlanGraph, Path]:
+    """The stored plan ``rerun_of`` and its repository's root, if ``selection`` may rerun it."""
+    if selection.empty:
+        raise PlanError(
+            "a rerun needs something to run again", hint="add --failed, --blocked or --impact-of DATASET"
+        )
+    check_plan(store, rerun_of)
+    graph = read_plan(store, rerun_of)
+    root = graph.plan.metadata.get("repository")
+    if graph.butler_repository is not None or not isinstance(root, str):
+        raise PlanError(
+            f"plan {rerun_of!r} was not planned by provgraph over a repository of its own",
+            hint="rerun a Rubin plan with pipetask run --extend-run --skip-existing-in",
+        )
+    return graph, Path(root)
+
+
+def _selected(
+    graph: PlanGraph, statuses: Mapping[str, QuantumStatus], selection: RerunSelection, *, check_inputs: bool
+) -> list[str]:
+    """`select_rerun`, refusing a selection of nothing."""
+    selected = select_rerun(graph, statuses, selection, check_inputs=check_inputs)
+    if not selected:
+        raise PlanError(
+            f"plan {graph.plan.id!r} has nothing that {selection.reason} selects",
+            hint="'provgraph status PLAN' shows what failed or was blocked",
+        )
+    return selected
+
+
+@dataclass(frozen=True)
+class ExtendedRun:
+    """What `extend_run` did."""
+
+    plan_id: str
+    """The plan whose quanta will run again."""
+    output_run: str
+    """Its run, where they will write again."""
+    reason: str
+    """What was selected (``failed, impact-of ID``)."""
+    quanta: int
+    """How many quanta are pending again."""
+    task_counts: dict[str, int]
+    """The same, per task label."""
+    removed: int
+    """Output files removed (``--clobber-outputs``)."""
+
+
+def extend_run(
+    store: GraphStore,
+    plan_id: str,
+    selection: RerunSelection,
+    *,
+    output_run: str | None = None,
+    clobber_outputs: bool = False,
+) -> ExtendedRun:
+    """Make what ``selection`` picks of plan ``plan_id`` pending again, to rerun in the plan's own run.
+
+    ``plan --rerun-of PLAN --extend-run``. The selected quanta (`select_rerun`; their inputs
+    need not exist yet, since the next run of the plan runs every pending producer too)
+    become ``pending`` and their outputs unmade, in one transaction (`reset_quanta`) that
+    refuses while a live execution runs the plan; their attempts stay as history. The next
+    ``provgraph run --plan PLAN`` (or ``submit``/``restart``) runs them again, and nothing
+    else that was done.
+
+    Outputs of the selected quanta that exist (a succeeded or skipped quantum's) are refused
+    unless ``clobber_outputs``; with it, they are removed from the repository inside that
+    transaction, after its checks and just before it commits. Why remove them now rather
+    than record ``clobber_outputs`` for the runs to come: a run skips a pending quantum whose
+    outputs all exist, so stale files would be taken as done; and the plan's metadata is
+    part of its digest, which its clusterings are checked against, so changing it would
+    invalidate them. Removing them is pipetask's ``--clobber-outputs`` (the old outputs of a
+    quantum are removed before it runs again), done once, up front. It is crash-safe in the
+    order chosen: were the files removed first and the graph then not changed (the process
+    killed, the server gone at commit), the quanta still read as done with their files
+    gone, and the same command again finishes the job; the other order could leave pending
+    quanta with stale files, which the next run would skip as existing, silently.
+
+    Raises `PlanError` for an empty selection, a Rubin plan, or an ``output_run`` other than
+    the plan's; `PreflightError` for existing outputs without ``clobber_outputs``;
+    `PlanBusyError` while the plan runs.
+    """
+    graph, root = _rerunnable(store, plan_id, selection)
+    run = graph.plan.output_run
+    if output_run is not None and output_run != run:
+        raise PlanError(
+            f"--extend-run reruns plan {plan_id!r} in its own run {run!r}, not {output_run!r}",
+            hint=f"leave out --output-run, or drop --extend-run to make a new plan in run {output_run!r}",
+        )
+    statuses = quantum_statuses(store, list(graph.quanta))
+    selected = _selected(graph, statuses, selection, check_inputs=False)
+    outputs = [ref for qid in selected for ref in graph.quanta[qid].outputs]
+    removed: list[DatasetRef] = []
+    with Repository.open(root) as repository:
+        there = [ref for ref in outputs if repository.exists(ref)]
+        if there and not clobber_outputs:
+            raise PreflightError(
+                f"{len(there)} output(s) of the quanta to rerun exist in run {run!r}, e.g. {there[0]}",
+                hint="replace them with --clobber-outputs (their files are removed now)",
+            )
+
+        def remove_outputs() -> None:
+            removed[:] = [ref for ref in outputs if repository.remove(ref)]
+
+        reset = reset_quanta(
+            store,
+            plan_id,
+            selected,
+            reason=f"reset by extend-run ({selection.reason})",
+            before_commit=remove_outputs,
+        )
+    counts: dict[str, int] = {}
+    for qid in selected:
+        label = graph.quanta[qid].task_label
+        counts[label] = counts.get(label, 0) + 1
+    return ExtendedRun(plan_id, run, selection.reason, reset, counts, len(removed))

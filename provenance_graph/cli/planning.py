@@ -15,7 +15,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from provenance_graph.activators import RerunSelection, default_output_run, plan_pipeline, plan_rerun
+from provenance_graph.activators import (
+    RerunSelection,
+    default_output_run,
+    extend_run,
+    plan_pipeline,
+    plan_rerun,
+)
 from provenance_graph.cli._hints import stored_plan_hint
 from provenance_graph.cli._options import (
     ConfigOpt,
@@ -104,6 +110,25 @@ def _plan_rerun(
     console.print(f"run it with: provgraph run --plan {graph.plan.id}")
 
 
+def _extend_run(
+    rerun_of: str, selection: RerunSelection, output_run: str | None, clobber_outputs: bool
+) -> None:
+    """``plan --rerun-of PLAN --extend-run``: make the selected quanta of PLAN pending again, in place."""
+    with open_store(say=err_console.print) as store:
+        done = extend_run(store, rerun_of, selection, output_run=output_run, clobber_outputs=clobber_outputs)
+    console.print(
+        f"extend-run: {done.quanta} quanta of {done.plan_id} will run again in its run "
+        f"{done.output_run} ({done.reason})"
+    )
+    if done.removed:
+        console.print(f"removed {done.removed} output file(s) they had made (--clobber-outputs)")
+    table = Table("task", "quanta")
+    for task, count in done.task_counts.items():
+        table.add_row(task, str(count))
+    console.print(table)
+    console.print(f"run it with: provgraph run --plan {done.plan_id}")
+
+
 def plan_command(
     pipeline_argument: PipelineArg = None,
     pipeline_option: PipelineOpt = None,
@@ -126,7 +151,8 @@ def plan_command(
             "--rerun-of",
             metavar="PLAN",
             help="Plan again only what --failed, --blocked and --impact-of pick of this stored plan, "
-            "into a new output run (--output-run), reading its good outputs where they are. No PIPELINE.",
+            "into a new output run (--output-run), reading its good outputs where they are; or, with "
+            "--extend-run, run them again in its own run. No PIPELINE.",
         ),
     ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="With --rerun-of: its failed quanta.")] = False,
@@ -145,7 +171,18 @@ def plan_command(
     clobber_outputs: Annotated[
         bool,
         typer.Option(
-            "--clobber-outputs", help="With --rerun-of: replace outputs the output run holds already."
+            "--clobber-outputs",
+            help="With --rerun-of: replace outputs the output run holds already (with --extend-run: "
+            "remove the selected quanta's outputs now, so that the next run makes them again).",
+        ),
+    ] = False,
+    extend_run_: Annotated[
+        bool,
+        typer.Option(
+            "--extend-run",
+            help="With --rerun-of: no new plan; the selected quanta of PLAN become pending again, to run "
+            "again in PLAN's own run at its next 'provgraph run --plan PLAN' (as pipetask's --extend-run). "
+            "Refused while PLAN runs, and with --plan-id.",
         ),
     ] = False,
 ) -> None:
@@ -156,7 +193,8 @@ def plan_command(
     QuantumGraph file is kept (-q/--save-qgraph) and stored as the plan.
 
     With --rerun-of PLAN, no pre-flight: the new plan is the quanta of PLAN that --failed,
-    --blocked and --impact-of select, in a new output run.
+    --blocked and --impact-of select, in a new output run; with --extend-run, no new plan:
+    those quanta of PLAN run again in its own run.
     """
     selection = RerunSelection(failed, blocked, tuple(impact_of or ()))
     if rerun_of is not None:
@@ -167,11 +205,19 @@ def plan_command(
             raise typer.BadParameter(
                 f"--rerun-of PLAN takes {', '.join(extra)} from PLAN; give only --output-run and --plan-id"
             )
+        if extend_run_:
+            if plan_id is not None:
+                raise typer.BadParameter(
+                    "--extend-run reruns quanta of PLAN itself, so there is no new plan to name: "
+                    "leave out --plan-id, or drop --extend-run to make a new plan"
+                )
+            _extend_run(rerun_of, selection, output_run, clobber_outputs)
+            return
         _plan_rerun(rerun_of, selection, output_run, plan_id, clobber_outputs)
         return
-    if not selection.empty or clobber_outputs:
+    if not selection.empty or clobber_outputs or extend_run_:
         raise typer.BadParameter(
-            "--failed, --blocked, --impact-of and --clobber-outputs go with --rerun-of PLAN"
+            "--failed, --blocked, --impact-of, --clobber-outputs and --extend-run go with --rerun-of PLAN"
         )
     pipeline_file = pipeline_file_given(pipeline_argument, pipeline_option)
     if pipeline_file is None:

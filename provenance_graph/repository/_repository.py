@@ -638,7 +638,8 @@ class Repository:
         """Unregister dataset ``ref``, delete its file and any temporary file a killed writer left.
 
         Only for what a failed or interrupted attempt left behind: the executor
-        calls it on the outputs of a quantum it holds, before running it again.
+        calls it on the outputs of a quantum it holds, before running it again; and for
+        the outputs of quanta ``plan --extend-run --clobber-outputs`` makes pending again.
         Returns whether anything was there.
         """
         leftovers = temporary_leftovers(self.path(ref))

@@ -41,6 +41,7 @@ __all__ = [
     "lost_attempts",
     "quantum_statuses",
     "refuse_if_running",
+    "reset_quanta",
     "status_counts",
 ]
 
@@ -282,7 +283,12 @@ def _released(rows: list[dict[str, Any]]) -> int:
 
 def refuse_if_running(store: GraphStore, plan_id: str, verb: str) -> None:
     """Raise `PlanBusyError` if a live execution is running the plan (it cannot be deleted or replaced)."""
-    for row in store.read("execution_live", plan_id=plan_id):
+    _refuse_live(store.read("execution_live", plan_id=plan_id), plan_id, verb)
+
+
+def _refuse_live(rows: Iterable[Mapping[str, Any]], plan_id: str, verb: str) -> None:
+    """Raise `PlanBusyError` if one of ``rows`` (as ``execution_live``'s) is a live execution."""
+    for row in rows:
         holder = ExecutionHolder(
             row["execution_id"],
             0,
@@ -295,6 +301,35 @@ def refuse_if_running(store: GraphStore, plan_id: str, verb: str) -> None:
                 f"({holder.lease.describe()}) is running it",
                 hint="wait for that run to finish, or stop it (Ctrl-C), then try again",
             )
+
+
+def reset_quanta(
+    store: GraphStore,
+    plan_id: str,
+    ids: Sequence[str],
+    *,
+    reason: str,
+    before_commit: Callable[[], None] = lambda: None,
+) -> int:
+    """Make quanta of a complete plan pending again, their outputs never made; returns how many.
+
+    One transaction (``execution_reset_quanta``): each quantum becomes ``pending`` (no status
+    label, no ``blocked_by``), an attempt a dead execution left ``running`` becomes
+    ``interrupted`` with ``reason``, other attempts stay as history, and the quanta's output
+    datasets lose ``exists``, ``size``, ``checksum``, ``created`` and ``execution_id``. It
+    refuses (`PlanBusyError`, nothing changed) while a live execution runs the plan. Then,
+    still inside the transaction, ``before_commit`` runs (it removes the outputs' files):
+    if it raises, nothing changes in the graph.
+    """
+
+    def check(rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            raise plan_not_found(store, plan_id)
+        _refuse_live(rows[0]["running"], plan_id, "reset")
+        before_commit()
+        return int(rows[0]["reset"])
+
+    return store.write_with("execution_reset_quanta", check, plan_id=plan_id, ids=list(ids), reason=reason)
 
 
 def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
