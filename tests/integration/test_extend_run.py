@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 from provenance_graph.demo import CALIB_RUN, demo_pipeline_path, make_demo_repo
+from provenance_graph.journal import JOURNAL_DIR
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan
 from provenance_graph.store.execution import ExecutionRecord
+from tests.integration.test_batch_jobs import DEMO_RULES
 from tests.integration.test_cli import run
 from tests.integration.test_rerun import BAD_BIAS, _flat, ok, set_bias
 from tests.support.graph_checks import file_checksums, rows
@@ -105,6 +107,11 @@ def _files(graph: nx.DiGraph, quanta: set[str], root: Path) -> set[str]:
         for q in quanta
         for d in graph.successors(q)
     }
+
+
+def _outputs(run: Path) -> dict[str, str]:
+    """`file_checksums` of a run's outputs, without the attempt journals of batch jobs."""
+    return {f: c for f, c in file_checksums(run).items() if not f.startswith(JOURNAL_DIR)}
 
 
 def _fails(args: list[str], settings: ConnectionSettings, *words: str) -> str:
@@ -252,3 +259,38 @@ def test_extend_run_refuses_bad_input_in_one_line(
         live.close("interrupted", {})
     assert dict(_plan(store, plan).nodes(data=True)) == before  # nothing changed by any of them
     assert file_checksums(repo / out) == files
+
+
+def test_restart_on_parsl_reruns_the_reset_quanta_with_the_plans_clustering(
+    prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    neo4j_settings: ConnectionSettings,
+    store: GraphStore,
+) -> None:
+    """The batch path: the reset leaves the plan (and so its digest) as it was, so its stored
+    clustering still holds and ``restart`` runs the reset quanta in their batch jobs."""
+    repo = tmp_path_factory.mktemp("extend") / "repo"
+    make_demo_repo(repo, visits=1, detectors=2).close()
+    plan, out = f"{prefix}-parsl", f"{prefix}/parsl"
+    ok(["plan", PIPELINE, "-b", str(repo), "--output-run", out, "--plan-id", plan], neo4j_settings)
+    ok(["submit", plan, "--clustering", str(DEMO_RULES), "-j", "2"], neo4j_settings)
+    before = _outputs(repo / out)
+    set_bias(repo, np.asarray(_good_bias(repo)) + 7.0)
+
+    ok(
+        ["plan", "--rerun-of", plan, "--extend-run", "--impact-of", IMPACT, "--clobber-outputs"],
+        neo4j_settings,
+    )
+    touched = _downstream_of_bias(_plan(store, plan))
+    said = ok(["restart", plan], neo4j_settings)
+    assert f"this run:   {len(touched)} succeeded" in said, said
+    graph = _plan(store, plan)
+    quanta = {n: a for n, a in graph.nodes(data=True) if a["kind"] == "quantum"}
+    assert all(
+        a["status"] == "succeeded" and a["attempts"] == (2 if q in touched else 1) for q, a in quanta.items()
+    )
+    stale = _files(graph, touched, repo / out)
+    after = _outputs(repo / out)
+    assert after.keys() == before.keys()
+    assert any(after[f] != before[f] for f in stale)
+    assert all(after[f] == before[f] for f in after.keys() - stale)
