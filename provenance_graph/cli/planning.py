@@ -202,9 +202,8 @@ def plan_command(
                   "-i": input_run, "-o": output, "-c": config, "--save": save}  # fmt: skip
         extra = [name for name, value in others.items() if value]
         if extra:
-            raise typer.BadParameter(
-                f"--rerun-of PLAN takes {', '.join(extra)} from PLAN; give only --output-run and --plan-id"
-            )
+            allowed = "only what to rerun" if extend_run_ else "only --output-run and --plan-id"
+            raise typer.BadParameter(f"--rerun-of PLAN takes {', '.join(extra)} from PLAN; give {allowed}")
         if extend_run_:
             if plan_id is not None:
                 raise typer.BadParameter(

@@ -242,6 +242,7 @@ def test_extend_run_refuses_bad_input_in_one_line(
            "leave out --plan-id")  # fmt: skip
     _fails([*base, "--impact-of", IMPACT.replace("=1", "=0"), "--output-run", f"{prefix}/elsewhere"],
            neo4j_settings, f"in its own run '{out}'", "leave out --output-run")  # fmt: skip
+    _fails([*base, "--failed", "-o", "u/me/x"], neo4j_settings, "takes -o from PLAN", "only what to rerun")
     _fails([*base, "--failed"], neo4j_settings, "nothing that failed selects")
     _fails(base, neo4j_settings, "needs something to run again", "--impact-of")
     _fails([*base, "--impact-of", "bias detector=7"], neo4j_settings, "neither reads nor writes")
