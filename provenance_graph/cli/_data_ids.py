@@ -2,21 +2,28 @@
 
 Typed as one argument or as repeated options (``-d visit=1 -d detector=2``), each read by
 `DataId.parse`; tables list them as `human_forms` does; ``--json`` gives JSON objects.
+The model is imported when a data ID is parsed or listed, not with this module: ``--json``
+answers (`as_object`) need only the standard library.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from provenance_graph.errors import InvalidDataIdError
-from provenance_graph.model import DataId, DimensionValue, human_forms
+
+if TYPE_CHECKING:
+    from provenance_graph.model import DataId, DimensionValue
 
 __all__ = ["as_object", "data_id_from_pairs", "listed"]
 
 
 def data_id_from_pairs(items: Iterable[str]) -> DataId:
     """A data ID from repeated options, each ``key=value`` or a data ID of several values."""
+    from provenance_graph.model import DataId
+
     values: dict[str, DimensionValue] = {}
     for item in items:
         for key, value in DataId.parse(item).root:
@@ -34,6 +41,8 @@ def listed(keys: Sequence[str]) -> tuple[list[str], str]:
     Instrument and skymap are shown only where they vary (`human_forms`); the second
     value is the left-out context as a caption, ``instrument=DemoCam``, or ``""``.
     """
+    from provenance_graph.model import DataId, human_forms
+
     forms, context = human_forms(DataId.from_key(k) for k in keys)
     return forms, (f"data IDs of {context}" if len(context) else "")
 

@@ -9,13 +9,14 @@ Rubin pipeline or a plan imported from a QuantumGraph, our data repository other
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from provenance_graph.errors import PipelineError
-from provenance_graph.interop.qgraph import SOURCE
-from provenance_graph.model import Plan
+
+if TYPE_CHECKING:
+    from provenance_graph.model import Plan
 
 __all__ = [
     "ConfigOpt",
@@ -135,6 +136,8 @@ def refuse_output(output: str | None, pipeline: Path) -> None:
 
 def is_from_quantum_graph(plan: Plan) -> bool:
     """Whether a plan was imported from a Rubin QuantumGraph (as the Activators tell it)."""
+    from provenance_graph.interop.qgraph import SOURCE  # here: the QuantumGraph reader is slow to import
+
     return plan.metadata.get("source") == SOURCE
 
 

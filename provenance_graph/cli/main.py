@@ -19,7 +19,6 @@ from provenance_graph.cli._options import processes_option
 from provenance_graph.cli._output import console, err_console
 from provenance_graph.crashpoints import crash_target
 from provenance_graph.errors import ProvenanceGraphError
-from provenance_graph.model import DataId
 
 if TYPE_CHECKING:
     from provenance_graph.activators import Progress
@@ -166,6 +165,7 @@ def demo(
     """Make a demo repository, plan and run the demo pipeline, and show where one coadd came from."""
     from provenance_graph.cli import planning, running
     from provenance_graph.demo import run_demo
+    from provenance_graph.model import DataId
 
     with contextlib.ExitStack() as stack:
         bar: dict[str, Callable[[Progress], None]] = {}

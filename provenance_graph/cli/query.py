@@ -1,4 +1,9 @@
-"""``provgraph query``: provenance and planning questions, as tables, JSON, or the Cypher itself."""
+"""``provgraph query``: provenance and planning questions, as tables, JSON, or the Cypher itself.
+
+A cold ``provgraph query lineage`` should load only what it runs (issue 22: start the CLI
+in a blink): the model's pydantic types, the plan questions and the plan reader are
+imported in the commands that need them, not here (``tests/integration/test_cold_query.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -15,18 +20,7 @@ from rich.table import Table
 from provenance_graph.cli._data_ids import as_object, data_id_from_pairs, listed
 from provenance_graph.cli._output import console, err_console, print_json
 from provenance_graph.errors import NotInGraphError, ProvenanceGraphError, QuestionError
-from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
-from provenance_graph.store import GraphStore, check_dataset, check_plan, list_plans, open_store
-from provenance_graph.store.plan_questions import (
-    TaskAtDataId,
-    data_id_history,
-    data_id_in_plan,
-    find_datasets,
-    missing_outputs,
-    plan_diff,
-    plan_overview,
-    subgraph,
-)
+from provenance_graph.store import GraphStore, check_dataset, check_plan, open_store
 from provenance_graph.store.provenance import (
     QUERIES,
     LineageSummary,
@@ -38,6 +32,10 @@ from provenance_graph.store.provenance import (
     start_ids,
     upstream,
 )
+
+if TYPE_CHECKING:
+    from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
+    from provenance_graph.store.plan_questions import TaskAtDataId
 
 __all__ = ["app"]
 
@@ -76,6 +74,8 @@ CypherOpt = Annotated[
 
 def parse_data_id(text: str) -> str:
     """A data ID as typed (``visit=2 detector=1``, ``visit=2,detector=1`` or JSON), as canonical JSON."""
+    from provenance_graph.model import DataId
+
     return DataId.parse(text).key()
 
 
@@ -101,6 +101,9 @@ def resolve_dataset(
         return None
     if dataset_type is None or data_id is None:
         raise QuestionError("--type and --data-id go together", hint="give both, or a dataset id")
+    from provenance_graph.model import DataId
+    from provenance_graph.store.plan_questions import find_datasets
+
     values = DataId.parse(data_id)
     found = find_datasets(store, dataset_type, values.key(), run)
     if not found:
@@ -290,6 +293,8 @@ def overview_command(
     cypher: CypherOpt = False,
 ) -> None:
     """A plan's initial inputs, final outputs, and quanta per task and status."""
+    from provenance_graph.store.plan_questions import plan_overview
+
     with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "overview", {"plan_id": plan_id})
@@ -348,6 +353,8 @@ def subgraph_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Quanta of a plan by task and data query, with the external inputs they need."""
+    from provenance_graph.store.plan_questions import subgraph
+
     admits = data_query_filter(where)
     with open_store(start_managed=False) as store:
         if cypher:
@@ -392,6 +399,9 @@ def diff_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Quanta added, removed, or with other inputs or outputs, between two plans."""
+    from provenance_graph.model import DataId
+    from provenance_graph.store.plan_questions import plan_diff
+
     with open_store(start_managed=False) as store:
         if cypher:  # the diff itself is computed here, from each plan's signatures
             _print_cypher(store, "diff", {"plan_id": old})
@@ -437,6 +447,8 @@ def _diff_dataset(signature: str) -> dict[str, Any]:
 
 
 def _diff_text(signature: str) -> str:
+    from provenance_graph.model import DataId
+
     found = _diff_dataset(signature)
     return f"{found['side']}: {found['dataset_type']} ({DataId(found['data_id'])})"
 
@@ -448,6 +460,8 @@ def missing_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Planned vs actual: the datasets a plan predicted that do not exist, and why."""
+    from provenance_graph.store.plan_questions import missing_outputs
+
     with open_store(start_managed=False) as store:
         if cypher:
             _print_cypher(store, "missing", {"plan_id": plan_id})
@@ -469,6 +483,8 @@ def history_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Every quantum at a data ID across all plans and runs, with its attempts."""
+    from provenance_graph.store.plan_questions import data_id_history
+
     values = data_id_from_pairs(data_id).to_dict()
     with open_store(start_managed=False) as store:
         if cypher:
@@ -600,6 +616,9 @@ def why_command(
     cypher: CypherOpt = False,
 ) -> None:
     """Why a data ID has no quantum: per task, its quanta there, the note that dropped it, or the query."""
+    from provenance_graph.store import list_plans
+    from provenance_graph.store.plan_questions import data_id_in_plan
+
     values = data_id_from_pairs(data_id)
     with open_store(start_managed=False) as store:
         if plan_id is None:
@@ -698,6 +717,7 @@ def stale_command(
     here). An output made after a newer version of one of its inputs is stale too.
     """
     from provenance_graph.cli.running import parse_config
+    from provenance_graph.model import DataId
     from provenance_graph.pipeline import Pipeline, task_versions  # the tasks' code, to digest it
     from provenance_graph.store.execution import last_options
     from provenance_graph.store.plan_read import read_plan_header

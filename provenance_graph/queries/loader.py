@@ -23,7 +23,6 @@ from importlib import resources
 from pathlib import Path
 
 from provenance_graph.errors import QueryError
-from provenance_graph.model import suggest
 
 __all__ = ["NamedQuery", "QueryLibrary", "cypher_dir", "queries"]
 
@@ -123,6 +122,8 @@ class QueryLibrary:
         try:
             return self._queries[name]
         except KeyError:
+            from provenance_graph.model import suggest  # here only: the model is slow to import
+
             raise QueryError(
                 f"no named query {name!r} in {self.directory}",
                 hint=suggest(name, list(self._queries)) or None,

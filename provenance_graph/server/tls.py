@@ -13,6 +13,9 @@ The CA's own key signs the server's certificate once and is thrown away, never
 written anywhere: trusting this CA trusts this one server certificate and nothing
 else. The CA and the certificate are made again together when the certificate
 nears its end, or when the files do not belong together.
+
+``cryptography`` is imported only to check or make the files: a command that only
+connects (every ``provgraph query``) needs the CA file's path, not the library.
 """
 
 from __future__ import annotations
@@ -23,12 +26,10 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = ["BoltCertificates"]
 
@@ -74,6 +75,10 @@ class BoltCertificates:
 
     def usable(self, now: dt.datetime) -> bool:
         """True when the three files exist, belong together, and the certificate is not near its end."""
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+
         try:
             key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
             cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
@@ -85,6 +90,11 @@ class BoltCertificates:
         return key.public_key() == cert.public_key() and cert.not_valid_after_utc - now > RENEW_BEFORE
 
     def _make(self, now: dt.datetime) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
         start, end = now - dt.timedelta(hours=1), now + VALIDITY
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name(
@@ -139,6 +149,8 @@ class BoltCertificates:
 
 
 def _key_usage(*, digital_signature: bool, cert_sign: bool) -> x509.KeyUsage:
+    from cryptography import x509
+
     return x509.KeyUsage(
         digital_signature=digital_signature,
         content_commitment=False,
