@@ -29,7 +29,9 @@ pipe_base (``--lsst``): the same shape is built with lsst-pipe-base's mock tasks
 (`benchmarks/lsst_qgraph_build.py --write`), and `benchmarks/lsst_qgraph_query.py`
 loads the ``.qg`` in a fresh process and answers the same kinds of question from
 memory (networkx), on its own seeded starts: the two graphs have the same shape,
-not the same ids. Its ``load_seconds`` is what a user waits before the first answer.
+not the same ids. Its ``load_seconds`` is a whole load into networkx, which one answer
+does not need: for the first answer from a cold process, compare with pipe_base's own
+partial reader (`benchmarks/cold_cli.py`).
 
 One JSON line per run goes to ``results/queries.jsonl``; a summary table is printed.
 The stored plan is kept (delete it with ``provgraph plans delete``). A dataset read by
