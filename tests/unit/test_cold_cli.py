@@ -13,16 +13,19 @@ import sys
 import pytest
 
 #: Never needed to answer a question from the graph: pre-flight, execution, Parsl, the LSST
-#: stack, data-frame libraries (the driver would load pyarrow for nothing), the prov library.
+#: stack, array and data-frame libraries (the driver would load numpy and pyarrow for
+#: nothing), the prov library, the TLS certificate library.
 HEAVY = (
     "provenance_graph.preflight",
     "provenance_graph.activators",
     "provenance_graph.export",
     "parsl",
     "lsst",
+    "numpy",
     "pandas",
     "pyarrow",
     "prov",
+    "cryptography",
 )
 
 _PROBE = """
@@ -76,3 +79,17 @@ def test_status_names_the_activator_submit_records() -> None:
     from provenance_graph.cli.operate import SUBMITTED_BY
 
     assert ParslActivator.name == SUBMITTED_BY
+
+
+def test_numpy_hidden_from_the_driver_still_imports_afterwards() -> None:
+    # store/_driver.py hides numpy, pandas and pyarrow for the driver's import only: a task
+    # that imports numpy after the store gets it as usual.
+    probe = (
+        "import sys, provenance_graph.store\n"
+        "assert 'numpy' not in sys.modules and 'neo4j' in sys.modules\n"
+        "import numpy\n"
+        "print(int(numpy.arange(4).sum()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6"
