@@ -435,6 +435,13 @@ def _print_diff(answer: OutputDiff) -> None:
         + f"; {len(answer.only_a)} only in A, {len(answer.only_b)} only in B",
         markup=False,
     )
+    if answer.a.plan_id == answer.b.plan_id and answer.a.execution_id != answer.b.execution_id:
+        console.print(
+            f"note: both are executions of plan {answer.a.plan_id}: an output B made again in the plan's "
+            "own run (plan --rerun-of --extend-run) keeps only B's checksum, so it is only in B; "
+            "a rerun into a new output run keeps both sides",
+            markup=False,
+        )
     if answer.changed:
         counts = _cause_counts(answer)
         forms, context = listed([c.data_id for c in counts])
