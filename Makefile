@@ -12,6 +12,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 LOCK_VENV  := .venv-lock
+# pytest-xdist workers of `make test`, each with a Neo4j of its own (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint unit lock bench bench-preflight bench-execution bench-rubin bench-queries bench-clustering bench-journals bench-batch bench-operations system-packages clean-venv
 
@@ -63,7 +65,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -127,8 +127,8 @@ RETURN q.id AS id;
 // Records the outcome of attempts this execution holds: the attempt's figures, the quantum's
 // new status, and for a success the produced datasets (exists, size, checksum, uri).
 // Rows: {id, status, attempt: {ended, duration_s, host, pid, peak_rss_mb, exit_status,
-// error, ...}, outputs: [{id, uri, size, checksum}]}. Returns the ids recorded; recording the
-// same outcome again (a retried transaction) changes nothing.
+// error, input_checksums_json, ...}, outputs: [{id, uri, size, checksum}]}. Returns the ids
+// recorded; recording the same outcome again (a retried transaction) changes nothing.
 UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true

@@ -22,7 +22,8 @@ RETURN e.id AS id, e.plan_id AS plan_id, e.status AS status;
 // name: journal_record_attempts
 // Records journal rows: {id (quantum), record_id, execution_id, written, status (succeeded,
 // failed, or skipped: its outputs existed already),
-// attempt: {duration_s, host, pid, peak_rss_mb, exit_status, error, record_id, batch_job},
+// attempt: {duration_s, host, pid, peak_rss_mb, exit_status, error, record_id, batch_job,
+// input_checksums_json},
 // outputs: [{id, uri, size, checksum}]}, at most one row per quantum. A row whose record_id an
 // attempt of its quantum has already is skipped. A quantum its execution holds ('running')
 // gets its open attempt finished; any other gets a new attempt. The quantum takes the row's

@@ -235,9 +235,9 @@ RETURN d.dataset_type AS dataset_type, count(d) AS datasets, count(d.exists) AS 
 
 // name: plan_overview_outputs
 // A plan's final outputs (datasets it produces that none of its quanta reads), per dataset
-// type, with how many exist.
+// type, with how many exist. (The reader has no label: see plan_io_counts.)
 MATCH (d:Dataset {plan_id: $plan_id})
-WHERE NOT EXISTS { MATCH (d)<-[:CONSUMES]-(:Quantum {plan_id: $plan_id}) }
+WHERE NOT EXISTS { MATCH (d)<-[:CONSUMES]-(reader) WHERE reader.plan_id = $plan_id }
 RETURN d.dataset_type AS dataset_type, count(d) AS datasets,
        count(CASE WHEN d.exists THEN 1 END) AS existing;
 

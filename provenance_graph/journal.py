@@ -69,6 +69,9 @@ class JournalRecord:
             raise ValueError(f"journal format {data.get('format')!r}, not {FORMAT}")
         outcome = dict(data["outcome"])
         outcome["outputs"] = tuple(OutputRecord(**o) for o in outcome.get("outputs", ()))
+        outcome["input_checksums"] = tuple(
+            (str(i), str(c)) for i, c in outcome.get("input_checksums", ())
+        )  # absent in records written before schema v13
         return cls(
             plan_id=str(data["plan_id"]),
             execution_id=str(data["execution_id"]),

@@ -8,8 +8,9 @@ pipeline; a plan imported from a Rubin QuantumGraph brings its own spec
 `run_batch_job` for engines such as Parsl whose workers are not set up by us). Running a
 quantum means: clear what an earlier, unfinished attempt left among its outputs,
 call the task's ``run_quantum``, check that every predicted output was written,
-and fingerprint the outputs (size, SHA-256). Whatever happens is returned as an
-`AttemptOutcome`; an exception in a task never escapes.
+and fingerprint the outputs (size, SHA-256) and the inputs from outside the plan's
+run (SHA-256). Whatever happens is returned as an `AttemptOutcome`; an exception in a
+task never escapes.
 
 This module does not import the Neo4j driver: workers stay small.
 """
@@ -133,6 +134,7 @@ class QuantumRunner:
             outputs = tuple(
                 OutputRecord(ref.id, *self.repository.fingerprint(ref)) for ref in quantum.outputs
             )
+            read = self.external_input_checksums(quantum)
         except Exception as err:  # the task's failure is the attempt's outcome, not ours
             # What a failed attempt wrote must not pass for its outputs later (skip-existing).
             for ref in quantum.outputs:
@@ -149,7 +151,19 @@ class QuantumRunner:
             return attempt_outcome(
                 quantum, started, succeeded=False, error=f"{type(err).__name__}: {err}\n{tail}"
             )
-        return attempt_outcome(quantum, started, succeeded=True, outputs=outputs)
+        return attempt_outcome(quantum, started, succeeded=True, outputs=outputs, input_checksums=read)
+
+    def external_input_checksums(self, quantum: Quantum) -> tuple[tuple[str, str], ...]:
+        """``(id, sha256:<hex>)`` of each input from outside the quantum's output run, sorted by id.
+
+        What no quantum of the plan produced (raws, calibrations, reused outputs of another
+        run) has no checksum in the graph of its own; the attempt records what it read
+        (``:Attempt.input_checksums_json``). Each file is hashed once per attempt, with the
+        checksum code of the outputs (`Repository.fingerprint`); inputs of the output run
+        are the plan's own outputs, whose checksums their producers recorded.
+        """
+        external = {ref.id: ref for ref in quantum.inputs if ref.run != quantum.run}
+        return tuple((i, self.repository.fingerprint(external[i])[2]) for i in sorted(external))
 
     def run_job(self, quanta: Sequence[Quantum]) -> list[AttemptOutcome]:
         """Run a batch job's quanta in the order given; stop at the first failure (`run_in_order`)."""

@@ -128,6 +128,7 @@ def attempt_outcome(
     succeeded: bool,
     error: str | None = None,
     outputs: tuple[OutputRecord, ...] = (),
+    input_checksums: tuple[tuple[str, str], ...] = (),
 ) -> AttemptOutcome:
     """The record of an attempt of ``quantum`` in this process that began at ``started`` (perf_counter)."""
     return AttemptOutcome(
@@ -140,6 +141,7 @@ def attempt_outcome(
         exit_status=0 if succeeded else 1,
         error=error,
         outputs=outputs,
+        input_checksums=input_checksums,
     )
 
 

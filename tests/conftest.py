@@ -13,6 +13,12 @@ The database is chosen like this, once per session:
    it runs. A session that started that server stops it at the end, unless
    ``PROVGRAPH_TEST_KEEP_SERVER=1`` (handy while developing: the next session reuses it).
 
+``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). Each
+worker has a managed server of its own, under ``.pytest-neo4j/gw0``, ``gw1`` ..., with jars
+hard-linked from one assembled once by the controller. The tests of a module stay on one
+worker (they share module fixtures), and every test that submits to the tests' Slurm
+(marked ``slurm``) runs on the same worker, since the cluster is one per machine.
+
 Integration tests never share names: each gets its own plan ids and runs, and
 deletes its plans afterwards.
 """
@@ -48,9 +54,18 @@ _SERVER_VARS = (
 )
 
 
-def test_home() -> Path:
-    """Where the suite keeps its own managed server: never the user's default home."""
+def _suite_home() -> Path:
+    """The directory of the suite's managed servers: ``.pytest-neo4j`` or ``PROVGRAPH_TEST_HOME``."""
     return Path(os.environ.get("PROVGRAPH_TEST_HOME") or ROOT / ".pytest-neo4j").resolve()
+
+
+def test_home() -> Path:
+    """Where this process keeps its own managed server: never the user's default home.
+
+    The suite's home itself, or a directory of its per pytest-xdist worker (``gw0``...).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _suite_home() / worker if worker else _suite_home()
 
 
 def _test_server_ports(home: Path) -> tuple[int, int]:
@@ -107,6 +122,45 @@ def pytest_configure(config: pytest.Config) -> None:
     }
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``-n``, assemble the managed server's jars once, before the workers start.
+
+    Each worker's server then hard-links them rather than running Maven, several at once,
+    into one local repository.
+    """
+    config = session.config
+    if os.environ.get("NEO4J_URI") or hasattr(config, "workerinput"):
+        return
+    if not config.pluginmanager.hasplugin("xdist") or not config.getoption("numprocesses", None):
+        return
+    if _docker_answers():
+        return
+    from provenance_graph.server import ManagedServer
+    from provenance_graph.settings import ServerSettings
+    from tests.support.servers import default_user_server, reuse_assembled_jars
+
+    shared = ManagedServer(ServerSettings(home=_suite_home() / "jars"))
+    reuse_assembled_jars(
+        shared.home, ManagedServer(ServerSettings(home=_suite_home() / "neo4j")), default_user_server()
+    )
+    shared.assemble()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``--dist loadgroup``: a module's tests together, Slurm's on one worker.
+
+    A test may name its own ``xdist_group`` (a long module split in parts); one marked
+    ``slurm`` always joins the ``slurm`` group.
+    """
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
 def _docker_answers() -> bool:
     try:
         import docker
@@ -136,7 +190,7 @@ def neo4j_settings() -> Iterator[ConnectionSettings]:
             )
         return
     from provenance_graph.server import ManagedServer
-    from provenance_graph.settings import server_settings
+    from provenance_graph.settings import ServerSettings, server_settings
 
     server = ManagedServer(server_settings(create_home=True))  # as `provgraph server start` does
     assert server.home.is_relative_to(test_home()), f"the suite would use {server.home}, not its own server"
@@ -144,7 +198,8 @@ def neo4j_settings() -> Iterator[ConnectionSettings]:
     if started:
         from tests.support.servers import default_user_server, reuse_assembled_jars
 
-        reuse_assembled_jars(server.home, default_user_server())
+        shared_jars = ManagedServer(ServerSettings(home=_suite_home() / "jars"))
+        reuse_assembled_jars(server.home, shared_jars, default_user_server())
     server.start()
     yield server.connection()
     if started and os.environ.get("PROVGRAPH_TEST_KEEP_SERVER") != "1":
@@ -190,10 +245,28 @@ class ReliabilityCounts:
         with _RELIABILITY_LOCK:
             _RELIABILITY[what] = _RELIABILITY.get(what, 0) + n
 
+    def count_all(self, counts: dict[str, int]) -> None:
+        for what, n in counts.items():
+            self.count(what, n)
+
 
 @pytest.fixture
 def reliability() -> ReliabilityCounts:
     return ReliabilityCounts()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's reliability counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["reliability"] = dict(_RELIABILITY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the pytest-xdist controller: add up the counts of a worker that finished."""
+    counts: dict[str, int] = getattr(node, "workeroutput", {}).get("reliability", {})
+    ReliabilityCounts().count_all(counts)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

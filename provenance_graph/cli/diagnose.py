@@ -1,10 +1,11 @@
-"""``provgraph triage`` and ``provgraph suspects``: what failures share, and what bad outputs share.
+"""``provgraph triage``, ``suspects``, ``diff-outputs``: what failures share, and why outputs differ.
 
 ``triage`` groups a plan's failures by task and normalised error, ranks for each group the
 upstream datasets and quanta its failures share and the task's successes do not, and says
 which failures blocked which quanta. ``suspects`` ranks the upstream datasets and quanta by
-how well they separate bad outputs from good ones. The statistic is documented in
-docs/operations.md and `provenance_graph.store.operations`.
+how well they separate bad outputs from good ones. ``diff-outputs`` walks the lineages of two
+executions' differing outputs in step to the first difference upstream. The statistic is
+documented in docs/operations.md and `provenance_graph.store.operations`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from provenance_graph.cli.query import print_queries, resolve_dataset
 from provenance_graph.errors import QuestionError
 from provenance_graph.model import DataId
 from provenance_graph.store import GraphStore, check_plan, open_store
+from provenance_graph.store.diff_outputs import QUERIES as DIFF_QUERIES
+from provenance_graph.store.diff_outputs import (
+    Cause,
+    ExecutionOutputs,
+    Output,
+    OutputDiff,
+    diff_cypher_parameters,
+    diff_outputs,
+)
 from provenance_graph.store.operations import (
     DEFAULT_LIMIT,
     DEFAULT_SAMPLE,
@@ -40,7 +50,7 @@ from provenance_graph.store.operations import (
     triage_failures,
 )
 
-__all__ = ["suspects_command", "triage_command"]
+__all__ = ["diff_outputs_command", "suspects_command", "triage_command"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full answer as JSON.")]
 SampleOpt = Annotated[
@@ -316,3 +326,142 @@ def _print_suspects(answer: SuspectsAnswer, sample: int) -> None:
         console.print("no suspect: nothing upstream is more common among the bad outputs than among the good")
         return
     console.print(_suspects_table("suspects", answer.suspects, "bad", "good"))
+
+
+def diff_outputs_command(
+    execution_a: Annotated[
+        str, typer.Argument(metavar="EXEC_A", help="An execution id, or a plan id for its latest execution.")
+    ],
+    execution_b: Annotated[
+        str, typer.Argument(metavar="EXEC_B", help="The execution compared with EXEC_A (id or plan id).")
+    ],
+    as_json: JsonOpt = False,
+    cypher: CypherOpt = False,
+) -> None:
+    """List the outputs whose checksums differ between two executions, each with its cause.
+
+    Outputs are matched by dataset type and data ID; a rerun's outputs include those of the
+    plan it reran that it reused. For each changed output, both lineages are walked in step
+    to the first difference upstream: an input's checksum, a task's config or code, or the
+    plan. See docs/operations.md.
+    """
+    with open_store(start_managed=False) as store:
+        if cypher:
+            for params in diff_cypher_parameters(store, execution_a, execution_b):
+                print_queries(store, DIFF_QUERIES, params)
+            return
+        answer = diff_outputs(store, execution_a, execution_b)
+    if as_json:
+        print_json(_diff_json(answer))
+        return
+    _print_diff(answer)
+
+
+def _side(side: ExecutionOutputs) -> dict[str, Any]:
+    return {
+        "execution_id": side.execution_id,
+        "plan_id": side.plan_id,
+        "plans": list(side.plans),
+        "executions": list(side.executions),
+        "outputs": len(side.outputs),
+    }
+
+
+def _output_json(o: Output) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "dataset_type": o.dataset_type,
+        "data_id": as_object(o.data_id),
+        "checksum": o.checksum,
+        "plan_id": o.plan_id,
+        "execution_id": o.execution_id,
+    }
+
+
+def _cause_json(c: Cause) -> dict[str, Any]:
+    return {
+        "kind": c.kind,
+        "name": c.name,
+        "data_id": as_object(c.data_id),
+        "a": c.a,
+        "b": c.b,
+        "dataset_ids": list(c.dataset_ids),
+        "description": c.describe(),
+    }
+
+
+def _cause_counts(answer: OutputDiff) -> dict[Cause, int]:
+    """Each cause, with how many changed outputs it explains; the most first."""
+    counts: dict[Cause, int] = {}
+    for changed in answer.changed:
+        for cause in changed.causes:
+            counts[cause] = counts.get(cause, 0) + 1
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0].kind, item[0].name, item[0].data_id))
+    return dict(order)
+
+
+def _diff_json(answer: OutputDiff) -> dict[str, Any]:
+    return {
+        "a": _side(answer.a),
+        "b": _side(answer.b),
+        "same": answer.same,
+        "unknown": answer.unknown,
+        "changed": [
+            {
+                "dataset_type": c.a.dataset_type,
+                "data_id": as_object(c.a.data_id),
+                "a": _output_json(c.a),
+                "b": _output_json(c.b),
+                "causes": [_cause_json(cause) for cause in c.causes],
+            }
+            for c in answer.changed
+        ],
+        "causes": [{**_cause_json(c), "outputs": n} for c, n in _cause_counts(answer).items()],
+        "only_a": [_output_json(o) for o in answer.only_a],
+        "only_b": [_output_json(o) for o in answer.only_b],
+    }
+
+
+def _named_side(side: ExecutionOutputs) -> str:
+    return f"execution {side.execution_id} of plan {side.plan_id}"
+
+
+def _print_diff(answer: OutputDiff) -> None:
+    console.print(f"A: {_named_side(answer.a)}", markup=False)
+    console.print(f"B: {_named_side(answer.b)}", markup=False)
+    console.print(
+        f"{len(answer.changed)} output(s) changed, {answer.same} the same"
+        + (f", {answer.unknown} without a checksum" if answer.unknown else "")
+        + f"; {len(answer.only_a)} only in A, {len(answer.only_b)} only in B",
+        markup=False,
+    )
+    if answer.changed:
+        counts = _cause_counts(answer)
+        forms, context = listed([c.data_id for c in counts])
+        causes = Table(
+            "#", "cause", "name", "data ID", "outputs", "A", "B", title="causes", caption=context or None
+        )
+        for i, ((cause, n), form) in enumerate(zip(counts.items(), forms, strict=True), 1):
+            causes.add_row(str(i), cause.kind, cause.name, form, str(n), _short(cause.a), _short(cause.b))
+        console.print(causes)
+        forms, context = listed([c.a.data_id for c in answer.changed])
+        number = {cause: i for i, cause in enumerate(counts, 1)}
+        changed = Table("dataset type", "data ID", "causes", title="changed outputs", caption=context or None)
+        for c, form in zip(answer.changed, forms, strict=True):
+            changed.add_row(c.a.dataset_type, form, ", ".join(f"#{number[cause]}" for cause in c.causes))
+        console.print(changed)
+    for word, only in (("A", answer.only_a), ("B", answer.only_b)):
+        if only:
+            forms, context = listed([o.data_id for o in only])
+            table = Table("dataset type", "data ID", title=f"only in {word}", caption=context or None)
+            for o, form in zip(only, forms, strict=True):
+                table.add_row(o.dataset_type, form)
+            console.print(table)
+
+
+def _short(value: str | None) -> str:
+    """A checksum or digest, shortened for a table (``--json`` gives it whole)."""
+    if value is None:
+        return "-"
+    kind, sep, digest = value.partition(":")
+    return f"{kind}:{digest[:12]}" if sep and len(digest) > 16 and " " not in digest else value

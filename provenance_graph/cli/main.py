@@ -52,6 +52,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "cancel": "provenance_graph.cli.operate:cancel_command",
     "triage": "provenance_graph.cli.diagnose:triage_command",
     "suspects": "provenance_graph.cli.diagnose:suspects_command",
+    "diff-outputs": "provenance_graph.cli.diagnose:diff_outputs_command",
     "stats": "provenance_graph.cli.analytics:stats_command",
     "footprint": "provenance_graph.cli.analytics:footprint_command",
     "submit": "provenance_graph.cli.batch:submit_command",

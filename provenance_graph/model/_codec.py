@@ -7,6 +7,10 @@ label and (dataset type, dimensions) pair only once: after that, parts are assem
 the models' trusted constructors. Every dataset and quantum id is recomputed from its
 content (its repository included, for a Butler-backed plan) and must match the recorded
 one. Repositories and Butler ids are checked once per distinct value too.
+
+A decoder made with ``trusted_ids=True`` takes the recorded ids as they are: for records
+the graph store wrote itself from a plan it checked whole (`store.plan_write`), where
+recomputing every id was most of the cost of pulling a subgraph to run.
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ class PlanDecoder:
     ----------
     dataset_types
         The plan's dataset types by name.
+    trusted_ids
+        Take each record's id as it is rather than recomputing it from the content.
 
     Each method raises `PlanError` naming what does not hold; callers add where
     (a row, a file entry).
     """
 
-    def __init__(self, dataset_types: Mapping[str, DatasetType]) -> None:
+    def __init__(self, dataset_types: Mapping[str, DatasetType], *, trusted_ids: bool = False) -> None:
         self.dataset_types = dataset_types
+        self.trusted_ids = trusted_ids
         self.refs: dict[str, DatasetRef] = {}
         """The datasets decoded so far, by id."""
         self._runs: dict[str, str] = {}
@@ -85,7 +92,9 @@ class PlanDecoder:
                 butler_id=butler_id,
             )
             self._fits.add((type_name, data_id.dimensions))
-        if ref.id != dataset_id:
+        if self.trusted_ids:
+            ref.__dict__["id"] = dataset_id  # the cached id, as recorded
+        elif ref.id != dataset_id:
             raise PlanError(f"id {dataset_id} does not match its content {ref}")
         self.refs[dataset_id] = ref
         return ref
@@ -113,6 +122,8 @@ class PlanDecoder:
             repository=self._repository(repository),
             butler_id=check_butler_id(butler_id),
         )
-        if quantum.id != quantum_id:
+        if self.trusted_ids:
+            quantum.__dict__["id"] = quantum_id  # the cached id, as recorded
+        elif quantum.id != quantum_id:
             raise PlanError(f"id {quantum_id} does not match its content {quantum}")
         return quantum

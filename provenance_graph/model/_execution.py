@@ -7,6 +7,7 @@ and the store (which writes them to the graph as ``:Attempt`` nodes and
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,6 +80,11 @@ class AttemptOutcome:
     record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Unique per attempt outcome: the graph keeps it (``:Attempt.record_id``), so an outcome
     recorded once from its batch job and again from its journal is recorded once."""
+    input_checksums: tuple[tuple[str, str], ...] = ()
+    """``(dataset id, sha256:<hex>)`` of each input the attempt read from outside its plan's
+    output run (raws, calibrations, reused outputs of another run), sorted by id; stored as
+    ``:Attempt.input_checksums_json`` (schema v13), by which ``provgraph diff-outputs`` sees
+    a changed calibration that no quantum of the graph produced."""
 
     def row(self) -> dict[str, Any]:
         """As a row of ``execution_finish_quanta``."""
@@ -97,6 +103,9 @@ class AttemptOutcome:
                 "exit_status": self.exit_status,
                 "error": self.error,
                 "record_id": self.record_id,
+                "input_checksums_json": (
+                    json.dumps(dict(self.input_checksums), sort_keys=True) if self.input_checksums else None
+                ),
             },
             "outputs": [o.row() for o in self.outputs] if self.succeeded else [],
         }

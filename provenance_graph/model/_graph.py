@@ -149,7 +149,7 @@ class PlanGraph:
 
     def _remember(self, ref: DatasetRef) -> None:
         known_type = self._dataset_types.setdefault(ref.dataset_type.name, ref.dataset_type)
-        if known_type != ref.dataset_type:
+        if known_type is not ref.dataset_type and known_type != ref.dataset_type:
             raise DatasetTypeConflictError(
                 f"dataset type {ref.dataset_type.name!r} has two definitions in plan "
                 f"{self.plan.id!r}: {known_type!r} and {ref.dataset_type!r}",

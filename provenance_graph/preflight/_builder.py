@@ -26,16 +26,15 @@ become quanta, with outputs at the candidate's data ID.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import getpass
 import socket
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from provenance_graph.errors import PreflightError, ProvenanceGraphError
+from provenance_graph.gcpause import collector_paused
 from provenance_graph.model import (
     DataId,
     DatasetRef,
@@ -377,26 +376,10 @@ def preflight(
             f"input run {unknown_runs[0]!r} is not in the repository",
             hint=suggest(unknown_runs[0], repository.runs()) or f"its runs: {', '.join(repository.runs())}",
         )
-    with _collector_paused():
+    with collector_paused():
         return _build(
             pipeline, repository, where, expression, output_run, runs, plan_id, metadata, allow_empty
         )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector off while pre-flight makes its (many) long-lived objects.
-
-    Nothing pre-flight makes becomes cyclic garbage, yet each full collection would
-    rescan every data ID, dataset and quantum made so far.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _build(

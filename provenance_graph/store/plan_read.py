@@ -16,6 +16,7 @@ from typing import Any, Literal
 import neo4j.time
 
 from provenance_graph.errors import PlanBusyError, PlanError
+from provenance_graph.gcpause import collector_paused
 from provenance_graph.model import (
     DataId,
     DatasetType,
@@ -194,7 +195,8 @@ def read_plan(
     }
     note_rows = store.read("plan_notes", plan_id=plan_id) if tasks is None and not where else []
     try:
-        graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
+        with collector_paused():
+            graph = _graph_from_rows(plan_id, props, rows, dataset_rows, types, note_rows)
     except KeyError as err:  # a dataset or type vanished between the reads
         _check_unchanged(store, plan_id, props)
         raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
@@ -221,13 +223,15 @@ def _graph_from_rows(
     types: Mapping[str, DatasetType],
     note_rows: list[dict[str, Any]],
 ) -> PlanGraph:
-    decoder = PlanDecoder(types)
+    # The store wrote these records itself from a plan checked whole before its first
+    # write (`plan_write`): ids and data IDs are taken as recorded, not checked again.
+    decoder = PlanDecoder(types, trusted_ids=True)
     data_ids: dict[str, DataId] = {}  # each distinct data ID is parsed once
 
     def data_id_of(text: str) -> DataId:
         found = data_ids.get(text)
         if found is None:
-            found = data_ids[text] = DataId.from_key(text)
+            found = data_ids[text] = DataId.trusted_key(text)
         return found
 
     for d_id, type_name, data_id_text, run, _uri, repository, butler_id in dataset_rows:

@@ -65,6 +65,10 @@ Changelog of `SCHEMA_VERSION`:
     config digest, source digest, package, git commit), the index ``dataset_execution`` on
     ``:Dataset(execution_id)``. A version-11 database gains the index on connect; older
     executions lack the properties.
+13. Input checksums: ``:Attempt.input_checksums_json`` (dataset id to ``sha256:<hex>`` of each
+    input read from outside the quantum's output run), what ``provgraph diff-outputs`` compares
+    for inputs no quantum produced. A version-12 database is upgraded on connect, changing
+    nothing; older attempts lack the property.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

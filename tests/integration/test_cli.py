@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from provenance_graph.model import DataId, PlanGraph
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
-from provenance_graph.store import GraphStore, read_plan
+from provenance_graph.store import GraphStore, delete_plan, list_plans, read_plan
 from tests.support.drp import expected_counts
 
 PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
@@ -64,8 +65,25 @@ def _demo_labels() -> list[str]:
     return list(Pipeline.from_file(demo_pipeline_path()).labels)
 
 
+@pytest.fixture
+def no_demo_plan(store: GraphStore) -> Iterator[None]:
+    """No plan ``demo-drp`` (the demo's fixed id) before the test, nor after it.
+
+    Other tests run the demo too (the docs' examples start from it), in any order on
+    the pytest-xdist workers.
+    """
+
+    def delete() -> None:
+        if "demo-drp" in {p.id for p in list_plans(store, include_incomplete=True)}:
+            delete_plan(store, "demo-drp")
+
+    delete()
+    yield
+    delete()
+
+
 def test_demo_plans_runs_and_shows_a_coadds_provenance(
-    store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path
+    store: GraphStore, neo4j_settings: ConnectionSettings, tmp_path: Path, no_demo_plan: None
 ) -> None:
     repo_path = tmp_path / "demo-repo"
     args = ["demo", "--visits", "3", "--detectors", "5", "--repo", str(repo_path)]

@@ -223,7 +223,13 @@ def _run_document(path: Path, world: World) -> list[str]:
     return not_run
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
+def _document_param(path: Path) -> object:
+    """One document, a group of its own on the xdist workers; batch.md submits to the tests' Slurm."""
+    mark = pytest.mark.slurm if path.name == "batch.md" else pytest.mark.xdist_group(f"docs:{path.name}")
+    return pytest.param(path, marks=mark, id=path.name)
+
+
+@pytest.mark.parametrize("path", [_document_param(p) for p in DOCUMENTS])
 def test_the_examples_of_a_document_run_as_written(
     path: Path, world: World, new_plans_deleted: None, request: pytest.FixtureRequest
 ) -> None:

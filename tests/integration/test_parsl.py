@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import shlex
 import signal
@@ -21,6 +22,7 @@ from typing import Any
 
 from provenance_graph.demo import make_demo_repo
 from provenance_graph.journal import JOURNAL_DIR, JournalRecord, read_journals
+from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.clustering import blast_radius, find_quantum, read_job_graph
@@ -261,6 +263,14 @@ def test_dagman_jobs_run_with_no_database_and_their_journals_are_recorded_once(
             )
             data = Path(row["uri"].removeprefix("file://")).read_bytes()
             assert row["c"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    read = {r["q"]: json.loads(r["a"].get("input_checksums_json") or "{}") for r in attempts}
+    assert any(read.values()), "no attempt recorded the raws and calibrations it read (schema v13)"
+    with Repository.open(tmp_path / "repo") as repo:  # each checksum is its file's in this repository
+        for quantum_id, sums in read.items():
+            quantum = graph.quanta[quantum_id]
+            refs = {ref.id: ref for ref in quantum.inputs}
+            assert set(sums) == {i for i, ref in refs.items() if ref.run != quantum.run}
+            assert sums == {i: repo.fingerprint(refs[i])[2] for i in sums}
 
     again = run(["record", str(journal)], neo4j_settings)  # a POST script retried: nothing new
     assert (

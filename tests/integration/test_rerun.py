@@ -30,7 +30,7 @@ PIPELINE = str(demo_pipeline_path())
 BAD_BIAS = {"instrument": "DemoCam", "detector": 1}
 
 
-def _set_bias(repo: Path, image: Any) -> Any:
+def set_bias(repo: Path, image: Any) -> Any:
     """Replace detector 1's bias by ``image`` (a bad calibration, or its fix); return the one it had."""
     with Repository.open(repo) as opened:
         ref = opened.ref("bias", BAD_BIAS, CALIB_RUN)
@@ -45,7 +45,7 @@ def _flat(text: str) -> str:
     return " ".join(text.replace("│", " ").split())
 
 
-def _ok(args: list[str], settings: ConnectionSettings) -> str:
+def ok(args: list[str], settings: ConnectionSettings) -> str:
     done = run(args, settings)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
@@ -61,18 +61,18 @@ def scenario(
     make_demo_repo(repo, visits=1, detectors=2).close()
     prefix = f"rr{tmp_path_factory.getbasetemp().name[-6:]}".replace("-", "")
     names = {"repo": str(repo), "clean": f"{prefix}-clean", "bad": f"{prefix}-bad", "prefix": prefix}
-    _ok(
+    ok(
         ["run", PIPELINE, "-b", str(repo), "--output-run", f"{prefix}/clean", "--plan-id", names["clean"]],
         neo4j_settings,
     )
     with Repository.open(repo) as opened:
         good = opened.get(opened.ref("bias", BAD_BIAS, CALIB_RUN))
-    _set_bias(repo, np.asarray(good) + 500.0)
-    _ok(
+    set_bias(repo, np.asarray(good) + 500.0)
+    ok(
         ["run", PIPELINE, "-b", str(repo), "--output-run", f"{prefix}/bad", "--plan-id", names["bad"]],
         neo4j_settings,
     )
-    _set_bias(repo, good)  # the bias is fixed; the bad run's outputs downstream of it are not
+    set_bias(repo, good)  # the bias is fixed; the bad run's outputs downstream of it are not
     yield names
     for row in store.read("plan_list", include_incomplete=True):  # newest (the reruns) first
         if row["id"].startswith(prefix):
@@ -84,7 +84,7 @@ def test_a_rerun_of_the_impact_of_a_fixed_bias_remakes_exactly_its_outputs_and_r
 ) -> None:
     repo, prefix = Path(scenario["repo"]), scenario["prefix"]
     new_plan = f"{prefix}-fix"
-    said = _ok(
+    said = ok(
         [
             "plan",
             "--rerun-of",
@@ -100,7 +100,7 @@ def test_a_rerun_of_the_impact_of_a_fixed_bias_remakes_exactly_its_outputs_and_r
     )
     assert f"rerun of:    {scenario['bad']} (impact-of bias instrument=DemoCam detector=1)" in said
     assert f"provgraph run --plan {new_plan}" in said
-    ran = _ok(["run", "--plan", new_plan], neo4j_settings)
+    ran = ok(["run", "--plan", new_plan], neo4j_settings)
 
     clean = file_checksums(repo / f"{prefix}/clean")
     bad = file_checksums(repo / f"{prefix}/bad")
@@ -137,7 +137,7 @@ def test_a_rerun_of_the_impact_of_a_fixed_bias_remakes_exactly_its_outputs_and_r
     assert metadata["rerun_of"] == scenario["bad"]
     assert metadata["rerun_reason"] == "impact-of bias instrument=DemoCam detector=1"
     table = next(r for r in rerun.final_outputs() if r.dataset_type.name == "forced_src")
-    walked = json.loads(_ok(["query", "lineage", table.id, "--json"], neo4j_settings))
+    walked = json.loads(ok(["query", "lineage", table.id, "--json"], neo4j_settings))
     runs = {d["run"] for d in walked["datasets"]}
     assert {f"{prefix}/fix", f"{prefix}/bad"} <= runs
 

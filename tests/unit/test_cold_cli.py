@@ -51,6 +51,7 @@ def _loaded_by(*args: str) -> tuple[int, set[str]]:
         ("report", "--help"),
         ("triage", "--help"),
         ("suspects", "--help"),
+        ("diff-outputs", "--help"),
     ],
 )
 def test_reading_commands_load_no_preflight_execution_or_data_frames(args: tuple[str, ...]) -> None:

@@ -87,6 +87,10 @@ def test_data_query_expressions(reliability: ReliabilityCounts, text: str) -> No
 def _usable(data_id: DataId) -> None:
     """An accepted data ID reads back from its key, gives a stable id, and fits Neo4j."""
     assert DataId.from_key(data_id.key()) == data_id
+    # What the store's trusted read rebuilds from the same text is the same data ID.
+    trusted = DataId.trusted_key(data_id.key())
+    assert trusted == data_id and trusted.key() == data_id.key()
+    assert trusted.dimensions == data_id.dimensions and hash(trusted) == hash(data_id)
     stable_id("run", "type", data_id.key())
     for _, value in data_id.root:
         if isinstance(value, int):

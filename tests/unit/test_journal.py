@@ -19,6 +19,7 @@ def _record(i: int, *, error: str | None = None) -> JournalRecord:
     outcome = AttemptOutcome(
         quantum_id=f"q{i}", succeeded=error is None, duration_s=0.5, host="node1", pid=42,
         peak_rss_mb=12.5, exit_status=0 if error is None else 1, error=error, outputs=outputs,
+        input_checksums=() if error else ((f"bias{i}", "sha256:" + "cd" * 32),),
     )  # fmt: skip
     return JournalRecord(plan_id="p", execution_id="e", job="job_1", outcome=outcome)
 

@@ -33,7 +33,8 @@ def test_every_step_query_exists_in_the_migrations_file_and_belongs_to_one_step(
     listed = [name for step in STEPS for name in step.queries]
     assert len(listed) == len(set(listed)), "a query is listed by two steps, or twice"
     for step in STEPS:
-        assert step.queries, f"{step.label} runs no query"
+        # A step runs queries, unless it only documents new optional properties (v13).
+        assert step.queries or "changes nothing stored" in step.doc, f"{step.label} runs no query"
         for name in step.queries:
             assert library[name].source == MIGRATIONS_FILE
             assert name.startswith(f"migrate_v{step.version}_")

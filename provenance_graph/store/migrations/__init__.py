@@ -37,6 +37,7 @@ from provenance_graph.store.migrations import (
     v0010_attempt_journals,
     v0011_lost_attempts,
     v0012_execution_versions,
+    v0013_input_checksums,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -55,5 +56,6 @@ STEPS: tuple[Step, ...] = (
     v0010_attempt_journals.STEP,
     v0011_lost_attempts.STEP,
     v0012_execution_versions.STEP,
+    v0013_input_checksums.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
