@@ -77,3 +77,25 @@ CALL (q, r, loaded) {
   }
 }
 RETURN q.id AS id, NOT loaded AS recorded;
+
+// name: journal_block_children
+// `provgraph record` after a failure: the pending quanta of $plan_id that read an output of the
+// quanta $rows name become 'blocked', blamed on the row's failed quantum, as the Activator
+// blocks them. DAGMan never starts a job whose parent failed, and a journal holds only the
+// attempts that ran. Rows: {id (a failed or newly blocked quantum), blocked_by}. Called level
+// by level with the quanta it returns, until none is left. A quantum that runs later after all
+// (DAGMan retried the failed job, and it succeeded) takes its attempt's status when recorded.
+// Returns {id, blocked_by}, each quantum once.
+UNWIND $rows AS r
+MATCH (f:Quantum {id: r.id, plan_id: $plan_id})
+WHERE f.status IN ['failed', 'blocked']
+MATCH (f)-[:PRODUCES]->(:Dataset)<-[:CONSUMES]-(q:Quantum)
+WHERE q.plan_id = $plan_id AND coalesce(q.status, 'pending') = 'pending'
+WITH q, min(r.blocked_by) AS blocked_by
+SET q._lock = true
+REMOVE q._lock
+WITH q, blocked_by
+WHERE coalesce(q.status, 'pending') = 'pending'
+SET q.status = 'blocked', q.blocked_by = blocked_by
+SET q:Blocked
+RETURN q.id AS id, blocked_by;

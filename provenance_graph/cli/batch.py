@@ -445,6 +445,8 @@ def record_command(
     """Load the attempts that batch jobs wrote to journals into the graph, once each.
 
     Loading a journal again, or one whose attempts were recorded already, adds nothing.
+    The pending quanta downstream of a failed quantum become blocked by it (DAGMan never
+    starts them).
     Torn lines (a job killed while writing) are skipped and named. Exit 1 if a journal is
     missing or names quanta its plan lacks; with --job-exit, then exit with that status.
     """
@@ -457,10 +459,11 @@ def record_command(
     result = None
     if read.records:
         with open_store(say=err_console.print) as store:
-            result = record_journals(store, read.records)
+            result = record_journals(store, read.records, block_children=True)
         console.print(
             f"recorded {result.recorded} attempt(s) from {len(journals) - len(missing)} journal(s)"
             + (f"; {result.already} recorded before" if result.already else "")
+            + (f"; {result.blocked} quanta blocked by the failures" if result.blocked else "")
             + f"; execution {', '.join(result.executions)}"
         )
         if result.unknown:

@@ -9,6 +9,12 @@ talking to Neo4j. `record_journals` loads the records of any number of journals:
   status is that of its last attempt; records of different quanta are loaded in batches.
 - **The execution.** A record's execution is found, or made (activator ``dagman``, status
   ``recorded``) for jobs that ran without any Activator holding a database connection.
+- **Blocked quanta** (``block_children``, what ``provgraph record`` asks for): the pending
+  quanta downstream of a quantum whose last record failed become ``blocked``, blamed on it,
+  as the Activator marks them. DAGMan never starts a job whose parent failed, and journals
+  hold only attempts, so without this they would stay ``pending`` and ``triage`` would see
+  nothing blocked. A quantum that runs after all (a ``RETRY`` of the failed job succeeded)
+  takes the status of its own attempt when that is recorded.
 
 The Cypher is in ``cypher/journals.cypher``; the properties in ``docs/schema.md``.
 """
@@ -45,9 +51,13 @@ class RecordResult:
     """Records whose quantum is not in their plan (a plan replaced since the job ran)."""
     executions: tuple[str, ...]
     """The executions the records belong to."""
+    blocked: int = 0
+    """Quanta marked blocked by the failures recorded (with ``block_children``)."""
 
 
-def record_journals(store: GraphStore, records: Sequence[JournalRecord]) -> RecordResult:
+def record_journals(
+    store: GraphStore, records: Sequence[JournalRecord], *, block_children: bool = False
+) -> RecordResult:
     """Load journal records into the graph (see the module docstring).
 
     Raises `PlanNotFoundError` if a record's plan is not stored whole.
@@ -80,7 +90,29 @@ def record_journals(store: GraphStore, records: Sequence[JournalRecord]) -> Reco
                     recorded += sum(1 for r in rows if r["recorded"])
                     already += sum(1 for r in rows if not r["recorded"])
                     unknown += len(chunk) - len(rows)
-    return RecordResult(recorded, already, unknown, tuple(by_execution))
+    blocked = _block_children(store, records) if block_children else 0
+    return RecordResult(recorded, already, unknown, tuple(by_execution), blocked)
+
+
+def _block_children(store: GraphStore, records: Sequence[JournalRecord]) -> int:
+    """Block the pending quanta downstream of the quanta whose last record failed; returns how many."""
+    last: dict[tuple[str, str], bool] = {}
+    for record in records:  # a quantum's records in the order written: the last one counts
+        last[(record.plan_id, record.outcome.quantum_id)] = record.outcome.succeeded
+    failed: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for (plan_id, quantum_id), ok in last.items():
+        if not ok:
+            failed[plan_id].append({"id": quantum_id, "blocked_by": quantum_id})
+    blocked = 0
+    for plan_id, first in failed.items():
+        level = first
+        while level:  # one level of children per query, each quantum once (it stops being pending)
+            found: list[dict[str, str]] = []
+            for chunk in batches(level, BATCH):
+                found += store.write("journal_block_children", rows=list(chunk), plan_id=plan_id)
+            blocked += len(found)
+            level = [{"id": r["id"], "blocked_by": r["blocked_by"]} for r in found]
+    return blocked
 
 
 def _rounds(records: Sequence[JournalRecord]) -> dict[str, list[list[dict[str, object]]]]:

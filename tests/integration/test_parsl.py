@@ -20,7 +20,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from provenance_graph.demo import make_demo_repo
+import networkx as nx
+import numpy as np
+
+from provenance_graph.demo import CALIB_RUN, make_demo_repo
 from provenance_graph.journal import JOURNAL_DIR, JournalRecord, read_journals
 from provenance_graph.repository import Repository
 from provenance_graph.settings import ConnectionSettings
@@ -28,6 +31,7 @@ from provenance_graph.store import GraphStore, read_plan
 from provenance_graph.store.clustering import blast_radius, find_quantum, read_job_graph
 from tests.integration.test_batch_jobs import DEMO_RULES, parse_dag
 from tests.integration.test_cli import run
+from tests.integration.test_rerun import BAD_BIAS, set_bias
 from tests.integration.test_run import (
     _output_files,
     _plan,
@@ -283,6 +287,85 @@ def test_dagman_jobs_run_with_no_database_and_their_journals_are_recorded_once(
         _dag_command(out, dag_jobs[first]), cwd=out, env=node_env, capture_output=True, text=True, timeout=600
     )
     assert rerun.returncode == 0 and "nothing to do" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def test_record_after_a_failed_dagman_job_blocks_what_lies_downstream_of_the_failure(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, plans: list[str], tmp_path: Path
+) -> None:
+    """DAGMan by hand, with detector 1's bias corrupted: a job whose parent failed never starts,
+    and `record` marks what lies downstream of the failure blocked, for `triage` to attribute."""
+    plan_id = _clustered(neo4j_settings, tmp_path, f"{namespace}-dagfail", f"{namespace}/out", plans)
+    with Repository.open(tmp_path / "repo") as repo:
+        ref = repo.ref("bias", BAD_BIAS, CALIB_RUN)
+        broken = np.array(repo.get(ref), dtype=float)
+    broken[:4, :4] = np.nan  # isr fails on it
+    set_bias(tmp_path / "repo", broken)
+    out = tmp_path / "dag"
+    export = run(["export-dagman", plan_id, "--clustering", "demo", "--out", str(out)], neo4j_settings)
+    assert export.returncode == 0, export.stderr
+    dag_jobs, edges, _ = parse_dag(out / f"{plan_id}.dag")
+    posts = {
+        line.split()[2]: line.split()[3:]
+        for line in (out / f"{plan_id}.dag").read_text().splitlines()
+        if line.startswith("SCRIPT POST")
+    }
+    jobs = read_job_graph(store, plan_id, "demo")
+    node_env = _no_database_env(tmp_path)
+    failed_jobs: set[str] = set()
+    for job in jobs.jobs:  # topological, as DAGMan runs them; a child of a failed job never starts
+        if any(parent in failed_jobs for parent, child in edges if child == job):
+            failed_jobs.add(job)  # DAGMan marks it unrunnable: it neither runs nor has a POST
+            continue
+        node = subprocess.run(  # noqa: PLW1510 - the exit status is what DAGMan reads
+            _dag_command(out, dag_jobs[job]),
+            cwd=out,
+            env=node_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        post = [a.replace("$RETURN", str(node.returncode)) for a in posts[job]]
+        recorded = subprocess.run(post, cwd=out, capture_output=True, text=True, timeout=600, check=False)
+        assert recorded.returncode == node.returncode, recorded.stdout + recorded.stderr
+        if node.returncode:
+            failed_jobs.add(job)
+            assert "quanta blocked by the failures" in recorded.stdout, recorded.stdout
+
+    # What should be blocked, by an independent walk of the plan: the quanta downstream of a failure.
+    graph = read_plan(store, plan_id)
+    dag = nx.DiGraph()
+    for q in graph.quanta.values():
+        dag.add_node(q.id)
+        for ref in q.inputs:
+            producer = graph.producer(ref.id)
+            if producer is not None:
+                dag.add_edge(producer.id, q.id)
+    rows = _rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p}) RETURN q.id AS id, coalesce(q.status, 'pending') AS status, "
+        "q.blocked_by AS blocked_by, 'Blocked' IN labels(q) AS labelled",
+        p=plan_id,
+    )
+    status = {r["id"]: r["status"] for r in rows}
+    failed = {q for q, s in status.items() if s == "failed"}
+    assert failed and all(graph.quanta[q].task_label == "isr" for q in failed)
+    downstream = set().union(*(nx.descendants(dag, q) for q in failed))
+    assert downstream, "the failure has nothing downstream: the test shows nothing"
+    assert {q for q, s in status.items() if s == "blocked"} == downstream
+    for r in rows:
+        if r["status"] == "blocked":
+            assert (
+                r["labelled"]
+                and r["blocked_by"] in failed
+                and r["id"] in nx.descendants(dag, r["blocked_by"])
+            )
+    # Quanta that only shared a job with the failure never ran either, but nothing failed upstream.
+    assert all(not (nx.ancestors(dag, q) & failed) for q, s in status.items() if s == "pending")
+
+    triage = run(["triage", plan_id, "--json"], neo4j_settings)
+    assert triage.returncode == 0, triage.stderr
+    answer = json.loads(triage.stdout)
+    assert answer["failed"] == len(failed) and answer["blocked"] == len(downstream)
 
 
 def test_ctrl_c_stops_parsl_at_once_and_gives_the_running_jobs_back(
