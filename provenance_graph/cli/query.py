@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 from rich.table import Table
@@ -675,16 +675,20 @@ def prov_command(
     plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
     task: TaskFilterOpt = None,
     where: WhereOpt = "",
-    fmt: Annotated[str, typer.Option("--format", help="json (PROV-JSON) or provn (PROV-N).")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (PROV-JSON), provn (PROV-N) or turtle (PROV-O, RDF).")
+    ] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """Export a plan (or a subgraph) and its execution as W3C PROV."""
     from provenance_graph.export import prov_document  # the prov library, for this command only
-    from provenance_graph.interop.prov import serialize_prov
+    from provenance_graph.interop.prov import PROV_FORMATS, ProvFormat, serialize_prov
 
-    if fmt not in ("json", "provn"):
-        raise QuestionError(f"unknown PROV format {fmt!r}", hint="use --format json or --format provn")
-    kind: Literal["json", "provn"] = "json" if fmt == "json" else "provn"
+    if fmt not in PROV_FORMATS:
+        raise QuestionError(
+            f"unknown PROV format {fmt!r}", hint="use --format json, --format provn or --format turtle"
+        )
+    kind = cast(ProvFormat, fmt)
     admits = data_query_filter(where)
     with open_store(start_managed=False) as store:
         text = serialize_prov(prov_document(store, plan_id, tasks=task, where=admits), kind)

@@ -1,4 +1,4 @@
-"""Plans and their execution as W3C PROV documents (PROV-JSON, PROV-N), through the `prov` package.
+"""Plans and their execution as W3C PROV documents (PROV-JSON, PROV-N, PROV-O), through the `prov` package.
 
 The mapping:
 
@@ -10,6 +10,10 @@ The mapping:
   ``wasGeneratedBy(dataset, quantum)``;
 - the plan is a ``prov:Plan`` entity, and each quantum ``wasAssociatedWith`` the
   agent ``pg:provenance-graph`` following it.
+
+``pg:`` is `NAMESPACE`, ``https://w3id.org/provenance-graph/ns#``: a permanent-identifier
+URI (w3id.org) of the project, stable whatever host serves its documentation. PROV-O is
+written as RDF Turtle (``prov``'s RDF serializer, through rdflib).
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import prov.model as pm
 
 from provenance_graph.model import PlanGraph
 
-__all__ = ["NAMESPACE", "PROV_FORMATS", "plan_to_prov", "serialize_prov"]
+__all__ = ["NAMESPACE", "PROV_FORMATS", "ProvFormat", "plan_to_prov", "serialize_prov"]
 
-#: The namespace of our identifiers and attributes.
-NAMESPACE = "https://provenance-graph.example/ns#"
-PROV_FORMATS = ("json", "provn")
+#: The namespace of our identifiers and attributes (docs/queries.md, "W3C PROV").
+NAMESPACE = "https://w3id.org/provenance-graph/ns#"
+#: PROV-JSON, PROV-N, PROV-O (RDF as Turtle).
+PROV_FORMATS = ("json", "provn", "turtle")
+ProvFormat = Literal["json", "provn", "turtle"]
 
 
 def plan_to_prov(
@@ -99,8 +105,10 @@ def _time(value: Any) -> dt.datetime | None:
     return to_native() if callable(to_native) else None
 
 
-def serialize_prov(doc: pm.ProvDocument, fmt: Literal["json", "provn"]) -> str:
-    """PROV-JSON or PROV-N text."""
+def serialize_prov(doc: pm.ProvDocument, fmt: ProvFormat) -> str:
+    """PROV-JSON, PROV-N or PROV-O (Turtle) text."""
     if fmt == "provn":
         return str(doc.get_provn())
+    if fmt == "turtle":
+        return str(doc.serialize(format="rdf", rdf_format="turtle"))
     return str(doc.serialize(format="json", indent=1))
