@@ -63,6 +63,7 @@ __all__ = [
     "DatasetTypeConflictError",
     "DuplicateProducerError",
     "ExecutionError",
+    "ExportError",
     "ExpressionError",
     "InvalidDataIdError",
     "InvalidNameError",
@@ -270,6 +271,10 @@ class SchemaVersionError(DatabaseError):
 
 class QueryError(ProvenanceGraphError):
     """Raised when a named Cypher query is missing or its file is malformed."""
+
+
+class ExportError(ProvenanceGraphError):
+    """Raised when an export cannot be written or sent (an unwritable file, an unreachable endpoint)."""
 
 
 class QuestionError(ProvenanceGraphError):

@@ -44,6 +44,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "browse": "provenance_graph.cli.server:browse",
     "cluster": "provenance_graph.cli.batch:cluster_command",
     "blast-radius": "provenance_graph.cli.batch:blast_radius_command",
+    "export": "provenance_graph.cli.export:app",
     "export-dagman": "provenance_graph.cli.batch:export_dagman_command",
     "run-job": "provenance_graph.cli.batch:run_job_command",
     "record": "provenance_graph.cli.batch:record_command",

@@ -1,0 +1,104 @@
+"""``provgraph export``: stored plans and their execution for other tools.
+
+``export openlineage`` writes (or sends) OpenLineage run events of a plan's quantum attempts;
+``export prov`` is ``provgraph query prov`` (W3C PROV), listed here beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+from provenance_graph.cli._output import err_console
+from provenance_graph.cli.query import prov_command
+from provenance_graph.errors import ExportError
+from provenance_graph.store import open_store
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import RunEvent
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, help="Export plans and their execution for other tools.")
+app.command("prov")(prov_command)
+
+
+@app.command("openlineage")
+def openlineage_command(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the events here, one JSON per line.")
+    ] = None,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Send the events with the OpenLineage client's configured transport (openlineage.yml, "
+            "OPENLINEAGE_CONFIG, OPENLINEAGE_URL or OPENLINEAGE__TRANSPORT__* variables) instead of "
+            "writing them.",
+        ),
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Send the events over HTTP to this OpenLineage endpoint (e.g. Marquez)."),
+    ] = None,
+) -> None:
+    """OpenLineage run events of each quantum attempt: a START, then a COMPLETE or FAIL."""
+    from openlineage.client.serde import Serde  # the client, for this command only
+
+    from provenance_graph.export import openlineage_events
+
+    if out is not None and (send or url):
+        raise ExportError("--out and --send/--url both given", hint="write to a file or send, not both")
+    with contextlib.ExitStack() as stack:
+        sink: TextIO | None = None
+        if out is not None:
+            try:
+                sink = stack.enter_context(out.open("w", encoding="utf-8"))
+            except OSError as err:
+                raise ExportError(
+                    f"cannot write {out}: {err.strerror}", hint="give --out a path in a writable directory"
+                ) from None
+        with open_store(start_managed=False) as store:
+            events = list(openlineage_events(store, plan_id))
+        if send or url:
+            _send(events, url)
+            err_console.print(f"sent {len(events)} OpenLineage events")
+            return
+        for event in events:
+            line = Serde.to_json(event)
+            if sink is None:
+                typer.echo(line)
+            else:
+                sink.write(line + "\n")
+        if out is not None:
+            err_console.print(f"wrote {out} ({len(events)} OpenLineage events)")
+
+
+def _send(events: list[RunEvent], url: str | None) -> None:
+    """Emit ``events`` with the client's transport: HTTP to ``url``, else the client's own config."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.console import ConsoleTransport
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+    if url is not None:
+        client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, retry={"total": 1})))
+    else:
+        client = OpenLineageClient()
+        if client.transport is None or isinstance(client.transport, ConsoleTransport):
+            raise ExportError(
+                "no OpenLineage transport is configured",
+                hint="set OPENLINEAGE_URL, write an openlineage.yml (or OPENLINEAGE_CONFIG), or give --url",
+            )
+    where = url or str(getattr(client.transport, "url", "the configured endpoint"))
+    for event in events:
+        try:
+            client.emit(event)
+        except Exception as err:  # the transport's own errors: requests', or the endpoint's status
+            raise ExportError(
+                f"cannot send OpenLineage events to {where}: {type(err).__name__}",
+                hint="check that the endpoint is up and the URL is right (openlineage.yml, OPENLINEAGE_URL)",
+            ) from None
