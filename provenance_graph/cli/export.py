@@ -18,6 +18,7 @@ from provenance_graph.errors import ExportError
 from provenance_graph.store import open_store
 
 if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
     from openlineage.client.event_v2 import RunEvent
 
 __all__ = ["app"]
@@ -55,6 +56,7 @@ def openlineage_command(
         raise ExportError("--out and --send/--url both given", hint="write to a file or send, not both")
     with contextlib.ExitStack() as stack:
         sink: TextIO | None = None
+        client = _client(url) if send or url else None  # a missing config is refused before any work
         if out is not None:
             try:
                 sink = stack.enter_context(out.open("w", encoding="utf-8"))
@@ -63,42 +65,52 @@ def openlineage_command(
                     f"cannot write {out}: {err.strerror}", hint="give --out a path in a writable directory"
                 ) from None
         with open_store(start_managed=False) as store:
-            events = list(openlineage_events(store, plan_id))
-        if send or url:
-            _send(events, url)
-            err_console.print(f"sent {len(events)} OpenLineage events")
-            return
+            events = openlineage_events(store, plan_id)  # read now; made one by one below
+        count = 0
         for event in events:
-            line = Serde.to_json(event)
-            if sink is None:
-                typer.echo(line)
+            count += 1
+            if client is not None:
+                _emit(client, event, url)
+            elif sink is None:
+                typer.echo(Serde.to_json(event))
             else:
-                sink.write(line + "\n")
-        if out is not None:
-            err_console.print(f"wrote {out} ({len(events)} OpenLineage events)")
+                sink.write(Serde.to_json(event) + "\n")
+        if client is not None:
+            err_console.print(f"sent {count} OpenLineage events")
+        elif out is not None:
+            err_console.print(f"wrote {out} ({count} OpenLineage events)")
 
 
-def _send(events: list[RunEvent], url: str | None) -> None:
-    """Emit ``events`` with the client's transport: HTTP to ``url``, else the client's own config."""
+def _client(url: str | None) -> OpenLineageClient:
+    """The client: HTTP to ``url``, else the transport of the client's own config (refused if none)."""
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.console import ConsoleTransport
     from openlineage.client.transport.http import HttpConfig, HttpTransport
+    from openlineage.client.transport.noop import NoopTransport
 
     if url is not None:
-        client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, retry={"total": 1})))
-    else:
-        client = OpenLineageClient()
-        if client.transport is None or isinstance(client.transport, ConsoleTransport):
-            raise ExportError(
-                "no OpenLineage transport is configured",
-                hint="set OPENLINEAGE_URL, write an openlineage.yml (or OPENLINEAGE_CONFIG), or give --url",
-            )
-    where = url or str(getattr(client.transport, "url", "the configured endpoint"))
-    for event in events:
-        try:
-            client.emit(event)
-        except Exception as err:  # the transport's own errors: requests', or the endpoint's status
-            raise ExportError(
-                f"cannot send OpenLineage events to {where}: {type(err).__name__}",
-                hint="check that the endpoint is up and the URL is right (openlineage.yml, OPENLINEAGE_URL)",
-            ) from None
+        return OpenLineageClient(transport=HttpTransport(HttpConfig(url=url, retry={"total": 1})))
+    client = OpenLineageClient()
+    if client.transport is None or isinstance(client.transport, ConsoleTransport):
+        raise ExportError(
+            "no OpenLineage transport is configured",
+            hint="set OPENLINEAGE_URL, write an openlineage.yml (or OPENLINEAGE_CONFIG), or give --url",
+        )
+    if isinstance(client.transport, NoopTransport):
+        raise ExportError(
+            "OpenLineage is disabled (OPENLINEAGE_DISABLED=true): nothing would be sent",
+            hint="unset OPENLINEAGE_DISABLED, or write the events with --out",
+        )
+    return client
+
+
+def _emit(client: OpenLineageClient, event: RunEvent, url: str | None) -> None:
+    """Send one event with the client's transport; its errors become one line naming the endpoint."""
+    try:
+        client.emit(event)
+    except Exception as err:  # the transport's own errors: requests', or the endpoint's status
+        where = url or str(getattr(client.transport, "url", "the configured endpoint"))
+        raise ExportError(
+            f"cannot send OpenLineage events to {where}: {type(err).__name__}",
+            hint="check that the endpoint is up and the URL is right (openlineage.yml, OPENLINEAGE_URL)",
+        ) from None

@@ -695,7 +695,12 @@ def prov_command(
     if output is None:
         console.print(text, markup=False)
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as err:
+            raise QuestionError(
+                f"cannot write {output}: {err.strerror}", hint="give -o a path in a writable directory"
+            ) from None
         err_console.print(f"wrote {output} ({len(text)} characters)")
 
 
