@@ -67,6 +67,9 @@ BREACHES = {
         "from provenance_graph.interop.prov import plan_to_prov",
         frozenset({"store-formats"}),
     ),
+    "the store importing the OpenLineage client": Breach(
+        "store/provenance.py", "import openlineage.client", frozenset({"store-formats"})
+    ),
     "Activators importing viz, a sibling": Breach(
         "activators/_local.py", "import provenance_graph.viz", frozenset({"layers"})
     ),
