@@ -57,13 +57,17 @@ def openlineage_command(
     with contextlib.ExitStack() as stack:
         sink: TextIO | None = None
         client = _client(url) if send or url else None  # a missing config is refused before any work
-        if out is not None:
+        partial = None if out is None else out.with_name(f".{out.name}.partial")
+        if partial is not None:
+            # Written beside --out and renamed over it at the end: a failure (an unknown plan, a
+            # lost connection) leaves no empty or half-written file, and an old one as it was.
             try:
-                sink = stack.enter_context(out.open("w", encoding="utf-8"))
+                sink = stack.enter_context(partial.open("w", encoding="utf-8"))
             except OSError as err:
                 raise ExportError(
                     f"cannot write {out}: {err.strerror}", hint="give --out a path in a writable directory"
                 ) from None
+            stack.callback(partial.unlink, missing_ok=True)
         with open_store(start_managed=False) as store:
             events = openlineage_events(store, plan_id)  # read now; made one by one below
         count = 0
@@ -75,6 +79,9 @@ def openlineage_command(
                 typer.echo(Serde.to_json(event))
             else:
                 sink.write(Serde.to_json(event) + "\n")
+        if sink is not None and out is not None and partial is not None:
+            sink.close()
+            partial.replace(out)
         if client is not None:
             err_console.print(f"sent {count} OpenLineage events")
         elif out is not None:

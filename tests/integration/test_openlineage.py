@@ -217,6 +217,13 @@ def test_events_are_sent_with_the_clients_http_transport_and_bad_input_is_one_li
         assert all(c in result.stderr for c in culprit), result.stderr
 
     one_line_error(run(["export", "openlineage", "no-such-plan"], neo4j_settings), "no-such-plan")
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("an earlier export\n")
+    one_line_error(
+        run(["export", "openlineage", "no-such-plan", "--out", str(kept)], neo4j_settings), "no-such-plan"
+    )
+    assert kept.read_text() == "an earlier export\n"  # a failed export leaves the file it would replace
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # and no partial file
     one_line_error(
         run(["export", "openlineage", ran, "--out", str(tmp_path / "missing" / "x.jsonl")], neo4j_settings),
         "missing/x.jsonl",
