@@ -262,14 +262,40 @@ UNWIND $ids AS id
 MATCH (d:Dataset {id: id})
 RETURN d.id AS id, d.uri AS uri, d.size AS size, d.checksum AS checksum, d.exists AS exists;
 
-// name: plan_quantum_signatures
-// Each quantum of a plan by (task, data ID) with its inputs and outputs as "type data_id"
-// strings: what a plan diff compares (ids differ between runs, these do not).
-MATCH (q:Quantum {plan_id: $plan_id})
-OPTIONAL MATCH (q)-[:CONSUMES]->(i:Dataset)
-WITH q, collect(i.dataset_type + ' ' + i.data_id) AS inputs
-OPTIONAL MATCH (q)-[:PRODUCES]->(o:Dataset)
-RETURN q.task AS task, q.data_id AS data_id, inputs, collect(o.dataset_type + ' ' + o.data_id) AS outputs;
+// name: plan_diff_task
+// How the quanta of task $task differ from plan $old to plan $new, matched by data ID: those
+// only in $new ('added'), only in $old ('removed'), and those in both whose inputs or outputs
+// differ ('changed'), with what only the old one has (`gone`) and only the new one (`came`) as
+// "in: type data_id" / "out: type data_id" strings (dataset ids differ between runs, these do
+// not). Per task, so that the server's grouping stays one task's size; only differences travel.
+CALL () {
+    MATCH (q:Quantum {plan_id: $old, task: $task})
+    RETURN q, 0 AS side
+  UNION ALL
+    MATCH (q:Quantum {plan_id: $new, task: $task})
+    RETURN q, 1 AS side
+}
+WITH q.data_id AS data_id, collect({side: side, q: q}) AS found
+WITH data_id, [x IN found WHERE x.side = 0 | x.q][0] AS a, [x IN found WHERE x.side = 1 | x.q][0] AS b
+CALL (a, b) {
+    WITH a, b WHERE a IS NOT NULL AND b IS NOT NULL
+    OPTIONAL MATCH (a)-[:CONSUMES]->(i:Dataset)
+    WITH a, b, collect('in: ' + i.dataset_type + ' ' + i.data_id) AS old_in
+    OPTIONAL MATCH (a)-[:PRODUCES]->(o:Dataset)
+    WITH b, old_in, collect('out: ' + o.dataset_type + ' ' + o.data_id) AS old_out
+    OPTIONAL MATCH (b)-[:CONSUMES]->(i:Dataset)
+    WITH b, old_in + old_out AS old_sig, collect('in: ' + i.dataset_type + ' ' + i.data_id) AS new_in
+    OPTIONAL MATCH (b)-[:PRODUCES]->(o:Dataset)
+    WITH old_sig, new_in, collect('out: ' + o.dataset_type + ' ' + o.data_id) AS new_out
+    WITH old_sig, new_in + new_out AS new_sig
+    RETURN [x IN old_sig WHERE NOT x IN new_sig] AS gone, [x IN new_sig WHERE NOT x IN old_sig] AS came
+  UNION
+    WITH a, b WHERE a IS NULL OR b IS NULL
+    RETURN [] AS gone, [] AS came
+}
+WITH data_id, a, b, gone, came WHERE a IS NULL OR b IS NULL OR size(gone) > 0 OR size(came) > 0
+RETURN data_id, CASE WHEN a IS NULL THEN 'added' WHEN b IS NULL THEN 'removed' ELSE 'changed' END AS kind,
+       gone, came;
 
 // name: plan_missing_outputs
 // Planned vs actual: datasets a plan predicted that do not exist, per task, producer status
@@ -282,10 +308,36 @@ ORDER BY task, status, dataset_type;
 
 // name: data_id_history
 // Every quantum, in any complete plan, whose data ID has all of the given dimension values,
-// with its plan, status and attempts (oldest first).
-MATCH (p:Plan {status: 'complete'})
-MATCH (q:Quantum {plan_id: p.id})
-WHERE all(k IN keys($values) WHERE q[k] = $values[k])
+// with its plan, status and attempts (oldest first). The quanta are found through the index of
+// the most selective dimension given (exposure, visit, patch, detector, tract, band, in that
+// order); without any of these, by scanning every complete plan's quanta.
+WITH [k IN ['exposure', 'visit', 'patch', 'detector', 'tract', 'band'] WHERE $values[k] IS NOT NULL][0] AS key
+CALL (key) {
+    UNWIND CASE WHEN key IS NULL THEN [1] ELSE [] END AS scan  // no indexed dimension: every quantum
+    MATCH (p:Plan {status: 'complete'})
+    MATCH (q:Quantum {plan_id: p.id})
+    RETURN q
+  UNION
+    UNWIND CASE key WHEN 'exposure' THEN [$values.exposure] ELSE [] END AS v
+    MATCH (q:Quantum {exposure: v}) RETURN q
+  UNION
+    UNWIND CASE key WHEN 'visit' THEN [$values.visit] ELSE [] END AS v
+    MATCH (q:Quantum {visit: v}) RETURN q
+  UNION
+    UNWIND CASE key WHEN 'patch' THEN [$values.patch] ELSE [] END AS v
+    MATCH (q:Quantum {patch: v}) RETURN q
+  UNION
+    UNWIND CASE key WHEN 'detector' THEN [$values.detector] ELSE [] END AS v
+    MATCH (q:Quantum {detector: v}) RETURN q
+  UNION
+    UNWIND CASE key WHEN 'tract' THEN [$values.tract] ELSE [] END AS v
+    MATCH (q:Quantum {tract: v}) RETURN q
+  UNION
+    UNWIND CASE key WHEN 'band' THEN [$values.band] ELSE [] END AS v
+    MATCH (q:Quantum {band: v}) RETURN q
+}
+WITH q WHERE all(k IN keys($values) WHERE q[k] = $values[k])
+MATCH (p:Plan {id: q.plan_id, status: 'complete'})
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt)
 WITH p, q, a ORDER BY a.number
 RETURN p.id AS plan_id, p.created AS created, q.run AS run, q.task AS task, q.data_id AS data_id,

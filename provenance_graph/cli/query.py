@@ -400,12 +400,13 @@ def diff_command(
 ) -> None:
     """Quanta added, removed, or with other inputs or outputs, between two plans."""
     from provenance_graph.model import DataId
-    from provenance_graph.store.plan_questions import plan_diff
+    from provenance_graph.store.plan_questions import plan_diff, plan_task_statuses
 
     with open_store(start_managed=False) as store:
-        if cypher:  # the diff itself is computed here, from each plan's signatures
-            _print_cypher(store, "diff", {"plan_id": old})
-            _print_cypher(store, "diff", {"plan_id": new})
+        if cypher:  # the diff is computed one task at a time, for each task of either plan
+            tasks = sorted({t for p in (old, new) for t in plan_task_statuses(store, p)})
+            for task in tasks:
+                print_queries(store, ["plan_diff_task"], {"old": old, "new": new, "task": task})
             return
         diff = plan_diff(store, old, new)
     if as_json:

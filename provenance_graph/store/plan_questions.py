@@ -149,25 +149,28 @@ class PlanDiff:
         return not (self.added or self.removed or self.changed)
 
 
-def _signatures(store: GraphStore, plan_id: str) -> dict[tuple[str, str], frozenset[str]]:
-    check_plan(store, plan_id)
-    return {
-        (r["task"], r["data_id"]): frozenset(
-            [f"in: {i}" for i in r["inputs"]] + [f"out: {o}" for o in r["outputs"]]
-        )
-        for r in store.read("plan_quantum_signatures", plan_id=plan_id)
-    }
-
-
 def plan_diff(store: GraphStore, old: str, new: str) -> PlanDiff:
-    """Quanta added, removed, or with other inputs or outputs, from plan ``old`` to plan ``new``."""
-    a, b = _signatures(store, old), _signatures(store, new)
-    changed = [
-        (task, data_id, sorted(a[(task, data_id)] - sig), sorted(sig - a[(task, data_id)]))
-        for (task, data_id), sig in sorted(b.items())
-        if (task, data_id) in a and a[(task, data_id)] != sig
-    ]
-    return PlanDiff(old, new, sorted(b.keys() - a.keys()), sorted(a.keys() - b.keys()), changed)
+    """Quanta added, removed, or with other inputs or outputs, from plan ``old`` to plan ``new``.
+
+    Computed in the server one task at a time (``plan_diff_task``), for each task either plan
+    has: only the differences travel, never the plans' quanta.
+    """
+    tasks: set[str] = set()
+    for plan_id in (old, new):
+        check_plan(store, plan_id)
+        tasks.update(r["task"] for r in store.read("plan_task_counts", plan_id=plan_id))
+    added: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    changed: list[tuple[str, str, list[str], list[str]]] = []
+    for task in sorted(tasks):
+        for r in store.read("plan_diff_task", old=old, new=new, task=task):
+            if r["kind"] == "added":
+                added.append((task, r["data_id"]))
+            elif r["kind"] == "removed":
+                removed.append((task, r["data_id"]))
+            else:  # the same signature twice counts once, as in a set
+                changed.append((task, r["data_id"], sorted(set(r["gone"])), sorted(set(r["came"]))))
+    return PlanDiff(old, new, sorted(added), sorted(removed), sorted(changed))
 
 
 def missing_outputs(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:

@@ -55,7 +55,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "deps": ("quantum_deps",),
     "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
     "subgraph": ("plan_quanta",),  # then datasets_in_chunks on the ids it lists
-    "diff": ("plan_quantum_signatures",),
+    "diff": ("plan_diff_task",),  # once per task of either plan
     "missing": ("plan_missing_outputs",),
     "history": ("data_id_history",),
     "why": ("plan_task_counts", "plan_notes", "plan_task_examples", "plan_quanta_at"),

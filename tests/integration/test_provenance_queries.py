@@ -357,6 +357,9 @@ def test_subgraph_diff_missing_history_and_prov(
     changed = {(task, data_id) for task, data_id, _gone, _came in diff.changed}
     assert ("task1", '{"instrument":"Cam","visit":0}') in changed  # it reads one more raw
     assert not plan_diff(store, old.plan.id, old.plan.id).changed
+    back = plan_diff(store, new.plan.id, old.plan.id)  # the other way round: each side swaps
+    assert (back.added, back.removed) == (diff.removed, diff.added)
+    assert back.changed == [(t, d, came, gone) for t, d, gone, came in diff.changed]
     done = run(["query", "diff", old.plan.id, new.plan.id, "--json"], neo4j_settings)
     assert done.returncode == 0, done.stderr
     cli = json.loads(done.stdout)
