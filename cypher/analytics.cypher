@@ -99,3 +99,15 @@ CALL (j) {
 }
 RETURN j.name AS job, outputs, children
 ORDER BY job;
+
+// name: plan_executions
+// The executions of plan $plan_id, oldest first, with who ran them and how they ended.
+MATCH (e:Execution {plan_id: $plan_id})
+RETURN e.id AS id, e.status AS status, e.activator AS activator, e.host AS host, e.user AS user,
+       toString(e.started) AS started, toString(e.ended) AS ended, e.message AS message
+ORDER BY e.started, e.id;
+
+// name: plan_execution_attempts
+// The attempts of plan $plan_id per execution and attempt status, in one pass over its attempts.
+MATCH (a:Attempt {plan_id: $plan_id})
+RETURN a.execution_id AS execution_id, a.status AS status, count(*) AS attempts;

@@ -144,6 +144,39 @@ def notes(
 
 
 @app.command()
+def executions(
+    plan_id: Annotated[str, typer.Argument(help="The plan's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the executions as JSON.")] = False,
+) -> None:
+    """List a plan's executions, oldest first: who ran it, how it ended, its attempts per status.
+
+    Their ids are what 'provgraph diff-outputs', 'stats --compare' and 'triage --execution' take.
+    """
+    from provenance_graph.store.analytics import plan_executions
+
+    with open_store(start_managed=False) as store:
+        found = plan_executions(store, plan_id)
+    if as_json:
+        print_json([dataclasses.asdict(e) for e in found])
+        return
+    if not found:
+        console.print(f"plan {plan_id} has not run yet", markup=False)
+    for e in found:  # lines, not a table: the ids stay whole on a narrow terminal, to be copied
+        by = "@".join(x for x in (e.user, e.host) if x)
+        when = " to ".join(_second(t) for t in (e.started, e.ended) if t)
+        console.print(
+            f"{e.id}  {e.activator or ''} {e.status}  {when}" + (f"  by {by}" if by else ""), markup=False
+        )
+        attempts = ", ".join(f"{n} {status}" for status, n in e.attempts.items()) or "none"
+        console.print(f"  attempts: {attempts}" + (f"; {e.message}" if e.message else ""), markup=False)
+
+
+def _second(time: str) -> str:
+    """A recorded time to the second, as a person reads it: ``2026-12-06 03:31:02``."""
+    return time[:19].replace("T", " ")
+
+
+@app.command()
 def delete(plan_id: Annotated[str, typer.Argument(help="The plan's id.")]) -> None:
     """Delete a plan, its quanta and the datasets only it produced."""
     with open_store() as store:

@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MIN_SECONDS",
     "DEFAULT_THRESHOLD",
     "QUERIES",
+    "ExecutionSummary",
     "Footprint",
     "GroupComparison",
     "GroupStats",
@@ -44,6 +45,7 @@ __all__ = [
     "executions",
     "footprint",
     "footprint_parameters",
+    "plan_executions",
     "resolve_source",
     "runtime_stats",
     "stats_parameters",
@@ -186,14 +188,45 @@ def resolve_source(store: GraphStore, text: str) -> tuple[str, str | None]:
         f"no plan or execution {text!r} is stored",
         hint=("did you mean " + " or ".join(repr(c) for c in close) + "?")
         if close
-        else "give a plan id ('provgraph plans list') or an execution id ('provgraph stats PLAN --json' "
-        "lists a plan's executions)",
+        else "give a plan id ('provgraph plans list') or an execution id ('provgraph plans executions "
+        "PLAN' lists a plan's)",
     )
 
 
 def executions(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
     """The plan's executions, oldest first: ``id``, ``status``, ``activator``, ``started``, ``ended``."""
     return store.read("stats_executions", plan_id=plan_id)
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """One execution of a plan, as `plan_executions` lists it."""
+
+    id: str
+    status: str
+    activator: str | None
+    host: str | None
+    user: str | None
+    started: str | None
+    ended: str | None
+    message: str | None
+    attempts: dict[str, int]
+    """Its attempts per status (``succeeded``, ``failed``, ``skipped``, ``lost``...)."""
+
+
+def plan_executions(store: GraphStore, plan_id: str) -> list[ExecutionSummary]:
+    """The executions of a complete plan, oldest first, each with its attempts per status.
+
+    Raises the `NotInGraphError` of `check_plan` for a plan not stored whole.
+    """
+    check_plan(store, plan_id)
+    counts: dict[str, dict[str, int]] = {}
+    for row in store.read("plan_execution_attempts", plan_id=plan_id):
+        counts.setdefault(row["execution_id"], {})[row["status"]] = int(row["attempts"])
+    return [
+        ExecutionSummary(**row, attempts=dict(sorted(counts.get(row["id"], {}).items())))
+        for row in store.read("plan_executions", plan_id=plan_id)
+    ]
 
 
 def _check_execution(store: GraphStore, plan_id: str, execution_id: str) -> None:

@@ -151,7 +151,7 @@ def resolve_execution(store: GraphStore, name: str) -> tuple[str, str, str, bool
             )
         raise NotInGraphError(
             f"there is no execution or plan {name!r} in the graph",
-            hint="give an execution id ('provgraph stats PLAN --json' lists a plan's executions) "
+            hint="give an execution id ('provgraph plans executions PLAN' lists a plan's) "
             "or a plan id for its latest execution ('provgraph plans list')",
         )
     row = rows[0]

@@ -125,6 +125,25 @@ def _fails(args: list[str], settings: ConnectionSettings, *words: str) -> str:
     return said
 
 
+def _executions_are_listed(
+    store: GraphStore, settings: ConnectionSettings, plan: str, executions: list[str], rerun: int
+) -> None:
+    """`plans executions` lists both, oldest first, each with its attempts as the graph holds them."""
+    listed = run(["plans", "executions", plan, "--json"], settings)
+    assert listed.returncode == 0, listed.stderr
+    answer = json.loads(listed.stdout)
+    assert [e["id"] for e in answer] == executions
+    for e in answer:
+        counted = rows(
+            store, "MATCH (a:Attempt {execution_id: $e}) RETURN a.status AS s, count(*) AS n", e=e["id"]
+        )
+        assert e["attempts"] == {r["s"]: r["n"] for r in counted} and e["activator"] == "cmdline", e
+    assert answer[1]["attempts"] == {"succeeded": rerun}  # the extend-run ran only those
+    table = run(["plans", "executions", plan], settings)
+    assert table.returncode == 0 and all(x in _flat(table.stdout) for x in executions), table.stdout
+    _fails(["plans", "executions", f"{plan}-nope"], settings, f"{plan}-nope")
+
+
 def test_a_shifted_bias_reruns_exactly_its_downstream_in_the_plans_own_run(
     prefix: str,
     tmp_path_factory: pytest.TempPathFactory,
@@ -185,6 +204,8 @@ def test_a_shifted_bias_reruns_exactly_its_downstream_in_the_plans_own_run(
     remade = {d for q in touched for d in graph.successors(q)}
     assert f"0 only in A, {len(remade)} only in B" in said, said
     assert f"note: both are executions of plan {plan}" in said, said
+
+    _executions_are_listed(store, neo4j_settings, plan, executions, len(touched))
 
 
 def test_a_failed_plan_is_completed_in_its_own_run(
