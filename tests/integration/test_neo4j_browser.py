@@ -61,11 +61,21 @@ def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Pat
 
     wait = WebDriverWait(driver, 90)
     driver.get(server.browser_url)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=connect]"))
-    method = Select(driver.find_element(By.CSS_SELECTOR, "[data-testid=authenticationMethod]"))
+
+    def shown(css: str) -> Any:
+        # The form is in the page before it can be used (it fades in): wait for it to be.
+        return wait.until(
+            lambda d: next(
+                (e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed() and e.is_enabled()),
+                False,
+            )
+        )
+
+    shown("[data-testid=connect]")
+    method = Select(shown("[data-testid=authenticationMethod]"))
     method.select_by_visible_text("No authentication")  # re-selecting shows the user and password fields
     method.select_by_visible_text("Username / Password")
-    user = driver.find_element(By.CSS_SELECTOR, "[data-testid=username]")
+    user = shown("[data-testid=username]")
     user.clear()
     user.send_keys("neo4j")
     driver.find_element(By.CSS_SELECTOR, "[data-testid=password]").send_keys(server.password())
