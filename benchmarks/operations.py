@@ -291,7 +291,7 @@ def main() -> None:
     figures: dict[str, Any] = {}
     answers: dict[str, Any] = {}
     with open_store(say=print) as store:
-        kept = args.keep and bool(store.read("stats_executions", plan_id=plan_id))
+        kept = args.keep and bool(store.read("plan_executions", plan_id=plan_id))
         if not kept:
             delete_plan(store, plan_id)
             _, figures["write_plan"] = timed(lambda: write_plan(store, graph))

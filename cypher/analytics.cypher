@@ -59,13 +59,6 @@ ORDER BY key;
 MATCH (e:Execution {id: $execution_id})
 RETURN e.plan_id AS plan_id, e.status AS status, e.activator AS activator;
 
-// name: stats_executions
-// The executions of plan $plan_id, oldest first: id, status, Activator, start and end.
-MATCH (e:Execution {plan_id: $plan_id})
-RETURN e.id AS id, e.status AS status, e.activator AS activator, toString(e.started) AS started,
-       toString(e.ended) AS ended
-ORDER BY e.started, e.id;
-
 // name: footprint_outputs
 // Per task and output dataset type of plan $plan_id: the datasets it plans to produce, and
 // how many of them have a recorded size with their bytes (what a run of the plan wrote).
@@ -101,7 +94,8 @@ RETURN j.name AS job, outputs, children
 ORDER BY job;
 
 // name: plan_executions
-// The executions of plan $plan_id, oldest first, with who ran them and how they ended.
+// The executions of plan $plan_id, oldest first, with who ran them and how they ended (what
+// `stats` names and `plans executions` lists).
 MATCH (e:Execution {plan_id: $plan_id})
 RETURN e.id AS id, e.status AS status, e.activator AS activator, e.host AS host, e.user AS user,
        toString(e.started) AS started, toString(e.ended) AS ended, e.message AS message

@@ -195,7 +195,10 @@ def resolve_source(store: GraphStore, text: str) -> tuple[str, str | None]:
 
 def executions(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:
     """The plan's executions, oldest first: ``id``, ``status``, ``activator``, ``started``, ``ended``."""
-    return store.read("stats_executions", plan_id=plan_id)
+    return [
+        {key: row[key] for key in ("id", "status", "activator", "started", "ended")}
+        for row in store.read("plan_executions", plan_id=plan_id)
+    ]
 
 
 @dataclass(frozen=True)
