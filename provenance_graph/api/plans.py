@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from provenance_graph.api._json import jsonable
 from provenance_graph.api.app import StoreDep, require_writes
+from provenance_graph.api.models import MAX_ELEMENTS
 from provenance_graph.errors import NotInGraphError
 from provenance_graph.model import DataId
 from provenance_graph.store import check_plan, delete_plan, list_plans, plan_notes, plan_summary
@@ -19,7 +20,7 @@ from provenance_graph.store.analytics import footprint, plan_executions, runtime
 from provenance_graph.store.clustering import blast_radius
 from provenance_graph.store.explorer import heatmap, plan_dimensions, plan_tasks
 from provenance_graph.store.operations import outputs_at, suspects, triage
-from provenance_graph.store.plan_questions import missing_outputs, plan_overview
+from provenance_graph.store.plan_questions import missing_outputs, plan_overview, subgraph
 
 __all__ = ["router"]
 
@@ -220,6 +221,35 @@ def plan_footprint(
         "predicted_bytes": found.predicted_bytes,
         "recorded_bytes": found.recorded_bytes,
         "unknown": list(found.unknown),
+    }
+
+
+@router.get("/{plan_id}/subgraph")
+def plan_subgraph(
+    store: StoreDep,
+    plan_id: str,
+    task: Annotated[list[str] | None, Query(description="Only quanta of this task label (repeat).")] = None,
+    where: Annotated[
+        str, Query(description='A data query, e.g. "visit IN (1..2) AND detector != 0" (as plan -d).')
+    ] = "",
+) -> dict[str, Any]:
+    """Quanta of a plan by task and data query, with the external inputs they need (``query subgraph``).
+
+    The quanta are counted per task; their ids are listed when there are at most 500.
+    """
+    from provenance_graph.preflight import parse_expression  # the parser only: no pre-flight run
+
+    expression = parse_expression(where)
+    part = subgraph(store, plan_id, tasks=task, where=expression.admits if expression else None)
+    ids = sorted(part.graph.quanta)
+    listed = len(ids) <= MAX_ELEMENTS
+    return {
+        "plan_id": plan_id,
+        "quanta": part.graph.task_counts(),
+        "total": len(ids),
+        "external_inputs": part.external_inputs,
+        "listed": listed,
+        "quantum_ids": ids if listed else [],
     }
 
 

@@ -165,8 +165,9 @@ def test_the_explorer_searches_and_expands_one_level_at_a_time(
     # More than the limit: task-level groups with counts, then one group page by page.
     [busy] = rows(
         store,
-        "MATCH (q:Quantum {plan_id: $p})-[:CONSUMES]->(d:Dataset) "
-        "RETURN d.id AS id, count(q) AS readers ORDER BY readers DESC, id LIMIT 1",
+        "MATCH (:Quantum {plan_id: $p})-[:CONSUMES]->(d:Dataset) WITH DISTINCT d "
+        "MATCH (q:Quantum)-[:CONSUMES]->(d) WHERE EXISTS { MATCH (:Plan {id: q.plan_id, status: 'complete'}) } "
+        "RETURN d.id AS id, count(q) AS readers ORDER BY readers DESC, id LIMIT 1",  # readers of every plan
         p=plan_id,
     )
     assert busy["readers"] > 2
@@ -225,6 +226,29 @@ def test_lineage_and_impact_list_their_nodes_within_the_bound(
     history = get(client, "/api/history", data_id=failed["nodes"][0]["data_id_display"])
     assert [(r["task"], r["status"]) for r in history if r["plan_id"] == plan_id] == [("isr", "failed")]
     assert history[0]["data_id"]["instrument"] == "DemoCam" and history[0]["data_id_display"]
+
+
+def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, plan_id: str) -> None:
+    summary = get(client, f"/api/plans/{plan_id}")
+    assert summary["plan"]["id"] == plan_id and summary["quanta"] == sum(summary["task_counts"].values())
+    dims = get(client, f"/api/plans/{plan_id}/dimensions")
+    assert "detector" in dims["tasks"]["isr"] and "patch" in dims["dimensions"]
+    overview = get(client, f"/api/plans/{plan_id}/overview")
+    assert {i["dataset_type"] for i in overview["initial_inputs"]} >= {"raw", "bias"}
+    assert any(r["status"] == "failed" for r in get(client, f"/api/plans/{plan_id}/missing"))
+    get(client, f"/api/plans/{plan_id}/notes")
+    part = get(client, f"/api/plans/{plan_id}/subgraph", task="isr", where=f"detector = {BAD_DETECTOR}")
+    assert part["quanta"] == {"isr": 2} and len(part["quantum_ids"]) == 2 and part["listed"]
+    stats = get(client, f"/api/plans/{plan_id}/stats")
+    assert {g["key"]["task"] if isinstance(g["key"], dict) else g["key"][0] for g in stats["groups"]} >= {
+        "isr"
+    }
+    assert get(client, f"/api/plans/{plan_id}/footprint")["plan_id"] == plan_id
+    suspects = get(client, f"/api/plans/{plan_id}/suspects", dataset_type="calexp", bad_at="detector=0")
+    assert suspects["bad"] and all("score" in s for s in suspects["suspects"])
+    same = get(client, "/api/diff", old=plan_id, new=plan_id)
+    assert same["same"] and same["counts"] == {"added": 0, "removed": 0, "changed": 0}
+    assert get(client, "/api")["allow_writes"] is False
 
 
 def test_bad_input_is_a_json_error_naming_the_culprit_with_a_fix(client: TestClient, plan_id: str) -> None:
