@@ -228,6 +228,56 @@ def test_lineage_and_impact_list_their_nodes_within_the_bound(
     assert history[0]["data_id"]["instrument"] == "DemoCam" and history[0]["data_id_display"]
 
 
+def test_large_answers_are_counted_and_paged_within_the_bound(
+    client: TestClient, store: GraphStore, namespace: str
+) -> None:
+    plan = f"{namespace}-big"
+    graph = drp_plan(6, 40, plan_id=plan, output_run=f"{namespace}/big", raw_run=f"{namespace}/raw",
+                     calib_run=f"{namespace}/calib")  # fmt: skip
+    write_plan(store, graph)
+    [table] = rows(
+        store, "MATCH (d:Dataset {plan_id: $p, dataset_type: 'objectTable_tract'}) RETURN d.id AS id", p=plan
+    )
+    lineage = bounded(get(client, "/api/lineage", dataset=table["id"]))
+    assert not lineage["listed"] and not lineage["nodes"] and lineage["summary"]["quanta"] > MAX_ELEMENTS
+    assert lineage["summary"]["tasks"]["isr"] == {"pending": 240}
+
+    readers = bounded(get(client, f"/api/nodes/{table['id']}/neighbours", direction="down"))
+    assert readers["grouped"] and readers["total"] == 240 and readers["elements"] == 2
+    assert readers["groups"] == [
+        {"kind": "quantum", "name": "forcedPhotCcd", "counts": {"pending": 240}, "total": 240}
+    ]
+    first = bounded(
+        get(client, f"/api/nodes/{table['id']}/neighbours", direction="down", group="forcedPhotCcd")
+    )
+    assert (len(first["nodes"]), len(first["edges"]), first["next_offset"]) == (201, 200, 200)
+    assert first["elements"] == 402 <= MAX_ELEMENTS
+    rest = bounded(
+        get(
+            client,
+            f"/api/nodes/{table['id']}/neighbours",
+            direction="down",
+            group="forcedPhotCcd",
+            offset=200,
+        )
+    )
+    assert len(rest["nodes"]) == 41 and rest["next_offset"] is None
+    assert not {n["id"] for n in first["nodes"][1:]} & {n["id"] for n in rest["nodes"][1:]}
+
+    many = bounded(get(client, "/api/search", task="isr", plan=plan, limit=MAX_ELEMENTS))
+    assert len(many["nodes"]) == 240 and not many["truncated"]
+    detector = many["nodes"][0]["data_id"]["detector"]  # one detector: 6 exposures, 6 quanta
+    few = bounded(get(client, "/api/search", task="isr", plan=plan, data_id=f"detector={detector}", limit=5))
+    assert len(few["nodes"]) == 5 and few["truncated"]
+    assert {n["data_id"]["detector"] for n in few["nodes"]} == {detector}
+    get(client, "/api/search", 422, task="isr", limit=MAX_ELEMENTS + 1)
+    [producer] = rows(
+        store, "MATCH (q:Quantum {plan_id: $p, task: 'consolidateObjectTable'}) RETURN q.id AS id", p=plan
+    )
+    deps = get(client, f"/api/quanta/{producer['id']}/dependencies")
+    assert deps["listed"] and deps["children"]["total"] == 240 == len(deps["children"]["nodes"])
+
+
 def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, plan_id: str) -> None:
     summary = get(client, f"/api/plans/{plan_id}")
     assert summary["plan"]["id"] == plan_id and summary["quanta"] == sum(summary["task_counts"].values())
