@@ -29,6 +29,7 @@ from provenance_graph.api.models import (
 from provenance_graph.errors import NotInGraphError, QuestionError
 from provenance_graph.model import DataId, DimensionValue
 from provenance_graph.store import GraphStore, check_dataset
+from provenance_graph.store.diff_outputs import diff_outputs
 from provenance_graph.store.explorer import neighbours, search
 from provenance_graph.store.explorer import node as find_node
 from provenance_graph.store.plan_questions import data_id_history, plan_diff
@@ -344,4 +345,36 @@ def diff(
             }
             for t, d, gone, came in found.changed[:shown]
         ],
+    }
+
+
+@router.get("/diff-outputs")
+def diff_execution_outputs(
+    store: StoreDep,
+    a: Annotated[str, Query(description="An execution's id (or a plan's: its latest execution).")],
+    b: Annotated[str, Query(description="The other execution (or plan).")],
+    shown: Annotated[
+        int, Query(ge=1, le=MAX_ELEMENTS, description="List at most this many of each kind.")
+    ] = 100,
+) -> dict[str, Any]:
+    """Outputs whose checksums differ between two executions, and why: ``provgraph diff-outputs``."""
+    found = diff_outputs(store, a, b)
+    sides = {
+        name: {
+            **{k: jsonable(v) for k, v in vars(side).items() if k not in ("outputs", "tasks")},
+            "outputs": len(side.outputs),
+        }
+        for name, side in (("a", found.a), ("b", found.b))
+    }
+    return {
+        **sides,
+        "same": found.same,
+        "unknown": found.unknown,
+        "counts": {"changed": len(found.changed), "only_a": len(found.only_a), "only_b": len(found.only_b)},
+        "changed": [
+            {**jsonable(c), "causes": [{**jsonable(x), "description": x.describe()} for x in c.causes]}
+            for c in found.changed[:shown]
+        ],
+        "only_a": [jsonable(o) for o in found.only_a[:shown]],
+        "only_b": [jsonable(o) for o in found.only_b[:shown]],
     }

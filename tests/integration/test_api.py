@@ -299,6 +299,10 @@ def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, pla
     same = get(client, "/api/diff", old=plan_id, new=plan_id)
     assert same["same"] and same["counts"] == {"added": 0, "removed": 0, "changed": 0}
     assert get(client, "/api")["allow_writes"] is False
+    [execution] = get(client, f"/api/plans/{plan_id}/executions")
+    outputs = get(client, "/api/diff-outputs", a=execution["id"], b=execution["id"])
+    assert outputs["a"]["execution_id"] == execution["id"] and outputs["counts"]["changed"] == 0
+    assert outputs["same"] == outputs["a"]["outputs"] > 0
 
 
 def test_bad_input_is_a_json_error_naming_the_culprit_with_a_fix(client: TestClient, plan_id: str) -> None:
