@@ -59,6 +59,9 @@ DataIdQuery = Annotated[
 ]
 
 
+ShownQuery = Annotated[int, Query(ge=1, le=MAX_ELEMENTS, description="List at most this many of each kind.")]
+
+
 def _values(text: str) -> dict[str, DimensionValue]:
     return DataId.parse(text).to_dict() if text.strip() else {}
 
@@ -323,9 +326,7 @@ def diff(
     store: StoreDep,
     old: Annotated[str, Query(description="The older plan's id.")],
     new: Annotated[str, Query(description="The newer plan's id.")],
-    shown: Annotated[
-        int, Query(ge=1, le=MAX_ELEMENTS, description="List at most this many of each kind.")
-    ] = 100,
+    shown: ShownQuery = 100,
 ) -> dict[str, Any]:
     """Quanta added, removed, or with other inputs or outputs, between two plans (by task and data ID)."""
     found = plan_diff(store, old, new)
@@ -353,9 +354,7 @@ def diff_execution_outputs(
     store: StoreDep,
     a: Annotated[str, Query(description="An execution's id (or a plan's: its latest execution).")],
     b: Annotated[str, Query(description="The other execution (or plan).")],
-    shown: Annotated[
-        int, Query(ge=1, le=MAX_ELEMENTS, description="List at most this many of each kind.")
-    ] = 100,
+    shown: ShownQuery = 100,
 ) -> dict[str, Any]:
     """Outputs whose checksums differ between two executions, and why: ``provgraph diff-outputs``."""
     found = diff_outputs(store, a, b)
