@@ -43,7 +43,7 @@ def _check_free(host: str, port: int) -> None:
 
 def serve_command(
     port: Annotated[
-        int, typer.Option("--port", "-p", min=1, max=65535, help="The port to listen on.")
+        int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")
     ] = DEFAULT_PORT,
     host: Annotated[
         str,
