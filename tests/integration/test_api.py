@@ -299,6 +299,9 @@ def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, pla
     same = get(client, "/api/diff", old=plan_id, new=plan_id)
     assert same["same"] and same["counts"] == {"added": 0, "removed": 0, "changed": 0}
     assert get(client, "/api")["allow_writes"] is False
+    paths = get(client, "/openapi.json")["paths"]
+    assert {"/api/plans/{plan_id}/heatmap", "/api/nodes/{node_id}/neighbours", "/api/search"} <= set(paths)
+    assert client.get("/docs").status_code == 200
     [execution] = get(client, f"/api/plans/{plan_id}/executions")
     outputs = get(client, "/api/diff-outputs", a=execution["id"], b=execution["id"])
     assert outputs["a"]["execution_id"] == execution["id"] and outputs["counts"]["changed"] == 0
