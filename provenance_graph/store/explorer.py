@@ -90,8 +90,8 @@ def task_order(store: GraphStore, plan_id: str) -> list[str]:
     """A complete plan's task labels in pipeline order.
 
     The order of the plan's pipeline YAML; for a plan without one (imported from a
-    QuantumGraph), the order of its task-level flow (producers before consumers, ties by
-    label). Raises `PlanNotFoundError` for a plan not stored whole.
+    QuantumGraph), an order of its task-level flow in which every producer comes before its
+    consumers. Raises `PlanNotFoundError` for a plan not stored whole.
     """
     header = read_plan_header(store, plan_id)
     listed = _pipeline_order(header.pipeline or "")
