@@ -42,6 +42,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import-qgraph": "provenance_graph.cli.interop:import_qgraph_command",
     "import-provenance": "provenance_graph.cli.interop:import_provenance_command",
     "browse": "provenance_graph.cli.server:browse",
+    "serve": "provenance_graph.cli.serve:serve_command",
     "cluster": "provenance_graph.cli.batch:cluster_command",
     "blast-radius": "provenance_graph.cli.batch:blast_radius_command",
     "export": "provenance_graph.cli.export:app",

@@ -246,6 +246,9 @@ class GraphStore:
                 f"invalid Neo4j URI {settings.display_uri!r}: {redact(str(err))}",
                 hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
             ) from err
+        self.read_only = False
+        """Open every session in read access mode, so that the server refuses any write
+        (``provgraph serve`` without ``--allow-writes``); set by `open_store`."""
         self._failing_since: float | None = None
         """When transactions started failing because the server is away (monotonic), or None."""
         self._failing_lock = threading.Lock()
@@ -309,6 +312,8 @@ class GraphStore:
 
     def session(self, **config: Any) -> neo4j.Session:
         """A driver session on our database (for `store` modules only)."""
+        if self.read_only:
+            config["default_access_mode"] = neo4j.READ_ACCESS
         return self.driver.session(database=self.database, **config)
 
     @contextlib.contextmanager

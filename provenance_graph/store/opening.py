@@ -24,6 +24,7 @@ def open_store(
     start_managed: bool = True,
     say: Say = quiet,
     check_schema: bool = True,
+    read_only: bool = False,
 ) -> GraphStore:
     """Open a `GraphStore` on the configured server, or on the managed one.
 
@@ -47,6 +48,9 @@ def open_store(
         Where to report starting the server and creating or upgrading the schema.
     check_schema
         Create, upgrade or check the schema. ``provgraph migrate`` passes False.
+    read_only
+        Once the schema is checked, open every session in read access mode: the server
+        refuses any write (`GraphStore.read_only`).
 
     Returns
     -------
@@ -70,6 +74,7 @@ def open_store(
         store.verify()
         if check_schema:
             ensure_schema(store, say=say)
+        store.read_only = read_only
     except BaseException:
         store.close()
         raise

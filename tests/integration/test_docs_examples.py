@@ -66,6 +66,9 @@ NOT_HERE: list[tuple[str, str, str]] = [
      "other tests use: the session that started it stops it at its end"),
     ("seeing-the-graph.md", r"^PROVGRAPH_SCREENSHOTS=1 \.venv/bin/pytest", "runs a test of this suite"),
     ("server.md", r"graph\.example\.org|^export NEO4J_(USER|PASSWORD|DATABASE)=", "a remote site"),
+    ("explorer.md", r"^provgraph serve( --host|\s+#)", "serves until Ctrl-C: the document's Python example "
+     "starts a server, asks it the same questions and stops it"),
+    ("explorer.md", r"^curl ", "asks the server above, on a host of the reader's (HOST, PASSWORD)"),
     ("server.md", r"^(export NEO4J_PASSWORD='a-long-password'|docker compose|export NEO4J_URI=neo4j://127)",
      "Docker: no Docker engine on our machines; the tests use testcontainers when one answers"),
 ]  # fmt: skip

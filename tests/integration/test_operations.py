@@ -12,25 +12,21 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import pytest
 
-from provenance_graph.demo import demo_pipeline_path, make_demo_repo
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan
 from tests.integration.test_cli import run
+from tests.support.bad_bias import BAD_DETECTOR, run_with_bad_bias
 from tests.support.graph_checks import rows
 
 pytestmark = pytest.mark.integration
-
-BAD_DETECTOR = 1
 
 
 @dataclass
@@ -46,21 +42,7 @@ class Scenario:
 def scenario(
     neo4j_settings: ConnectionSettings, store: GraphStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Scenario]:
-    repo = tmp_path_factory.mktemp("ops") / "repo"
-    make_demo_repo(repo, visits=2, detectors=3).close()
-    bias_file = next((repo / "DemoCam" / "calib" / "bias").glob(f"bias_detector-{BAD_DETECTOR}_*.npy"))
-    bias = np.load(bias_file)
-    bias[:4, :4] = np.nan  # a corrupted calibration: 16 pixels lost
-    np.save(bias_file, bias)
-    plan_id = f"t{uuid.uuid4().hex[:12]}-ops"
-    done = run(
-        [
-            "run", str(demo_pipeline_path()), "--repo", str(repo), "--where", "instrument='DemoCam'",
-            "--plan-id", plan_id, "--output-run", f"{plan_id}/out", "-j", "2",
-        ],
-        neo4j_settings,
-    )  # fmt: skip
-    assert done.returncode == 1, done.stdout + done.stderr  # some quanta failed
+    plan_id = run_with_bad_bias(tmp_path_factory.mktemp("ops"), neo4j_settings, "ops")
     execution = rows(store, "MATCH (e:Execution {plan_id: $p}) RETURN e.id AS id", p=plan_id)
     try:
         yield Scenario(plan_id, execution[0]["id"], _read_graph(store, plan_id), neo4j_settings)

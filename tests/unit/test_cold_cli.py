@@ -14,7 +14,8 @@ import pytest
 
 #: Never needed to answer a question from the graph: pre-flight, execution, Parsl, the LSST
 #: stack, array and data-frame libraries (the driver would load numpy and pyarrow for
-#: nothing), the prov library, the TLS certificate library.
+#: nothing), the prov library, the TLS certificate library, and the web framework (``provgraph
+#: serve`` imports it when it runs).
 HEAVY = (
     "provenance_graph.preflight",
     "provenance_graph.activators",
@@ -26,6 +27,9 @@ HEAVY = (
     "pyarrow",
     "prov",
     "cryptography",
+    "fastapi",
+    "starlette",
+    "uvicorn",
 )
 
 _PROBE = """
@@ -55,6 +59,7 @@ def _loaded_by(*args: str) -> tuple[int, set[str]]:
         ("triage", "--help"),
         ("suspects", "--help"),
         ("diff-outputs", "--help"),
+        ("serve", "--help"),
     ],
 )
 def test_reading_commands_load_no_preflight_execution_or_data_frames(args: tuple[str, ...]) -> None:

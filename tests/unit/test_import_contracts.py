@@ -46,6 +46,10 @@ class Breach:
 BREACHES = {
     "neo4j in the local Activator": Breach("activators/_local.py", "import neo4j", frozenset({"driver"})),
     "neo4j in viz": Breach("viz.py", "import neo4j", frozenset({"driver"})),
+    "neo4j in the HTTP API": Breach("api/graph.py", "import neo4j", frozenset({"driver"})),
+    "the HTTP API reaching up into the command line": Breach(
+        "api/plans.py", "import provenance_graph.cli.query", frozenset({"layers"})
+    ),
     "neo4j in the query loader": Breach("queries/loader.py", "import neo4j", frozenset({"driver"})),
     "neo4j.time in the model": Breach("model/_plan.py", "import neo4j.time", frozenset({"driver"})),
     "the concrete Repository in pre-flight": Breach(
