@@ -84,7 +84,8 @@ def serve_command(
         mode = "read-write" if allow_writes else "read-only"
         auth = "authentication required" if access.required else "no authentication (loopback)"
         err_console.print(
-            f"serving the API on http://{shown}:{port}/api (docs: /docs), {mode}, {auth}; Ctrl-C stops",
+            f"serving the explorer page on http://{shown}:{port}/ and the API on /api (docs: /docs), "
+            f"{mode}, {auth}; Ctrl-C stops",
             markup=False,
         )
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
