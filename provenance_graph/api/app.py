@@ -16,6 +16,7 @@ works offline. It reads everything through ``/api`` and holds no Cypher.
 from __future__ import annotations
 
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: The explorer page: its HTML, modules, style and vendored libraries.
 STATIC = Path(__file__).parent / "static"
+# A browser runs a module only when it is served as JavaScript; not every system's table knows .mjs.
+mimetypes.add_type("text/javascript", ".mjs")
 
 #: HTTP status of each kind of error (the first class that matches); any other is 422.
 _STATUS: tuple[tuple[type[ProvenanceGraphError], int], ...] = (

@@ -298,6 +298,20 @@ def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, pla
     assert outputs["same"] == outputs["a"]["outputs"] > 0
 
 
+def test_the_page_and_its_modules_are_served_offline(client: TestClient, store: GraphStore) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/static/page.js" in page.text and "http" not in page.text.replace("http-equiv", "")  # no CDN
+    for path in ("/static/page.js", "/static/page.css", "/static/vendor/cytoscape.esm.min.mjs"):
+        served = client.get(path)
+        assert served.status_code == 200 and served.content, path
+    assert "javascript" in client.get("/static/vendor/cytoscape-dagre.min.mjs").headers["content-type"]
+    assert "MATCH" not in client.get("/static/page.js").text  # the page asks the API, never Neo4j
+    access = Access(required=True, user=store.settings.user, password="pw", token="t")
+    with TestClient(create_app(store, access)) as guarded:
+        assert guarded.get("/").status_code == 401  # the page is behind the same door as the API
+
+
 def test_bad_input_is_a_json_error_naming_the_culprit_with_a_fix(client: TestClient, plan_id: str) -> None:
     missing = get(client, f"/api/plans/{plan_id}x/tasks", 404)
     assert f"{plan_id}x" in missing["error"] and plan_id in missing["hint"]  # did you mean ...?
