@@ -26,6 +26,8 @@ import yaml
 
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.settings import ConnectionSettings
+from provenance_graph.store import GraphStore, write_plan
+from provenance_graph.synthetic import drp_plan
 from tests.integration.test_cli import PROVGRAPH, _env_for, run
 from tests.support.bad_bias import BAD_DETECTOR
 from tests.support.browser import NEEDS_CHROMIUM, chromium, shown
@@ -72,11 +74,12 @@ def _ready(driver: Any, wait: Any, hash_: str) -> None:
 
 
 def _shown_nodes(driver: Any) -> list[str]:
-    """The captions of the nodes the explorer draws, from its text list beside the graph."""
-    from selenium.webdriver.common.by import By
+    """The captions of the nodes the explorer draws, from its text list beside the graph.
 
-    items = driver.find_elements(By.CSS_SELECTOR, "#shown-list li")
-    return sorted(str(i.get_attribute("textContent")) for i in items)
+    Read in one script: the page replaces the list after each step, stale to a slower reader.
+    """
+    script = "return [...document.querySelectorAll('#shown-list li')].map((li) => li.textContent)"
+    return sorted(str(c) for c in driver.execute_script(script))
 
 
 def test_the_page_shows_the_dashboard_a_lineage_and_the_failures(
@@ -224,3 +227,38 @@ def _failures_lead_into_the_explorer(driver: Any, wait: Any, plan: str, tmp_path
     assert "failed" in shown(wait, "#selected dl").text
 
     return failed_view
+
+
+def test_a_level_too_large_comes_as_groups_listed_page_by_page(
+    driver: Any, page_url: str, store: GraphStore, namespace: str
+) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    plan = f"{namespace}-big"
+    graph = drp_plan(6, 40, plan_id=plan, output_run=f"{namespace}/big", raw_run=f"{namespace}/raw",
+                     calib_run=f"{namespace}/calib")  # fmt: skip
+    write_plan(store, graph)  # 240 forcedPhotCcd quanta read the one objectTable_tract
+    wait = WebDriverWait(driver, 90)
+    driver.get(f"{page_url}/#/plans/{plan}")
+    _ready(driver, wait, f"#/plans/{plan}")
+    shown(wait, "#to-lineage").click()
+    _ready(driver, wait, "#/lineage")
+    Select(shown(wait, "#search-kind")).select_by_value("dataset_type")
+    shown(wait, "#search-name").send_keys("objectTable_tract")
+    shown(wait, "#search-go").click()
+    [result] = [shown(wait, "#results button.result")]
+    table = str(result.text)
+    result.click()
+    wait.until(lambda d: _shown_nodes(d) == [table])
+    shown(wait, "#expand-down").click()
+    group = "forcedPhotCcd \u00d7240 pending 240"
+    wait.until(lambda d: _shown_nodes(d) == sorted([table, group]))
+    shown(wait, "#shown summary").click()  # the nodes as text, to pick the group from
+    shown(wait, '#shown-list li[data-id^="group:"]').click()
+    shown(wait, "#list-group").click()  # the first 200, the group standing for the rest
+    wait.until(lambda d: len(_shown_nodes(d)) == 1 + 200 + 1)
+    assert group in _shown_nodes(driver)
+    shown(wait, "#list-group").click()
+    wait.until(lambda d: len(_shown_nodes(d)) == 1 + 240)
+    names = [c.split(" ")[0] for c in _shown_nodes(driver)]
+    assert names.count("forcedPhotCcd") == 240 and group not in _shown_nodes(driver)

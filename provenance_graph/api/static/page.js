@@ -238,10 +238,12 @@ function layout() {
   g.layout({ name: "dagre", rankDir: "TB", nodeSep: 15, rankSep: 40, fit: true, padding: 20, animate: false }).run();
   g.fit(undefined, 20);
   // The same nodes as text: for reading, copying, and screen readers.
-  const captions = g.nodes().map((n) => n.data("caption").replace("\n", " ")).sort();
-  $("shown-count").textContent = String(captions.length);
-  $("shown-list").replaceChildren(...captions.map((c) => el("li", { text: c })));
-  $("graph").dataset.nodes = String(captions.length);
+  const shown = g.nodes().map((n) => [n.data("caption").replace("\n", " "), n]).sort(([a], [b]) => a.localeCompare(b));
+  $("shown-count").textContent = String(shown.length);
+  $("shown-list").replaceChildren(...shown.map(([c, n]) => el("li", {
+    text: c, tabindex: "0", "data-id": n.id(), onclick: () => { select(n); g.center(n); },
+  })));
+  $("graph").dataset.nodes = String(shown.length);
 }
 
 async function startAt(nodeId) {
