@@ -5,13 +5,15 @@ Headless Debian Chromium (1280x800, a laptop's screen) opens the page served by 
 fail and block what lies downstream). The dashboard's task rows must say what
 ``provgraph status --json`` says; a coadd found by its type and data ID is expanded twice up
 through the lineage explorer; the failure view shows the failed quanta and leads into the
-explorer. Saves screenshots in the test's directory; with ``PROVGRAPH_SCREENSHOTS=1`` also the
-dashboard's and the explorer's to ``docs/images/explorer-dashboard.png`` and
-``docs/images/explorer-lineage.png``.
+explorer. On a synthetic plan of 240 detector images, a node with too many neighbours and a
+level with too many new nodes come as groups with counts. Saves screenshots in the test's
+directory; with ``PROVGRAPH_SCREENSHOTS=1`` also the dashboard's and the explorer's to
+``docs/images/explorer-dashboard.png`` and ``docs/images/explorer-lineage.png``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -229,27 +231,40 @@ def _failures_lead_into_the_explorer(driver: Any, wait: Any, plan: str, tmp_path
     return failed_view
 
 
-def test_a_level_too_large_comes_as_groups_listed_page_by_page(
-    driver: Any, page_url: str, store: GraphStore, namespace: str
-) -> None:
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
-    plan = f"{namespace}-big"
-    graph = drp_plan(6, 40, plan_id=plan, output_run=f"{namespace}/big", raw_run=f"{namespace}/raw",
+def _wide_plan(store: GraphStore, namespace: str) -> str:
+    """A synthetic plan of 6 visits x 40 detectors: 240 forcedPhotCcd quanta read its one objectTable_tract."""
+    plan = f"{namespace}-wide"
+    graph = drp_plan(6, 40, plan_id=plan, output_run=f"{namespace}/wide", raw_run=f"{namespace}/raw",
                      calib_run=f"{namespace}/calib")  # fmt: skip
-    write_plan(store, graph)  # 240 forcedPhotCcd quanta read the one objectTable_tract
-    wait = WebDriverWait(driver, 90)
+    write_plan(store, graph)
+    return plan
+
+
+def _start_at(driver: Any, wait: Any, page_url: str, plan: str, dataset_type: str) -> str:
+    """Open the plan, search its one dataset of ``dataset_type`` in the explorer and start there: its caption."""
+    from selenium.webdriver.support.ui import Select
+
     driver.get(f"{page_url}/#/plans/{plan}")
     _ready(driver, wait, f"#/plans/{plan}")
     shown(wait, "#to-lineage").click()
     _ready(driver, wait, "#/lineage")
     Select(shown(wait, "#search-kind")).select_by_value("dataset_type")
-    shown(wait, "#search-name").send_keys("objectTable_tract")
+    shown(wait, "#search-name").send_keys(dataset_type)
     shown(wait, "#search-go").click()
-    [result] = [shown(wait, "#results button.result")]
-    table = str(result.text)
+    result = shown(wait, "#results button.result")
+    caption = str(result.text)
     result.click()
-    wait.until(lambda d: _shown_nodes(d) == [table])
+    wait.until(lambda d: _shown_nodes(d) == [caption])
+    return caption
+
+
+def test_a_node_with_too_many_neighbours_shows_groups_listed_page_by_page(
+    driver: Any, page_url: str, store: GraphStore, namespace: str
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 90)
+    table = _start_at(driver, wait, page_url, _wide_plan(store, namespace), "objectTable_tract")
     shown(wait, "#expand-down").click()
     group = "forcedPhotCcd \u00d7240 pending 240"
     wait.until(lambda d: _shown_nodes(d) == sorted([table, group]))
@@ -262,3 +277,26 @@ def test_a_level_too_large_comes_as_groups_listed_page_by_page(
     wait.until(lambda d: len(_shown_nodes(d)) == 1 + 240)
     names = [c.split(" ")[0] for c in _shown_nodes(driver)]
     assert names.count("forcedPhotCcd") == 240 and group not in _shown_nodes(driver)
+
+
+def test_a_level_of_more_than_300_new_nodes_comes_as_task_level_groups(
+    driver: Any, page_url: str, store: GraphStore, namespace: str
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 90)
+    _start_at(driver, wait, page_url, _wide_plan(store, namespace), "objectTable_tract")
+    sizes = []
+    for level in range(1, 13):  # up from the tract's table to the 240 calibrate quanta's inputs
+        shown(wait, "#expand-up").click()
+        wait.until(
+            lambda d, n=str(level): d.find_element(By.ID, "graph").get_attribute("data-expansions") == n
+        )
+        sizes.append(len(_shown_nodes(driver)))
+    groups = [n for n in _shown_nodes(driver) if "\u00d7" in n]
+    assert all(b - a <= 300 for a, b in itertools.pairwise(sizes[:-1]))  # each level drawn node by node
+    # The 12th would add 480 new datasets: two groups of 240 instead; calexps already shown stay.
+    assert groups == ["icExp \u00d7240 unknown 240", "icSrc \u00d7240 unknown 240"]
+    assert sizes[-1] == sizes[-2] + 2
+    assert "groups" in driver.find_element(By.ID, "state").text

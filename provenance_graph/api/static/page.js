@@ -259,36 +259,71 @@ async function startAt(nodeId) {
   $("lineage").dataset.start = n.id;
 }
 
-/** Expand every node not yet expanded in ``direction`` by one level; groups when it would be too many. */
+/** Expand every node not yet expanded in ``direction`` by one level. */
 async function expandLevel(direction) {
   const frontier = graph().nodes().filter((e) => e.data("node") && !expanded[direction].has(e.id()));
-  busy(`expanding ${frontier.length} node(s) ${direction}...`);
-  const answers = await Promise.all(frontier.map((e) =>
-    api(`/nodes/${encodeURIComponent(e.id())}/neighbours`, { direction }).then((a) => [e.id(), a])));
-  const fresh = new Set();
-  for (const [, a] of answers) for (const n of a.nodes.slice(1)) if (graph().getElementById(n.id).empty()) fresh.add(n.id);
+  return expand(frontier.map((e) => e.id()), direction);
+}
+
+let levels = 0;
+
+/**
+ * Add the neighbours one level ``direction`` of the nodes ``ids``. A node with too many
+ * neighbours answers with groups (the API's); a level of more than LEVEL_LIMIT new nodes is
+ * drawn as one group per task (or dataset type) with its counts, joined to the nodes it hangs from.
+ */
+async function expand(ids, direction) {
+  busy(`expanding ${ids.length} node(s) ${direction}...`);
+  const answers = await Promise.all(ids.map((id) =>
+    api(`/nodes/${encodeURIComponent(id)}/neighbours`, { direction }).then((a) => [id, a])));
+  const fresh = new Map();
+  for (const [, a] of answers) for (const n of a.nodes.slice(1)) if (graph().getElementById(n.id).empty()) fresh.set(n.id, n);
   const collapse = fresh.size > LEVEL_LIMIT;
+  const levelGroups = new Map();
+  levels += 1;
   for (const [id, a] of answers) {
     expanded[direction].add(id);
     if (a.grouped) {
       for (const g of a.groups) addGroup(id, direction, g);
     } else if (collapse) {
-      const groups = new Map();
+      for (const e of a.edges) if (!fresh.has(e.source) && !fresh.has(e.target)) addEdge(e);  // to nodes shown
       for (const n of a.nodes.slice(1)) {
-        const g = groups.get(n.name) ?? { kind: n.kind, name: n.name, counts: {}, total: 0 };
-        g.counts[n.status] = (g.counts[n.status] ?? 0) + 1;
-        g.total += 1;
-        groups.set(n.name, g);
+        if (!fresh.has(n.id)) continue;
+        const g = levelGroups.get(n.name) ?? { kind: n.kind, name: n.name, ids: new Set(), from: new Set() };
+        g.ids.add(n.id);
+        g.from.add(id);
+        levelGroups.set(n.name, g);
       }
-      for (const g of groups.values()) addGroup(id, direction, g);
     } else {
       for (const n of a.nodes.slice(1)) addNode(n);
       for (const e of a.edges) addEdge(e);
     }
   }
+  for (const g of levelGroups.values()) {
+    const counts = {};
+    for (const nid of g.ids) {
+      const status = fresh.get(nid).status;
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+    addLevelGroup(`level:${levels}:${direction}:${g.name}`, [...g.from], direction,
+      { kind: g.kind, name: g.name, counts, total: g.ids.size, level: true });
+  }
   layout();
-  busy("");
+  $("graph").dataset.expansions = String(levels);
+  busy(collapse ? `${fresh.size} new nodes: shown as groups; expand single nodes to see them` : "");
   return fresh.size;
+}
+
+function addLevelGroup(id, from, direction, g) {
+  const counts = Object.entries(g.counts).map(([s, n]) => `${s} ${n}`).join(", ");
+  const worst = WORST.find((s) => g.counts[s]);
+  graph().add({ group: "nodes", classes: `group ${g.kind}`, data: {
+    id, caption: `${g.name} \u00d7${g.total}\n${counts}`,
+    colour: g.kind === "dataset" ? COLOURS.dataset : (COLOURS[worst] ?? COLOURS.other), group: g } });
+  for (const f of from) {
+    const [source, target] = direction === "up" ? [id, f] : [f, id];
+    graph().add({ group: "edges", data: { id: `${source}->${target}`, source, target } });
+  }
 }
 
 /** List one group's members (a page at a time) in place of its group node. */
@@ -312,13 +347,20 @@ function select(node) {
     const g = node.data("group");
     box.replaceChildren(el("h2", { text: `${g.name} \u00d7${g.total}` }),
       el("p", { text: Object.entries(g.counts).map(([s, c]) => `${s} ${c}`).join(", ") }),
-      el("button", { type: "button", id: "list-group", onclick: () => listGroup(node).catch(failed), text: "List them" }));
+      g.level
+        ? el("p", { class: "note", text: "A level too large to draw: select a node it hangs from and expand that one." })
+        : el("button", { type: "button", id: "list-group", onclick: () => listGroup(node).catch(failed), text: "List them" }));
     return;
   }
   const rows = [["kind", n.kind], [n.kind === "quantum" ? "task" : "type", n.name], ["data ID", n.data_id_display],
     ["status", n.status], ["run", n.run ?? ""], ["plan", n.plan_id ?? ""], ["id", n.id]];
   box.replaceChildren(el("h2", { text: `${n.name} ${n.data_id_display}` }),
     el("dl", {}, ...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })])),
+    el("div", { class: "buttons" },
+      el("button", { type: "button", id: "expand-node-up", text: "Expand this up",
+        onclick: () => expand([n.id], "up").catch(failed) }),
+      el("button", { type: "button", id: "expand-node-down", text: "Expand this down",
+        onclick: () => expand([n.id], "down").catch(failed) })),
     el("p", {}, el("a", { href: `#/lineage/${encodeURIComponent(n.id)}`, text: "start here" })));
 }
 
