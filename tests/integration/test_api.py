@@ -33,7 +33,8 @@ from tests.support.bad_bias import BAD_DETECTOR
 from tests.support.graph_checks import rows
 from tests.support.serve import free_port, wait_until_listening
 
-pytestmark = pytest.mark.integration
+# One worker under 'make test' for both readers of the session's bad-bias run: it runs once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("bad-bias")]
 
 MAX_ELEMENTS = 500
 

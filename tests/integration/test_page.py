@@ -35,7 +35,8 @@ from tests.support.bad_bias import BAD_DETECTOR
 from tests.support.browser import NEEDS_CHROMIUM, chromium, shown
 from tests.support.serve import free_port, wait_until_listening
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, NEEDS_CHROMIUM]
+# With test_api.py on one worker under 'make test': the session's bad-bias run is made once.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, NEEDS_CHROMIUM, pytest.mark.xdist_group("bad-bias")]
 
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
