@@ -66,7 +66,7 @@ def serve_command(
         typer.Option("--allow-writes", help="Allow the API's changes (deleting a plan); default read-only."),
     ] = False,
 ) -> None:
-    """Serve the graph as an HTTP JSON API, with OpenAPI docs at /docs (read-only by default).
+    """Serve the explorer page at / and an HTTP JSON API at /api, docs at /docs (read-only by default).
 
     Besides a token, requests may authenticate with the Neo4j user's name and password (HTTP
     Basic). On loopback with no --token-file no authentication is asked for. Stop with Ctrl-C.
