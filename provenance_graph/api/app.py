@@ -7,17 +7,24 @@ document and its pages are covered too). Every error leaves as JSON of one shape
 the store's errors by kind (404 for what the graph does not have, 422 for a question asked
 wrongly, 409 for a plan in use, 503 while Neo4j is away), and FastAPI's own parameter checks
 as 422 naming the parameter.
+
+The explorer page is served beside the API: ``/`` is its HTML, ``/static/`` its modules,
+style and the vendored Cytoscape.js (``static/vendor/``), all in the package, so the page
+works offline. It reads everything through ``/api`` and holds no Cypher.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from provenance_graph import __version__
@@ -37,6 +44,11 @@ from provenance_graph.store import GraphStore
 __all__ = ["StoreDep", "create_app", "error_response", "require_writes"]
 
 logger = logging.getLogger(__name__)
+
+#: The explorer page: its HTML, modules, style and vendored libraries.
+STATIC = Path(__file__).parent / "static"
+# A browser runs a module only when it is served as JavaScript; not every system's table knows .mjs.
+mimetypes.add_type("text/javascript", ".mjs")
 
 #: HTTP status of each kind of error (the first class that matches); any other is 422.
 _STATUS: tuple[tuple[type[ProvenanceGraphError], int], ...] = (
@@ -151,4 +163,11 @@ def create_app(store: GraphStore, access: Access, *, allow_writes: bool = False)
 
     app.include_router(plans.router)
     app.include_router(graph.router)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The explorer page: dashboard, lineage explorer and failures of the stored plans."""
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -66,7 +66,7 @@ def serve_command(
         typer.Option("--allow-writes", help="Allow the API's changes (deleting a plan); default read-only."),
     ] = False,
 ) -> None:
-    """Serve the graph as an HTTP JSON API, with OpenAPI docs at /docs (read-only by default).
+    """Serve the explorer page at / and an HTTP JSON API at /api, docs at /docs (read-only by default).
 
     Besides a token, requests may authenticate with the Neo4j user's name and password (HTTP
     Basic). On loopback with no --token-file no authentication is asked for. Stop with Ctrl-C.
@@ -84,7 +84,8 @@ def serve_command(
         mode = "read-write" if allow_writes else "read-only"
         auth = "authentication required" if access.required else "no authentication (loopback)"
         err_console.print(
-            f"serving the API on http://{shown}:{port}/api (docs: /docs), {mode}, {auth}; Ctrl-C stops",
+            f"serving the explorer page on http://{shown}:{port}/ and the API on /api (docs: /docs), "
+            f"{mode}, {auth}; Ctrl-C stops",
             markup=False,
         )
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

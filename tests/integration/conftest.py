@@ -1,6 +1,7 @@
 """Integration tests: marked ``integration``; fixtures: clusterings cleaned up, a small demo repository,
-the server restarted, the tests' Slurm cluster."""
+a demo run with failures, the server restarted, the tests' Slurm cluster."""
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,9 @@ import pytest
 from provenance_graph.demo import make_demo_repo
 from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
-from provenance_graph.store import GraphStore
+from provenance_graph.store import GraphStore, delete_plan
 from provenance_graph.store.clustering import delete_clustering, list_clusterings
+from tests.support.bad_bias import run_with_bad_bias
 from tests.support.slurm import SlurmCluster, SlurmError
 
 
@@ -37,6 +39,23 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "repo"
     make_demo_repo(path, visits=1, detectors=2).close()
     return path
+
+
+@pytest.fixture(scope="session")
+def bad_bias_plan(
+    neo4j_settings: ConnectionSettings, store: GraphStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A demo plan run by ``provgraph run``, the isr quanta of one detector failed (a corrupt bias).
+
+    One per session (about a minute to run): the API's tests and the explorer page's read it.
+    """
+    plan = run_with_bad_bias(tmp_path_factory.mktemp("bad-bias"), neo4j_settings, "bad-bias")
+    try:
+        yield plan
+    finally:
+        with contextlib.suppress(Exception):
+            delete_plan(store, plan)
+        store.autocommit("datasets_delete_orphans", run_prefix=plan)
 
 
 @pytest.fixture

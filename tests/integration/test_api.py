@@ -10,11 +10,8 @@ at most 500 elements. One test starts the real ``provgraph serve`` beyond loopba
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,29 +26,23 @@ from provenance_graph.api import Access, create_app
 from provenance_graph.demo import demo_pipeline_path
 from provenance_graph.errors import DatabaseError
 from provenance_graph.settings import ConnectionSettings
-from provenance_graph.store import GraphStore, delete_plan, open_store, write_plan
+from provenance_graph.store import GraphStore, open_store, write_plan
 from provenance_graph.synthetic import drp_plan
 from tests.integration.test_cli import PROVGRAPH, _env_for
-from tests.support.bad_bias import BAD_DETECTOR, run_with_bad_bias
+from tests.support.bad_bias import BAD_DETECTOR
 from tests.support.graph_checks import rows
+from tests.support.serve import free_port, wait_until_listening
 
-pytestmark = pytest.mark.integration
+# One worker under 'make test' for both readers of the session's bad-bias run: it runs once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("bad-bias")]
 
 MAX_ELEMENTS = 500
 
 
-@pytest.fixture(scope="module")
-def plan_id(
-    neo4j_settings: ConnectionSettings, store: GraphStore, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+@pytest.fixture
+def plan_id(bad_bias_plan: str) -> str:
     """A demo plan run by ``provgraph run``, the isr quanta of one detector failed (a corrupt bias)."""
-    plan = run_with_bad_bias(tmp_path_factory.mktemp("api"), neo4j_settings, "api")
-    try:
-        yield plan
-    finally:
-        with contextlib.suppress(Exception):
-            delete_plan(store, plan)
-        store.autocommit("datasets_delete_orphans", run_prefix=plan)
+    return bad_bias_plan
 
 
 @pytest.fixture(scope="module")
@@ -308,6 +299,20 @@ def test_every_plan_answer_is_json_of_the_store_function(client: TestClient, pla
     assert outputs["same"] == outputs["a"]["outputs"] > 0
 
 
+def test_the_page_and_its_modules_are_served_offline(client: TestClient, store: GraphStore) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/static/page.js" in page.text and "http" not in page.text.replace("http-equiv", "")  # no CDN
+    for path in ("/static/page.js", "/static/page.css", "/static/vendor/cytoscape.esm.min.mjs"):
+        served = client.get(path)
+        assert served.status_code == 200 and served.content, path
+    assert "javascript" in client.get("/static/vendor/cytoscape-dagre.min.mjs").headers["content-type"]
+    assert "MATCH" not in client.get("/static/page.js").text  # the page asks the API, never Neo4j
+    access = Access(required=True, user=store.settings.user, password="pw", token="t")
+    with TestClient(create_app(store, access)) as guarded:
+        assert guarded.get("/").status_code == 401  # the page is behind the same door as the API
+
+
 def test_bad_input_is_a_json_error_naming_the_culprit_with_a_fix(client: TestClient, plan_id: str) -> None:
     missing = get(client, f"/api/plans/{plan_id}x/tasks", 404)
     assert f"{plan_id}x" in missing["error"] and plan_id in missing["hint"]  # did you mean ...?
@@ -356,12 +361,6 @@ def test_a_token_or_the_neo4j_credentials_authenticate(store: GraphStore) -> Non
         assert client.get("/api/plans", headers={"Authorization": f"Basic {wrong}"}).status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _status(url: str, token: str | None = None) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
@@ -379,7 +378,7 @@ def test_provgraph_serve_beyond_loopback_asks_everyone_to_authenticate(
     token_file.write_text("a-long-random-token\n")
     token_file.chmod(0o644)
     env = {**os.environ, **_env_for(neo4j_settings)}
-    port = _free_port()
+    port = free_port()
     command = [PROVGRAPH, "serve", "--host", "0.0.0.0", "--port", str(port), "--token-file", str(token_file)]
     refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert refused.returncode != 0
@@ -390,13 +389,7 @@ def test_provgraph_serve_beyond_loopback_asks_everyone_to_authenticate(
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = f"http://127.0.0.1:{port}/api/plans"
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, "provgraph serve did not start listening"
-            time.sleep(0.2)
+        wait_until_listening(server, port)
         assert _status(url) == 401
         assert _status(url, "a-long-random-token") == 200
     finally:

@@ -11,7 +11,6 @@ and the managed server (Browser is served by it). Saves screenshots (1400x1000, 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,34 +23,18 @@ from provenance_graph.server import ManagedServer
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, write_plan
 from provenance_graph.synthetic import drp_plan
+from tests.support.browser import NEEDS_CHROMIUM, chromium, shown
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "neo4j-browser.png"
 QUANTUM_FILL, DATASET_FILL = "#EEEEEE", "#BBDEFB"  # pending quanta, datasets: server/browser/provgraph.grass
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason="needs Debian's chromium and chromium-driver (make installs them when run as root)",
-    ),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium(1400, 1000) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Path) -> Path:
@@ -61,21 +44,12 @@ def _connect_and_see_the_guide(driver: Any, server: ManagedServer, tmp_path: Pat
 
     wait = WebDriverWait(driver, 90)
     driver.get(server.browser_url)
-
-    def shown(css: str) -> Any:
-        # The form is in the page before it can be used (it fades in): wait for it to be.
-        return wait.until(
-            lambda d: next(
-                (e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed() and e.is_enabled()),
-                False,
-            )
-        )
-
-    shown("[data-testid=connect]")
-    method = Select(shown("[data-testid=authenticationMethod]"))
+    # The form is in the page before it can be used (it fades in): wait for it to be.
+    shown(wait, "[data-testid=connect]")
+    method = Select(shown(wait, "[data-testid=authenticationMethod]"))
     method.select_by_visible_text("No authentication")  # re-selecting shows the user and password fields
     method.select_by_visible_text("Username / Password")
-    user = shown("[data-testid=username]")
+    user = shown(wait, "[data-testid=username]")
     user.clear()
     user.send_keys("neo4j")
     driver.find_element(By.CSS_SELECTOR, "[data-testid=password]").send_keys(server.password())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -37,3 +38,23 @@ def test_the_lsst_extra_pins_the_stack_the_rubin_tests_use() -> None:
     lsst = dict(r.split("==") for r in extras["lsst"])
     assert set(lsst) == {"lsst-pipe-base", "lsst-ctrl-mpexec", "lsst-daf-butler"}
     assert lsst == {name: metadata.version(name) for name in lsst}
+
+
+def test_the_wheel_packs_the_explorer_page_and_its_vendored_libraries() -> None:
+    # The wheel is the package folder (hatch's wheel target), less what git ignores: the page,
+    # its modules and the vendored Cytoscape.js with their licences must be in the folder and
+    # not ignored. (Checked once by hand: 'pip wheel --no-deps .' lists them all.)
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["packages"] == ["provenance_graph"] and "exclude" not in wheel
+    static = ROOT / "provenance_graph" / "api" / "static"
+    page = ["index.html", "page.js", "page.css"]
+    vendor = ["cytoscape.esm.min.mjs", "cytoscape-dagre.min.mjs", "README.md"]
+    licences = ["LICENSE.cytoscape", "LICENSE.cytoscape-dagre", "LICENSE.dagre", "LICENSE.graphlib"]
+    files = [static / f for f in page] + [static / "vendor" / f for f in vendor + licences]
+    assert all(f.is_file() for f in files), [f.name for f in files if not f.is_file()]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert ignored.stdout == "", f"git ignores, so the wheel would leave out: {ignored.stdout}"
+    script = (static / "page.js").read_text()  # the page imports the vendored modules by these names
+    assert all(f"./vendor/{m}" in script for m in vendor[:2])
