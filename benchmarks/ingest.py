@@ -7,6 +7,10 @@ reports the rate. The plan is deleted afterwards unless --keep is given.
     .venv/bin/python benchmarks/ingest.py                   # ~100k quanta
     .venv/bin/python benchmarks/ingest.py --visits 20 --detectors 100   # quick run
 
+Beside the wall time it reports the CPU seconds of the write: the client's (this
+process) and the server's (read from ``/proc/<pid>/stat`` of the managed server, or of
+``--server-pid``), per stored element, and the 1-minute load average after it.
+
 Results are appended as JSON lines to benchmarks/results/ingest.jsonl.
 """
 
@@ -20,6 +24,8 @@ import platform
 import resource
 import time
 from pathlib import Path
+
+from cold_cli import managed_server_pid, server_cpu
 
 from provenance_graph.store import BatchSizes, delete_plan, open_store, write_plan
 from provenance_graph.synthetic import drp_plan
@@ -37,6 +43,10 @@ def main() -> None:
     parser.add_argument("--quantum-batch", type=int, default=BatchSizes.quanta)
     parser.add_argument("--workers", type=int, default=BatchSizes.workers)
     parser.add_argument("--keep", action="store_true", help="keep the plan in the database")
+    parser.add_argument(
+        "--server-pid", type=int, help="the Neo4j server's pid (default: the managed server's)"
+    )
+    parser.add_argument("--note", default="", help="a note kept with the result (what the machine was doing)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -64,9 +74,18 @@ def main() -> None:
                 print(f"  {phase}: {done}/{total}", flush=True)
                 last[0] = now
 
+        pid = args.server_pid or managed_server_pid()
+        client_before = time.process_time()
+        server_before = server_cpu(pid)
         result = write_plan(store, graph, batches=batches, progress=progress)
+        server_seconds = server_cpu(pid) - server_before
+        client_seconds = time.process_time() - client_before
+        load = os.getloadavg()[0]
+        deleted = None
         if not args.keep:
+            began = time.perf_counter()
             delete_plan(store, plan_id)
+            deleted = time.perf_counter() - began
 
     nodes = result.quanta + result.datasets
     relationships = result.edges + result.quanta  # CONSUMES/PRODUCES + IN_PLAN
@@ -82,6 +101,15 @@ def main() -> None:
         "build_seconds": round(built, 2),
         "write_seconds": round(result.seconds, 2),
         "elements_per_second": round(rate),
+        "server_cpu_s": round(server_seconds, 2) if pid else None,
+        "client_cpu_s": round(client_seconds, 2),
+        "server_cpu_us_per_element": round(1e6 * server_seconds / (nodes + relationships), 1)
+        if pid
+        else None,
+        "client_cpu_us_per_element": round(1e6 * client_seconds / (nodes + relationships), 1),
+        "load_1min": round(load, 2),
+        "delete_seconds": round(deleted, 2) if deleted is not None else None,
+        "note": args.note,
         "batches": [args.dataset_batch, args.quantum_batch],
         "workers": args.workers,
         "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -91,7 +119,9 @@ def main() -> None:
         handle.write(json.dumps(record) + "\n")
     print(
         f"wrote {nodes} nodes + {relationships} relationships in {result.seconds:.1f} s: "
-        f"{rate:,.0f} elements/s"
+        f"{rate:,.0f} elements/s; CPU: server {server_seconds:.1f} s "
+        f"({1e6 * server_seconds / (nodes + relationships):.1f} us/element), client {client_seconds:.1f} s; "
+        f"load {load:.1f}"
     )
 
 
