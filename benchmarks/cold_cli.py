@@ -114,6 +114,16 @@ def answer_size(stdout: bytes) -> dict[str, int]:
     return {"quanta": len(answer["quanta"]), "datasets": len(answer["datasets"])}
 
 
+def add_measured_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that runs provgraph as a child: which code, and what to note."""
+    parser.add_argument("--code", default=str(ROOT), help="PYTHONPATH of the measured provgraph (a checkout)")
+    parser.add_argument("--provgraph", default=PROVGRAPH, help="the provgraph command to run")
+    parser.add_argument(
+        "--server-pid", type=int, help="the Neo4j server's pid (default: the managed server's)"
+    )
+    parser.add_argument("--note", default="", help="a note kept with the result (what the machine was doing)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,12 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--code", default=str(ROOT), help="PYTHONPATH of the measured provgraph (a checkout)")
-    parser.add_argument("--provgraph", default=PROVGRAPH, help="the provgraph command to run")
-    parser.add_argument(
-        "--server-pid", type=int, help="the Neo4j server's pid (default: the managed server's)"
-    )
-    parser.add_argument("--note", default="", help="a note kept with the result (what the machine was doing)")
+    add_measured_options(parser)
     args = parser.parse_args()
     wanted = json.loads(args.coadd)
     pid = args.server_pid or managed_server_pid()

@@ -31,8 +31,8 @@ import json
 import os
 from typing import Any
 
-from cold_cli import HERE, PROVGRAPH, cold_run, managed_server_pid
-from preflight import ROOT, code_state, machine
+from cold_cli import HERE, add_measured_options, cold_run, managed_server_pid
+from preflight import code_state, machine
 from rich.console import Console
 from rich.table import Table
 
@@ -61,12 +61,7 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["diff", "history"], help="ask only these questions")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--code", default=str(ROOT), help="PYTHONPATH of the measured provgraph (a checkout)")
-    parser.add_argument("--provgraph", default=PROVGRAPH, help="the provgraph command to run")
-    parser.add_argument(
-        "--server-pid", type=int, help="the Neo4j server's pid (default: the managed server's)"
-    )
-    parser.add_argument("--note", default="", help="a note kept with the result (what the machine was doing)")
+    add_measured_options(parser)
     args = parser.parse_args()
     pid = args.server_pid or managed_server_pid()
     env = {**os.environ, "PYTHONPATH": args.code}

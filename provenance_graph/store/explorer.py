@@ -119,8 +119,12 @@ def plan_tasks(store: GraphStore, plan_id: str) -> list[tuple[str, dict[str, int
 
 
 def plan_dimensions(store: GraphStore, plan_id: str) -> dict[str, list[str]]:
-    """``{task: its quanta's dimensions}`` of a complete plan, from one quantum of each task."""
-    tasks = [t for t, _ in plan_tasks(store, plan_id)]
+    """``{task: its quanta's dimensions}`` of a complete plan, from one quantum of each task.
+
+    Tasks in pipeline order (`task_order`); the plan's quanta are not counted, so this stays
+    cheap on a large plan.
+    """
+    tasks = task_order(store, plan_id)
     found = {r["task"]: r["data_id"] for r in store.read("plan_task_examples", plan_id=plan_id, tasks=tasks)}
     return {t: list(DataId.from_key(found[t]).dimensions) if t in found else [] for t in tasks}
 
