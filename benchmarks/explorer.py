@@ -31,27 +31,25 @@ import datetime as dt
 import http.client
 import json
 import os
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
 from typing import Any
 
 from cold_cli import HERE, add_measured_options, managed_server_pid, server_cpu
-from preflight import code_state, machine
+from preflight import ROOT, code_state, machine
 from rich.console import Console
 from rich.table import Table
+
+sys.path.insert(0, str(ROOT))
+
+from tests.support.serve import free_port, wait_until_listening
 
 RESULTS = HERE / "results" / "explorer.jsonl"
 #: The most nodes, edges and groups one graph answer may carry (the API's bound).
 MAX_ELEMENTS = 500
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:
@@ -130,7 +128,8 @@ def the_page(api: Api, plan_id: str) -> None:
     group = max(grouped["groups"], key=lambda g: g["total"])
     first = api.get("explorer", "neighbours down, a group's first page", neighbours, direction="down",
                     group=group["name"])  # fmt: skip
-    last = max(0, (first["total"] - 1) // 200 * 200)
+    page = len(first["nodes"]) - 1  # the listed members, after the centre node
+    last = (first["total"] - 1) // page * page
     api.get("explorer", "neighbours down, a group's last page", neighbours, direction="down",
             group=group["name"], offset=last)  # fmt: skip
     api.get("explorer", "lineage summary (the coadd)", "/lineage", dataset=coadd["id"])
@@ -155,17 +154,13 @@ def main() -> None:
             [args.provgraph, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if serve.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        out = log.read().decode(errors="replace")
-                        raise SystemExit(f"provgraph serve did not start: {out[-2000:]}") from None
-                    time.sleep(0.2)
+            try:
+                wait_until_listening(serve, port)
+            except AssertionError:
+                log.seek(0)
+                raise SystemExit(
+                    f"provgraph serve did not start: {log.read().decode(errors='replace')[-2000:]}"
+                ) from None
             runs = []
             for _ in range(args.runs):
                 api = Api(port, serve.pid, neo4j_pid)

@@ -7,14 +7,9 @@ import socket
 import subprocess
 import time
 
+from tests.support.servers import free_port
+
 __all__ = ["free_port", "wait_until_listening"]
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_listening(server: subprocess.Popen[str], port: int, timeout: float = 120) -> None:
