@@ -60,15 +60,16 @@ SET q._lock = true
 REMOVE q._lock
 WITH q
 WHERE q.status = 'running' AND q.execution_id = $dead_execution_id
+WITH q, q.status AS was
 SET q.status = 'pending'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
-WITH q
+WITH q, was
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
 SET a.status = 'interrupted', a.error = $reason, a.ended = datetime()
-WITH count(DISTINCT q) AS repaired
+WITH count(DISTINCT q) AS repaired, collect(DISTINCT {plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}) AS changed
 OPTIONAL MATCH (e:Execution {id: $dead_execution_id, status: 'running'})
 SET e.status = 'interrupted', e.message = $reason
-RETURN repaired;
+RETURN repaired, changed;
 
 // name: execution_live
 // The executions of a plan that say they are running, with what tells whether they are alive.
@@ -99,7 +100,8 @@ UNWIND $ids AS id
 MATCH (q:Quantum {id: id, plan_id: $plan_id})
 SET q._lock = true
 REMOVE q._lock
-WITH q, coalesce(q.status = 'running' AND q.execution_id = $execution_id, false) AS mine
+WITH q, coalesce(q.status = 'running' AND q.execution_id = $execution_id, false) AS mine,
+     coalesce(q.status, 'pending') AS was
 WHERE mine
    OR (coalesce(q.status, 'pending') IN ['pending', 'failed', 'blocked']
        AND NOT (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') = $execution_id
@@ -117,7 +119,7 @@ CALL (q, mine) {
     status: 'running', started: datetime()
   })
 }
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // A quantum's status is mirrored by one label (schema v5) so that Neo4j Browser can colour
 // it: :Running, :Succeeded, :Failed, :Blocked or :Skipped; none while pending. Every query
@@ -133,7 +135,7 @@ UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true
 REMOVE q._lock
-WITH q, r
+WITH q, r, q.status AS was
 WHERE q.execution_id = $execution_id AND (q.status = 'running' OR q.status = r.status)
 MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET q.status = r.status, a += r.attempt, a.status = r.status, a.ended = coalesce(a.ended, datetime())
@@ -143,7 +145,7 @@ FOREACH (_ IN CASE r.status WHEN 'failed' THEN [1] ELSE [] END | SET q:Failed)
 FOREACH (_ IN CASE r.status WHEN 'skipped' THEN [1] ELSE [] END | SET q:Skipped)
 FOREACH (_ IN CASE r.status WHEN 'blocked' THEN [1] ELSE [] END | SET q:Blocked)
 FOREACH (_ IN CASE r.status WHEN 'running' THEN [1] ELSE [] END | SET q:Running)
-WITH q, r
+WITH q, r, was
 CALL (q, r) {
   UNWIND r.outputs AS o
   MATCH (d:Dataset {id: o.id})
@@ -158,7 +160,7 @@ CALL (q, r) {
   WHERE i.exists IS NULL
   SET i.exists = true
 }
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_skip_quanta
 // Marks claimed quanta whose outputs all exist already as 'skipped', and records those
@@ -168,22 +170,22 @@ UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true
 REMOVE q._lock
-WITH q, r
+WITH q, r, q.status AS was
 WHERE q.status IN ['running', 'skipped'] AND q.execution_id = $execution_id
 SET q.status = 'skipped'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 SET q:Skipped
-WITH q, r
+WITH q, r, was
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'skipped', a.ended = datetime(), a.duration_s = 0.0,
     a.error = 'outputs existed already'
-WITH q, r
+WITH q, r, was
 CALL (q, r) {
   UNWIND r.outputs AS o
   MATCH (d:Dataset {id: o.id})
   SET d.exists = true, d.uri = o.uri, d.size = o.size, d.checksum = o.checksum
 }
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_block_quanta
 // Marks quanta that cannot run because an upstream quantum failed. Only quanta nobody holds
@@ -192,13 +194,12 @@ UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id})
 SET q._lock = true
 REMOVE q._lock
-WITH q, r
-WHERE coalesce(q.status, 'pending') IN ['pending', 'blocked']
-   OR (coalesce(q.status, 'pending') = 'failed' AND coalesce(q.execution_id, '') <> $execution_id)
+WITH q, r, coalesce(q.status, 'pending') AS was
+WHERE was IN ['pending', 'blocked'] OR (was = 'failed' AND coalesce(q.execution_id, '') <> $execution_id)
 SET q.status = 'blocked', q.blocked_by = r.blocked_by
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 SET q:Blocked
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_release_quanta
 // Gives back quanta this execution claimed but did not finish (it was stopped): they become
@@ -207,14 +208,14 @@ UNWIND $ids AS id
 MATCH (q:Quantum {id: id})
 SET q._lock = true
 REMOVE q._lock
-WITH q
+WITH q, q.status AS was
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'pending'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
-WITH q
+WITH q, was
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_lose_quanta
 // Records that the batch system lost the batch job running quanta this execution holds (it never
@@ -226,14 +227,14 @@ UNWIND $ids AS id
 MATCH (q:Quantum {id: id})
 SET q._lock = true
 REMOVE q._lock
-WITH q
+WITH q, q.status AS was
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'pending'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
-WITH q
+WITH q, was
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count, status: 'running'})
 SET a += $attempt, a.status = 'lost', a.ended = datetime()
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_attempt_resources
 // Records what the batch job running quanta this execution holds asked the batch system for
@@ -253,14 +254,14 @@ UNWIND $ids AS id
 MATCH (q:Quantum {id: id})
 SET q._lock = true
 REMOVE q._lock
-WITH q
+WITH q, q.status AS was
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count, status: 'running'})
-WITH q, a, CASE WHEN a IS NULL THEN 0 ELSE 1 END AS made
+WITH q, was, a, CASE WHEN a IS NULL THEN 0 ELSE 1 END AS made
 DETACH DELETE a
 SET q.status = 'pending', q.attempt_count = q.attempt_count - made
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: execution_reset_quanta
 // `plan --rerun-of PLAN --extend-run`: the quanta $ids of the complete plan $plan_id become
@@ -281,9 +282,10 @@ CALL (p) {
   MATCH (q:Quantum {id: id, plan_id: p.id})
   SET q._lock = true
   REMOVE q._lock
+  WITH q, coalesce(q.status, 'pending') AS was
   SET q.status = 'pending'
   REMOVE q.blocked_by, q:Running:Succeeded:Failed:Blocked:Skipped
-  WITH q
+  WITH q, was
   CALL (q) {
     OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {status: 'running'})
     SET a.status = 'interrupted', a.ended = coalesce(a.ended, datetime()), a.error = $reason
@@ -292,7 +294,7 @@ CALL (p) {
     OPTIONAL MATCH (q)-[:PRODUCES]->(d:Dataset)
     REMOVE d.exists, d.size, d.checksum, d.created, d.execution_id
   }
-  RETURN count(q) AS reset
+  RETURN count(q) AS reset, collect({plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}) AS changed
 }
 CALL (p) {
   OPTIONAL MATCH (e:Execution {plan_id: p.id, status: 'running'})
@@ -301,13 +303,7 @@ CALL (p) {
     idle_seconds: duration.inSeconds(e.heartbeat, datetime()).seconds
   } END) AS running
 }
-RETURN reset, running;
-
-// name: execution_summary
-// Per-task counts of quanta by status for one plan.
-MATCH (q:Quantum {plan_id: $plan_id})
-RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quanta
-ORDER BY task, status;
+RETURN reset, running, changed;
 
 // name: execution_last_options
 // The options of a plan's latest execution by one Activator, or by any when $activator is null
@@ -357,14 +353,14 @@ MATCH (q:Quantum {plan_id: $plan_id, status: 'running'})
 WHERE q.execution_id = $execution_id
 SET q._lock = true
 REMOVE q._lock
-WITH q
+WITH q, q.status AS was
 WHERE q.status = 'running' AND q.execution_id = $execution_id
 SET q.status = 'pending'
 REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
-WITH q
+WITH q, was
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(a:Attempt {number: q.attempt_count})
 SET a.status = 'interrupted', a.ended = datetime(), a.error = $reason
-RETURN count(q) AS released;
+RETURN count(q) AS released, collect({plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}) AS changed;
 
 // name: report_failed_quanta
 // A plan's failed quanta, with their last attempt's error and, in clustering $clustering_id (may

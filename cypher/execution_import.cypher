@@ -36,8 +36,8 @@ CALL (q, r) {
                 t.data_id = q.data_id, t.execution_id = $execution_id, t.source = 'lsst-provenance'
   MERGE (q)-[:HAS_ATTEMPT]->(t)
 }
-WITH q, r
-WHERE coalesce(q.status, 'pending') <> 'running' AND r.attempt_count >= coalesce(q.attempt_count, 0)
+WITH q, r, coalesce(q.status, 'pending') AS was
+WHERE was <> 'running' AND r.attempt_count >= coalesce(q.attempt_count, 0)
 // The quantum's execution is the one of its last attempt (an earlier file's, if it ran no more).
 OPTIONAL MATCH (q)-[:HAS_ATTEMPT]->(last:Attempt {number: r.attempt_count})
 SET q.status = r.status, q.execution_id = coalesce(last.execution_id, $execution_id),
@@ -47,7 +47,7 @@ REMOVE q:Running:Succeeded:Failed:Blocked:Skipped
 FOREACH (_ IN CASE r.status WHEN 'succeeded' THEN [1] ELSE [] END | SET q:Succeeded)
 FOREACH (_ IN CASE r.status WHEN 'failed' THEN [1] ELSE [] END | SET q:Failed)
 FOREACH (_ IN CASE r.status WHEN 'blocked' THEN [1] ELSE [] END | SET q:Blocked)
-RETURN q.id AS id;
+RETURN q.id AS id, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: import_execution_finish
 // Ends an imported execution: its outcome, time line (from the attempts), counts and message.

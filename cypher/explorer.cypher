@@ -1,19 +1,10 @@
-// What the explorer page of `provgraph serve` shows that no other question asks: a heat map of
-// quanta by task and one dimension, datasets and quanta found by type (or task) and some
-// dimension values, and a node's neighbours one level away, counted per group or listed.
+// What the explorer page of `provgraph serve` shows that no other question asks: datasets and
+// quanta found by type (or task) and some dimension values, and a node's neighbours one level
+// away, counted per group or listed. (Its status bars and heat map read status_counts.cypher.)
 //
 // Nodes are matched by `plan_id` properties and node ids only (never by IN_PLAN), and give
 // their data ID as `data_id_display` plus the context dimensions it leaves out (instrument,
 // skymap): `store.explorer` reads the human form back into a data ID.
-
-// name: explorer_heatmap
-// A complete plan's quanta per task, value of one dimension ($dimension) and status; quanta
-// whose data ID lacks the dimension are left out.
-MATCH (q:Quantum {plan_id: $plan_id})
-WITH q, q[$dimension] AS value
-WHERE value IS NOT NULL
-RETURN q.task AS task, value, coalesce(q.status, 'pending') AS status, count(*) AS quanta
-ORDER BY task, value, status;
 
 // name: explorer_search_datasets
 // Datasets of one type whose data ID has every given dimension value ($values, a map), in one

@@ -33,7 +33,8 @@ UNWIND $rows AS r
 MATCH (q:Quantum {id: r.id, plan_id: $plan_id})
 SET q._lock = true
 REMOVE q._lock
-WITH q, r, EXISTS { (q)-[:HAS_ATTEMPT]->(:Attempt {record_id: r.record_id}) } AS loaded
+WITH q, r, EXISTS { (q)-[:HAS_ATTEMPT]->(:Attempt {record_id: r.record_id}) } AS loaded,
+     coalesce(q.status, 'pending') AS was
 CALL (q, r, loaded) {
   WITH q, r, loaded
   WHERE NOT loaded
@@ -76,7 +77,7 @@ CALL (q, r, loaded) {
     SET i.exists = true
   }
 }
-RETURN q.id AS id, NOT loaded AS recorded;
+RETURN q.id AS id, NOT loaded AS recorded, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;
 
 // name: journal_block_children
 // `provgraph record` after a failure: the pending quanta of $plan_id that read an output of the
@@ -94,8 +95,8 @@ WHERE q.plan_id = $plan_id AND coalesce(q.status, 'pending') = 'pending'
 WITH q, min(r.blocked_by) AS blocked_by
 SET q._lock = true
 REMOVE q._lock
-WITH q, blocked_by
-WHERE coalesce(q.status, 'pending') = 'pending'
+WITH q, blocked_by, coalesce(q.status, 'pending') AS was
+WHERE was = 'pending'
 SET q.status = 'blocked', q.blocked_by = blocked_by
 SET q:Blocked
-RETURN q.id AS id, blocked_by;
+RETURN q.id AS id, blocked_by, [{plan_id: q.plan_id, task: q.task, data_id: q.data_id, was: was, now: coalesce(q.status, 'pending')}] AS changed;

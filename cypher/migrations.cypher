@@ -242,3 +242,61 @@ CREATE INDEX attempt_plan_status IF NOT EXISTS FOR (a:Attempt) ON (a.plan_id, a.
 // name: migrate_v12_dataset_execution
 // Datasets by the execution that made them: an execution's outputs without reading its plan.
 CREATE INDEX dataset_execution IF NOT EXISTS FOR (d:Dataset) ON (d.execution_id);
+
+// name: migrate_v14_task_summary_plan
+// A plan's task summaries, and one task's.
+CREATE INDEX task_summary_plan IF NOT EXISTS FOR (s:TaskSummary) ON (s.plan_id, s.task);
+
+// name: migrate_v14_status_cell_plan
+// A plan's status cells of one dimension (the heat map), and the one cell a status change moves.
+CREATE INDEX status_cell_plan IF NOT EXISTS FOR (x:StatusCell) ON (x.plan_id, x.dimension, x.task, x.value);
+
+// name: migrate_v14_status_counts
+// Counts the quanta of each complete plan that has no task summary yet, one plan a transaction,
+// under the plan's lock (a concurrent client counting the same plan waits, then finds it done):
+// per task, its quanta by status, the dataset types they read and write and the smallest data
+// ID; per task, dimension (a property whose `"name":` the canonical JSON data ID holds, as in
+// v9) and value, the quanta by status. What plan_complete writes for a plan from v14 on.
+MATCH (p:Plan {status: 'complete'})
+WHERE NOT EXISTS { MATCH (:TaskSummary {plan_id: p.id}) }
+CALL (p) {
+  SET p._lock = true
+  REMOVE p._lock
+  WITH p
+  WHERE NOT EXISTS { MATCH (:TaskSummary {plan_id: p.id}) }
+  CALL (p) {
+    MATCH (q:Quantum {plan_id: p.id})
+    WITH q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS n, min(q.data_id) AS example
+    WITH task, collect([status, n]) AS counts, sum(n) AS quanta, min(example) AS example
+    CALL (p, task) {
+      OPTIONAL MATCH (:Quantum {plan_id: p.id, task: task})-[r:CONSUMES|PRODUCES]->(d:Dataset)
+      WITH DISTINCT type(r) AS rel, d.dataset_type AS type
+      ORDER BY type
+      RETURN [x IN collect([rel, type]) WHERE x[0] = 'CONSUMES' | x[1]] AS reads,
+             [x IN collect([rel, type]) WHERE x[0] = 'PRODUCES' | x[1]] AS writes
+    }
+    MERGE (s:TaskSummary {plan_id: p.id, task: task})
+    SET s.reads = reads, s.writes = writes, s.example = example, s.quanta = quanta,
+        s.pending = coalesce([c IN counts WHERE c[0] = 'pending'][0][1], 0),
+        s.running = coalesce([c IN counts WHERE c[0] = 'running'][0][1], 0),
+        s.succeeded = coalesce([c IN counts WHERE c[0] = 'succeeded'][0][1], 0),
+        s.failed = coalesce([c IN counts WHERE c[0] = 'failed'][0][1], 0),
+        s.blocked = coalesce([c IN counts WHERE c[0] = 'blocked'][0][1], 0),
+        s.skipped = coalesce([c IN counts WHERE c[0] = 'skipped'][0][1], 0)
+  }
+  CALL (p) {
+    MATCH (q:Quantum {plan_id: p.id})
+    UNWIND [k IN keys(q) WHERE q.data_id CONTAINS '"' + k + '":'] AS dimension
+    WITH q.task AS task, dimension, q[dimension] AS value, coalesce(q.status, 'pending') AS status,
+         count(*) AS n
+    WITH task, dimension, value, collect([status, n]) AS counts
+    MERGE (x:StatusCell {plan_id: p.id, task: task, dimension: dimension, value: value})
+    SET x.pending = coalesce([c IN counts WHERE c[0] = 'pending'][0][1], 0),
+        x.running = coalesce([c IN counts WHERE c[0] = 'running'][0][1], 0),
+        x.succeeded = coalesce([c IN counts WHERE c[0] = 'succeeded'][0][1], 0),
+        x.failed = coalesce([c IN counts WHERE c[0] = 'failed'][0][1], 0),
+        x.blocked = coalesce([c IN counts WHERE c[0] = 'blocked'][0][1], 0),
+        x.skipped = coalesce([c IN counts WHERE c[0] = 'skipped'][0][1], 0)
+  }
+} IN TRANSACTIONS OF 1 ROWS
+RETURN count(p) AS plans_counted;

@@ -167,9 +167,11 @@ CALL (q, r) {
 RETURN count(q) AS written, sum(consumed) AS consumed, sum(produced) AS produced;
 
 // name: plan_complete
-// Makes the plan visible: status 'complete', with its element counts. Under the plan's lock,
-// it checks that this writer still holds the plan and that every quantum and produced
-// dataset is there; otherwise nothing changes and `held` or the counts say why.
+// Makes the plan visible: status 'complete', with its element counts, and its task summaries
+// and status cells ($tasks and $cells: whole nodes' properties, see status_counts.cypher).
+// Under the plan's lock, it checks that this writer still holds the plan and that every
+// quantum and produced dataset is there; otherwise nothing changes and `held` or the counts
+// say why.
 MATCH (p:Plan {id: $plan_id})
 SET p._lock = true
 REMOVE p._lock
@@ -184,6 +186,8 @@ FOREACH (_ IN CASE WHEN whole THEN [1] ELSE [] END |
       p.dataset_count = $dataset_count, p.edge_count = $edge_count
   REMOVE p.writer, p.writer_host, p.writer_pid, p.heartbeat
 )
+FOREACH (t IN CASE WHEN whole THEN $tasks ELSE [] END | CREATE (s:TaskSummary) SET s = t)
+FOREACH (c IN CASE WHEN whole THEN $cells ELSE [] END | CREATE (x:StatusCell) SET x = c)
 RETURN count(p) AS held, quanta, produced, whole;
 
 // name: plan_external_consumers

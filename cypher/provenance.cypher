@@ -221,11 +221,6 @@ RETURN COLLECT {
          RETURN [c.id, c.task, c.data_id, c.plan_id, coalesce(c.status, 'pending')]
        } AS children;
 
-// name: plan_overview_tasks
-// Per task of a plan: quanta by status.
-MATCH (q:Quantum {plan_id: $plan_id})
-RETURN q.task AS task, coalesce(q.status, 'pending') AS status, count(*) AS quanta;
-
 // name: plan_overview_inputs
 // A plan's initial inputs (datasets it reads that it does not produce), per dataset type.
 MATCH (q:Quantum {plan_id: $plan_id})-[:CONSUMES]->(d:Dataset)

@@ -39,6 +39,7 @@ from pydantic import SecretStr
 
 from provenance_graph.settings import ConnectionSettings, connection_from_env
 from provenance_graph.store import GraphStore, delete_plan, ensure_schema
+from provenance_graph.store.status_counts import differences
 
 NEO4J_IMAGE = "neo4j:5.26-community"
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,16 +219,22 @@ def store(neo4j_settings: ConnectionSettings) -> Iterator[GraphStore]:
 
 @pytest.fixture
 def namespace(store: GraphStore) -> Iterator[str]:
-    """A unique prefix for this test's plan ids and runs; its plans are deleted afterwards."""
+    """A unique prefix for this test's plan ids and runs; its plans are deleted afterwards.
+
+    Before they are, the status counts written for each complete plan (schema v14) are
+    checked against its quanta: whatever the test ran, they must agree.
+    """
     prefix = f"t{uuid.uuid4().hex[:12]}"
     yield prefix
-    rows = store.read("plan_list", include_incomplete=True)
+    rows = [r for r in store.read("plan_list", include_incomplete=True) if r["id"].startswith(prefix)]
+    wrong = {r["id"]: differences(store, r["id"]) for r in rows if r["status"] == "complete"}
     # Delete dependants first: plans are listed newest first.
     for row in rows:
-        if row["id"].startswith(prefix):
-            with contextlib.suppress(Exception):
-                delete_plan(store, row["id"])
+        with contextlib.suppress(Exception):
+            delete_plan(store, row["id"])
     store.autocommit("datasets_delete_orphans", run_prefix=prefix)
+    wrong = {plan: found for plan, found in wrong.items() if found}
+    assert not wrong, f"written status counts disagree with the quanta: {wrong}"
 
 
 # --- reliability counts ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from provenance_graph.model import DataId
 from provenance_graph.store import check_plan, delete_plan, list_plans, plan_notes, plan_summary
 from provenance_graph.store.analytics import footprint, plan_executions, runtime_stats
 from provenance_graph.store.clustering import blast_radius
-from provenance_graph.store.explorer import heatmap, plan_dimensions, plan_tasks
+from provenance_graph.store.explorer import HEATMAP_COLUMNS, heatmap, plan_dimensions, plan_tasks
 from provenance_graph.store.operations import outputs_at, suspects, triage
 from provenance_graph.store.plan_questions import missing_outputs, plan_overview, subgraph
 
@@ -94,12 +94,26 @@ def plan_heatmap(
     dimension: Annotated[
         str, Query(description="A dimension of the plan's quanta, e.g. visit, tract, patch.")
     ],
+    columns: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1000,
+            description="At most this many columns: more values are shown as ranges `first..last`.",
+        ),
+    ] = HEATMAP_COLUMNS,
 ) -> dict[str, Any]:
-    """Quanta per task (rows, pipeline order), value of one dimension (columns) and status."""
-    found = heatmap(store, plan_id, dimension)
+    """Quanta per task (rows, pipeline order), value of one dimension (columns) and status.
+
+    Read from the plan's written counts. ``per_column`` says how many values each column
+    holds (1: one value each), ``distinct`` how many the dimension takes.
+    """
+    found = heatmap(store, plan_id, dimension, columns=columns)
     return {
         "plan_id": plan_id,
         "dimension": dimension,
+        "per_column": found.per_column,
+        "distinct": found.distinct,
         "values": found.values,
         "tasks": found.tasks,
         "cells": [

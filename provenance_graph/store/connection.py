@@ -364,6 +364,22 @@ class GraphStore:
         """Run a named query in a write transaction; return its records as dicts."""
         return self._transaction(name, params, _records, write=True)
 
+    def write_many(self, first: str, work: Callable[[Reader], T]) -> T:
+        """Run several named queries in one write transaction: ``work(writer)``, as `read_many`.
+
+        What the queries change commits together, or not at all: a status change and the
+        counts it moves (`store.status_counts`). ``work`` is run again on a retry, after
+        the failed attempt was rolled back.
+        """
+
+        def unit(tx: neo4j.Transaction) -> T:
+            def writer(name: str, **params: Any) -> list[dict[str, Any]]:
+                return _rows(tx.run(_cypher(self.queries[name]), params))
+
+            return work(writer)
+
+        return self._retrying(first, lambda: self._run_in_transaction(first, unit, write=True))
+
     def write_with(self, name: str, check: Callable[[list[dict[str, Any]]], T], **params: Any) -> T:
         """Run a named write query and ``check`` its records inside the transaction.
 

@@ -32,6 +32,7 @@ from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Output
 from provenance_graph.store._lease import STALE_AFTER, Holder, Lease
 from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.status_counts import write_counted
 
 __all__ = [
     "ExecutionHolder",
@@ -173,7 +174,8 @@ class ExecutionRecord:
                 f"execution {holder.execution_id} ({holder.lease.describe()}) stopped "
                 f"without finishing; found by execution {self.id}"
             )
-            rows = self.store.write(
+            rows = write_counted(
+                self.store,
                 "execution_repair",
                 plan_id=self.plan_id,
                 dead_execution_id=holder.execution_id,
@@ -202,8 +204,13 @@ class ExecutionRecord:
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write(
-            "execution_claim", ids=ids, execution_id=self.id, plan_id=self.plan_id, retry=list(retry)
+        rows = write_counted(
+            self.store,
+            "execution_claim",
+            ids=ids,
+            execution_id=self.id,
+            plan_id=self.plan_id,
+            retry=list(retry),
         )
         return {r["id"] for r in rows}
 
@@ -212,15 +219,15 @@ class ExecutionRecord:
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write("execution_withdraw_quanta", ids=ids, execution_id=self.id)
+        rows = write_counted(self.store, "execution_withdraw_quanta", ids=ids, execution_id=self.id)
         return {r["id"] for r in rows}
 
     def finish(self, outcomes: Sequence[AttemptOutcome]) -> set[str]:
         """Record finished attempts; returns the quanta recorded (those this execution held)."""
         if not outcomes:
             return set()
-        rows = self.store.write(
-            "execution_finish_quanta", rows=[o.row() for o in outcomes], execution_id=self.id
+        rows = write_counted(
+            self.store, "execution_finish_quanta", rows=[o.row() for o in outcomes], execution_id=self.id
         )
         return {r["id"] for r in rows}
 
@@ -229,22 +236,28 @@ class ExecutionRecord:
         if not found:
             return set()
         rows = [{"id": q, "outputs": [o.row() for o in outs]} for q, outs in found.items()]
-        return {r["id"] for r in self.store.write("execution_skip_quanta", rows=rows, execution_id=self.id)}
+        return {
+            r["id"]
+            for r in write_counted(self.store, "execution_skip_quanta", rows=rows, execution_id=self.id)
+        }
 
     def block(self, blocked: Mapping[str, str]) -> set[str]:
         """Mark quanta blocked by a failed upstream quantum (``{quantum: failed quantum}``)."""
         if not blocked:
             return set()
         rows = [{"id": q, "blocked_by": by} for q, by in blocked.items()]
-        return {r["id"] for r in self.store.write("execution_block_quanta", rows=rows, execution_id=self.id)}
+        return {
+            r["id"]
+            for r in write_counted(self.store, "execution_block_quanta", rows=rows, execution_id=self.id)
+        }
 
     def lose(self, ids: Iterable[str], failure: InfrastructureFailure) -> set[str]:
         """The batch system lost the job running these quanta: attempts 'lost', quanta pending again."""
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write(
-            "execution_lose_quanta", ids=ids, execution_id=self.id, attempt=failure.attempt()
+        rows = write_counted(
+            self.store, "execution_lose_quanta", ids=ids, execution_id=self.id, attempt=failure.attempt()
         )
         return {r["id"] for r in rows}
 
@@ -263,8 +276,8 @@ class ExecutionRecord:
         claim committed and before we learnt of it.
         """
         return _released(
-            self.store.write(
-                "execution_release_all", plan_id=self.plan_id, execution_id=self.id, reason=reason
+            write_counted(
+                self.store, "execution_release_all", plan_id=self.plan_id, execution_id=self.id, reason=reason
             )
         )
 
@@ -273,7 +286,9 @@ class ExecutionRecord:
         ids = list(ids)
         if not ids:
             return set()
-        rows = self.store.write("execution_release_quanta", ids=ids, execution_id=self.id, reason=reason)
+        rows = write_counted(
+            self.store, "execution_release_quanta", ids=ids, execution_id=self.id, reason=reason
+        )
         return {r["id"] for r in rows}
 
 
@@ -329,15 +344,17 @@ def reset_quanta(
         before_commit()
         return int(rows[0]["reset"])
 
-    return store.write_with("execution_reset_quanta", check, plan_id=plan_id, ids=list(ids), reason=reason)
+    return write_counted(
+        store, "execution_reset_quanta", check, plan_id=plan_id, ids=list(ids), reason=reason
+    )
 
 
 def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
-    """``{task: {status: quanta}}`` for one plan."""
-    counts: dict[str, dict[str, int]] = {}
-    for r in store.read("execution_summary", plan_id=plan_id):
-        counts.setdefault(r["task"], {})[r["status"]] = r["quanta"]
-    return counts
+    """``{task: {status: quanta}}`` for one complete plan (none for another id): its task summaries."""
+    return {
+        r["task"]: {s: int(n) for s, n in r["counts"].items() if n}
+        for r in store.read("status_counts_tasks", plan_id=plan_id)
+    }
 
 
 def attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 - `task_order` and `plan_tasks`: a plan's tasks in pipeline order, with quanta per status;
 - `plan_dimensions` and `heatmap`: quanta per task, value of one dimension and status;
+  these three read the plan's written counts (`store.status_counts`), not its quanta;
 - `search`: datasets of a type, or quanta of a task, at some dimension values;
 - `node` and `neighbours`: a dataset or quantum, and the nodes one level up or down from it,
   listed when there are few, else counted per task label or dataset type.
@@ -23,11 +24,12 @@ from provenance_graph.errors import NotInGraphError, QuestionError
 from provenance_graph.model import CONTEXT_DIMENSIONS, DataId, DimensionValue, suggest
 from provenance_graph.store._missing import check_plan, close_ids
 from provenance_graph.store.connection import GraphStore
-from provenance_graph.store.plan_questions import _pipeline_order, plan_task_statuses
+from provenance_graph.store.plan_questions import _pipeline_order
 from provenance_graph.store.plan_read import read_plan_header
-from provenance_graph.store.views import plan_flow
+from provenance_graph.store.status_counts import status_cells, task_summaries
 
 __all__ = [
+    "HEATMAP_COLUMNS",
     "Direction",
     "ExplorerNode",
     "Heatmap",
@@ -90,63 +92,81 @@ def task_order(store: GraphStore, plan_id: str) -> list[str]:
     """A complete plan's task labels in pipeline order.
 
     The order of the plan's pipeline YAML; for a plan without one (imported from a
-    QuantumGraph), an order of its task-level flow in which every producer comes before its
-    consumers. Raises `PlanNotFoundError` for a plan not stored whole.
+    QuantumGraph), an order in which every task comes after the tasks that write what it
+    reads, from its task summaries (`store.status_counts`). Raises `PlanNotFoundError` for a
+    plan not stored whole.
     """
     header = read_plan_header(store, plan_id)
+    summaries = task_summaries(store, plan_id)
     listed = _pipeline_order(header.pipeline or "")
     if listed:
-        return listed
-    producers: dict[str, set[str]] = {}
-    readers: dict[str, set[str]] = {}
-    for flow in plan_flow(store, plan_id):
-        side = producers if flow.rel == "PRODUCES" else readers
-        side.setdefault(flow.dataset_type, set()).add(flow.task)
-    tasks = {t for side in (producers, readers) for names in side.values() for t in names}
-    before = {t: {p for d, rs in readers.items() if t in rs for p in producers.get(d, ())} for t in tasks}
-    sorter = graphlib.TopologicalSorter({t: sorted(ps - {t}) for t, ps in sorted(before.items())})
+        return listed + sorted({s.task for s in summaries} - set(listed))
+    writers: dict[str, set[str]] = {}
+    for s in summaries:
+        for dataset_type in s.writes:
+            writers.setdefault(dataset_type, set()).add(s.task)
+    before = {s.task: sorted({w for d in s.reads for w in writers.get(d, ())} - {s.task}) for s in summaries}
     try:
-        return list(sorter.static_order())
+        return list(graphlib.TopologicalSorter(before).static_order())
     except graphlib.CycleError:  # not a plan provgraph stores, but never an error here
-        return sorted(tasks)
+        return sorted(before)
 
 
 def plan_tasks(store: GraphStore, plan_id: str) -> list[tuple[str, dict[str, int]]]:
-    """``[(task, {status: quanta})]`` of a complete plan, in pipeline order (`task_order`)."""
-    counts = plan_task_statuses(store, plan_id)
-    order = task_order(store, plan_id)
-    return [(t, counts.get(t, {})) for t in order] + [(t, c) for t, c in counts.items() if t not in order]
+    """``[(task, {status: quanta})]`` of a complete plan, in pipeline order (`task_order`).
+
+    Read from the plan's task summaries: a few nodes, however many quanta it has.
+    """
+    counts = {s.task: s.counts for s in task_summaries(store, plan_id)}
+    return [(t, counts.get(t, {})) for t in task_order(store, plan_id)]
 
 
 def plan_dimensions(store: GraphStore, plan_id: str) -> dict[str, list[str]]:
-    """``{task: its quanta's dimensions}`` of a complete plan, from one quantum of each task.
+    """``{task: its quanta's dimensions}`` of a complete plan, tasks in pipeline order (`task_order`).
 
-    Tasks in pipeline order (`task_order`); the plan's quanta are not counted, so this stays
-    cheap on a large plan.
+    From each task summary's example data ID: the plan's quanta are not read.
     """
-    tasks = task_order(store, plan_id)
-    found = {r["task"]: r["data_id"] for r in store.read("plan_task_examples", plan_id=plan_id, tasks=tasks)}
-    return {t: list(DataId.from_key(found[t]).dimensions) if t in found else [] for t in tasks}
+    examples = {s.task: s.example for s in task_summaries(store, plan_id)}
+    return {t: list(examples[t].dimensions) if t in examples else [] for t in task_order(store, plan_id)}
+
+
+HEATMAP_COLUMNS = 60
+"""At most this many columns in a heat map by default: more values are shown in ranges."""
 
 
 @dataclass(frozen=True)
 class Heatmap:
-    """Quanta of a plan per task, value of one dimension and status."""
+    """Quanta of a plan per task, value of one dimension (or range of values) and status."""
 
     plan_id: str
     dimension: str
     values: list[DimensionValue]
-    """The dimension's values, sorted: the heat map's columns."""
+    """The heat map's columns, sorted: the dimension's values, or, when there are more than
+    the columns asked for, ranges of consecutive values named ``first..last``."""
     tasks: list[str]
     """The tasks whose quanta have the dimension, in pipeline order: its rows."""
     cells: dict[str, dict[DimensionValue, dict[str, int]]]
-    """``{task: {value: {status: quanta}}}``; a missing cell has no quanta."""
+    """``{task: {column: {status: quanta}}}``; a missing cell has no quanta."""
     without: list[str] = field(default_factory=list)
     """The plan's tasks whose quanta lack the dimension."""
+    per_column: int = 1
+    """How many values each column holds (1: each column is one value)."""
+    distinct: int = 0
+    """How many values the dimension takes in the plan."""
 
 
-def heatmap(store: GraphStore, plan_id: str, dimension: str) -> Heatmap:
-    """`Heatmap` of a complete plan on ``dimension``; one its quanta lack is a `QuestionError`."""
+def _sort_key(value: DimensionValue) -> tuple[bool, DimensionValue]:
+    return (isinstance(value, str), value)
+
+
+def heatmap(store: GraphStore, plan_id: str, dimension: str, *, columns: int = HEATMAP_COLUMNS) -> Heatmap:
+    """`Heatmap` of a complete plan on ``dimension``, in at most ``columns`` columns.
+
+    Read from the plan's status cells (`store.status_counts`): one node a task and value.
+    A dimension its quanta lack is a `QuestionError`.
+    """
+    if columns < 1:
+        raise QuestionError(f"a heat map needs at least 1 column, not {columns}")
     dimensions = plan_dimensions(store, plan_id)
     known = sorted({d for ds in dimensions.values() for d in ds})
     if dimension not in known:
@@ -154,19 +174,32 @@ def heatmap(store: GraphStore, plan_id: str, dimension: str) -> Heatmap:
             f"the quanta of plan {plan_id!r} have no dimension {dimension!r}",
             hint=suggest(dimension, known) or f"choose one of {', '.join(known) or '(none)'}",
         )
+    found = status_cells(store, plan_id, dimension)
+    values = sorted({v for by_value in found.values() for v in by_value}, key=_sort_key)
+    per_column = -(-len(values) // columns) if values else 1
+    column: dict[DimensionValue, DimensionValue] = {}
+    labels: list[DimensionValue] = []
+    for start in range(0, len(values), per_column):
+        chunk = values[start : start + per_column]
+        label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
+        labels.append(label)
+        column.update(dict.fromkeys(chunk, label))
     cells: dict[str, dict[DimensionValue, dict[str, int]]] = {}
-    values: set[DimensionValue] = set()
-    for r in store.read("explorer_heatmap", plan_id=plan_id, dimension=dimension):
-        cells.setdefault(r["task"], {}).setdefault(r["value"], {})[r["status"]] = int(r["quanta"])
-        values.add(r["value"])
+    for task, by_value in found.items():
+        for value, counts in by_value.items():
+            cell = cells.setdefault(task, {}).setdefault(column[value], {})
+            for status, n in counts.items():
+                cell[status] = cell.get(status, 0) + n
     rows = [t for t, ds in dimensions.items() if dimension in ds]
     return Heatmap(
         plan_id,
         dimension,
-        sorted(values, key=lambda v: (isinstance(v, str), v)),
+        labels,
         rows,
         {t: cells.get(t, {}) for t in rows},
         [t for t, ds in dimensions.items() if dimension not in ds],
+        per_column,
+        len(values),
     )
 
 

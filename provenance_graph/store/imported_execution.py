@@ -32,6 +32,7 @@ from provenance_graph.store._batches import batches
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.execution import refuse_if_running
 from provenance_graph.store.plan_read import read_plan
+from provenance_graph.store.status_counts import write_counted
 
 __all__ = ["ACTIVATOR", "ImportResult", "record_imported_execution"]
 
@@ -138,7 +139,7 @@ def record_imported_execution(store: GraphStore, run: ProvenanceRun, plan_id: st
             }
             for q in chunk
         ]
-        store.write("import_execution_quanta", rows=rows, plan_id=plan_id, execution_id=execution_id)
+        write_counted(store, "import_execution_quanta", rows=rows, plan_id=plan_id, execution_id=execution_id)
     store.write(
         "import_execution_finish",
         execution_id=execution_id,

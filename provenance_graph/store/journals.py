@@ -30,6 +30,7 @@ from provenance_graph.errors import PlanNotFoundError
 from provenance_graph.journal import JournalRecord
 from provenance_graph.store._batches import batches
 from provenance_graph.store.connection import GraphStore
+from provenance_graph.store.status_counts import write_counted
 
 __all__ = ["DAGMAN_ACTIVATOR", "RecordResult", "record_journals"]
 
@@ -86,7 +87,7 @@ def record_journals(
         for plan_id, rounds in _rounds(mine).items():
             for round_rows in rounds:
                 for chunk in batches(round_rows, BATCH):
-                    rows = store.write("journal_record_attempts", rows=list(chunk), plan_id=plan_id)
+                    rows = write_counted(store, "journal_record_attempts", rows=list(chunk), plan_id=plan_id)
                     recorded += sum(1 for r in rows if r["recorded"])
                     already += sum(1 for r in rows if not r["recorded"])
                     unknown += len(chunk) - len(rows)
@@ -109,7 +110,7 @@ def _block_children(store: GraphStore, records: Sequence[JournalRecord]) -> int:
         while level:  # one level of children per query, each quantum once (it stops being pending)
             found: list[dict[str, str]] = []
             for chunk in batches(level, BATCH):
-                found += store.write("journal_block_children", rows=list(chunk), plan_id=plan_id)
+                found += write_counted(store, "journal_block_children", rows=list(chunk), plan_id=plan_id)
             blocked += len(found)
             level = [{"id": r["id"], "blocked_by": r["blocked_by"]} for r in found]
     return blocked

@@ -60,6 +60,7 @@ def delete_content(store: GraphStore, plan_id: str) -> None:
     (which nothing produces: only a plan file or a QuantumGraph can ask for them). Inputs
     from other runs (raw data, calibrations, other runs' outputs) are shared, and stay.
     """
+    store.write("status_counts_delete", plan_id=plan_id)
     store.autocommit("plan_delete_notes", plan_id=plan_id)
     store.autocommit("plan_delete_attempts", plan_id=plan_id)
     store.autocommit("plan_delete_executions", plan_id=plan_id)

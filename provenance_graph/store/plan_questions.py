@@ -30,6 +30,7 @@ from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.datasets import DatasetFacts, dataset_facts
 from provenance_graph.store.execution import attempts
 from provenance_graph.store.plan_read import DataIdFilter, plan_notes, read_plan, read_plan_header
+from provenance_graph.store.status_counts import task_summaries
 
 __all__ = [
     "DataIdInPlan",
@@ -65,12 +66,8 @@ class PlanOverview:
 
 
 def plan_task_statuses(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
-    """``{task: {status: quanta}}`` of a stored plan, tasks sorted."""
-    check_plan(store, plan_id)
-    tasks: dict[str, dict[str, int]] = {}
-    for r in store.read("plan_overview_tasks", plan_id=plan_id):
-        tasks.setdefault(r["task"], {})[r["status"]] = r["quanta"]
-    return dict(sorted(tasks.items()))
+    """``{task: {status: quanta}}`` of a complete plan, tasks sorted, from its task summaries."""
+    return {s.task: s.counts for s in task_summaries(store, plan_id)}
 
 
 def plan_overview(store: GraphStore, plan_id: str) -> PlanOverview:

@@ -52,6 +52,7 @@ from provenance_graph.store.datasets import dataset_row, register_dataset_types
 from provenance_graph.store.execution import refuse_if_running
 from provenance_graph.store.plan_delete import delete_content, refuse_if_read_by_others
 from provenance_graph.store.schema import SCHEMA_VERSION
+from provenance_graph.store.status_counts import summaries_of
 
 __all__ = [
     "BatchSizes",
@@ -496,6 +497,7 @@ class _PlanWriter:
                 )
             return 1
 
+        tasks, cells = summaries_of(plan_id, graph)
         crash_point("plan.before_complete")
         self.store.write_with(
             "plan_complete",
@@ -506,6 +508,8 @@ class _PlanWriter:
             produced_count=len(outputs),
             dataset_count=len(graph.datasets),
             edge_count=graph.edge_count,
+            tasks=tasks,
+            cells=cells,
         )
 
     def _run_batches(

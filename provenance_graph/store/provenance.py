@@ -53,7 +53,7 @@ QUERIES: dict[str, tuple[str, ...]] = {
     "parents": ("quantum_parents",),
     "children": ("quantum_children",),
     "deps": ("quantum_deps",),
-    "overview": ("plan_overview_tasks", "plan_overview_inputs", "plan_overview_outputs"),
+    "overview": ("status_counts_tasks", "plan_overview_inputs", "plan_overview_outputs"),
     "subgraph": ("plan_quanta",),  # then datasets_in_chunks on the ids it lists
     "diff": ("plan_diff_task",),  # once per task of either plan
     "missing": ("plan_missing_outputs",),

@@ -69,6 +69,10 @@ Changelog of `SCHEMA_VERSION`:
     input read from outside the quantum's output run), what ``provgraph diff-outputs`` compares
     for inputs no quantum produced. A version-12 database is upgraded on connect, changing
     nothing; older attempts lack the property.
+14. Status counts: ``:TaskSummary`` per task and ``:StatusCell`` per task, dimension and value
+    of each complete plan, with its quanta per status, kept by every status change in the same
+    transaction (`provenance_graph.store.status_counts`); indexes ``task_summary_plan`` and
+    ``status_cell_plan``. A version-13 database's complete plans are counted on connect.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

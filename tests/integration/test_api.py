@@ -96,6 +96,19 @@ def test_the_dashboard_reads_tasks_in_pipeline_order_and_a_heat_map(
         per_task[cell["task"]] = per_task.get(cell["task"], 0) + sum(cell["counts"].values())
     assert per_task == {t: sum(n for (tk, _), n in counts.items() if tk == t) for t in heat["tasks"]}
     assert heat["without_dimension"]  # the coadd tasks run per patch
+    assert (heat["per_column"], heat["distinct"]) == (1, 3)
+
+    # More values than columns: consecutive values share a column, named by its range.
+    narrow = get(client, f"/api/plans/{plan_id}/heatmap", dimension="detector", columns=2)
+    assert (narrow["values"], narrow["per_column"], narrow["distinct"]) == (["0..1", 2], 2, 3)
+    isr_narrow = {c["value"]: c["counts"] for c in narrow["cells"] if c["task"] == "isr"}
+    for column, values in (("0..1", (0, 1)), (2, (2,))):
+        summed: dict[str, int] = {}
+        for v in values:
+            for status, n in isr.get(v, {}).items():
+                summed[status] = summed.get(status, 0) + n
+        assert isr_narrow[column] == summed
+    get(client, f"/api/plans/{plan_id}/heatmap", 422, dimension="detector", columns=0)
 
     wrong = get(client, f"/api/plans/{plan_id}/heatmap", 422, dimension="detectr")
     assert "'detectr'" in wrong["error"] and "detector" in wrong["hint"]

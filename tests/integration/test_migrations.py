@@ -33,6 +33,7 @@ from provenance_graph.store import (
     write_plan,
 )
 from provenance_graph.store.migrations import STEPS, Step, apply_step
+from provenance_graph.store.status_counts import differences, status_cells, summaries_of, task_summaries
 from tests.integration.test_cli import run
 from tests.integration.test_plan_store import small_plan
 from tests.integration.test_run import STATUS_LABELS, assert_status_labels_mirror_status
@@ -46,6 +47,7 @@ ATTEMPT_JOURNALS_VERSION = 10
 LOST_ATTEMPTS_VERSION = 11
 EXECUTION_VERSIONS_VERSION = 12
 INPUT_CHECKSUMS_VERSION = 13
+STATUS_COUNTS_VERSION = 14
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -112,6 +114,11 @@ def strip_data_id_display(store: GraphStore, plan_id: str) -> None:
     )
 
 
+def strip_status_counts(store: GraphStore, plan_id: str) -> None:
+    """Delete a plan's task summaries and status cells, which v13 did not write."""
+    rows(store, "MATCH (n:TaskSummary|StatusCell {plan_id: $plan_id}) DETACH DELETE n", plan_id=plan_id)
+
+
 def data_id_displays(store: GraphStore, plan_id: str) -> dict[str, str | None]:
     """Each quantum of a plan, and each dataset it touches, by id, with its ``data_id_display``."""
     found = rows(
@@ -159,7 +166,7 @@ def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]
     """The shared database made to look like schema ``version``, with ``plan_id`` in it.
 
     The rules of later steps are dropped and, below version 5, ``plan_id``'s quanta lose
-    their status labels. Other tests' plans are not touched. Afterwards the recorded
+    their status labels (below 9, their human data IDs; below 14, the plan its status counts). Other tests' plans are not touched. Afterwards the recorded
     version is set back to ``version`` and every later step is applied again, so the
     database is whole whatever the test did.
     """
@@ -171,6 +178,8 @@ def database_at(store: GraphStore, version: int, plan_id: str) -> Iterator[None]
             strip_status_labels(store, plan_id)
         if version < DATA_ID_DISPLAY_VERSION:
             strip_data_id_display(store, plan_id)
+        if version < STATUS_COUNTS_VERSION:
+            strip_status_counts(store, plan_id)
         store.write("schema_version_set", version=version, writer="tests: an older provenance-graph")
         yield
     finally:
@@ -307,6 +316,47 @@ def test_a_version_8_database_gets_the_human_form_of_every_data_id_on_connect(
         assert apply_step(store, STEPS[DATA_ID_DISPLAY_VERSION - 1]).counts == {
             "nodes_given_data_id_display": 0
         }
+
+
+def test_a_version_13_database_has_its_plans_counted_by_status_on_connect(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    plan_id = stored_plan_with_statuses(store, namespace)  # statuses set by hand: counts stale
+    awkward = awkward_plan(namespace)
+    write_plan(store, awkward)
+    strip_status_counts(store, awkward.plan.id)
+    statuses = rows(
+        store,
+        "MATCH (q:Quantum {plan_id: $p}) RETURN q.task AS task, coalesce(q.status, 'pending') AS s, count(*) AS n",
+        p=plan_id,
+    )
+    want: dict[str, dict[str, int]] = {}
+    for r in statuses:
+        want.setdefault(r["task"], {})[r["s"]] = r["n"]
+    assert len({s for counts in want.values() for s in counts}) == 6, "the plan lacks some status"
+    with database_at(store, STATUS_COUNTS_VERSION - 1, plan_id):
+        assert task_summaries(store, plan_id) == []
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 13 to {SCHEMA_VERSION} ..."]
+        assert {s.task: s.counts for s in task_summaries(store, plan_id)} == want
+        assert differences(store, plan_id) == []
+        # The server found the same dimensions and values in awkward data IDs as Python does.
+        summaries, cells = summaries_of(awkward.plan.id, awkward)
+        assert {
+            s.task: (s.reads, s.writes, s.example.key(), s.quanta)
+            for s in task_summaries(store, awkward.plan.id)
+        } == {t["task"]: (t["reads"], t["writes"], t["example"], t["quanta"]) for t in summaries}
+        for dimension in {c["dimension"] for c in cells}:
+            assert status_cells(store, awkward.plan.id, dimension) == {
+                c["task"]: {c["value"]: {"pending": c["pending"]}}
+                for c in cells
+                if c["dimension"] == dimension
+            }
+        assert differences(store, awkward.plan.id) == []
+        # A rerun (after a crash, or by a second client) finds nothing left to count.
+        assert apply_step(store, STEPS[STATUS_COUNTS_VERSION - 1]).counts == {"plans_counted": 0}
 
 
 def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(

@@ -38,6 +38,7 @@ from provenance_graph.store.migrations import (
     v0011_lost_attempts,
     v0012_execution_versions,
     v0013_input_checksums,
+    v0014_status_counts,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -57,5 +58,6 @@ STEPS: tuple[Step, ...] = (
     v0011_lost_attempts.STEP,
     v0012_execution_versions.STEP,
     v0013_input_checksums.STEP,
+    v0014_status_counts.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""

@@ -1,0 +1,237 @@
+"""A plan's quanta counted by status, written as they change instead of counted per question.
+
+Schema v14 keeps, for each complete plan, one ``:TaskSummary`` per task (the dataset types its
+quanta read and write, an example data ID, and its quanta per status) and one ``:StatusCell``
+per task, dimension and value (its quanta there per status). They make the explorer's
+dashboard, heat map and ``provgraph status`` answer from a few thousand nodes at a million
+quanta, instead of reading every quantum.
+
+- `summaries_of`: the nodes of a plan about to be written, every quantum pending, which
+  ``plan_complete`` creates with the plan;
+- `write_counted`: runs a named query that changes quanta's statuses and moves the counts by
+  what it returns (``changed``), in the same transaction: the counts never disagree with the
+  quanta, whatever crashes;
+- `task_summaries` and `status_cells`: what is counted;
+- `recount`: what the quanta say, for checking (`differences`).
+
+The named queries are in ``cypher/status_counts.cypher``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from provenance_graph.errors import DatabaseError
+from provenance_graph.model import DataId, DimensionValue, PlanGraph, QuantumStatus
+from provenance_graph.store._missing import check_plan
+from provenance_graph.store.connection import GraphStore, Reader
+
+__all__ = [
+    "STATUSES",
+    "TaskSummary",
+    "differences",
+    "recount",
+    "status_cells",
+    "summaries_of",
+    "task_summaries",
+    "write_counted",
+]
+
+T = TypeVar("T")
+
+STATUSES: tuple[str, ...] = tuple(s.value for s in QuantumStatus)
+"""The statuses counted, each a property of the summaries and cells."""
+
+Cells = dict[str, dict[DimensionValue, dict[str, int]]]
+"""``{task: {value: {status: quanta}}}`` of one dimension; statuses without quanta left out."""
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One task of a plan, as its ``:TaskSummary`` node holds it."""
+
+    task: str
+    reads: list[str]
+    """The dataset types its quanta read, sorted."""
+    writes: list[str]
+    """The dataset types its quanta write, sorted."""
+    example: DataId
+    """One of its quanta's data IDs (the smallest canonical key)."""
+    quanta: int
+    counts: dict[str, int]
+    """``{status: quanta}``; statuses without quanta left out."""
+
+
+def _nonzero(counts: Mapping[str, Any]) -> dict[str, int]:
+    return {s: int(counts[s]) for s in STATUSES if counts.get(s)}
+
+
+def summaries_of(plan_id: str, graph: PlanGraph) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The properties of the ``:TaskSummary`` and ``:StatusCell`` nodes of ``graph``, all pending."""
+    quanta: Counter[str] = Counter()
+    reads: dict[str, set[str]] = {}
+    writes: dict[str, set[str]] = {}
+    examples: dict[str, str] = {}
+    cells: Counter[tuple[str, str, DimensionValue]] = Counter()
+    for q in graph.quanta.values():
+        task, key = q.task_label, q.data_id.key()
+        quanta[task] += 1
+        reads.setdefault(task, set()).update(r.dataset_type.name for r in q.inputs)
+        writes.setdefault(task, set()).update(r.dataset_type.name for r in q.outputs)
+        if task not in examples or key < examples[task]:
+            examples[task] = key
+        for dimension, value in q.data_id.root:
+            cells[(task, dimension, value)] += 1
+    none = dict.fromkeys(STATUSES, 0)
+    tasks = [
+        {
+            "plan_id": plan_id,
+            "task": task,
+            "reads": sorted(reads[task]),
+            "writes": sorted(writes[task]),
+            "example": examples[task],
+            "quanta": n,
+            **none,
+            "pending": n,
+        }
+        for task, n in sorted(quanta.items())
+    ]
+    rows = [
+        {"plan_id": plan_id, "task": t, "dimension": d, "value": v, **none, "pending": n}
+        for (t, d, v), n in cells.items()
+    ]
+    return tasks, rows
+
+
+def _moves(changes: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``$tasks`` and ``$cells`` rows of ``status_counts_apply`` for these status changes."""
+    tasks: dict[tuple[str, str], Counter[str]] = {}
+    cells: dict[tuple[str, str, str, DimensionValue], Counter[str]] = {}
+    for c in changes:
+        was, now = c["was"] or QuantumStatus.PENDING.value, c["now"]
+        if was == now:
+            continue
+        plan_id, task = c["plan_id"], c["task"]
+        moved = tasks.setdefault((plan_id, task), Counter())
+        moved[was] -= 1
+        moved[now] += 1
+        for dimension, value in json.loads(c["data_id"]).items():
+            cell = cells.setdefault((plan_id, task, dimension, value), Counter())
+            cell[was] -= 1
+            cell[now] += 1
+
+    def row(names: dict[str, Any], moved: Counter[str]) -> dict[str, Any]:
+        return {**names, **{s: moved[s] for s in STATUSES}}
+
+    def order(key: tuple[Any, ...]) -> tuple[Any, ...]:  # ints and strings never compared
+        return tuple((isinstance(k, str), k) for k in key)
+
+    return (
+        [row({"plan_id": p, "task": t}, m) for (p, t), m in sorted(tasks.items(), key=lambda i: order(i[0]))],
+        [
+            row({"plan_id": p, "task": t, "dimension": d, "value": v}, m)
+            for (p, t, d, v), m in sorted(cells.items(), key=lambda i: order(i[0]))
+        ],
+    )
+
+
+@overload
+def write_counted(
+    store: GraphStore, name: str, check: None = None, **params: Any
+) -> list[dict[str, Any]]: ...
+
+
+@overload
+def write_counted(
+    store: GraphStore, name: str, check: Callable[[list[dict[str, Any]]], T], **params: Any
+) -> T: ...
+
+
+def write_counted(
+    store: GraphStore,
+    name: str,
+    check: Callable[[list[dict[str, Any]]], T] | None = None,
+    **params: Any,
+) -> Any:
+    """Run named query ``name``, which changes quanta's statuses, and move the counts by what it changed.
+
+    The query returns a ``changed`` column on each row: a list of ``{plan_id, task, data_id,
+    was, now}``. Both happen in one transaction; ``check(rows)``, when given, runs inside it
+    (its error rolls both back) and its value is returned, else the rows.
+    """
+
+    def work(run: Reader) -> Any:
+        rows = run(name, **params)
+        tasks, cells = _moves(c for r in rows for c in r.get("changed") or ())
+        if tasks:
+            [moved] = run("status_counts_apply", tasks=tasks, cells=cells)
+            if (moved["tasks"], moved["cells"]) != (len(tasks), len(cells)):
+                raise DatabaseError(
+                    f"{name}: found {moved['tasks']} of {len(tasks)} task summaries and "
+                    f"{moved['cells']} of {len(cells)} status cells to count a status change in",
+                    hint="run `provgraph migrate`; if it says the database is current, report this",
+                )
+        return check(rows) if check is not None else rows
+
+    return store.write_many(name, work)
+
+
+def task_summaries(store: GraphStore, plan_id: str) -> list[TaskSummary]:
+    """The task summaries of a complete plan, by task label; `PlanNotFoundError` for another id."""
+    check_plan(store, plan_id)
+    return [
+        TaskSummary(
+            r["task"],
+            list(r["reads"]),
+            list(r["writes"]),
+            DataId.from_key(r["example"]),
+            int(r["quanta"]),
+            _nonzero(r["counts"]),
+        )
+        for r in store.read("status_counts_tasks", plan_id=plan_id)
+    ]
+
+
+def status_cells(store: GraphStore, plan_id: str, dimension: str) -> Cells:
+    """``{task: {value: {status: quanta}}}`` of a complete plan on one dimension (tasks without it absent)."""
+    cells: Cells = {}
+    for r in store.read("status_counts_cells", plan_id=plan_id, dimension=dimension):
+        counts = _nonzero(r["counts"])
+        if counts:
+            cells.setdefault(r["task"], {})[r["value"]] = counts
+    return cells
+
+
+def recount(store: GraphStore, plan_id: str) -> tuple[dict[str, dict[str, int]], dict[str, Cells]]:
+    """What the quanta of a plan say, read from every one: ``({task: {status: n}}, {dimension: cells})``."""
+    tasks: dict[str, dict[str, int]] = {}
+    by_dimension: dict[str, Cells] = {}
+    for r in store.read("status_counts_recount", plan_id=plan_id):
+        if r["dimension"] is None:
+            tasks.setdefault(r["task"], {})[r["status"]] = int(r["quanta"])
+        else:
+            cell = by_dimension.setdefault(r["dimension"], {}).setdefault(r["task"], {})
+            cell.setdefault(r["value"], {})[r["status"]] = int(r["quanta"])
+    return tasks, by_dimension
+
+
+def differences(store: GraphStore, plan_id: str) -> list[str]:
+    """Where the written counts of a complete plan disagree with its quanta (none: they agree)."""
+    tasks, by_dimension = recount(store, plan_id)
+    found: list[str] = []
+    written = {s.task: s for s in task_summaries(store, plan_id)}
+    for task in sorted(set(tasks) | set(written)):
+        counted = written[task].counts if task in written else None
+        if counted is None or counted != tasks.get(task):
+            found.append(f"task {task}: written {counted}, quanta say {tasks.get(task)}")
+        elif written[task].quanta != sum(counted.values()):
+            found.append(f"task {task}: written {written[task].quanta} quanta, by status {counted}")
+    for dimension in sorted({d for s in written.values() for d in s.example.dimensions} | set(by_dimension)):
+        cells = status_cells(store, plan_id, dimension)
+        if cells != by_dimension.get(dimension, {}):
+            found.append(f"dimension {dimension}: written {cells}, quanta say {by_dimension.get(dimension)}")
+    return found
