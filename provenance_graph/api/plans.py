@@ -19,7 +19,7 @@ from provenance_graph.store import check_plan, delete_plan, list_plans, plan_not
 from provenance_graph.store.analytics import footprint, plan_executions, runtime_stats
 from provenance_graph.store.clustering import blast_radius
 from provenance_graph.store.explorer import HEATMAP_COLUMNS, heatmap, plan_dimensions, plan_tasks
-from provenance_graph.store.operations import outputs_at, suspects, triage
+from provenance_graph.store.operations import group_causes, outputs_at, suspects, triage
 from provenance_graph.store.plan_questions import missing_outputs, plan_overview, subgraph
 
 __all__ = ["router"]
@@ -151,15 +151,24 @@ def failures(
     store: StoreDep,
     plan_id: str,
     execution: Annotated[str | None, Query(description="Only this execution's failures.")] = None,
-    causes: Annotated[int, Query(ge=1, le=50, description="Likely causes listed per group.")] = 3,
+    causes: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=50,
+            description="Likely causes listed per group; 0: none (ask `/failures/causes` per group).",
+        ),
+    ] = 3,
     shown: Annotated[int, Query(ge=1, le=500, description="Failures listed per group.")] = FAILURES_SHOWN,
 ) -> dict[str, Any]:
     """Failed quanta grouped by task and error, with error lines, attempts, causes and what they blocked.
 
     The answer of ``provgraph triage``: each group lists its first ``shown`` failures (by data
     ID) and says how many it has; blocked quanta are counted per task, per group and per failure.
+    Causes walk the failures' lineages, the slow part on a large plan: the page asks for
+    ``causes=0`` and then for each group's causes apart.
     """
-    found = triage(store, plan_id, execution_id=execution, limit=causes)
+    found = triage(store, plan_id, execution_id=execution, limit=max(causes, 1), with_causes=causes > 0)
     groups = []
     for g in found.groups:
         blocked_by = g.blocked_by
@@ -183,6 +192,25 @@ def failures(
         "blocked": found.blocked,
         "groups": groups,
         "blocked_elsewhere": found.blocked_elsewhere,
+    }
+
+
+@router.get("/{plan_id}/failures/causes")
+def failure_causes(
+    store: StoreDep,
+    plan_id: str,
+    task: Annotated[str, Query(description="The group's task label.")],
+    signature: Annotated[str, Query(description="The group's error signature, as `/failures` gives it.")],
+    execution: Annotated[str | None, Query(description="Only this execution's failures.")] = None,
+    causes: Annotated[int, Query(ge=1, le=50, description="Likely causes listed.")] = 3,
+) -> dict[str, Any]:
+    """The likely causes of one failure group: what `/failures` lists with ``causes`` above 0."""
+    found = group_causes(store, plan_id, task, signature, execution_id=execution, limit=causes)
+    return {
+        "plan_id": plan_id,
+        "task": task,
+        "signature": signature,
+        "causes": [{**jsonable(c), "score": float(c.score)} for c in found],
     }
 
 

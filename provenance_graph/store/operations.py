@@ -43,6 +43,7 @@ __all__ = [
     "default_good",
     "error_line",
     "error_signature",
+    "group_causes",
     "outputs_at",
     "suspects",
     "suspects_parameters",
@@ -258,6 +259,42 @@ def triage_causes_parameters(
     }
 
 
+def _causes(
+    store: GraphStore, plan_id: str, task: str, members: Sequence[Failure], limit: int, sample: int
+) -> tuple[Suspect, ...]:
+    params = triage_causes_parameters(plan_id, task, [f.quantum_id for f in members], limit, sample)
+    return tuple(_suspect(r) for r in store.read("triage_causes", **params))
+
+
+def group_causes(
+    store: GraphStore,
+    plan_id: str,
+    task: str,
+    signature: str,
+    *,
+    execution_id: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    sample: int = DEFAULT_SAMPLE,
+) -> tuple[Suspect, ...]:
+    """The likely causes of one failure group of `triage` (its task and error signature).
+
+    What `triage` gives the group; a `NotInGraphError` naming the groups there are when the
+    plan has none with this task and signature.
+    """
+    _check_limit(limit, sample)
+    check_plan(store, plan_id)
+    if execution_id is not None:
+        check_execution(store, plan_id, execution_id)
+    found = _groups(triage_failures(store, plan_id, execution_id))
+    for group_task, group_signature, members in found:
+        if (group_task, group_signature) == (task, signature):
+            return _causes(store, plan_id, task, members, limit, sample)
+    raise NotInGraphError(
+        f"plan {plan_id!r} has no failures of task {task!r} with error {signature!r}",
+        hint="its groups: " + ("; ".join(f"{t}: {s}" for t, s, _ in found) or "none, nothing failed"),
+    )
+
+
 def triage(
     store: GraphStore,
     plan_id: str,
@@ -265,6 +302,7 @@ def triage(
     execution_id: str | None = None,
     limit: int = DEFAULT_LIMIT,
     sample: int = DEFAULT_SAMPLE,
+    with_causes: bool = True,
 ) -> Triage:
     """A plan's failures grouped by task and error signature, with likely causes and what they blocked.
 
@@ -280,6 +318,9 @@ def triage(
     sample
         At most this many failures of a group, and successes of its task, are compared (the
         first by id); the causes' ``bad_total`` and ``good_total`` say how many were.
+    with_causes
+        False: no group gets causes (each walks lineages, the slow part on a large plan; a
+        page asks `group_causes` for one group at a time instead).
     """
     _check_limit(limit, sample)
     check_plan(store, plan_id)
@@ -289,8 +330,7 @@ def triage(
     group_of: dict[str, FailureGroup] = {}
     groups: list[FailureGroup] = []
     for task, signature, members in _groups(failures):
-        params = triage_causes_parameters(plan_id, task, [f.quantum_id for f in members], limit, sample)
-        causes = tuple(_suspect(r) for r in store.read("triage_causes", **params))
+        causes = _causes(store, plan_id, task, members, limit, sample) if with_causes else ()
         group = FailureGroup(task, signature, tuple(members), causes)
         groups.append(group)
         for f in members:

@@ -136,6 +136,18 @@ def test_the_failure_view_groups_failures_by_task_and_error(
     )
     assert found["blocked"] + sum(found["blocked_elsewhere"].values()) == blocked[0]["n"] > 0
 
+    # The page asks for the groups without causes, then for each group's causes apart: the same.
+    quick = get(client, f"/api/plans/{plan_id}/failures", causes=0)
+    assert [g["causes"] for g in quick["groups"]] == [[]]
+    assert {**quick["groups"][0], "causes": group["causes"]} == group
+    causes = get(
+        client, f"/api/plans/{plan_id}/failures/causes", task=group["task"], signature=group["signature"]
+    )
+    assert causes["causes"] == group["causes"] and group["causes"]
+    assert any(c["name"] == "bias" for c in causes["causes"])
+    wrong = get(client, f"/api/plans/{plan_id}/failures/causes", 404, task="calibrate", signature="x")
+    assert "'calibrate'" in wrong["error"] and group["signature"] in wrong["hint"]
+
 
 def test_the_explorer_searches_and_expands_one_level_at_a_time(
     client: TestClient, store: GraphStore, plan_id: str

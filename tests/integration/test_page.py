@@ -220,6 +220,8 @@ def _failures_lead_into_the_explorer(driver: Any, wait: Any, plan: str, tmp_path
         shown_id = row.find_elements(By.TAG_NAME, "td")[0].text
         assert shown_id.startswith("exposure=") and shown_id.endswith(f" detector={BAD_DETECTOR}")
         assert row.find_element(By.CSS_SELECTOR, "td.error").text
+    causes = group.find_element(By.CSS_SELECTOR, "p.causes").text  # asked for after the groups
+    assert causes.startswith("likely causes: ") and "bias" in causes, causes
     failed_view = tmp_path / "explorer-failures.png"
     driver.save_screenshot(str(failed_view))
     link = shown(wait, "#failure-groups tr.failure a.to-lineage")

@@ -140,7 +140,8 @@ async function showHeatmap(plan, dimension) {
 
 async function showFailures(plan) {
   $("failures-title").textContent = plan;
-  const found = await api(`/plans/${encodeURIComponent(plan)}/failures`);
+  // Causes walk lineages, the slow part on a large plan: asked for group by group, below.
+  const found = await api(`/plans/${encodeURIComponent(plan)}/failures`, { causes: 0 });
   $("failures-summary").textContent =
     `${found.failed} failed quanta, ${found.blocked} blocked by them` +
     (found.groups.length ? `, in ${found.groups.length} group(s) by task and error` : "");
@@ -160,9 +161,19 @@ async function showFailures(plan) {
       el("table", { class: "grid" }, el("tr", {}, ...["data ID", "attempt", "error", "blocked", ""]
         .map((h) => el("th", { text: h }))), ...rows),
       g.failures.length < g.count ? el("p", { class: "note", text: `first ${g.failures.length} of ${g.count}` }) : "",
-      g.causes.length ? el("p", { class: "causes" }, "likely causes: ", ...g.causes.flatMap((c, i) => [
-        i ? "; " : "", el("a", { href: `#/lineage/${encodeURIComponent(c.id)}`, text: `${c.name} ${c.data_id_display}`,
-          title: `in ${c.bad} of ${c.bad_total} failed lineages, ${c.good} of ${c.good_total} good ones` })])) : ""));
+      el("p", { class: "causes", text: "likely causes: looking..." })));
+  }
+  for (const [i, g] of found.groups.entries()) {
+    const answer = await api(`/plans/${encodeURIComponent(plan)}/failures/causes`, { task: g.task, signature: g.signature });
+    const shown = groups.children[i]?.querySelector(".causes");
+    if (!shown) return; // the view was left or redrawn meanwhile
+    if (!answer.causes.length) {
+      shown.textContent = "likely causes: none stands out";
+      continue;
+    }
+    shown.replaceChildren("likely causes: ", ...answer.causes.flatMap((c, j) => [
+      j ? "; " : "", el("a", { href: `#/lineage/${encodeURIComponent(c.id)}`, text: `${c.name} ${c.data_id_display}`,
+        title: `in ${c.bad} of ${c.bad_total} failed lineages, ${c.good} of ${c.good_total} good ones` })]));
   }
   if (!found.groups.length) groups.append(el("p", { text: "No failed quanta." }));
   $("blocked-elsewhere-title").hidden = $("blocked-elsewhere").hidden = !Object.keys(found.blocked_elsewhere).length;
