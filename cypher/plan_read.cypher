@@ -77,10 +77,10 @@ RETURN p.id AS id, p.status AS status, p.output_run AS output_run, p.created AS 
 ORDER BY p.created DESC, p.id;
 
 // name: plan_task_counts
-// Quanta per task label of one complete plan.
+// Quanta per task label of one complete plan, from its task summaries (status_counts.cypher).
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
-MATCH (q:Quantum {plan_id: $plan_id})
-RETURN q.task AS task, count(*) AS quanta
+MATCH (s:TaskSummary {plan_id: $plan_id})
+RETURN s.task AS task, s.quanta AS quanta
 ORDER BY task;
 
 // name: plan_io_counts
