@@ -10,7 +10,8 @@ and asks it what the page asks, in the page's order, over one keep-alive HTTP co
 - **dashboard**: the plan list, the plan's tasks with their status counts, its dimensions,
   its executions, and the heat map of status by task and each of visit, tract, patch and
   detector;
-- **failures**: the failure view (failed quanta grouped by task and error, with causes);
+- **failures**: the failure view: failed quanta grouped by task and error, then the likely
+  causes of each group, asked apart as the page asks them;
 - **explorer**: the dashboard's task link (quanta of ``isr`` in the plan), a search for a
   coadd by type and a partial data ID, the coadd itself, then two levels up from it, every
   node of a level expanded as the page's "expand up" does; the consumers of a bias (too many
@@ -103,7 +104,15 @@ def the_page(api: Api, plan_id: str) -> None:
     for dimension in ("visit", "tract", "patch", "detector"):
         if dimension in dimensions:
             api.get("dashboard", f"heatmap {dimension}", f"{plan}/heatmap", dimension=dimension)
-    api.get("failures", "failures", f"{plan}/failures")
+    groups = api.get("failures", "failures (groups, no causes)", f"{plan}/failures", causes=0)["groups"]
+    for g in groups:  # as the page fills them in, one group at a time
+        api.get(
+            "failures",
+            "causes of one group",
+            f"{plan}/failures/causes",
+            task=g["task"],
+            signature=g["signature"],
+        )
 
     api.get("explorer", "search task isr (task link)", "/search", task="isr", plan=plan_id, limit=100)
     run = plans[plan_id]["output_run"]

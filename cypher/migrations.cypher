@@ -251,6 +251,10 @@ CREATE INDEX task_summary_plan IF NOT EXISTS FOR (s:TaskSummary) ON (s.plan_id, 
 // A plan's status cells of one dimension (the heat map), and the one cell a status change moves.
 CREATE INDEX status_cell_plan IF NOT EXISTS FOR (x:StatusCell) ON (x.plan_id, x.dimension, x.task, x.value);
 
+// name: migrate_v14_attempt_execution_status
+// An execution's attempts per status, counted in the index alone (the dashboard's executions).
+CREATE INDEX attempt_execution_status IF NOT EXISTS FOR (a:Attempt) ON (a.execution_id, a.status);
+
 // name: migrate_v14_status_counts
 // Counts the quanta of each complete plan that has no task summary yet, one plan a transaction,
 // under the plan's lock (a concurrent client counting the same plan waits, then finds it done):

@@ -11,10 +11,11 @@ MATCH (e:Execution {id: $execution_id})
 RETURN e.plan_id AS plan_id, e.status AS status;
 
 // name: triage_failures
-// A plan's failures, each with the error of its last failed attempt: without $execution_id the
-// quanta that are failed now; with it, the quanta whose last attempt in that execution failed.
+// A plan's failures (of task $task, or of all tasks when null), each with the error of its last
+// failed attempt: without $execution_id the quanta that are failed now; with it, the quanta
+// whose last attempt in that execution failed.
 MATCH (a:Attempt {plan_id: $plan_id, status: 'failed'})
-WHERE $execution_id IS NULL OR a.execution_id = $execution_id
+WHERE ($execution_id IS NULL OR a.execution_id = $execution_id) AND ($task IS NULL OR a.task = $task)
 MATCH (q:Quantum)-[:HAS_ATTEMPT]->(a)
 WITH q, max(a.number) AS number
 WHERE CASE WHEN $execution_id IS NULL THEN q.status = 'failed'
@@ -27,13 +28,12 @@ RETURN q.id AS id, q.task AS task, q.data_id AS data_id, a.number AS attempt, a.
 ORDER BY task, data_id;
 
 // name: triage_blocked
-// A plan's blocked quanta, per failed quantum that blocked them (blocked_by) and task: how many,
-// with up to three of their data IDs (canonical JSON, sorted).
+// A plan's blocked quanta, per failed quantum that blocked them (blocked_by): how many per task,
+// as [task, quanta] pairs (one row a failure: a million-quantum plan blocks hundreds of
+// thousands of quanta, which are counted here and never sent).
 MATCH (q:Quantum:Blocked {plan_id: $plan_id})
-WITH q.blocked_by AS blocked_by, q.task AS task, q.data_id AS data_id
-ORDER BY data_id
-RETURN blocked_by, task, count(*) AS quanta, collect(data_id)[..3] AS examples
-ORDER BY blocked_by, task;
+WITH q.blocked_by AS blocked_by, q.task AS task, count(*) AS quanta
+RETURN blocked_by, collect([task, quanta]) AS tasks;
 
 // name: triage_causes
 // Likely common causes of one group of failures ($failed: quantum ids, all of task $task): the

@@ -110,15 +110,14 @@ RETURN count(DISTINCT q) AS quanta, count(DISTINCT d) AS datasets, count(r) AS e
 
 // name: plan_execution_states
 // Per plan of $plan_ids: its quanta, how many failed or were blocked, how many are done
-// (succeeded or skipped), and its executions still running with a heartbeat newer than
-// $stale_after seconds (an execution killed outright is not running).
+// (succeeded or skipped), from its task summaries (status_counts.cypher), and its executions
+// still running with a heartbeat newer than $stale_after seconds (an execution killed
+// outright is not running).
 UNWIND $plan_ids AS plan_id
 CALL (plan_id) {
-  MATCH (q:Quantum {plan_id: plan_id})
-  WITH coalesce(q.status, 'pending') AS status
-  RETURN count(*) AS quanta,
-         count(CASE WHEN status IN ['failed', 'blocked'] THEN 1 END) AS failed,
-         count(CASE WHEN status IN ['succeeded', 'skipped'] THEN 1 END) AS done
+  OPTIONAL MATCH (s:TaskSummary {plan_id: plan_id})
+  RETURN coalesce(sum(s.quanta), 0) AS quanta, coalesce(sum(s.failed + s.blocked), 0) AS failed,
+         coalesce(sum(s.succeeded + s.skipped), 0) AS done
 }
 CALL (plan_id) {
   OPTIONAL MATCH (e:Execution {plan_id: plan_id, status: 'running'})

@@ -132,7 +132,7 @@ def triage_command(
             check_plan(store, plan_id)
             if execution is not None:
                 check_execution(store, plan_id, execution)
-            _print_cypher(store, "triage", {"plan_id": plan_id, "execution_id": execution})
+            _print_cypher(store, "triage", {"plan_id": plan_id, "execution_id": execution, "task": None})
             groups: dict[tuple[str, str], list[str]] = {}
             for f in triage_failures(store, plan_id, execution):
                 groups.setdefault((f.task, error_signature(f.error)), []).append(f.quantum_id)

@@ -226,11 +226,13 @@ def check_execution(store: GraphStore, plan_id: str, execution_id: str) -> None:
         )
 
 
-def triage_failures(store: GraphStore, plan_id: str, execution_id: str | None = None) -> list[Failure]:
-    """A plan's failures (now failed, or whose last attempt in ``execution_id`` failed)."""
+def triage_failures(
+    store: GraphStore, plan_id: str, execution_id: str | None = None, task: str | None = None
+) -> list[Failure]:
+    """A plan's failures (failed now, or last failed in ``execution_id``), of one task or all."""
     return [
         Failure(r["id"], r["task"], r["data_id"], r["attempt"], r["execution_id"], error_line(r["error"]))
-        for r in store.read("triage_failures", plan_id=plan_id, execution_id=execution_id)
+        for r in store.read("triage_failures", plan_id=plan_id, execution_id=execution_id, task=task)
     ]
 
 
@@ -285,10 +287,10 @@ def group_causes(
     check_plan(store, plan_id)
     if execution_id is not None:
         check_execution(store, plan_id, execution_id)
-    found = _groups(triage_failures(store, plan_id, execution_id))
-    for group_task, group_signature, members in found:
-        if (group_task, group_signature) == (task, signature):
+    for _, group_signature, members in _groups(triage_failures(store, plan_id, execution_id, task)):
+        if group_signature == signature:
             return _causes(store, plan_id, task, members, limit, sample)
+    found = _groups(triage_failures(store, plan_id, execution_id))
     raise NotInGraphError(
         f"plan {plan_id!r} has no failures of task {task!r} with error {signature!r}",
         hint="its groups: " + ("; ".join(f"{t}: {s}" for t, s, _ in found) or "none, nothing failed"),
@@ -339,10 +341,11 @@ def triage(
     for row in store.read("triage_blocked", plan_id=plan_id):
         owner = group_of.get(row["blocked_by"])
         counts = owner.blocked if owner is not None else elsewhere
-        counts[row["task"]] = counts.get(row["task"], 0) + row["quanta"]
-        if owner is not None:
-            per_failure = owner.blocked_by.setdefault(row["blocked_by"], {})
-            per_failure[row["task"]] = per_failure.get(row["task"], 0) + row["quanta"]
+        for task, quanta in row["tasks"]:
+            counts[task] = counts.get(task, 0) + quanta
+            if owner is not None:
+                per_failure = owner.blocked_by.setdefault(row["blocked_by"], {})
+                per_failure[task] = per_failure.get(task, 0) + quanta
     return Triage(plan_id, execution_id, tuple(groups), elsewhere)
 
 

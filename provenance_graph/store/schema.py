@@ -71,8 +71,9 @@ Changelog of `SCHEMA_VERSION`:
     nothing; older attempts lack the property.
 14. Status counts: ``:TaskSummary`` per task and ``:StatusCell`` per task, dimension and value
     of each complete plan, with its quanta per status, kept by every status change in the same
-    transaction (`provenance_graph.store.status_counts`); indexes ``task_summary_plan`` and
-    ``status_cell_plan``. A version-13 database's complete plans are counted on connect.
+    transaction (`provenance_graph.store.status_counts`); indexes ``task_summary_plan``,
+    ``status_cell_plan`` and ``attempt_execution_status``. A version-13 database's complete
+    plans are counted on connect.
 """
 
 from __future__ import annotations

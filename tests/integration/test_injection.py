@@ -21,6 +21,7 @@ from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGr
 from provenance_graph.settings import ConnectionSettings
 from provenance_graph.store import GraphStore, delete_plan, read_plan, write_plan
 from provenance_graph.store.provenance import downstream, upstream
+from provenance_graph.store.status_counts import status_cells, summaries_of
 from tests.conftest import ReliabilityCounts
 from tests.integration.test_cli import run
 
@@ -95,10 +96,13 @@ def test_hostile_data_id_values_are_stored_and_returned_verbatim(
         lineage = upstream(store, calexp.id)
         assert {json.loads(d.data_id)["instrument"] for d in lineage.datasets.values()} == {instrument}
         assert len(downstream(store, graph.initial_inputs()[0].id).quanta) == 1
+        # The hostile value is a heat-map cell's value too, verbatim.
+        assert status_cells(store, graph.plan.id, "instrument") == {"calibrate": {instrument: {"pending": 1}}}
         # The plan added exactly its own nodes and relationships, and nothing else changed.
         quanta, datasets = len(graph), len(graph.datasets)
+        counted = sum(len(rows) for rows in summaries_of(graph.plan.id, graph))  # task summaries and cells
         added = (_census(store)[0] - before[0], _census(store)[1] - before[1])
-        assert added == (1 + quanta + datasets, graph.edge_count + quanta), added  # + IN_PLAN per quantum
+        assert added == (1 + quanta + datasets + counted, graph.edge_count + quanta), added  # + IN_PLAN
     finally:
         delete_plan(store, graph.plan.id)
     # Deleting the plan leaves its pre-existing input (shared by plans) and nothing else.

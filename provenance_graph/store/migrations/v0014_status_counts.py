@@ -6,6 +6,8 @@ its quanta read and write, an example data ID, ``quanta``, and how many are ``pe
 per task, dimension and value (the same six counts), indexes ``task_summary_plan`` and
 ``status_cell_plan``. Plans written from v14 on get them when they complete, and every
 status change moves them in its own transaction (`provenance_graph.store.status_counts`).
+The index ``attempt_execution_status`` on ``:Attempt(execution_id, status)`` counts an
+execution's attempts per status without reading them.
 This step counts the quanta of the complete plans an older database holds, one plan a
 transaction, reading each quantum twice and each edge once; applied on connect.
 """
@@ -16,5 +18,10 @@ STEP = Step(
     version=14,
     name="status_counts",
     doc=__doc__ or "",
-    queries=("migrate_v14_task_summary_plan", "migrate_v14_status_cell_plan", "migrate_v14_status_counts"),
+    queries=(
+        "migrate_v14_task_summary_plan",
+        "migrate_v14_status_cell_plan",
+        "migrate_v14_attempt_execution_status",
+        "migrate_v14_status_counts",
+    ),
 )
