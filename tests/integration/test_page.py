@@ -303,3 +303,24 @@ def test_a_level_of_more_than_300_new_nodes_comes_as_task_level_groups(
     assert groups == ["icExp \u00d7240 unknown 240", "icSrc \u00d7240 unknown 240"]
     assert sizes[-1] == sizes[-2] + 2
     assert "groups" in driver.find_element(By.ID, "state").text
+
+
+def test_a_heat_map_of_more_values_than_fit_shows_ranges_within_the_window(
+    driver: Any, page_url: str, store: GraphStore, namespace: str
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(driver, 90)
+    plan = _wide_plan(store, namespace)  # 40 detectors: more columns than a 1280-pixel window holds
+    driver.get(f"{page_url}/#/plans/{plan}")
+    _ready(driver, wait, f"#/plans/{plan}")
+    Select(shown(wait, "#dimension")).select_by_value("detector")
+    note = wait.until(lambda d: d.find_element(By.ID, "heat-without").text or False)
+    assert note.startswith("40 values of detector, up to 2 a column."), note
+    heads = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#heatmap th")][1:]
+    assert heads == [f"{i}..{i + 1}" for i in range(0, 40, 2)]
+    isr = driver.find_elements(By.CSS_SELECTOR, "#heatmap tr[data-task=isr] td.cell")
+    assert [c.text for c in isr] == ["12"] * 20  # 6 visits x 2 detectors a column, all pending
+    width = driver.execute_script("return document.getElementById('heatmap').getBoundingClientRect().right")
+    assert width <= driver.execute_script("return document.documentElement.clientWidth"), width

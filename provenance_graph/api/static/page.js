@@ -111,7 +111,10 @@ async function showHeatmap(plan, dimension) {
     table.replaceChildren();
     return;
   }
-  const heat = await api(`/plans/${encodeURIComponent(plan)}/heatmap`, { dimension });
+  // As many columns as fit the window (about 44 px each, beside the task names); more values
+  // than that come in ranges of consecutive values.
+  const columns = Math.max(8, Math.floor((document.documentElement.clientWidth - 260) / 44));
+  const heat = await api(`/plans/${encodeURIComponent(plan)}/heatmap`, { dimension, columns });
   const cells = new Map(heat.cells.map((c) => [`${c.task}\u0000${c.value}`, c.counts]));
   table.replaceChildren(el("tr", {}, el("th", { text: `task \\ ${dimension}` }),
     ...heat.values.map((v) => el("th", { text: String(v) }))));
@@ -132,8 +135,10 @@ async function showHeatmap(plan, dimension) {
     }
     table.append(row);
   }
-  $("heat-without").textContent = heat.without_dimension.length
-    ? `Tasks without ${dimension}: ${heat.without_dimension.join(", ")}` : "";
+  $("heat-without").textContent = [
+    heat.per_column > 1 ? `${heat.distinct} values of ${dimension}, up to ${heat.per_column} a column.` : "",
+    heat.without_dimension.length ? `Tasks without ${dimension}: ${heat.without_dimension.join(", ")}` : "",
+  ].filter(Boolean).join(" ");
 }
 
 // --- Failures -------------------------------------------------------------------------
