@@ -77,6 +77,24 @@ def _rows(result: neo4j.Result) -> list[dict[str, Any]]:
     return [dict(zip(keys, record, strict=True)) for record in result]
 
 
+def _uncounted(name: str, check: Callable[[list[dict[str, Any]]], T]) -> Callable[[list[dict[str, Any]]], T]:
+    """``check``, refusing (and so rolling back) a query that changed quanta's statuses.
+
+    Such a query returns what it changed (a ``changed`` column), and only
+    `store.status_counts.write_counted` keeps the plan's counts in step with it.
+    """
+
+    def checked(rows: list[dict[str, Any]]) -> T:
+        if rows and "changed" in rows[0]:
+            raise DatabaseError(
+                f"{name} changes quanta's statuses and was run without moving the plan's counts",
+                hint="run it with provenance_graph.store.status_counts.write_counted",
+            )
+        return check(rows)
+
+    return checked
+
+
 def _cypher(named: NamedQuery) -> LiteralString:
     """A named query's text, typed as the driver wants it.
 
@@ -362,7 +380,7 @@ class GraphStore:
 
     def write(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run a named query in a write transaction; return its records as dicts."""
-        return self._transaction(name, params, _records, write=True)
+        return self._transaction(name, params, _uncounted(name, _records), write=True)
 
     def write_many(self, first: str, work: Callable[[Reader], T]) -> T:
         """Run several named queries in one write transaction: ``work(writer)``, as `read_many`.
@@ -385,7 +403,7 @@ class GraphStore:
 
         If ``check`` raises, the transaction is rolled back and the error propagates.
         """
-        return self._transaction(name, params, check, write=True)
+        return self._transaction(name, params, _uncounted(name, check), write=True)
 
     def _transaction(
         self,

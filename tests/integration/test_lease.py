@@ -19,10 +19,12 @@ from contextlib import contextmanager
 import pytest
 
 from provenance_graph.clustering import QuantumDag, cluster_quanta, load_clustering
-from provenance_graph.errors import ClusteringError, PlanBusyError
+from provenance_graph.errors import ClusteringError, DatabaseError, PlanBusyError
+from provenance_graph.model import QuantumStatus
 from provenance_graph.store import GraphStore, read_plan, write_plan
 from provenance_graph.store.clustering import clustering_id, read_job_graph, write_clustering
 from provenance_graph.store.execution import ExecutionRecord
+from provenance_graph.store.status_counts import differences, write_counted
 from tests.integration.test_batch_jobs import DEMO_RULES, stored_drp
 from tests.integration.test_plan_store import small_plan
 from tests.support.graph_checks import rows
@@ -90,8 +92,8 @@ def test_executions_quanta_of_a_live_execution_are_kept_those_of_a_dead_one_give
             software_json="{}",
             tasks_json="{}",
         )
-        claimed = store.write(
-            "execution_claim", ids=quanta, execution_id=other_id, plan_id=graph.plan.id, retry=[]
+        claimed = write_counted(
+            store, "execution_claim", ids=quanta, execution_id=other_id, plan_id=graph.plan.id, retry=[]
         )
         assert len(claimed) == len(quanta)
         me = ExecutionRecord(store, graph.plan.id, "test", 1)
@@ -106,6 +108,25 @@ def test_executions_quanta_of_a_live_execution_are_kept_those_of_a_dead_one_give
         )
     }
     assert set(statuses.values()) <= {"pending", "failed", None}
+
+
+def test_a_status_change_run_without_its_counts_is_refused_and_changes_nothing(
+    store: GraphStore, namespace: str
+) -> None:
+    graph = small_plan(namespace)
+    write_plan(store, graph)
+    me = ExecutionRecord(store, graph.plan.id, "test", 1)
+    me.start()
+    try:
+        some = sorted(graph.quanta)[:2]
+        with pytest.raises(DatabaseError, match="execution_claim changes quanta's statuses"):
+            store.write("execution_claim", ids=some, execution_id=me.id, plan_id=graph.plan.id, retry=[])
+        assert me.statuses(some) == {q: (QuantumStatus.PENDING, None) for q in some}
+        assert me.claim(some) == set(some)  # through ExecutionRecord: counted
+        assert differences(store, graph.plan.id) == []
+    finally:
+        me.release_all("test over")
+        me.close("interrupted", {})
 
 
 def _claim_as(store: GraphStore, plan_id: str, name: str, digest: str, pid: int) -> None:

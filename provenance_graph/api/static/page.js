@@ -111,9 +111,9 @@ async function showHeatmap(plan, dimension) {
     table.replaceChildren();
     return;
   }
-  // As many columns as fit the window (about 44 px each, beside the task names); more values
+  // As many columns as fit the window (up to 48 px each, beside the task names); more values
   // than that come in ranges of consecutive values.
-  const columns = Math.max(8, Math.floor((document.documentElement.clientWidth - 260) / 44));
+  const columns = Math.max(8, Math.floor((document.documentElement.clientWidth - 300) / 48));
   const heat = await api(`/plans/${encodeURIComponent(plan)}/heatmap`, { dimension, columns });
   const cells = new Map(heat.cells.map((c) => [`${c.task}\u0000${c.value}`, c.counts]));
   table.replaceChildren(el("tr", {}, el("th", { text: `task \\ ${dimension}` }),
