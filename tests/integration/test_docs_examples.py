@@ -138,6 +138,10 @@ def world(
         "COLUMNS": "200",
     }
     repo = directory / "demo-repo"
+    # A demo plan left by an earlier session (the suite's servers keep their data) would be
+    # replaced, and a clustering of it documents made then would outlive it, stale.
+    if "demo-drp" in {p["id"] for p in store.read("plan_list", include_incomplete=True)}:
+        delete_plan(store, "demo-drp")
     done = subprocess.run(
         ["provgraph", "demo", "--repo", str(repo)],
         cwd=directory, env=env, capture_output=True, text=True, timeout=900, check=False,
