@@ -612,7 +612,9 @@ class ManagedServer:
                     "(this deletes the stored plans)",
                 )
             return
-        password = secrets.token_urlsafe(24)
+        # Hex: a URL-safe token starts with '-' one time in 64, and picocli then reads the
+        # password as an unknown option (the start failed that way in CI).
+        password = secrets.token_hex(24)
         _write_private(self.password_file, password + "\n")
         # Not on the command line, where every local user reads it (/proc/PID/cmdline): in an
         # argument file, which neo4j-admin's picocli parser reads in place of '@PATH'.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -328,17 +329,22 @@ def triage(
     check_plan(store, plan_id)
     if execution_id is not None:
         check_execution(store, plan_id, execution_id)
-    failures = triage_failures(store, plan_id, execution_id)
-    group_of: dict[str, FailureGroup] = {}
-    groups: list[FailureGroup] = []
-    for task, signature, members in _groups(failures):
-        causes = _causes(store, plan_id, task, members, limit, sample) if with_causes else ()
-        group = FailureGroup(task, signature, tuple(members), causes)
-        groups.append(group)
-        for f in members:
-            group_of[f.quantum_id] = group
+    with ThreadPoolExecutor(1, thread_name_prefix="triage-blocked") as pool:
+        # Counting the blocked quanta reads them all, as long as the rest on a large plan: in
+        # a second session meanwhile (a second core of the server).
+        blocked = pool.submit(store.read, "triage_blocked", plan_id=plan_id)
+        failures = triage_failures(store, plan_id, execution_id)
+        group_of: dict[str, FailureGroup] = {}
+        groups: list[FailureGroup] = []
+        for task, signature, members in _groups(failures):
+            causes = _causes(store, plan_id, task, members, limit, sample) if with_causes else ()
+            group = FailureGroup(task, signature, tuple(members), causes)
+            groups.append(group)
+            for f in members:
+                group_of[f.quantum_id] = group
+        blocked_rows = blocked.result()
     elsewhere: dict[str, int] = {}
-    for row in store.read("triage_blocked", plan_id=plan_id):
+    for row in blocked_rows:
         owner = group_of.get(row["blocked_by"])
         counts = owner.blocked if owner is not None else elsewhere
         for task, quanta in row["tasks"]:
