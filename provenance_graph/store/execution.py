@@ -32,7 +32,7 @@ from provenance_graph.model import AttemptOutcome, InfrastructureFailure, Output
 from provenance_graph.store._lease import STALE_AFTER, Holder, Lease
 from provenance_graph.store._missing import plan_not_found
 from provenance_graph.store.connection import GraphStore
-from provenance_graph.store.status_counts import write_counted
+from provenance_graph.store.status_counts import task_counts, write_counted
 
 __all__ = [
     "ExecutionHolder",
@@ -351,10 +351,7 @@ def reset_quanta(
 
 def status_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
     """``{task: {status: quanta}}`` for one complete plan (none for another id): its task summaries."""
-    return {
-        r["task"]: {s: int(n) for s, n in r["counts"].items() if n}
-        for r in store.read("status_counts_tasks", plan_id=plan_id)
-    }
+    return task_counts(store, plan_id)
 
 
 def attempts(store: GraphStore, plan_id: str) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from provenance_graph.store._missing import check_plan, close_ids
 from provenance_graph.store.connection import GraphStore
 from provenance_graph.store.plan_questions import _pipeline_order
 from provenance_graph.store.plan_read import read_plan_header
-from provenance_graph.store.status_counts import status_cells, task_summaries
+from provenance_graph.store.status_counts import TaskSummary, status_cells, task_summaries
 
 __all__ = [
     "HEATMAP_COLUMNS",
@@ -96,20 +96,25 @@ def task_order(store: GraphStore, plan_id: str) -> list[str]:
     reads, from its task summaries (`store.status_counts`). Raises `PlanNotFoundError` for a
     plan not stored whole.
     """
+    return _tasks(store, plan_id)[0]
+
+
+def _tasks(store: GraphStore, plan_id: str) -> tuple[list[str], dict[str, TaskSummary]]:
+    """`task_order`, and the plan's task summaries by label: its header and summaries read once."""
     header = read_plan_header(store, plan_id)
-    summaries = task_summaries(store, plan_id)
+    summaries = {s.task: s for s in task_summaries(store, plan_id)}
     listed = _pipeline_order(header.pipeline or "")
     if listed:
-        return listed + sorted({s.task for s in summaries} - set(listed))
+        return listed + sorted(set(summaries) - set(listed)), summaries
     writers: dict[str, set[str]] = {}
-    for s in summaries:
+    for s in summaries.values():
         for dataset_type in s.writes:
             writers.setdefault(dataset_type, set()).add(s.task)
-    before = {s.task: sorted({w for d in s.reads for w in writers.get(d, ())} - {s.task}) for s in summaries}
+    before = {t: sorted({w for d in s.reads for w in writers.get(d, ())} - {t}) for t, s in summaries.items()}
     try:
-        return list(graphlib.TopologicalSorter(before).static_order())
+        return list(graphlib.TopologicalSorter(before).static_order()), summaries
     except graphlib.CycleError:  # not a plan provgraph stores, but never an error here
-        return sorted(before)
+        return sorted(before), summaries
 
 
 def plan_tasks(store: GraphStore, plan_id: str) -> list[tuple[str, dict[str, int]]]:
@@ -117,8 +122,8 @@ def plan_tasks(store: GraphStore, plan_id: str) -> list[tuple[str, dict[str, int
 
     Read from the plan's task summaries: a few nodes, however many quanta it has.
     """
-    counts = {s.task: s.counts for s in task_summaries(store, plan_id)}
-    return [(t, counts.get(t, {})) for t in task_order(store, plan_id)]
+    order, summaries = _tasks(store, plan_id)
+    return [(t, summaries[t].counts if t in summaries else {}) for t in order]
 
 
 def plan_dimensions(store: GraphStore, plan_id: str) -> dict[str, list[str]]:
@@ -126,8 +131,8 @@ def plan_dimensions(store: GraphStore, plan_id: str) -> dict[str, list[str]]:
 
     From each task summary's example data ID: the plan's quanta are not read.
     """
-    examples = {s.task: s.example for s in task_summaries(store, plan_id)}
-    return {t: list(examples[t].dimensions) if t in examples else [] for t in task_order(store, plan_id)}
+    order, summaries = _tasks(store, plan_id)
+    return {t: list(summaries[t].example.dimensions) if t in summaries else [] for t in order}
 
 
 HEATMAP_COLUMNS = 60

@@ -11,7 +11,7 @@ quanta, instead of reading every quantum.
 - `write_counted`: runs a named query that changes quanta's statuses and moves the counts by
   what it returns (``changed``), in the same transaction: the counts never disagree with the
   quanta, whatever crashes;
-- `task_summaries` and `status_cells`: what is counted;
+- `task_summaries`, `task_counts` and `status_cells`: what is counted;
 - `recount`: what the quanta say, for checking (`differences`).
 
 The named queries are in ``cypher/status_counts.cypher``.
@@ -37,6 +37,7 @@ __all__ = [
     "recount",
     "status_cells",
     "summaries_of",
+    "task_counts",
     "task_summaries",
     "write_counted",
 ]
@@ -183,6 +184,15 @@ def write_counted(
 def task_summaries(store: GraphStore, plan_id: str) -> list[TaskSummary]:
     """The task summaries of a complete plan, by task label; `PlanNotFoundError` for another id."""
     check_plan(store, plan_id)
+    return _summaries(store, plan_id)
+
+
+def task_counts(store: GraphStore, plan_id: str) -> dict[str, dict[str, int]]:
+    """``{task: {status: quanta}}`` of a complete plan, by task label; none for another id."""
+    return {s.task: s.counts for s in _summaries(store, plan_id)}
+
+
+def _summaries(store: GraphStore, plan_id: str) -> list[TaskSummary]:
     return [
         TaskSummary(
             r["task"],
