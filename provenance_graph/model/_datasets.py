@@ -147,7 +147,12 @@ class DatasetRef(BaseModel):
     ) -> DatasetRef:
         """Build a ref from checked parts (data ID fitting the type, valid run and ids); no validation."""
         return cls.model_construct(
-            dataset_type=dataset_type, data_id=data_id, run=run, repository=repository, butler_id=butler_id
+            _fields_set=_ALL_REF_FIELDS,
+            dataset_type=dataset_type,
+            data_id=data_id,
+            run=run,
+            repository=repository,
+            butler_id=butler_id,
         )
 
     @cached_property
@@ -157,3 +162,7 @@ class DatasetRef(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.dataset_type.name} ({self.data_id}) [{self.run}]"
+
+
+_ALL_REF_FIELDS = set(DatasetRef.model_fields)
+"""Every field, set: the fields-set of each `DatasetRef.trusted` (one set shared, not one per ref)."""

@@ -91,6 +91,7 @@ class Quantum(BaseModel):
     ) -> Quantum:
         """Build a quantum from checked parts, skipping validation (inputs and outputs are sorted here)."""
         return cls.model_construct(
+            _fields_set=_ALL_FIELDS,
             task_label=task_label,
             data_id=data_id,
             run=run,
@@ -107,3 +108,7 @@ class Quantum(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.task_label} ({self.data_id})"
+
+
+_ALL_FIELDS = set(Quantum.model_fields)
+"""Every field, set: the fields-set of each `Quantum.trusted` (one set shared, not one per quantum)."""

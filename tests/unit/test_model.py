@@ -242,3 +242,25 @@ def test_data_id_key_is_canonical_json_for_any_string(text: str, number: int) ->
     want = json.dumps({"instrument": text, "visit": number}, separators=(",", ":"), ensure_ascii=False)
     assert data_id.key() == want
     assert DataId.from_key(data_id.key()) == data_id
+
+
+def test_trusted_models_equal_validated_ones_and_copies_with_changes_stay_apart() -> None:
+    """`trusted` constructors share one fields-set per class (pre-flight's memory); a copy with
+    an update must still change only itself, and the fields-set must be what validation gives."""
+    dtype = DatasetType(name="calexp", dimensions=("instrument", "visit", "detector"), storage_class="Image")
+    pairs = (("detector", 1), ("instrument", "DemoCam"), ("visit", 7))
+    data_id = DataId.trusted(pairs)
+    assert data_id == DataId({"instrument": "DemoCam", "visit": 7, "detector": 1})
+    ref = DatasetRef.trusted(dtype, data_id, "run/a")
+    validated_ref = DatasetRef(dataset_type=dtype, data_id=data_id, run="run/a")
+    assert ref == validated_ref and ref.id == validated_ref.id
+    assert ref.model_fields_set == set(DatasetRef.model_fields)
+    quantum = Quantum.trusted("calibrate", data_id, "run/a", [], [ref])
+    other = Quantum.trusted("calibrate", DataId.trusted((("detector", 2),)), "run/a", [], [])
+    assert quantum.model_fields_set == set(Quantum.model_fields) == other.model_fields_set
+
+    changed = ref.model_copy(update={"run": "run/b"})
+    assert changed.run == "run/b" and ref.run == "run/a"
+    assert ref.model_fields_set == set(DatasetRef.model_fields)
+    assert DatasetRef.trusted(dtype, data_id, "run/c").model_fields_set == set(DatasetRef.model_fields)
+    assert json.loads(quantum.model_dump_json(exclude_unset=True))["task_label"] == "calibrate"
