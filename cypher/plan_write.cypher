@@ -167,8 +167,9 @@ CALL (q, r) {
 RETURN count(q) AS written, sum(consumed) AS consumed, sum(produced) AS produced;
 
 // name: plan_complete
-// Makes the plan visible: status 'complete', with its element counts, and its task summaries
-// and status cells ($tasks and $cells: whole nodes' properties, see status_counts.cypher).
+// Makes the plan visible: status 'complete', with its content digest, its element counts, and
+// its task summaries and status cells ($tasks and $cells: whole nodes' properties, see
+// status_counts.cypher). A plan written in parts knows its digest only now.
 // Under the plan's lock, it checks that this writer still holds the plan and that every
 // quantum and produced dataset is there; otherwise nothing changes and `held` or the counts
 // say why.
@@ -182,7 +183,8 @@ WITH p,
      COUNT { MATCH (d:Dataset {plan_id: $plan_id}) } AS produced
 WITH p, quanta, produced, quanta = $quantum_count AND produced = $produced_count AS whole
 FOREACH (_ IN CASE WHEN whole THEN [1] ELSE [] END |
-  SET p.status = 'complete', p.completed = datetime(), p.quantum_count = $quantum_count,
+  SET p.status = 'complete', p.completed = datetime(), p.digest = $digest,
+      p.quantum_count = $quantum_count,
       p.dataset_count = $dataset_count, p.edge_count = $edge_count
   REMOVE p.writer, p.writer_host, p.writer_pid, p.heartbeat
 )

@@ -13,10 +13,12 @@ whose ``file`` metadata is that file's absolute path, the file its executor read
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,21 +29,23 @@ from provenance_graph.interop.rubin_preflight import (
     build_quantum_graph,
     default_rubin_output_run,
 )
-from provenance_graph.model import MetadataValue, NoteKind, PlanGraph
+from provenance_graph.model import MetadataValue, NoteKind, PlanGraph, new_plan_id
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
-from provenance_graph.preflight import preflight
+from provenance_graph.preflight import merge_notes, part_query, preflight, split_values
 from provenance_graph.repository import Repository
 from provenance_graph.settings import qgraph_dir
-from provenance_graph.store import GraphStore, WriteResult, write_plan
+from provenance_graph.store import GraphStore, PartsResult, WriteResult, write_plan, write_plan_parts
 
 __all__ = [
+    "PartPlanned",
     "PlannedPipeline",
     "PlannedRubinPipeline",
     "default_output_run",
     "default_qgraph_path",
     "empty_plan_error",
     "plan_pipeline",
+    "plan_pipeline_in_parts",
     "plan_rubin_pipeline",
 ]
 
@@ -130,6 +134,102 @@ def plan_pipeline(
     saved = save_plan(graph, save) if save is not None else None
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedPipeline(graph, stored, saved)
+
+
+@dataclass(frozen=True)
+class PartPlanned:
+    """One part of a plan pre-flighted in parts, as `plan_pipeline_in_parts` reports it."""
+
+    index: int
+    """Its place, from 0."""
+    parts: int
+    """How many parts there are."""
+    name: str
+    """E.g. ``tract=3``."""
+    quanta: int
+    """The quanta its pre-flight made (a quantum of several parts counts in each)."""
+    seconds: float
+    """How long its pre-flight took."""
+
+
+def plan_pipeline_in_parts(
+    pipeline: Pipeline,
+    repository: Path | Repository,
+    where: str,
+    split_by: str,
+    *,
+    store: GraphStore,
+    output_run: str | None = None,
+    input_runs: Sequence[str] | None = None,
+    plan_id: str | None = None,
+    replace: bool = False,
+    allow_empty: bool = False,
+    metadata: Mapping[str, MetadataValue] | None = None,
+    on_part: Callable[[PartPlanned], None] = lambda _part: None,
+) -> PartsResult:
+    """Pre-flight ``pipeline`` once per value of ``split_by`` and store the parts as one plan.
+
+    Each part is pre-flighted under ``(where) AND split_by = value`` (`part_query`) and
+    written at once (`write_plan_parts`: whole or not at all, each quantum once), so memory
+    holds one part at a time. The plan's data query is ``where``; its metadata records
+    ``split_by``. Parameters as for `plan_pipeline`; ``on_part`` is told of each part
+    pre-flighted.
+    """
+    run = output_run or default_output_run()
+    meta: dict[str, MetadataValue] = {**(metadata or {}), "split_by": split_by}
+    with contextlib.ExitStack() as stack:
+        repo = (
+            repository
+            if isinstance(repository, Repository)
+            else stack.enter_context(Repository.open(repository))
+        )
+        values = split_values(pipeline, repo, split_by)
+        fixed_id = plan_id or new_plan_id()
+
+        def describe(index: int) -> str:
+            return f"{split_by}={values[index]}"
+
+        def plan_part(index: int) -> PlanGraph:
+            began = time.perf_counter()
+            graph = preflight(
+                pipeline,
+                repo,
+                part_query(where, split_by, values[index]),
+                output_run=run,
+                input_runs=input_runs,
+                plan_id=fixed_id,
+                allow_empty=True,
+                metadata=meta,
+            )
+            on_part(PartPlanned(index, len(values), describe(index), len(graph), time.perf_counter() - began))
+            return graph
+
+        # The plan's header is the first part's, with the whole data query; that part is
+        # then the first one written, not planned twice.
+        first = [plan_part(0)]
+        header_metadata = {k: v for k, v in first[0].plan.metadata.items() if k != "empty_because"}
+        plan = first[0].plan.model_copy(update={"constraints": where, "metadata": header_metadata})
+
+        def parts() -> Iterator[PlanGraph]:
+            for index in range(len(values)):
+                yield first.pop() if index == 0 and first else plan_part(index)
+
+        result = write_plan_parts(
+            store,
+            plan,
+            parts,
+            describe=describe,
+            merge_notes=merge_notes,
+            replace=replace,
+        )
+    if not result.result.quanta and not allow_empty:
+        raise PreflightError(
+            f"the plan is empty: no part of --split-by {split_by} gave any task a quantum"
+            + (f", e.g. {result.notes[0].message}" if result.notes else ""),
+            hint="check the repository's inputs against the data query, or pass --allow-empty to "
+            "store the empty plan anyway",
+        )
+    return result
 
 
 def empty_plan_error(graph: PlanGraph) -> PreflightError:

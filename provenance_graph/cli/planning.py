@@ -9,6 +9,7 @@ Our own pipelines are pre-flighted by `provenance_graph.preflight` over a reposi
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +17,12 @@ import typer
 from rich.table import Table
 
 from provenance_graph.activators import (
+    PartPlanned,
     RerunSelection,
     default_output_run,
     extend_run,
     plan_pipeline,
+    plan_pipeline_in_parts,
     plan_rerun,
 )
 from provenance_graph.cli._hints import stored_plan_hint
@@ -39,7 +42,7 @@ from provenance_graph.cli._output import console, err_console
 from provenance_graph.cli._rubin import check_options_fit, plan_rubin, print_rubin_plan, split_collections
 from provenance_graph.cli.running import AllowEmptyOpt, config_metadata, parse_config, warn_if_empty
 from provenance_graph.interop.rubin_preflight import is_rubin_pipeline
-from provenance_graph.model import NoteKind, PlanGraph
+from provenance_graph.model import NoteKind, Plan, PlanGraph, PlanNote
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.store import open_store
 
@@ -48,15 +51,32 @@ __all__ = ["plan_command", "print_plan"]
 
 def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
     """Print a plan's id, per-task quanta and the notes on dropped data IDs."""
-    console.print(f"plan:        {graph.plan.id}")
-    console.print(f"output run:  {graph.plan.output_run}")
-    if graph.plan.constraints:
-        console.print(f"where:       {graph.plan.constraints}")
-    console.print(f"quanta: {len(graph)}   datasets: {len(graph.datasets)}   edges: {graph.edge_count}")
-    counts = graph.task_counts()
+    _print_summary(
+        graph.plan,
+        (len(graph), len(graph.datasets), graph.edge_count),
+        graph.task_counts(),
+        graph.notes,
+        pipeline,
+    )
+
+
+def _print_summary(
+    plan: Plan,
+    sizes: tuple[int, int, int],
+    counts: Mapping[str, int],
+    notes: Sequence[PlanNote],
+    pipeline: Pipeline,
+) -> None:
+    console.print(f"plan:        {plan.id}")
+    console.print(f"output run:  {plan.output_run}")
+    if plan.constraints:
+        console.print(f"where:       {plan.constraints}")
+    if plan.metadata.get("split_by"):
+        console.print(f"split by:    {plan.metadata['split_by']}")
+    console.print(f"quanta: {sizes[0]}   datasets: {sizes[1]}   edges: {sizes[2]}")
     table = Table("task", "quanta", "dropped: missing inputs", "dropped upstream")
     dropped: dict[tuple[str, bool], int] = {}
-    for note in graph.notes:
+    for note in notes:
         key = (note.task_label, note.kind is NoteKind.UPSTREAM)
         dropped[key] = dropped.get(key, 0) + len(note.data_ids)
     for label in pipeline.labels:
@@ -67,8 +87,8 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
             str(dropped.get((label, True), "")),
         )
     console.print(table)
-    upstream = [n for n in graph.notes if n.kind is NoteKind.UPSTREAM]
-    for note in graph.notes:
+    upstream = [n for n in notes if n.kind is NoteKind.UPSTREAM]
+    for note in notes:
         if note.kind is not NoteKind.UPSTREAM:
             console.print(f"note: {note.message}")
     if upstream:
@@ -76,7 +96,7 @@ def print_plan(graph: PlanGraph, pipeline: Pipeline) -> None:
         console.print(
             f"note: {sum(len(n.data_ids) for n in upstream)} data ID(s) of {tasks} later task(s) were "
             "dropped because an earlier task dropped them "
-            f"('provgraph plans notes {graph.plan.id}' lists them)"
+            f"('provgraph plans notes {plan.id}' lists them)"
         )
 
 
@@ -145,6 +165,17 @@ def plan_command(
     store: Annotated[bool, typer.Option(help="Store the plan in Neo4j.")] = True,
     replace: Annotated[bool, typer.Option(help="Replace a stored plan of the same id.")] = False,
     allow_empty: AllowEmptyOpt = False,
+    split_by: Annotated[
+        str | None,
+        typer.Option(
+            "--split-by",
+            metavar="DIMENSION",
+            help="Pre-flight and store the plan in parts, one per value of DIMENSION (e.g. tract), "
+            "each stored before the next is planned: for a plan too big to hold in memory at once. "
+            "One plan all the same, visible when whole. Not with -q/--save or --no-store, nor for a "
+            "Rubin pipeline.",
+        ),
+    ] = None,
     rerun_of: Annotated[
         str | None,
         typer.Option(
@@ -199,7 +230,8 @@ def plan_command(
     selection = RerunSelection(failed, blocked, tuple(impact_of or ()))
     if rerun_of is not None:
         others = {"PIPELINE": pipeline_argument or pipeline_option, "-b": repository, "-d": where,
-                  "-i": input_run, "-o": output, "-c": config, "--save": save}  # fmt: skip
+                  "-i": input_run, "-o": output, "-c": config, "--save": save,
+                  "--split-by": split_by}  # fmt: skip
         extra = [name for name, value in others.items() if value]
         if extra:
             allowed = "only what to rerun" if extend_run_ else "only --output-run and --plan-id"
@@ -224,6 +256,8 @@ def plan_command(
     rubin = is_rubin_pipeline(pipeline_file)
     check_options_fit(rubin, pipeline_file, repository, output)
     assert repository is not None
+    if split_by is not None:
+        _check_split_by(rubin, save, store)
     if rubin:
         with contextlib.ExitStack() as stack:
             graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
@@ -243,6 +277,10 @@ def plan_command(
         print_rubin_plan(planned)
         return
     pipeline = Pipeline.from_file(pipeline_file).with_config(parse_config(config))
+    if split_by is not None:
+        _plan_in_parts(pipeline, Path(repository), where, split_by, output_run, input_run, plan_id, replace,
+                       allow_empty, config)  # fmt: skip
+        return
     with contextlib.ExitStack() as stack:
         graph_store = stack.enter_context(open_store(say=err_console.print)) if store else None
         with stored_plan_hint(plan_id_option=True):
@@ -267,3 +305,60 @@ def plan_command(
         result = planned_own.stored
         err_console.print(f"stored plan {graph.plan.id!r} ({result.outcome}, {result.seconds:.1f} s)")
     print_plan(graph, pipeline)
+
+
+def _check_split_by(rubin: bool, save: Path | None, store: bool) -> None:
+    if rubin:
+        raise typer.BadParameter(
+            "--split-by is for our pipelines; pipe_base builds a Rubin pipeline's QuantumGraph "
+            "whole: give each group its own data query (-d) and plan"
+        )
+    if save is not None or not store:
+        raise typer.BadParameter(
+            "--split-by stores the plan part by part and never holds it whole: drop "
+            f"{'-q/--save' if save is not None else '--no-store'}"
+        )
+
+
+def _plan_in_parts(
+    pipeline: Pipeline,
+    repository: Path,
+    where: str,
+    split_by: str,
+    output_run: str | None,
+    input_run: list[str] | None,
+    plan_id: str | None,
+    replace: bool,
+    allow_empty: bool,
+    config: list[str] | None,
+) -> None:
+    """``provgraph plan --split-by DIMENSION``: pre-flight and store part by part, saying each."""
+
+    def said(part: PartPlanned) -> None:
+        err_console.print(
+            f"part {part.index + 1}/{part.parts} ({part.name}): {part.quanta:,} quanta planned "
+            f"in {part.seconds:.1f} s"
+        )
+
+    with open_store(say=err_console.print) as graph_store, stored_plan_hint(plan_id_option=True):
+        done = plan_pipeline_in_parts(
+            pipeline,
+            repository,
+            where,
+            split_by,
+            store=graph_store,
+            output_run=output_run,
+            input_runs=split_collections(input_run) or None,
+            plan_id=plan_id,
+            replace=replace,
+            allow_empty=allow_empty,
+            metadata=config_metadata(config),
+            on_part=said,
+        )
+    result = done.result
+    if not result.quanta:
+        err_console.print(f"warning: plan {result.plan_id!r} is empty: no part gave any task a quantum")
+    err_console.print(f"stored plan {result.plan_id!r} ({result.outcome}, {result.seconds:.1f} s)")
+    _print_summary(
+        done.plan, (result.quanta, result.datasets, result.edges), done.task_counts, done.notes, pipeline
+    )

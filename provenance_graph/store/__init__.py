@@ -32,7 +32,14 @@ if TYPE_CHECKING:
         plan_summary,
         read_plan,
     )
-    from provenance_graph.store.plan_write import BatchSizes, WriteResult, write_plan
+    from provenance_graph.store.plan_write import (
+        BatchSizes,
+        PartConflictError,
+        PartsResult,
+        WriteResult,
+        write_plan,
+        write_plan_parts,
+    )
     from provenance_graph.store.schema import (
         SCHEMA_VERSION,
         Upgrade,
@@ -47,6 +54,8 @@ __all__ = [
     "BatchSizes",
     "GraphStore",
     "ImportResult",
+    "PartConflictError",
+    "PartsResult",
     "PlanSummary",
     "StoredPlan",
     "Upgrade",
@@ -67,11 +76,14 @@ __all__ = [
     "register_datasets",
     "schema_version",
     "write_plan",
+    "write_plan_parts",
 ]
 
 #: The module (in this package) that defines each name of `__all__`.
 _WHERE: dict[str, str] = {
     "BatchSizes": "plan_write",
+    "PartConflictError": "plan_write",
+    "PartsResult": "plan_write",
     "GraphStore": "connection",
     "ImportResult": "imported_execution",
     "PlanSummary": "plan_read",
@@ -95,6 +107,7 @@ _WHERE: dict[str, str] = {
     "register_datasets": "datasets",
     "schema_version": "schema",
     "write_plan": "plan_write",
+    "write_plan_parts": "plan_write",
 }
 
 

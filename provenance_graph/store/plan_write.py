@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ from provenance_graph.errors import (
     PlanError,
     PlanExistsError,
 )
-from provenance_graph.model import DataId, Plan, PlanGraph, Quantum
+from provenance_graph.model import DataId, DatasetRef, Plan, PlanGraph, PlanNote, Quantum
 from provenance_graph.store._batches import Check, write_in_parallel
 from provenance_graph.store._batches import batches as _batches
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
@@ -52,13 +53,16 @@ from provenance_graph.store.datasets import dataset_row, register_dataset_types
 from provenance_graph.store.execution import refuse_if_running
 from provenance_graph.store.plan_delete import delete_content, refuse_if_read_by_others
 from provenance_graph.store.schema import SCHEMA_VERSION
-from provenance_graph.store.status_counts import summaries_of
+from provenance_graph.store.status_counts import SummaryCounter, summaries_of
 
 __all__ = [
     "BatchSizes",
+    "PartConflictError",
+    "PartsResult",
     "WriteResult",
     "plan_differences",
     "write_plan",
+    "write_plan_parts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -132,6 +136,16 @@ class WriteResult:
     def elements(self) -> int:
         """Nodes plus relationships of the plan (quanta, datasets, edges, plan membership)."""
         return self.quanta + self.datasets + self.edges + self.quanta
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """A plan's element counts, as ``plan_complete`` records and checks them."""
+
+    quanta: int
+    produced: int
+    datasets: int
+    edges: int
 
 
 def _header_props(plan: Plan, digest: str) -> dict[str, Any]:
@@ -312,7 +326,7 @@ class _PlanWriter:
 
     def _claim_complete(self, row: dict[str, Any], replace: bool) -> WriteOutcome:
         """Claim over a complete plan: the same content is `unchanged`, other content replaced if asked."""
-        if row["digest"] == self.digest:
+        if row["digest"] == self._content_digest():
             return "unchanged"
         if not replace:
             differences = self._differences()
@@ -336,6 +350,10 @@ class _PlanWriter:
             refuse_if_read_by_others(self.store, self.plan_id, "replaced")
             raise PlanBusyError(f"plan {self.plan_id!r} changed while it was being replaced")
         return "replaced"
+
+    def _content_digest(self) -> str:
+        """The digest of what this writer would store (`PlanGraph.digest`)."""
+        return self.digest
 
     # --- conflicts -----------------------------------------------------------------
 
@@ -385,34 +403,59 @@ class _PlanWriter:
         return value
 
     def _write_content(self) -> None:
-        graph, plan_id = self.graph, self.plan_id
+        graph = self.graph
+        self._set_header(graph.plan)
+        self._write_notes(graph.notes)
+        crash_point("plan.header")
+        inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
+        outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
+        self._write_part(graph, inputs, outputs, list(graph.quanta.values()))
+        tasks, cells = summaries_of(self.plan_id, graph)
+        crash_point("plan.before_complete")
+        self._complete(
+            _Totals(len(graph.quanta), len(outputs), len(graph.datasets), graph.edge_count), tasks, cells
+        )
+
+    def _set_header(self, plan: Plan) -> None:
         self.store.write_with(
             "plan_set_header",
             lambda rows: self._held(rows, "held"),
-            plan_id=plan_id,
+            plan_id=self.plan_id,
             token=self.token,
-            props=_header_props(graph.plan, self.digest),
+            props=_header_props(plan, self.digest),
         )
-        if graph.notes:
-            self.store.write_with(
-                "plan_write_notes",
-                lambda rows: self._held(rows, "written"),
-                plan_id=plan_id,
-                token=self.token,
-                notes=[
-                    {
-                        "task": n.task_label,
-                        "kind": n.kind.value,
-                        "connection": n.connection,
-                        "dataset_type": n.dataset_type,
-                        "upstream_task": n.upstream_task or None,
-                        "message": n.message,
-                        "data_ids": [d.key() for d in n.data_ids],
-                    }
-                    for n in graph.notes
-                ],
-            )
-        crash_point("plan.header")
+
+    def _write_notes(self, notes: Sequence[PlanNote]) -> None:
+        if not notes:
+            return
+        self.store.write_with(
+            "plan_write_notes",
+            lambda rows: self._held(rows, "written"),
+            plan_id=self.plan_id,
+            token=self.token,
+            notes=[
+                {
+                    "task": n.task_label,
+                    "kind": n.kind.value,
+                    "connection": n.connection,
+                    "dataset_type": n.dataset_type,
+                    "upstream_task": n.upstream_task or None,
+                    "message": n.message,
+                    "data_ids": [d.key() for d in n.data_ids],
+                }
+                for n in notes
+            ],
+        )
+
+    def _write_part(
+        self,
+        graph: PlanGraph,
+        inputs: Sequence[DatasetRef],
+        outputs: Sequence[DatasetRef],
+        quanta: Sequence[Quantum],
+    ) -> None:
+        """Write these datasets and quanta of ``graph`` with their edges: inputs, outputs, quanta."""
+        plan_id = self.plan_id
 
         def check_inputs(rows: list[dict[str, Any]]) -> int:
             if rows and rows[0]["unfinished"]:
@@ -427,8 +470,6 @@ class _PlanWriter:
                 )
             return self._held(rows, "written")
 
-        inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
-        outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
         written: Check = lambda r: self._held(r, "written")  # noqa: E731
         for phase, query, refs, check in (
             ("inputs", "plan_write_inputs", inputs, check_inputs),
@@ -478,7 +519,6 @@ class _PlanWriter:
             ]
             return rows, check
 
-        quanta = list(graph.quanta.values())
         self._run_batches(
             "quanta",
             "plan_write_quanta",
@@ -486,28 +526,31 @@ class _PlanWriter:
             len(quanta),
         )
 
+    def _complete(self, totals: _Totals, tasks: list[dict[str, Any]], cells: list[dict[str, Any]]) -> None:
+        """Make the plan visible, if every quantum and produced dataset is there."""
+        plan_id = self.plan_id
+
         def check_complete(rows: list[dict[str, Any]]) -> int:
             self._held(rows, "held")
             if not rows[0]["whole"]:
                 raise PlanError(
                     f"plan {plan_id!r} is not whole in the graph: {rows[0]['quanta']} of "
-                    f"{len(graph.quanta)} quanta and {rows[0]['produced']} of {len(outputs)} "
+                    f"{totals.quanta} quanta and {rows[0]['produced']} of {totals.produced} "
                     "produced datasets; it stays incomplete",
                     hint="write it again",
                 )
             return 1
 
-        tasks, cells = summaries_of(plan_id, graph)
-        crash_point("plan.before_complete")
         self.store.write_with(
             "plan_complete",
             check_complete,
             plan_id=plan_id,
             token=self.token,
-            quantum_count=len(graph.quanta),
-            produced_count=len(outputs),
-            dataset_count=len(graph.datasets),
-            edge_count=graph.edge_count,
+            digest=self.digest,
+            quantum_count=totals.quanta,
+            produced_count=totals.produced,
+            dataset_count=totals.datasets,
+            edge_count=totals.edges,
             tasks=tasks,
             cells=cells,
         )
@@ -600,3 +643,250 @@ def _gc_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+# --- plans written in parts ------------------------------------------------------------------
+
+NotesMerger = Callable[[Sequence[PlanNote], Mapping[str, int]], list[PlanNote]]
+"""Makes one plan's notes from its parts' notes and its quanta per task (`write_plan_parts`)."""
+
+
+@dataclass(frozen=True)
+class PartsResult:
+    """What `write_plan_parts` did: the `WriteResult`, and what a person is told of the plan."""
+
+    result: WriteResult
+    plan: Plan
+    """The plan's header, as stored."""
+    task_counts: dict[str, int]
+    """Its quanta per task."""
+    notes: list[PlanNote]
+    """Its notes, merged across parts."""
+
+
+class PartConflictError(PlanError):
+    """Two parts of a plan written in parts plan one quantum differently."""
+
+
+class _Merge:
+    """The plan that parts make together: each quantum once, checked equal wherever it recurs.
+
+    A quantum (its id: run, task, data ID) may be planned by several parts, when the split
+    dimension is not among its own (a visit's quantum, split by tract, where the visit
+    overlaps two tracts). It must then have the same inputs and outputs in each; if not,
+    the split cut it (a gather over what the split divides) and the plan is refused.
+
+    Memory: per quantum of the plan, its id and one integer; per input dataset, its id.
+    """
+
+    def __init__(self, plan: Plan, describe: Callable[[int], str]) -> None:
+        self.plan = plan
+        self.describe = describe
+        self._seen: dict[str, int] = {}
+        self._inputs: set[str] = set()
+        self.totals = _Totals(0, 0, 0, 0)
+        self.counter = SummaryCounter()
+        self.notes: list[PlanNote] = []
+        self.types: dict[str, Any] = {}
+        self._digest = hashlib.sha256(b"parts\x00")
+        header = plan.model_dump(mode="json", exclude={"created", "repository"})
+        self._digest.update(json.dumps(header, sort_keys=True).encode())
+
+    def take(self, index: int, graph: PlanGraph) -> tuple[list[DatasetRef], list[DatasetRef], list[Quantum]]:
+        """The inputs, outputs and quanta of part ``index`` that no earlier part had."""
+        if graph.plan.output_run != self.plan.output_run or graph.plan.id != self.plan.id:
+            raise PlanError(f"part {self.describe(index)} is not of plan {self.plan.id!r} in its output run")
+        new_quanta: list[Quantum] = []
+        for qid in sorted(graph.quanta):
+            q = graph.quanta[qid]
+            content = hash((tuple(r.id for r in q.inputs), tuple(r.id for r in q.outputs)))
+            mark = ((content & _HASH_MASK) << _PART_BITS) | min(index, _PART_MASK)
+            before = self._seen.setdefault(qid, mark)
+            if before == mark:
+                new_quanta.append(q)
+            elif before >> _PART_BITS != mark >> _PART_BITS:
+                raise PartConflictError(
+                    f"plan {self.plan.id!r}: quantum {q} has other inputs or outputs in part "
+                    f"{self.describe(index)} than in part {self.describe(before & _PART_MASK)}: "
+                    "the split cuts what it gathers",
+                    hint=f"split by a dimension that task {q.task_label!r} has, or that holds all "
+                    "it gathers (a coarser one), or plan without --split-by",
+                )
+        outputs = [r for q in new_quanta for r in q.outputs]
+        inputs = [
+            ref
+            for did, ref in graph.datasets.items()
+            if graph.producer(did) is None and did not in self._inputs
+        ]
+        self._inputs.update(r.id for r in inputs)
+        for q in new_quanta:
+            self._digest.update(q.id.encode())
+            self._digest.update(json.dumps([[r.id for r in q.inputs], [r.id for r in q.outputs]]).encode())
+        self.types.update(graph.dataset_types)
+        self.counter.add(new_quanta)
+        self.notes.extend(graph.notes)
+        t = self.totals
+        self.totals = _Totals(
+            t.quanta + len(new_quanta),
+            t.produced + len(outputs),
+            t.datasets + len(inputs) + len(outputs),
+            t.edges + sum(len(q.inputs) + len(q.outputs) for q in new_quanta),
+        )
+        return inputs, outputs, new_quanta
+
+    def finish(self, merge_notes: NotesMerger) -> str:
+        """Merge the notes; the plan's digest."""
+        self.notes = merge_notes(self.notes, dict(self.counter.quanta))
+        for name in sorted(self.types):
+            self._digest.update(self.types[name].model_dump_json().encode())
+        for note in self.notes:
+            self._digest.update(note.model_dump_json().encode())
+        return self._digest.hexdigest()
+
+
+_PART_BITS = 20
+_PART_MASK = (1 << _PART_BITS) - 1
+_HASH_MASK = (1 << 43) - 1
+
+
+class _PartsWriter(_PlanWriter):
+    """One attempt at writing one plan from parts planned one after the other.
+
+    The claim carries a digest of the plan's header (what was asked); `plan_complete`
+    replaces it by the digest of the content. Over a complete plan, every part is planned
+    once without writing, to compare contents (``unchanged``) before anything is replaced.
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        plan: Plan,
+        parts: Callable[[], Iterator[PlanGraph]],
+        describe: Callable[[int], str],
+        merge_notes: NotesMerger,
+        batches: BatchSizes,
+        progress: Progress,
+        stale_after: float,
+    ) -> None:
+        self.store = store
+        self.plan = plan
+        self.plan_id = plan.id
+        self.parts = parts
+        self.describe = describe
+        self.merge_notes = merge_notes
+        self.batches = batches
+        self.progress = progress
+        self.stale_after = stale_after
+        self.lease = Lease()
+        self.token = self.lease.token
+        header = plan.model_dump(mode="json", exclude={"created", "repository"})
+        self.digest = "asked:" + hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()
+        self.merged = _Merge(plan, describe)
+
+    def _register_dataset_types(self) -> None:
+        return None  # each part's, before it is written
+
+    def _content_digest(self) -> str:
+        """Plan every part without writing: the digest the plan would be stored with."""
+        merged = self.merged = _Merge(self.plan, self.describe)
+        for index, graph in enumerate(self.parts()):
+            merged.take(index, graph)
+        return merged.finish(self.merge_notes)
+
+    def _differences(self) -> tuple[str, ...]:
+        rows = self.store.read("plan_header", plan_id=self.plan_id)
+        stored: dict[str, Any] = rows[0]["plan"] if rows else {}
+        found: list[str] = []
+        t = self.merged.totals
+        for word, old, new in (
+            ("quanta", stored.get("quantum_count"), t.quanta),
+            ("datasets", stored.get("dataset_count"), t.datasets),
+            ("edges", stored.get("edge_count"), t.edges),
+        ):
+            if old is not None and old != new:
+                found.append(f"the stored plan has {old} {word}, this one {new}")
+        if (stored.get("constraints") or "") != self.plan.constraints:
+            found.append(
+                f"data query {stored.get('constraints') or ''!r} stored, {self.plan.constraints!r} here"
+            )
+        if not found:
+            found.append("the header and counts agree, so quanta, their inputs or outputs, or notes differ")
+        return tuple(found)
+
+    def _write_content(self) -> None:
+        merged = self.merged = _Merge(self.plan, self.describe)
+        self._set_header(self.plan)
+        crash_point("plan.header")
+        for index, graph in enumerate(self.parts()):
+            inputs, outputs, quanta = merged.take(index, graph)
+            self.graph = graph  # for _check_conflicts, should the write collide
+            register_dataset_types(
+                self.store,
+                graph.dataset_types.values(),
+                f"plan {self.plan_id!r}",
+                repository=graph.butler_repository,
+            )
+            self._write_part(graph, inputs, outputs, quanta)
+            del graph
+            self.graph = None  # type: ignore[assignment]  # the part's memory goes before the next is planned
+        self.digest = merged.finish(self.merge_notes)
+        self._write_notes(merged.notes)
+        tasks, cells = merged.counter.rows(self.plan_id)
+        crash_point("plan.before_complete")
+        self._complete(merged.totals, tasks, cells)
+
+    def _result(self, outcome: WriteOutcome, started: float) -> WriteResult:
+        t = self.merged.totals
+        return WriteResult(
+            plan_id=self.plan_id,
+            outcome=outcome,
+            quanta=t.quanta,
+            datasets=t.datasets,
+            edges=t.edges,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def write_plan_parts(
+    store: GraphStore,
+    plan: Plan,
+    parts: Callable[[], Iterator[PlanGraph]],
+    *,
+    describe: Callable[[int], str],
+    merge_notes: NotesMerger,
+    replace: bool = False,
+    batches: BatchSizes | None = None,
+    progress: Progress = _no_progress,
+    stale_after: float = STALE_AFTER,
+) -> PartsResult:
+    """Store one plan made of parts planned one at a time, whole or not at all.
+
+    For a plan too big to hold in memory at once: each part (a `PlanGraph` of the same plan
+    id and output run, e.g. the pre-flight of one tract) is written as soon as it is made,
+    and dropped before the next is made. A quantum that several parts plan is written once,
+    and must be the same in each (`PartConflictError` otherwise). The plan becomes visible
+    when the last part is written, as `write_plan` does it; a failure removes what was
+    written, and a killed write is taken over by the next.
+
+    Parameters
+    ----------
+    store
+        Where to write.
+    plan
+        The plan's header (its data query is the whole one, not a part's).
+    parts
+        Makes the parts, in a fixed order; called once to write, and once more beforehand
+        when a complete plan of this id is stored already (to compare contents).
+    describe
+        Names part ``i`` for people, e.g. ``tract=3``.
+    merge_notes
+        Makes the plan's notes from the parts' notes and its quanta per task.
+    replace, batches, progress, stale_after
+        As for `write_plan`.
+    """
+    writer = _PartsWriter(
+        store, plan, parts, describe, merge_notes, batches or BatchSizes.from_env(), progress, stale_after
+    )
+    with _gc_frozen():
+        result = writer.run(replace)
+    return PartsResult(result, plan, dict(writer.merged.counter.quanta), writer.merged.notes)

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from provenance_graph.errors import DatabaseError
-from provenance_graph.model import DataId, DimensionValue, PlanGraph, QuantumStatus
+from provenance_graph.model import DataId, DimensionValue, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.store._missing import check_plan
 from provenance_graph.store.connection import GraphStore, Reader
 
 __all__ = [
     "STATUSES",
+    "SummaryCounter",
     "TaskSummary",
     "differences",
     "recount",
@@ -73,39 +74,57 @@ def _nonzero(counts: Mapping[str, Any]) -> dict[str, int]:
 
 def summaries_of(plan_id: str, graph: PlanGraph) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The properties of the ``:TaskSummary`` and ``:StatusCell`` nodes of ``graph``, all pending."""
-    quanta: Counter[str] = Counter()
-    reads: dict[str, set[str]] = {}
-    writes: dict[str, set[str]] = {}
-    examples: dict[str, str] = {}
-    cells: Counter[tuple[str, str, DimensionValue]] = Counter()
-    for q in graph.quanta.values():
-        task, key = q.task_label, q.data_id.key()
-        quanta[task] += 1
-        reads.setdefault(task, set()).update(r.dataset_type.name for r in q.inputs)
-        writes.setdefault(task, set()).update(r.dataset_type.name for r in q.outputs)
-        if task not in examples or key < examples[task]:
-            examples[task] = key
-        for dimension, value in q.data_id.root:
-            cells[(task, dimension, value)] += 1
-    none = dict.fromkeys(STATUSES, 0)
-    tasks = [
-        {
-            "plan_id": plan_id,
-            "task": task,
-            "reads": sorted(reads[task]),
-            "writes": sorted(writes[task]),
-            "example": examples[task],
-            "quanta": n,
-            **none,
-            "pending": n,
-        }
-        for task, n in sorted(quanta.items())
-    ]
-    rows = [
-        {"plan_id": plan_id, "task": t, "dimension": d, "value": v, **none, "pending": n}
-        for (t, d, v), n in cells.items()
-    ]
-    return tasks, rows
+    counter = SummaryCounter()
+    counter.add(graph.quanta.values())
+    return counter.rows(plan_id)
+
+
+class SummaryCounter:
+    """Adds up the ``:TaskSummary`` and ``:StatusCell`` rows of a plan written in parts.
+
+    `add` the quanta of each part (each quantum once), then take `rows`.
+    """
+
+    def __init__(self) -> None:
+        self.quanta: Counter[str] = Counter()
+        self._reads: dict[str, set[str]] = {}
+        self._writes: dict[str, set[str]] = {}
+        self._examples: dict[str, str] = {}
+        self._cells: Counter[tuple[str, str, DimensionValue]] = Counter()
+
+    def add(self, quanta: Iterable[Quantum]) -> None:
+        """Count these quanta, all pending."""
+        for q in quanta:
+            task, key = q.task_label, q.data_id.key()
+            self.quanta[task] += 1
+            self._reads.setdefault(task, set()).update(r.dataset_type.name for r in q.inputs)
+            self._writes.setdefault(task, set()).update(r.dataset_type.name for r in q.outputs)
+            if task not in self._examples or key < self._examples[task]:
+                self._examples[task] = key
+            for dimension, value in q.data_id.root:
+                self._cells[(task, dimension, value)] += 1
+
+    def rows(self, plan_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The ``$tasks`` and ``$cells`` of ``plan_complete``."""
+        none = dict.fromkeys(STATUSES, 0)
+        tasks = [
+            {
+                "plan_id": plan_id,
+                "task": task,
+                "reads": sorted(self._reads[task]),
+                "writes": sorted(self._writes[task]),
+                "example": self._examples[task],
+                "quanta": n,
+                **none,
+                "pending": n,
+            }
+            for task, n in sorted(self.quanta.items())
+        ]
+        cells = [
+            {"plan_id": plan_id, "task": t, "dimension": d, "value": v, **none, "pending": n}
+            for (t, d, v), n in self._cells.items()
+        ]
+        return tasks, cells
 
 
 def _moves(changes: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -268,3 +268,37 @@ def test_a_repository_without_records_says_which_records_to_add(tmp_path: Path) 
     assert "the repository has no detector records" in refused.value.message
     assert "no input datasets match the query" not in refused.value.message
     assert "provgraph repo add-records" in (refused.value.hint or "")
+
+
+def test_part_queries_and_merged_notes_of_a_split_pre_flight() -> None:
+    """``--split-by``: each part's data query, and one plan's notes made from its parts'."""
+    from provenance_graph.model import DataId, PlanNote
+    from provenance_graph.preflight import merge_notes, part_query
+
+    assert part_query("visit IN (1..3)", "tract", 2) == "(visit IN (1..3)) AND tract = 2"
+    assert part_query("", "band", "g") == "band = 'g'"
+    assert part_query("", "band", "it's") == 'band = "it\'s"'
+
+    def note(kind: NoteKind, task: str, *visits: int) -> PlanNote:
+        ids = tuple(DataId.of(instrument="DemoCam", visit=v, detector=7) for v in visits)
+        return PlanNote(
+            task_label=task, kind=kind, connection="bias" if ids else "", dataset_type="bias" if ids else "",
+            data_ids=ids, message=f"{task}: part note",
+        )  # fmt: skip
+
+    merged = merge_notes(
+        [
+            note(NoteKind.MISSING_PREREQUISITE, "isr", 3, 1),
+            note(NoteKind.NO_QUANTA, "makeWarp"),
+            note(NoteKind.MISSING_PREREQUISITE, "isr", 2, 1),
+            note(NoteKind.NO_QUANTA, "consolidateObjectTable"),
+            note(NoteKind.NO_QUANTA, "consolidateObjectTable"),
+        ],
+        {"isr": 10, "makeWarp": 4},
+    )
+    [isr, none] = merged
+    assert [d.to_dict()["visit"] for d in isr.data_ids] == [1, 2, 3]
+    assert isr.message.startswith(
+        "isr: no bias (prerequisite input 'bias') in the repository for 3 data IDs, e.g. "
+    )
+    assert (none.task_label, none.kind) == ("consolidateObjectTable", NoteKind.NO_QUANTA)
