@@ -744,6 +744,19 @@ class _Merge:
         return self._digest.hexdigest()
 
 
+def _numbered(parts: Iterator[PlanGraph]) -> Iterator[tuple[int, PlanGraph]]:
+    """``enumerate(parts)``, without its hold on the last part.
+
+    CPython's ``enumerate`` keeps its last result tuple for reuse, and with it the last
+    part, until the next part has been made: two parts in memory at once.
+    """
+    index = 0
+    for graph in parts:
+        yield index, graph
+        del graph
+        index += 1  # noqa: SIM113 - enumerate is what holds the last part
+
+
 _PART_BITS = 20
 _PART_MASK = (1 << _PART_BITS) - 1
 _HASH_MASK = (1 << 43) - 1
@@ -789,8 +802,9 @@ class _PartsWriter(_PlanWriter):
     def _content_digest(self) -> str:
         """Plan every part without writing: the digest the plan would be stored with."""
         merged = self.merged = _Merge(self.plan, self.describe)
-        for index, graph in enumerate(self.parts()):
+        for index, graph in _numbered(self.parts()):
             merged.take(index, graph)
+            del graph
         return merged.finish(self.merge_notes)
 
     def _differences(self) -> tuple[str, ...]:
@@ -817,7 +831,7 @@ class _PartsWriter(_PlanWriter):
         merged = self.merged = _Merge(self.plan, self.describe)
         self._set_header(self.plan)
         crash_point("plan.header")
-        for index, graph in enumerate(self.parts()):
+        for index, graph in _numbered(self.parts()):
             inputs, outputs, quanta = merged.take(index, graph)
             self.graph = graph  # for _check_conflicts, should the write collide
             register_dataset_types(
@@ -827,8 +841,10 @@ class _PartsWriter(_PlanWriter):
                 repository=graph.butler_repository,
             )
             self._write_part(graph, inputs, outputs, quanta)
-            del graph
-            self.graph = None  # type: ignore[assignment]  # the part's memory goes before the next is planned
+            # The part's memory goes before the next is planned: its graph, and the lists
+            # that hold its quanta and datasets.
+            del graph, inputs, outputs, quanta
+            self.graph = None  # type: ignore[assignment]
         self.digest = merged.finish(self.merge_notes)
         self._write_notes(merged.notes)
         tasks, cells = merged.counter.rows(self.plan_id)
