@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/plan_store.py                        # ~100k quanta, one run of each
     .venv/bin/python benchmarks/plan_store.py --repeat 3 --tools ours
+    .venv/bin/python benchmarks/plan_store.py --visits 1060 --tools ours --split-by tract --keep  # ~1M
 
 Issue 22, item 2: what a user waits for is planning *and* storing, so ours is the whole
 ``provgraph plan PIPELINE --repo R --where ... --plan-id P --replace`` process, from
@@ -18,7 +19,9 @@ For ours it records wall seconds, the process's CPU seconds and peak RSS (from
 the build and write seconds, the whole process's CPU seconds and peak RSS. The
 1-minute load average is taken before each measurement. Runs alternate, one at a
 time. One JSON line per measurement goes to ``results/plan_store.jsonl``; the stored
-plan is deleted after each of our runs, so the database holds what it held before.
+plan is deleted after each of our runs (unless ``--keep``), so the database holds what
+it held before. With ``--split-by tract``, ours is ``provgraph plan --split-by tract``:
+pre-flight and store one tract at a time, the way a plan too big for memory is made.
 """
 
 from __future__ import annotations
@@ -74,20 +77,29 @@ def timed_process(argv: list[str], server_pid: int | None) -> dict[str, Any]:
 def measure_ours(
     args: argparse.Namespace, repo: Path, run_number: int, server_pid: int | None
 ) -> dict[str, Any]:
-    plan_id = f"bench-plan-store-{args.visits}x{args.detectors}x{args.tracts}"
+    shape = f"{args.visits}x{args.detectors}x{args.tracts}"
+    plan_id = f"bench-plan-store-{shape}" + (f"-by-{args.split_by}" if args.split_by else "")
+    split = ["--split-by", args.split_by] if args.split_by else []
     result = timed_process(
         [
             PROVGRAPH, "plan", str(demo_pipeline_path()), "--repo", str(repo),
-            "--where", where_clause(args.visits), "--output-run", f"bench/plan-store/{run_number}",
-            "--plan-id", plan_id, "--replace",
+            "--where", where_clause(args.visits), "--output-run", f"bench/plan-store/{shape}/{run_number}",
+            "--plan-id", plan_id, "--replace", *split,
         ],
         server_pid,
     )  # fmt: skip
     stdout = result.pop("stdout")
     quanta = next(int(line.split()[1]) for line in stdout.splitlines() if line.startswith("quanta:"))
-    with open_store(start_managed=False) as store:
-        delete_plan(store, plan_id)
-    return {"tool": "provenance-graph", "quanta": quanta, **result}
+    if not args.keep:
+        with open_store(start_managed=False) as store:
+            delete_plan(store, plan_id)
+    return {
+        "tool": "provenance-graph",
+        "plan_id": plan_id,
+        "split_by": args.split_by,
+        "quanta": quanta,
+        **result,
+    }
 
 
 def measure_lsst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -122,6 +134,8 @@ def main() -> None:
     parser.add_argument("--tracts", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--tools", default="ours,lsst", help="comma-separated: ours, lsst")
+    parser.add_argument("--split-by", help="ours: plan and store in parts, one per value of this dimension")
+    parser.add_argument("--keep", action="store_true", help="ours: keep the stored plan (to query it)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/provgraph-bench-plan-store"))
     parser.add_argument(
         "--server-pid", type=int, help="the Neo4j server's pid (default: the managed server's)"
