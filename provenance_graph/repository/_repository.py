@@ -185,6 +185,7 @@ class Repository:
         temporal.sort(key=lambda name: -len(universe.closure([name])))
         self._temporal = [(name, universe.key_dimensions(name)) for name in temporal]
         self._inside_dirs: set[Path] = set()
+        self._inside_texts: set[str] = set()  # the same directories, relative, as text (`uri`)
 
     # --- opening -----------------------------------------------------------------------
     @classmethod
@@ -524,7 +525,12 @@ class Repository:
         per repository object; the worker that writes the file resolves it again (`path`).
         """
         relative = self._relative(ref)
-        self._inside(relative, ref, fresh=False)
+        directory, _, _ = relative.rpartition("/")
+        # The same test as _inside's, on text: a directory checked once (no absolute or ".."
+        # part, no link out) needs no pathlib objects for its next thousand files.
+        if directory not in self._inside_texts or relative.startswith("/") or ".." in relative.split("/"):
+            self._inside(relative, ref, fresh=False)
+            self._inside_texts.add(directory)
         return self._root_uri + "/" + urllib.parse.quote(relative)
 
     def contains(self, path: Path) -> bool:
