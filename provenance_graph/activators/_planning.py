@@ -32,7 +32,7 @@ from provenance_graph.interop.rubin_preflight import (
 from provenance_graph.model import MetadataValue, NoteKind, PlanGraph, new_plan_id
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
-from provenance_graph.preflight import merge_notes, part_query, preflight, split_values
+from provenance_graph.preflight import SharedReads, merge_notes, part_query, preflight, split_values
 from provenance_graph.repository import Repository
 from provenance_graph.settings import qgraph_dir
 from provenance_graph.store import GraphStore, PartsResult, WriteResult, write_plan, write_plan_parts
@@ -184,6 +184,7 @@ def plan_pipeline_in_parts(
             else stack.enter_context(Repository.open(repository))
         )
         values = split_values(pipeline, repo, split_by)
+        shared = SharedReads(repo)  # every part reads the same records, joins and inputs
         fixed_id = plan_id or new_plan_id()
 
         def describe(index: int) -> str:
@@ -193,7 +194,7 @@ def plan_pipeline_in_parts(
             began = time.perf_counter()
             graph = preflight(
                 pipeline,
-                repo,
+                shared,
                 part_query(where, split_by, values[index]),
                 output_run=run,
                 input_runs=input_runs,

@@ -11,12 +11,13 @@ from provenance_graph.preflight._builder import TaskContext, preflight
 from provenance_graph.preflight._expression import Expression, parse_expression
 from provenance_graph.preflight._relations import Relations
 from provenance_graph.preflight._repository_view import RepositoryView
-from provenance_graph.preflight._split import merge_notes, part_query, split_values
+from provenance_graph.preflight._split import SharedReads, merge_notes, part_query, split_values
 
 __all__ = [
     "Expression",
     "Relations",
     "RepositoryView",
+    "SharedReads",
     "TaskContext",
     "merge_notes",
     "parse_expression",

@@ -13,21 +13,34 @@ differently, which happens where a task gathers over what the split divides.
 
 - `split_values`: the values of the dimension the repository has records of;
 - `part_query`: the data query of one part;
-- `merge_notes`: one plan's notes from its parts' notes.
+- `merge_notes`: one plan's notes from its parts' notes;
+- `SharedReads`: the repository read once for all the parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from provenance_graph.errors import PreflightError
-from provenance_graph.model import DataId, DimensionValue, NoteKind, PlanNote, suggest
+from provenance_graph.model import (
+    DataId,
+    DatasetRef,
+    DatasetType,
+    DimensionUniverse,
+    DimensionValue,
+    NoteKind,
+    PlanNote,
+    Timespan,
+    suggest,
+)
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.preflight._builder import _message
 from provenance_graph.preflight._repository_view import RepositoryView
 
-__all__ = ["merge_notes", "part_query", "split_values"]
+__all__ = ["SharedReads", "merge_notes", "part_query", "split_values"]
 
 
 def split_values(pipeline: Pipeline, repository: RepositoryView, dimension: str) -> list[DimensionValue]:
@@ -107,3 +120,72 @@ def merge_notes(notes: Sequence[PlanNote], task_counts: Mapping[str, int]) -> li
         }
         out.append(first.model_copy(update=fields))
     return out
+
+
+class SharedReads:
+    """A `RepositoryView` that reads the repository's records, joins and datasets once for every part.
+
+    Each part's pre-flight reads the same dimension records, join rows and input datasets
+    (a part's data query does not narrow the raws of a tract split: they lack the tract);
+    the parts of one plan share one read of each. Everything else is passed through.
+    The lists handed out are the cached ones: pre-flight only reads them.
+    """
+
+    def __init__(self, repository: RepositoryView) -> None:
+        self._repository = repository
+        self._records: dict[str, list[dict[str, Any]]] = {}
+        self._joins: dict[str, list[dict[str, Any]]] = {}
+        self._datasets: dict[tuple[str | None, tuple[str, ...] | None], list[tuple[DatasetRef, str]]] = {}
+
+    @property
+    def root(self) -> Path | None:
+        return self._repository.root
+
+    @property
+    def universe(self) -> DimensionUniverse:
+        return self._repository.universe
+
+    def dataset_types(self) -> dict[str, DatasetType]:
+        return self._repository.dataset_types()
+
+    def records(self, element: str) -> list[dict[str, Any]]:
+        if element not in self._records:
+            self._records[element] = self._repository.records(element)
+        return self._records[element]
+
+    def join_rows(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._joins:
+            self._joins[name] = self._repository.join_rows(name)
+        return self._joins[name]
+
+    def runs(self) -> list[str]:
+        return self._repository.runs()
+
+    def datasets(
+        self, dataset_type: str | None = None, runs: Sequence[str] | None = None
+    ) -> list[tuple[DatasetRef, str]]:
+        key = (dataset_type, None if runs is None else tuple(runs))
+        if key not in self._datasets:
+            self._datasets[key] = self._repository.datasets(dataset_type, runs)
+        return self._datasets[key]
+
+    def uri(self, ref: DatasetRef) -> str:
+        return self._repository.uri(ref)
+
+    def timespan(self, data_id: DataId) -> Timespan | None:
+        return self._repository.timespan(data_id)
+
+    def calibration_collections(self) -> list[str]:
+        return self._repository.calibration_collections()
+
+    def certified_counts(self) -> dict[str, dict[str, int]]:
+        return self._repository.certified_counts()
+
+    def find_calibration(
+        self,
+        dataset_type: str,
+        data_id: DataId,
+        time: Timespan | datetime,
+        collections: Sequence[str] | None = None,
+    ) -> tuple[DatasetRef, str] | None:
+        return self._repository.find_calibration(dataset_type, data_id, time, collections)
