@@ -29,7 +29,7 @@ from provenance_graph.interop.rubin_preflight import (
     build_quantum_graph,
     default_rubin_output_run,
 )
-from provenance_graph.model import MetadataValue, NoteKind, PlanGraph, new_plan_id
+from provenance_graph.model import MetadataValue, NoteKind, PlanGraph, PlanNote, new_plan_id
 from provenance_graph.pipeline import Pipeline
 from provenance_graph.planfile import save_plan
 from provenance_graph.preflight import SharedReads, merge_notes, part_query, preflight, split_values
@@ -130,7 +130,7 @@ def plan_pipeline(
         with Repository.open(repository) as opened:
             graph = plan(opened)
     if not len(graph) and not allow_empty:
-        raise empty_plan_error(graph)
+        raise empty_plan_error(graph.notes)
     saved = save_plan(graph, save) if save is not None else None
     stored = write_plan(store, graph, replace=replace) if store is not None else None
     return PlannedPipeline(graph, stored, saved)
@@ -221,22 +221,16 @@ def plan_pipeline_in_parts(
             parts,
             describe=describe,
             merge_notes=merge_notes,
+            refuse_empty=None if allow_empty else empty_plan_error,
             replace=replace,
-        )
-    if not result.result.quanta and not allow_empty:
-        raise PreflightError(
-            f"the plan is empty: no part of --split-by {split_by} gave any task a quantum"
-            + (f", e.g. {result.notes[0].message}" if result.notes else ""),
-            hint="check the repository's inputs against the data query, or pass --allow-empty to "
-            "store the empty plan anyway",
         )
     return result
 
 
-def empty_plan_error(graph: PlanGraph) -> PreflightError:
+def empty_plan_error(notes: Sequence[PlanNote]) -> PreflightError:
     """The error for a plan without quanta, naming the first reason pre-flight noted."""
-    roots = [n for n in graph.notes if n.kind not in (NoteKind.UPSTREAM, NoteKind.NO_QUANTA)]
-    noted = roots or list(graph.notes)
+    roots = [n for n in notes if n.kind not in (NoteKind.UPSTREAM, NoteKind.NO_QUANTA)]
+    noted = roots or list(notes)
     why = f": every data ID was dropped, e.g. {noted[0].message}" if noted else ""
     return PreflightError(
         f"the plan is empty: no task got a quantum{why}",

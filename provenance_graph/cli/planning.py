@@ -298,7 +298,7 @@ def plan_command(
                 metadata=config_metadata(config),
             )
     graph = planned_own.graph
-    warn_if_empty(graph)
+    warn_if_empty(len(graph), graph.plan)
     if save is not None:
         err_console.print(f"saved plan to {save} ({planned_own.saved_bytes} bytes)")
     if planned_own.stored is not None:
@@ -356,8 +356,7 @@ def _plan_in_parts(
             on_part=said,
         )
     result = done.result
-    if not result.quanta:
-        err_console.print(f"warning: plan {result.plan_id!r} is empty: no part gave any task a quantum")
+    warn_if_empty(result.quanta, done.plan)
     err_console.print(f"stored plan {result.plan_id!r} ({result.outcome}, {result.seconds:.1f} s)")
     _print_summary(
         done.plan, (result.quanta, result.datasets, result.edges), done.task_counts, done.notes, pipeline

@@ -244,10 +244,10 @@ AllowEmptyOpt = Annotated[
 ]
 
 
-def warn_if_empty(graph: PlanGraph) -> None:
+def warn_if_empty(quanta: int, plan: Plan) -> None:
     """Say, on stderr, that a plan made with --allow-empty has no quanta, and why."""
-    if not len(graph):
-        why = graph.plan.metadata.get("empty_because") or "no task got a quantum"
+    if not quanta:
+        why = plan.metadata.get("empty_because") or "no task got a quantum"
         err_console.print(f"warning: {why}; the plan is empty", markup=False, highlight=False)
 
 
@@ -291,7 +291,7 @@ def _plan_and_store(
     )
     for note in graph.notes:
         err_console.print(f"note: {note.message}", highlight=False)
-    warn_if_empty(graph)
+    warn_if_empty(len(graph), graph.plan)
     return graph
 
 

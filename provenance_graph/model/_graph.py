@@ -254,8 +254,7 @@ class PlanGraph:
         digests; Butler ids count where there are some.
         """
         h = hashlib.sha256()
-        header = self.plan.model_dump(mode="json", exclude={"created", "repository"})
-        h.update(json.dumps(header, sort_keys=True).encode())
+        h.update(self.plan.identity_json().encode())
         for qid in sorted(self._quanta):
             q = self._quanta[qid]
             h.update(qid.encode())

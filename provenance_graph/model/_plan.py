@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 from typing import Any
@@ -58,6 +59,13 @@ class Plan(BaseModel):
     imported from a QuantumGraph, the Butler repository given or recorded. None when
     unknown. Not part of the plan's digest: it is in its ids (Butler-backed plans) or its
     metadata (our own)."""
+
+    def identity_json(self) -> str:
+        """The header as a plan's digest reads it: canonical JSON without ``created`` and ``repository``.
+
+        Planning the same thing again gives the same text (see `PlanGraph.digest`).
+        """
+        return json.dumps(self.model_dump(mode="json", exclude={"created", "repository"}), sort_keys=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -44,7 +44,7 @@ from provenance_graph.errors import (
     PlanError,
     PlanExistsError,
 )
-from provenance_graph.model import DataId, DatasetRef, Plan, PlanGraph, PlanNote, Quantum
+from provenance_graph.model import DataId, DatasetRef, DatasetType, Plan, PlanGraph, PlanNote, Quantum
 from provenance_graph.store._batches import Check, write_in_parallel
 from provenance_graph.store._batches import batches as _batches
 from provenance_graph.store._lease import STALE_AFTER, WAIT_FOR_HOLDER, Holder, Lease, contend
@@ -179,13 +179,24 @@ def plan_differences(
     The quanta's ids, inputs and outputs are not compared (that is the digest's job): when
     nothing here differs, the last phrase says so.
     """
-    plan = graph.plan
+    sizes = (len(graph.quanta), len(graph.datasets), graph.edge_count)
+    return _differences(stored, stored_notes, graph.plan, sizes, graph.notes)
+
+
+def _differences(
+    stored: Mapping[str, Any],
+    stored_notes: tuple[int, int],
+    plan: Plan,
+    sizes: tuple[int, int, int],
+    notes: Sequence[PlanNote],
+) -> tuple[str, ...]:
+    """`plan_differences` of a plan given by its header, its quanta, datasets and edges, and its notes."""
     found: list[str] = []
-    new_notes = (len(graph.notes), sum(len(n.data_ids) for n in graph.notes))
+    new_notes = (len(notes), sum(len(n.data_ids) for n in notes))
     for word, old, new in (
-        ("quanta", stored.get("quantum_count"), len(graph.quanta)),
-        ("datasets", stored.get("dataset_count"), len(graph.datasets)),
-        ("edges", stored.get("edge_count"), graph.edge_count),
+        ("quanta", stored.get("quantum_count"), sizes[0]),
+        ("datasets", stored.get("dataset_count"), sizes[1]),
+        ("edges", stored.get("edge_count"), sizes[2]),
         ("notes", stored_notes[0], new_notes[0]),
         ("data IDs dropped by notes", stored_notes[1], new_notes[1]),
     ):
@@ -283,11 +294,14 @@ class _PlanWriter:
     # --- claiming ------------------------------------------------------------------
 
     def _register_dataset_types(self) -> None:
+        self._register_types_of(self.graph)
+
+    def _register_types_of(self, graph: PlanGraph) -> None:
         register_dataset_types(
             self.store,
-            self.graph.dataset_types.values(),
+            graph.dataset_types.values(),
             f"plan {self.plan_id!r}",
-            repository=self.graph.butler_repository,
+            repository=graph.butler_repository,
         )
 
     def _claim(self, replace: bool) -> WriteOutcome:
@@ -363,6 +377,9 @@ class _PlanWriter:
         stored: dict[str, Any] = rows[0]["plan"] if rows else {}
         notes = self.store.read("plan_note_counts", plan_id=self.plan_id)
         stored_notes = (sum(r["notes"] for r in notes), sum(r["data_ids"] for r in notes))
+        return self._differences_from(stored, stored_notes)
+
+    def _differences_from(self, stored: Mapping[str, Any], stored_notes: tuple[int, int]) -> tuple[str, ...]:
         return plan_differences(stored, stored_notes, self.graph)
 
     def _check_conflicts(self) -> None:
@@ -687,10 +704,9 @@ class _Merge:
         self.totals = _Totals(0, 0, 0, 0)
         self.counter = SummaryCounter()
         self.notes: list[PlanNote] = []
-        self.types: dict[str, Any] = {}
+        self.types: dict[str, DatasetType] = {}
         self._digest = hashlib.sha256(b"parts\x00")
-        header = plan.model_dump(mode="json", exclude={"created", "repository"})
-        self._digest.update(json.dumps(header, sort_keys=True).encode())
+        self._digest.update(plan.identity_json().encode())
 
     def take(self, index: int, graph: PlanGraph) -> tuple[list[DatasetRef], list[DatasetRef], list[Quantum]]:
         """The inputs, outputs and quanta of part ``index`` that no earlier part had."""
@@ -777,12 +793,14 @@ class _PartsWriter(_PlanWriter):
         parts: Callable[[], Iterator[PlanGraph]],
         describe: Callable[[int], str],
         merge_notes: NotesMerger,
+        refuse_empty: Callable[[Sequence[PlanNote]], Exception] | None,
         batches: BatchSizes,
         progress: Progress,
         stale_after: float,
     ) -> None:
         self.store = store
         self.plan = plan
+        self.refuse_empty = refuse_empty
         self.plan_id = plan.id
         self.parts = parts
         self.describe = describe
@@ -792,8 +810,7 @@ class _PartsWriter(_PlanWriter):
         self.stale_after = stale_after
         self.lease = Lease()
         self.token = self.lease.token
-        header = plan.model_dump(mode="json", exclude={"created", "repository"})
-        self.digest = "asked:" + hashlib.sha256(json.dumps(header, sort_keys=True).encode()).hexdigest()
+        self.digest = "asked:" + hashlib.sha256(plan.identity_json().encode()).hexdigest()
         self.merged = _Merge(plan, describe)
 
     def _register_dataset_types(self) -> None:
@@ -807,25 +824,11 @@ class _PartsWriter(_PlanWriter):
             del graph
         return merged.finish(self.merge_notes)
 
-    def _differences(self) -> tuple[str, ...]:
-        rows = self.store.read("plan_header", plan_id=self.plan_id)
-        stored: dict[str, Any] = rows[0]["plan"] if rows else {}
-        found: list[str] = []
-        t = self.merged.totals
-        for word, old, new in (
-            ("quanta", stored.get("quantum_count"), t.quanta),
-            ("datasets", stored.get("dataset_count"), t.datasets),
-            ("edges", stored.get("edge_count"), t.edges),
-        ):
-            if old is not None and old != new:
-                found.append(f"the stored plan has {old} {word}, this one {new}")
-        if (stored.get("constraints") or "") != self.plan.constraints:
-            found.append(
-                f"data query {stored.get('constraints') or ''!r} stored, {self.plan.constraints!r} here"
-            )
-        if not found:
-            found.append("the header and counts agree, so quanta, their inputs or outputs, or notes differ")
-        return tuple(found)
+    def _differences_from(self, stored: Mapping[str, Any], stored_notes: tuple[int, int]) -> tuple[str, ...]:
+        t = self.merged.totals  # of the parts just planned (`_content_digest`)
+        return _differences(
+            stored, stored_notes, self.plan, (t.quanta, t.datasets, t.edges), self.merged.notes
+        )
 
     def _write_content(self) -> None:
         merged = self.merged = _Merge(self.plan, self.describe)
@@ -834,18 +837,15 @@ class _PartsWriter(_PlanWriter):
         for index, graph in _numbered(self.parts()):
             inputs, outputs, quanta = merged.take(index, graph)
             self.graph = graph  # for _check_conflicts, should the write collide
-            register_dataset_types(
-                self.store,
-                graph.dataset_types.values(),
-                f"plan {self.plan_id!r}",
-                repository=graph.butler_repository,
-            )
+            self._register_types_of(graph)
             self._write_part(graph, inputs, outputs, quanta)
             # The part's memory goes before the next is planned: its graph, and the lists
             # that hold its quanta and datasets.
             del graph, inputs, outputs, quanta
             self.graph = None  # type: ignore[assignment]
         self.digest = merged.finish(self.merge_notes)
+        if not merged.totals.quanta and self.refuse_empty is not None:
+            raise self.refuse_empty(merged.notes)  # before it is complete: the write is undone
         self._write_notes(merged.notes)
         tasks, cells = merged.counter.rows(self.plan_id)
         crash_point("plan.before_complete")
@@ -870,6 +870,7 @@ def write_plan_parts(
     *,
     describe: Callable[[int], str],
     merge_notes: NotesMerger,
+    refuse_empty: Callable[[Sequence[PlanNote]], Exception] | None = None,
     replace: bool = False,
     batches: BatchSizes | None = None,
     progress: Progress = _no_progress,
@@ -897,11 +898,22 @@ def write_plan_parts(
         Names part ``i`` for people, e.g. ``tract=3``.
     merge_notes
         Makes the plan's notes from the parts' notes and its quanta per task.
+    refuse_empty
+        If given, a plan without quanta is not stored: the error it makes of the plan's
+        notes is raised, and what the parts wrote is removed.
     replace, batches, progress, stale_after
         As for `write_plan`.
     """
     writer = _PartsWriter(
-        store, plan, parts, describe, merge_notes, batches or BatchSizes.from_env(), progress, stale_after
+        store,
+        plan,
+        parts,
+        describe,
+        merge_notes,
+        refuse_empty,
+        batches or BatchSizes.from_env(),
+        progress,
+        stale_after,
     )
     with _gc_frozen():
         result = writer.run(replace)

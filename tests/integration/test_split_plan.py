@@ -160,3 +160,22 @@ def test_a_split_write_killed_between_parts_is_completed_by_the_rerun(
     assert again.returncode == 0, again.stderr
     assert f"stored plan '{plan_id}' (resumed" in again.stderr
     assert _content(store, plan_id) == _content(store, whole)
+
+
+def test_an_empty_split_plan_is_refused_unless_allowed_and_then_stored_with_a_warning(
+    store: GraphStore, neo4j_settings: ConnectionSettings, namespace: str, two_tracts: Path
+) -> None:
+    plan_id = f"{namespace}-empty"
+    args = ["plan", PIPELINE, "-b", str(two_tracts), "-d", "instrument='DemoCam' AND visit IN (500..510)",
+            "--output-run", f"{plan_id}/run", "--plan-id", plan_id, "--split-by", "tract"]  # fmt: skip
+    refused = run(args, neo4j_settings)
+    assert refused.returncode != 0
+    [error] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert "the plan is empty: no task got a quantum" in error
+    assert "Traceback" not in refused.stderr
+    assert plan_id not in {p.id for p in list_plans(store, include_incomplete=True)}
+
+    allowed = run([*args, "--allow-empty"], neo4j_settings)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "warning: no task got a quantum; the plan is empty" in allowed.stderr
+    assert [p.quanta for p in list_plans(store) if p.id == plan_id] == [0]
