@@ -46,6 +46,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import random
 import statistics
 import subprocess
@@ -56,6 +57,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cold_cli import managed_server_pid, server_cpu
 from preflight import ROOT, code_state, machine, run_json
 from preflight_ours import where_clause
 from rich.console import Console
@@ -74,16 +76,28 @@ PROVGRAPH = str(Path(sys.executable).with_name("provgraph"))
 def sample(store: GraphStore, plan_id: str, cypher: str, n: int, seed: int) -> list[str]:
     """Up to ``n`` ids chosen at random (seeded) from what ``cypher`` returns (sorted first)."""
     with store.session() as session:
-        ids = sorted(r["id"] for r in session.run(cypher, plan_id=plan_id))  # type: ignore[arg-type]
+        ids = sorted(r["id"] for r in session.run(cypher, plan_id=plan_id))
     random.Random(seed).shuffle(ids)
     return ids[:n]
 
 
+def cpu_now() -> float:
+    """CPU seconds of this process and of its children waited for (a cold CLI's process)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def timed(
-    fn: Callable[[str], Any], starts: Sequence[str], sizes: Callable[[Any], Any] | None = None
+    server_pid: int | None,
+    fn: Callable[[str], Any],
+    starts: Sequence[str],
+    sizes: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """Time ``fn`` on each start; p50/p95/max in ms, and the answer sizes of the first five."""
-    seconds, answers = [], []
+    """Time ``fn`` on each start: p50/p95/max in ms, client and server CPU ms per answer
+    (means), the 1-minute load before, and the answer sizes of the first five."""
+    seconds: list[float] = []
+    answers: list[Any] = []
+    load, client_before, server_before = os.getloadavg()[0], cpu_now(), server_cpu(server_pid)
     for start in starts:
         began = time.perf_counter()
         answer = fn(start)
@@ -96,6 +110,11 @@ def timed(
         "p50_ms": round(statistics.median(seconds) * 1000, 2),
         "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 2),
         "max_ms": round(ordered[-1] * 1000, 2),
+        "client_cpu_ms": round((cpu_now() - client_before) * 1000 / len(seconds), 2),
+        "server_cpu_ms": round((server_cpu(server_pid) - server_before) * 1000 / len(seconds), 2)
+        if server_pid
+        else None,
+        "load_1min": round(load, 2),
     }
     if answers:
         out["sizes"] = answers
@@ -133,7 +152,9 @@ def store_plan(args: argparse.Namespace, workdir: Path, plan_id: str) -> dict[st
     }
 
 
-def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure_ours(
+    store: GraphStore, plan_id: str, args: argparse.Namespace, server_pid: int | None
+) -> dict[str, Any]:
     record: dict[str, Any] = {}
     coadds = sample(
         store, plan_id,
@@ -156,20 +177,31 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
         ).single()
         record["quanta"], record["quanta_isr"] = counts["n"], counts["isr"]  # type: ignore[index]
     full = args.repeat_full
-    record["upstream_coadd"] = timed(lambda d: upstream(store, d), coadds[:full], lineage_size)
-    record["upstream_coadd_depth2"] = timed(lambda d: upstream(store, d, depth=2), coadds, lineage_size)
+    record["upstream_coadd"] = timed(server_pid, lambda d: upstream(store, d), coadds[:full], lineage_size)
+    record["upstream_coadd_depth2"] = timed(
+        server_pid, lambda d: upstream(store, d, depth=2), coadds, lineage_size
+    )
     record["upstream_coadd_stop_calexp"] = timed(
-        lambda d: upstream(store, d, stop_types=["calexp"]), coadds, lineage_size
+        server_pid, lambda d: upstream(store, d, stop_types=["calexp"]), coadds, lineage_size
     )
     record["upstream_coadd_summary"] = timed(
-        lambda d: lineage_summary(store, "upstream", d), coadds[:full], lambda s: {"quanta": s.quanta}
+        server_pid,
+        lambda d: lineage_summary(store, "upstream", d),
+        coadds[:full],
+        lambda s: {"quanta": s.quanta},
     )
-    record["downstream_raw"] = timed(lambda d: downstream(store, d), raws[:full], lineage_size)
+    record["downstream_raw"] = timed(server_pid, lambda d: downstream(store, d), raws[:full], lineage_size)
     record["downstream_raw_summary"] = timed(
-        lambda d: lineage_summary(store, "downstream", d), raws[:full], lambda s: {"quanta": s.quanta}
+        server_pid,
+        lambda d: lineage_summary(store, "downstream", d),
+        raws[:full],
+        lambda s: {"quanta": s.quanta},
     )
-    record["downstream_raw_depth2"] = timed(lambda d: downstream(store, d, depth=2), raws, lineage_size)
+    record["downstream_raw_depth2"] = timed(
+        server_pid, lambda d: downstream(store, d, depth=2), raws, lineage_size
+    )
     record["parents_children"] = timed(
+        server_pid,
         lambda q: dependencies(store, q),
         quanta,
         lambda pc: {"parents": len(pc[0]), "children": len(pc[1])},
@@ -185,6 +217,7 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
     per_exposure = record["isr_per_exposure"] = round(record["quanta_isr"] / max(1, len(exposures)))
     where = {"exposure": exposures[: math.ceil(10_000 / max(1, per_exposure))]}
     record["subgraph"] = timed(
+        server_pid,
         lambda _: subgraph(store, plan_id, tasks=["isr"], where=where),
         ["isr"] * 5,
         lambda s: {"quanta": len(s.graph), "external_inputs": sum(s.external_inputs.values())},
@@ -197,12 +230,13 @@ def measure_ours(store: GraphStore, plan_id: str, args: argparse.Namespace) -> d
         found = [d for r in store.read("datasets_in_chunks", ids=ids, chunk=2000) for d in r["datasets"]]
         return len(rows) + len(found)
 
-    record["subgraph_queries_only"] = timed(queries_only, ["isr"] * 5)
+    record["subgraph_queries_only"] = timed(server_pid, queries_only, ["isr"] * 5)
     for name, extra in (
         ("cold_cli_depth2", ["--depth", "2"]),
         ("cold_cli_stop_calexp", ["--stop-type", "calexp"]),
     ):
         record[name] = timed(
+            server_pid,
             lambda d, extra=extra: subprocess.run(  # type: ignore[misc]
                 [PROVGRAPH, "query", "lineage", d, "--json", *extra], check=True, stdout=subprocess.DEVNULL
             ),
@@ -241,7 +275,8 @@ def ask_lsst(args: argparse.Namespace, qg: Path, questions: Path, build: dict[st
 
 def summarize(record: dict[str, Any], console: Console) -> None:
     ours, lsst = record["ours"], record.get("lsst", {})
-    table = Table("question", "ours p50 ms", "ours answer", "pipe_base p50 ms", "pipe_base answer",
+    table = Table("question", "ours p50 ms", "ours CPU ms client/server", "ours answer",
+                  "pipe_base p50 ms", "pipe_base answer",
                   title=f"{record['ours']['quanta']:,} quanta (ours)")  # fmt: skip
     for key, value in ours.items():
         if not isinstance(value, dict) or "p50_ms" not in value:
@@ -250,6 +285,7 @@ def summarize(record: dict[str, Any], console: Console) -> None:
         table.add_row(
             key,
             f"{value['p50_ms']:,}",
+            f"{value.get('client_cpu_ms')}/{value.get('server_cpu_ms')}",
             json.dumps(value.get("sizes", [""])[0]),
             f"{theirs['p50_ms']:,}" if "p50_ms" in theirs else "",
             json.dumps(theirs.get("first_sizes", [""])[0]) if theirs else "",
@@ -274,10 +310,13 @@ def main() -> None:
     parser.add_argument(
         "--workdir", help="where to keep the repository and .qg (default: a temporary directory)"
     )
+    parser.add_argument("--server-pid", type=int, help="the Neo4j server's pid (default: the managed one's)")
+    parser.add_argument("--note", default="", help="a note kept with the result (what the database held)")
     args = parser.parse_args()
     console = Console(stderr=True, width=150)
     record: dict[str, Any] = {"benchmark": "queries", "machine": machine(), **code_state()}
     record["when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record["note"] = args.note
     record["shape"] = {"visits": args.visits, "detectors": args.detectors, "tracts": args.tracts}
     with tempfile.TemporaryDirectory(prefix="provgraph-bench-queries-") as tmp:
         workdir = Path(args.workdir or tmp)
@@ -289,7 +328,7 @@ def main() -> None:
         record["plan_id"] = plan_id
         console.print("asking ...")
         with open_store() as store:
-            record["ours"] = measure_ours(store, plan_id, args)
+            record["ours"] = measure_ours(store, plan_id, args, args.server_pid or managed_server_pid())
         if args.lsst:
             console.print("lsst-pipe-base: building and asking ...")
             record["lsst"] = measure_lsst(args, workdir)
