@@ -32,12 +32,14 @@ import argparse
 import importlib.metadata
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from cold_cli import managed_server_pid, server_cpu
 from measure_tree import TreeRssSampler, choose_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +89,12 @@ def make_repo(root: Path, visits: int, detectors: int) -> Repository:
     return repo
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have been waited for, and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> dict[str, object]:
     visits, detectors = choose_shape(args.quanta, 2)
     started = time.perf_counter()
@@ -108,6 +116,8 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
     provgraph = str(Path(sys.executable).parent / "provgraph")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load1 = os.getloadavg()[0]
+    server_pid = managed_server_pid()
+    server_before, children_before = server_cpu(server_pid), _children_cpu()
     started = time.perf_counter()
     child = subprocess.Popen(
         [provgraph, *command],
@@ -121,6 +131,8 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
     out, err = child.communicate()
     wall = time.perf_counter() - started
     sampler.stop()
+    server_seconds = server_cpu(server_pid) - server_before if server_pid else None
+    client_seconds = _children_cpu() - children_before  # the command and its workers, all waited for
     if child.returncode != 0:
         raise SystemExit(f"provgraph {command[0]} failed ({child.returncode}):\n{out}\n{err}")
     with open_store() as store:
@@ -142,6 +154,10 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
         "seconds_per_quantum": round(wall / args.quanta, 4),
         "in_quantum_seconds_per_quantum": round(in_quantum / args.quanta, 4),
         "peak_tree_rss_mb": round(sampler.peak_kb / 1024, 1),
+        "client_cpu_ms_per_quantum": round(client_seconds * 1000 / args.quanta, 2),
+        "server_cpu_ms_per_quantum": round(server_seconds * 1000 / args.quanta, 2)
+        if server_seconds is not None
+        else None,
         "succeeded": succeeded,
         "setup_seconds": round(setup, 3),
         "loadavg_1m_before": round(load1, 2),
