@@ -264,11 +264,6 @@ class GraphStore:
                 f"invalid Neo4j URI {settings.display_uri!r}: {redact(str(err))}",
                 hint="use a URI like neo4j://127.0.0.1:7687 or bolt+s://host:7687",
             ) from err
-        self.bookmarks = neo4j.GraphDatabase.bookmark_manager()
-        """Shared by every session of this store, so that each sees what the ones before it
-        wrote (causal consistency): on a cluster (Enterprise or Aura, a ``neo4j://`` URI), a
-        read may be routed to a secondary, which then waits until it has caught up with our
-        last commit. On one server the wait is nil: that server has every commit."""
         self.read_only = False
         """Open every session in read access mode, so that the server refuses any write
         (``provgraph serve`` without ``--allow-writes``); set by `open_store`."""
@@ -337,7 +332,6 @@ class GraphStore:
         """A driver session on our database (for `store` modules only)."""
         if self.read_only:
             config["default_access_mode"] = neo4j.READ_ACCESS
-        config.setdefault("bookmark_manager", self.bookmarks)
         return self.driver.session(database=self.database, **config)
 
     @contextlib.contextmanager
