@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from cold_cli import children_cpu  # noqa: E402
 
 from provenance_graph.demo import demo_pipeline_path, make_demo_repo  # noqa: E402
 from tests.support.slurm import PARTITION, SlurmCluster  # noqa: E402
@@ -44,11 +45,6 @@ def provgraph(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     if done.returncode != 0:
         raise SystemExit(f"provgraph {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

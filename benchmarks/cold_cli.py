@@ -60,6 +60,12 @@ def server_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat(5)
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have been waited for, and of theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def managed_server_pid() -> int | None:
     from provenance_graph.server import ManagedServer
 

@@ -32,14 +32,13 @@ import argparse
 import importlib.metadata
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cold_cli import managed_server_pid, server_cpu
+from cold_cli import children_cpu, managed_server_pid, server_cpu
 from measure_tree import TreeRssSampler, choose_shape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,12 +88,6 @@ def make_repo(root: Path, visits: int, detectors: int) -> Repository:
     return repo
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's children that have been waited for, and theirs."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> dict[str, object]:
     visits, detectors = choose_shape(args.quanta, 2)
     started = time.perf_counter()
@@ -117,7 +110,7 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load1 = os.getloadavg()[0]
     server_pid = managed_server_pid()
-    server_before, children_before = server_cpu(server_pid), _children_cpu()
+    server_before, children_before = server_cpu(server_pid), children_cpu()
     started = time.perf_counter()
     child = subprocess.Popen(
         [provgraph, *command],
@@ -132,7 +125,7 @@ def measure(args: argparse.Namespace, jobs: int, work: Path, activator: str) -> 
     wall = time.perf_counter() - started
     sampler.stop()
     server_seconds = server_cpu(server_pid) - server_before if server_pid else None
-    client_seconds = _children_cpu() - children_before  # the command and its workers, all waited for
+    client_seconds = children_cpu() - children_before  # the command and its workers, all waited for
     if child.returncode != 0:
         raise SystemExit(f"provgraph {command[0]} failed ({child.returncode}):\n{out}\n{err}")
     with open_store() as store:
