@@ -222,7 +222,8 @@ def measure_ours(
         ["isr"] * 5,
         lambda s: {"quanta": len(s.graph), "external_inputs": sum(s.external_inputs.values())},
     )
-    params = {"plan_id": plan_id, "tasks": ["isr"], "where": where, "chunk": 2000}
+    # isr quanta all have an exposure, so read_plan seeks them through its index (plan_quanta).
+    params = {"plan_id": plan_id, "tasks": ["isr"], "where": where, "seek": "exposure", "chunk": 2000}
 
     def queries_only(_: str) -> int:
         rows = [q for r in store.read("plan_quanta", **params) for q in r["quanta"]]

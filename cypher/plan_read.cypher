@@ -13,15 +13,34 @@ RETURN p {.*} AS plan,
 // values; a constraint applies to the quanta that have that dimension. Rows carry $chunk
 // quanta each, as [id, task, data_id, run, input ids, output ids, repository, butler_id]: a client decodes a few
 // long lists much faster than many short records.
-// With $tasks, the quanta are found per task through the (plan_id, task) index.
+// $seek: null, or a dimension of $where that every asked task's quanta have, one of exposure,
+// visit and patch (whose values few plans share, unlike a detector's or a band's): the quanta
+// are then found through that dimension's index, so a subgraph costs what it holds, not what
+// the plan holds. Otherwise they are found per task through the (plan_id, task) index, or by
+// the plan's id.
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
 CALL (p) {
-    UNWIND CASE WHEN $tasks IS NULL THEN [p.id] ELSE [] END AS plan_id  // all tasks
+    UNWIND CASE WHEN $tasks IS NULL AND $seek IS NULL THEN [p.id] ELSE [] END AS plan_id  // all tasks
     MATCH (q:Quantum {plan_id: plan_id})
     RETURN q
   UNION
-    UNWIND $tasks AS task
+    UNWIND CASE WHEN $seek IS NULL THEN $tasks ELSE [] END AS task
     MATCH (q:Quantum {plan_id: p.id, task: task})
+    RETURN q
+  UNION
+    UNWIND CASE $seek WHEN 'exposure' THEN $where.exposure ELSE [] END AS v
+    MATCH (q:Quantum {exposure: v}) USING INDEX q:Quantum(exposure)
+    WHERE q.plan_id = p.id AND ($tasks IS NULL OR q.task IN $tasks)
+    RETURN q
+  UNION
+    UNWIND CASE $seek WHEN 'visit' THEN $where.visit ELSE [] END AS v
+    MATCH (q:Quantum {visit: v}) USING INDEX q:Quantum(visit)
+    WHERE q.plan_id = p.id AND ($tasks IS NULL OR q.task IN $tasks)
+    RETURN q
+  UNION
+    UNWIND CASE $seek WHEN 'patch' THEN $where.patch ELSE [] END AS v
+    MATCH (q:Quantum {patch: v}) USING INDEX q:Quantum(patch)
+    WHERE q.plan_id = p.id AND ($tasks IS NULL OR q.task IN $tasks)
     RETURN q
 }
 WITH q WHERE all(k IN keys($where) WHERE q[k] IS NULL OR q[k] IN $where[k])

@@ -174,6 +174,7 @@ def read_plan(
             plan_id=plan_id,
             tasks=list(tasks) if tasks is not None else None,
             where=values,
+            seek=_seek_dimension(store, plan_id, tasks, values),
             chunk=_READ_CHUNK,
         )
         for q in r["quanta"]
@@ -202,6 +203,33 @@ def read_plan(
         raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
     _check_unchanged(store, plan_id, props)
     return graph
+
+
+#: Dimensions whose index ``plan_quanta`` may seek, most selective first: few plans share a value.
+_SEEKABLE = ("exposure", "visit", "patch")
+
+
+def _seek_dimension(
+    store: GraphStore, plan_id: str, tasks: Sequence[str] | None, values: Mapping[str, object]
+) -> str | None:
+    """The dimension of *values* through whose index the asked quanta are found, or None.
+
+    Only one that every asked task's quanta have: a constraint on a dimension passes the quanta
+    that lack it, which its index cannot find. A task's dimensions are those of its summary's
+    example data ID, so the plan's quanta are not read to learn them.
+    """
+    candidates = [k for k in _SEEKABLE if k in values]
+    if not candidates:
+        return None
+    dimensions = {
+        r["task"]: set(DataId.from_key(r["example"]).dimensions)
+        for r in store.read("status_counts_tasks", plan_id=plan_id)
+    }
+    asked = list(dimensions) if tasks is None else list(tasks)
+    for key in candidates:
+        if all(key in dimensions.get(task, {key}) for task in asked):
+            return key
+    return None
 
 
 def _check_unchanged(store: GraphStore, plan_id: str, before: Mapping[str, Any]) -> None:

@@ -205,6 +205,8 @@ def test_conflicting_dataset_type_definition_is_refused(store: GraphStore, names
 def test_subgraph_by_task_and_data_id(store: GraphStore, namespace: str) -> None:
     graph = small_plan(namespace, visits=3, detectors=4)
     write_plan(store, graph)
+    # Another plan over the same visits: quanta found through the visit index are still this plan's.
+    write_plan(store, small_plan(namespace, "again", visits=3, detectors=4))
     sub = read_plan(
         store,
         graph.plan.id,
@@ -224,6 +226,10 @@ def test_subgraph_by_task_and_data_id(store: GraphStore, namespace: str) -> None
         assert quantum == graph.quanta[qid]
     coadds = read_plan(store, graph.plan.id, tasks=["assembleCoadd"], where={"visit": [1]})
     assert len(coadds) == graph.task_counts()["assembleCoadd"], "a visit constraint does not apply to coadds"
+    everything = read_plan(store, graph.plan.id, where={"visit": [1]})
+    assert set(everything.quanta) == {
+        q.id for q in graph.quanta.values() if q.data_id.to_dict().get("visit", 1) == 1
+    }
 
 
 def test_unknown_plan_gets_a_suggestion(store: GraphStore, namespace: str) -> None:
