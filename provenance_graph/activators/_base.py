@@ -30,6 +30,7 @@ failed and what was blocked.
 from __future__ import annotations
 
 import abc
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -70,6 +71,8 @@ _log = getLogger(__name__)
 _REPAIRED = "the next run repairs that once this execution has missed its heartbeats"
 #: How often (seconds) to look again at quanta another execution holds.
 POLL_SECONDS = 0.5
+#: The most units claimed ahead per worker (`Activator.claim_ahead_seconds`).
+MAX_AHEAD_PER_JOB = 32
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,15 @@ class Activator(abc.ABC):
 
     name = "activator"
 
+    #: Seconds of work to claim ahead for each worker, judged by how long its recent units
+    #: took; 0 claims two units per worker. Claims of many short units then share a
+    #: transaction instead of taking one each.
+    claim_ahead_seconds: float = 0.0
+    #: Record outcomes at most this often (seconds), several to a transaction; 0 records each
+    #: unit's as it arrives. Failures, lost units and idle workers are recorded at once, and
+    #: what a crash leaves unrecorded the next run repairs (its quanta are still claimed).
+    record_every_seconds: float = 0.0
+
     def __init__(
         self,
         store: GraphStore,
@@ -229,6 +241,8 @@ class Activator(abc.ABC):
         self._memory_per_quantum = memory_per_quantum
         self._prepared: _Prepared | None = None
         self._lost_jobs: list[LostJob] = []
+        self._unit_seconds: float | None = None
+        """How long recent units took to run (`_learn`)."""
         self.execution_id: str | None = None
         """This Activator's execution, once `run` has started it."""
 
@@ -472,62 +486,81 @@ class Activator(abc.ABC):
         failures: list[Failure] = []
         self._lost_jobs = []
         in_flight: dict[Future[list[AttemptOutcome]], _Submitted] = {}
+        unrecorded = _Unrecorded()
         stopping = False
         self._open()
         try:
             while True:
                 if not stopping:
                     self._dispatch(record, state, in_flight, progress, ran)
+                if not in_flight and unrecorded:  # recording them may make more units ready
+                    args = (record, state, unrecorded, in_flight, progress, ran, failures)
+                    stopping |= self._record_due(*args)
+                    continue
                 if not in_flight:
                     if stopping or not state.waiting_on_others():
                         break
                     time.sleep(POLL_SECONDS)
                     state.refresh_others(record, progress)
                     continue
-                done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                timeout = unrecorded.due_in(self.record_every_seconds, POLL_SECONDS)
+                done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                 finished = self._collect(done, in_flight)
                 crash_point("run.outcomes")
-                if self._record(record, state, finished, progress, ran, failures) and self.fail_fast:
-                    stopping = True
-                    self._cancel_queued(record, state, in_flight, progress)
+                unrecorded.add(finished)
+                stopping |= self._record_due(record, state, unrecorded, in_flight, progress, ran, failures)
                 record.check_alive()
                 if state.waiting_on_others():
                     state.refresh_others(record, progress)
                 self.on_progress(progress)
         except BaseException as err:  # Ctrl-C, or a lost database: give back what we hold
-            with suppress_and_log(
-                _log,
-                WARNING,
-                "plan %r: could not record the quanta that finished; the next run reruns them",
-                self.plan_id,
-            ):
-                finished = self._collect([f for f in in_flight if f.done() and not f.cancelled()], in_flight)
-                self._record(record, state, finished, progress, ran, failures)
-            self._close(cancel=True)
-            reason = f"the run was stopped: {type(err).__name__}"
-            # Each step on its own: an interrupt may have broken the connection in use. What we
-            # cannot give back (the database is gone too) the next run repairs.
-            with suppress_and_log(
-                _log,
-                WARNING,
-                "plan %r: could not give back the quanta of execution %s; %s",
-                self.plan_id,
-                record.id,
-                _REPAIRED,
-            ):
-                record.release_all(reason)
-            with suppress_and_log(
-                _log,
-                WARNING,
-                "plan %r: could not mark execution %s interrupted; %s",
-                self.plan_id,
-                record.id,
-                _REPAIRED,
-            ):
-                record.close("interrupted", progress.counts, reason)
+            self._stop(record, state, in_flight, unrecorded, progress, ran, failures, err)
             raise
         self._close(cancel=False)
         return self._finish(record, state, ran, repaired, failures, started)
+
+    def _stop(
+        self,
+        record: ExecutionRecord,
+        state: _Schedule,
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
+        unrecorded: _Unrecorded,
+        progress: Progress,
+        ran: dict[str, int],
+        failures: list[Failure],
+        err: BaseException,
+    ) -> None:
+        """The run is stopping on ``err``: record what finished, stop the workers, give back the rest."""
+        with suppress_and_log(
+            _log,
+            WARNING,
+            "plan %r: could not record the quanta that finished; the next run reruns them",
+            self.plan_id,
+        ):
+            unrecorded.add(self._collect([f for f in in_flight if f.done() and not f.cancelled()], in_flight))
+            self._record(record, state, unrecorded.take(), progress, ran, failures)
+        self._close(cancel=True)
+        reason = f"the run was stopped: {type(err).__name__}"
+        # Each step on its own: an interrupt may have broken the connection in use. What we
+        # cannot give back (the database is gone too) the next run repairs.
+        with suppress_and_log(
+            _log,
+            WARNING,
+            "plan %r: could not give back the quanta of execution %s; %s",
+            self.plan_id,
+            record.id,
+            _REPAIRED,
+        ):
+            record.release_all(reason)
+        with suppress_and_log(
+            _log,
+            WARNING,
+            "plan %r: could not mark execution %s interrupted; %s",
+            self.plan_id,
+            record.id,
+            _REPAIRED,
+        ):
+            record.close("interrupted", progress.counts, reason)
 
     def _finish(
         self,
@@ -550,6 +583,55 @@ class Activator(abc.ABC):
             self.plan_id, record.id, status, counts, ran, repaired, failures, seconds, messages,
             list(self._lost_jobs),
         )  # fmt: skip
+
+    def _record_due(
+        self,
+        record: ExecutionRecord,
+        state: _Schedule,
+        unrecorded: _Unrecorded,
+        in_flight: dict[Future[list[AttemptOutcome]], _Submitted],
+        progress: Progress,
+        ran: dict[str, int],
+        failures: list[Failure],
+    ) -> bool:
+        """Record the finished units if it is time to; True if a failure stops the run (fail-fast).
+
+        Time to: every `record_every_seconds`, at once when a quantum failed or a unit was lost
+        (retries, blocks, fail-fast), and when a worker may be idle, waiting for what they make
+        ready.
+        """
+        due = bool(unrecorded) and (
+            self.record_every_seconds <= 0
+            or unrecorded.due_in(self.record_every_seconds, 1.0) <= 0
+            or len(in_flight) <= self.jobs
+            or unrecorded.any_failed()
+        )
+        if not due or not self._record(record, state, unrecorded.take(), progress, ran, failures):
+            return False
+        if self.fail_fast:
+            self._cancel_queued(record, state, in_flight, progress)
+        return self.fail_fast
+
+    def _learn(self, finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]]) -> None:
+        """Follow how long units take to run (a moving average), for `claim_ahead_seconds`."""
+        for _, result in finished:
+            if isinstance(result, list) and result:
+                seconds = sum(o.duration_s for o in result)
+                average = self._unit_seconds
+                self._unit_seconds = seconds if average is None else 0.8 * average + 0.2 * seconds
+
+    def _window(self) -> tuple[int, int]:
+        """Units to hold in flight: refill below the first number, up to the second.
+
+        Two per worker, refilled one by one; with `claim_ahead_seconds`, enough units for that
+        long per worker (at most `MAX_AHEAD_PER_JOB`), refilled once half of them have run, so
+        that claims come in batches.
+        """
+        per_job = 2
+        if self.claim_ahead_seconds > 0 and self._unit_seconds is not None:
+            wanted = math.ceil(self.claim_ahead_seconds / max(self._unit_seconds, 1e-3))
+            per_job = max(2, min(MAX_AHEAD_PER_JOB, wanted))
+        return max(2, per_job // 2) * self.jobs, per_job * self.jobs
 
     def _record(
         self,
@@ -641,9 +723,12 @@ class Activator(abc.ABC):
         progress: Progress,
         ran: dict[str, int],
     ) -> None:
-        """Claim ready units up to twice the number of jobs in flight, and start them."""
-        while state.ready and len(in_flight) < 2 * self.jobs:
-            units = {u: state.pending(u) for u in state.take(2 * self.jobs - len(in_flight))}
+        """Claim ready units, up to what `_window` holds in flight, and start them."""
+        low, high = self._window()
+        if len(in_flight) >= low:
+            return
+        while state.ready and len(in_flight) < high:
+            units = {u: state.pending(u) for u in state.take(high - len(in_flight))}
             wanted = [q for ids in units.values() for q in ids]
             claimed = record.claim(wanted, retry=[q for q in wanted if q in state.retrying])
             crash_point("run.claimed")
@@ -710,6 +795,7 @@ class Activator(abc.ABC):
         for future in done:
             submitted = in_flight.pop(future)
             finished.append((submitted, self._outcomes(future, submitted)))
+        self._learn(finished)
         return finished
 
     def _outcomes(
@@ -752,6 +838,37 @@ class _Submitted:
 
     unit: str
     quanta: list[str]
+
+
+class _Unrecorded:
+    """Finished units whose outcomes are not recorded yet (`Activator.record_every_seconds`)."""
+
+    def __init__(self) -> None:
+        self.units: list[tuple[_Submitted, list[AttemptOutcome] | Lost]] = []
+        self.since = 0.0
+        """When the oldest of them came back (`time.monotonic`)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.units)
+
+    def add(self, finished: list[tuple[_Submitted, list[AttemptOutcome] | Lost]]) -> None:
+        if finished and not self.units:
+            self.since = time.monotonic()
+        self.units += finished
+
+    def take(self) -> list[tuple[_Submitted, list[AttemptOutcome] | Lost]]:
+        taken, self.units = self.units, []
+        return taken
+
+    def due_in(self, every: float, otherwise: float) -> float:
+        """Seconds until they are due to be recorded (at most ``otherwise``; that if there are none)."""
+        if not self.units:
+            return otherwise
+        return max(0.0, min(otherwise, self.since + every - time.monotonic()))
+
+    def any_failed(self) -> bool:
+        """Whether a quantum failed or a unit was lost: recorded at once (retries, blocks, fail-fast)."""
+        return any(isinstance(r, Lost) or any(not o.succeeded for o in r) for _, r in self.units)
 
 
 class _Schedule:
