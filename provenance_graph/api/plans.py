@@ -282,7 +282,7 @@ def plan_subgraph(
     from provenance_graph.preflight import parse_expression  # the parser only: no pre-flight run
 
     expression = parse_expression(where)
-    part = subgraph(store, plan_id, tasks=task, where=expression.admits if expression else None)
+    part = subgraph(store, plan_id, tasks=task, where=expression if expression else None)
     ids = sorted(part.graph.quanta)
     listed = len(ids) <= MAX_ELEMENTS
     return {

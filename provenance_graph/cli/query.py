@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
@@ -34,8 +34,9 @@ from provenance_graph.store.provenance import (
 )
 
 if TYPE_CHECKING:
-    from provenance_graph.model import DataId, DimensionValue, Plan, PlanNote
+    from provenance_graph.model import DataId, Plan, PlanNote
     from provenance_graph.store.plan_questions import TaskAtDataId
+    from provenance_graph.store.plan_read import DataQuery
 
 __all__ = ["app"]
 
@@ -333,15 +334,16 @@ WhereOpt = Annotated[
 ]
 
 
-def data_query_filter(text: str) -> Callable[[Mapping[str, DimensionValue]], bool] | None:
-    """A data query (the language of ``plan -d``) as a test of quanta data IDs; None if empty.
+def data_query_filter(text: str) -> DataQuery | None:
+    """A data query (the language of ``plan -d``) to select quanta by data ID; None if empty.
 
-    A quantum passes unless the query is false for it, as in pre-flight (`Expression.admits`).
+    A quantum passes unless the query is false for it, as in pre-flight (`Expression.admits`);
+    the values it requires go to the server first (`Expression.required_values`).
     """
     from provenance_graph.preflight import parse_expression  # the parser only: no pre-flight run
 
     expression = parse_expression(text)
-    return expression.admits if expression else None
+    return expression if expression else None
 
 
 @app.command("subgraph")
@@ -358,7 +360,9 @@ def subgraph_command(
     admits = data_query_filter(where)
     with open_store(start_managed=False) as store:
         if cypher:
-            params: dict[str, Any] = {"plan_id": plan_id, "tasks": task, "where": {}, "chunk": 2000}
+            from provenance_graph.store.plan_read import plan_quanta_params
+
+            params, _ = plan_quanta_params(store, plan_id, task, admits)
             _print_cypher(store, "subgraph", params)
             if admits is not None:
                 console.print(

@@ -122,6 +122,9 @@ class _Compiler(Transformer[Token, _Eval]):
         self.universe = universe
         self.dimensions: set[str] = set()
         self.terms: list[tuple[str, _Eval]] = []
+        self.required: dict[int, dict[str, frozenset[int | str]]] = {}
+        """By ``id`` of a compiled part: the values each dimension must take for the part to
+        hold, where the data ID has the dimension (`Expression.required_values`)."""
 
     def _dimension(self, token: Token) -> tuple[str, type]:
         name = str(token)
@@ -210,6 +213,8 @@ class _Compiler(Transformer[Token, _Eval]):
             have = data_id.get(name)
             return None if have is None else compare(have, wanted)
 
+        if str(op) == "=":
+            self.required[id(evaluate)] = {name: frozenset([wanted])}
         return self._term(meta, evaluate)
 
     @v_args(meta=True)
@@ -239,6 +244,8 @@ class _Compiler(Transformer[Token, _Eval]):
             found = have in frozen or (type(have) is int and any(have in r for r in ranges))
             return not found if negate else found
 
+        if not negate and not ranges:
+            self.required[id(evaluate)] = {name: frozen}
         return self._term(meta, evaluate)
 
     @v_args(inline=True)
@@ -259,6 +266,13 @@ class _Compiler(Transformer[Token, _Eval]):
                 unknown = unknown or value is None
             return None if unknown else True
 
+        # A part that is false makes the whole false: what each part requires, the whole does.
+        required: dict[str, frozenset[int | str]] = {}
+        for part in parts:
+            for name, values in self.required.get(id(part), {}).items():
+                required[name] = required[name] & values if name in required else values
+        if required:
+            self.required[id(evaluate)] = required
         return evaluate
 
     def or_expr(self, parts: list[_Eval]) -> _Eval:
@@ -290,6 +304,7 @@ class Expression:
         self._evaluate: _Eval | None = None
         self.dimensions: frozenset[str] = frozenset()
         self._terms: list[tuple[str, _Eval]] = []
+        self._required: Mapping[str, frozenset[int | str]] = {}
         if not text.strip():
             return
         check_text(text, "the expression", ExpressionError)  # a plan stores it
@@ -309,6 +324,7 @@ class Expression:
             raise _too_deep() from None
         self.dimensions = frozenset(compiler.dimensions)
         self._terms = compiler.terms
+        self._required = compiler.required.get(id(self._evaluate), {})
 
     def __call__(self, data_id: Mapping[str, Any]) -> Truth:
         """Evaluate on a data ID: True, False, or None when a named dimension is absent."""
@@ -320,6 +336,19 @@ class Expression:
 
     def __bool__(self) -> bool:
         return self._evaluate is not None
+
+    def required_values(self) -> dict[str, list[int | str]]:
+        """``{dimension: values}`` that a data ID having the dimension must take to be admitted.
+
+        From the ``=`` and ``IN`` tests the expression joins with ``AND`` at its top (not under
+        ``OR`` or ``NOT``, nor ``IN`` with a range too long to list): a necessary condition, which
+        a store can test with an index before `admits` decides. Empty when there is none.
+        """
+
+        def order(value: int | str) -> tuple[bool, int | str]:
+            return isinstance(value, str), value
+
+        return {name: sorted(values, key=order) for name, values in self._required.items()}
 
     def terms(self) -> list[tuple[str, Callable[[Mapping[str, Any]], Truth]]]:
         """Each atomic comparison (``visit = 3``, ``detector IN (1..4)``): its text and its test.

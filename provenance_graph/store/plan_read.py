@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import neo4j.time
 
@@ -35,12 +35,14 @@ from provenance_graph.store.datasets import dataset_type_key
 
 __all__ = [
     "DataIdFilter",
+    "DataQuery",
     "ExecutionState",
     "PlanSummary",
     "StoredPlan",
     "execution_state",
     "list_plans",
     "plan_notes",
+    "plan_quanta_params",
     "plan_summary",
     "read_plan",
     "read_plan_header",
@@ -137,9 +139,25 @@ def read_plan_header(store: GraphStore, plan_id: str) -> Plan:
     return _plan_from_props(plan_id, _complete_header(store, plan_id))
 
 
-#: Which quanta to keep: ``{dimension: [values]}`` (matched in Cypher), or a test of a quantum's
-#: data ID (a parsed data query's ``admits``), applied to each quantum read.
-DataIdFilter = Mapping[str, Sequence[DimensionValue]] | Callable[[Mapping[str, DimensionValue]], bool]
+@runtime_checkable
+class DataQuery(Protocol):
+    """A parsed data query (`provenance_graph.preflight.Expression`), as a plan read uses it."""
+
+    def admits(self, data_id: Mapping[str, Any]) -> bool:
+        """Whether to keep a quantum with this data ID."""
+        ...  # pragma: no cover - a protocol
+
+    def required_values(self) -> dict[str, list[Any]]:
+        """Values each dimension must take where a data ID has it (a necessary condition)."""
+        ...  # pragma: no cover - a protocol
+
+
+#: Which quanta to keep: ``{dimension: [values]}`` (matched in Cypher), a test of a quantum's
+#: data ID applied to each quantum read, or a data query: its required values are matched in
+#: Cypher first, then its test decides.
+DataIdFilter = (
+    Mapping[str, Sequence[DimensionValue]] | Callable[[Mapping[str, DimensionValue]], bool] | DataQuery
+)
 
 
 def read_plan(
@@ -162,23 +180,12 @@ def read_plan(
     where
         Keep only quanta whose data ID has, for each named dimension it has, one of
         the listed values, e.g. ``{"visit": [1, 2], "detector": [3]}``; or, given a
-        function, those whose data ID (as a dict) it returns true for.
+        function, those whose data ID (as a dict) it returns true for; or, given a data
+        query, those it admits.
     """
     props = _complete_header(store, plan_id)
-    admits = where if callable(where) else None
-    values = {} if callable(where) else {k: list(v) for k, v in (where or {}).items()}
-    rows = [
-        q
-        for r in store.read(
-            "plan_quanta",
-            plan_id=plan_id,
-            tasks=list(tasks) if tasks is not None else None,
-            where=values,
-            seek=_seek_dimension(store, plan_id, tasks, values),
-            chunk=_READ_CHUNK,
-        )
-        for q in r["quanta"]
-    ]
+    params, admits = plan_quanta_params(store, plan_id, tasks, where)
+    rows = [q for r in store.read("plan_quanta", **params) for q in r["quanta"]]
     if admits is not None:
         rows = [q for q in rows if admits(DataId.from_key(q[2]).to_dict())]
     dataset_ids = sorted({d for q in rows for d in (*q[4], *q[5])})
@@ -203,6 +210,31 @@ def read_plan(
         raise PlanError(f"plan {plan_id!r} refers to {err} that is not in the graph") from None
     _check_unchanged(store, plan_id, props)
     return graph
+
+
+def plan_quanta_params(
+    store: GraphStore, plan_id: str, tasks: Sequence[str] | None, where: DataIdFilter | None
+) -> tuple[dict[str, Any], Callable[[Mapping[str, DimensionValue]], bool] | None]:
+    """The parameters of ``plan_quanta`` for `read_plan`, and the test it applies to each row after.
+
+    A data query's required values (``visit IN (1..3) AND ...``) go to the server, which may
+    seek them in an index; its whole test runs on what comes back.
+    """
+    admits: Callable[[Mapping[str, DimensionValue]], bool] | None = None
+    if isinstance(where, DataQuery):
+        admits, values = where.admits, where.required_values()
+    elif callable(where):
+        admits, values = where, {}
+    else:
+        values = {k: list(v) for k, v in (where or {}).items()}
+    params = {
+        "plan_id": plan_id,
+        "tasks": list(tasks) if tasks is not None else None,
+        "where": values,
+        "seek": _seek_dimension(store, plan_id, tasks, values),
+        "chunk": _READ_CHUNK,
+    }
+    return params, admits
 
 
 #: Dimensions whose index ``plan_quanta`` may seek, most selective first: few plans share a value.

@@ -37,6 +37,37 @@ def test_evaluation_is_three_valued(text: str, data_id: dict[str, object], expec
     assert expression.admits(data_id) is (expected is not False)
 
 
+@pytest.mark.parametrize(
+    ("text", "required"),
+    [
+        (
+            "instrument='HSC' AND visit IN (1..3, 7) AND detector != 3",
+            {"instrument": ["HSC"], "visit": [1, 2, 3, 7]},
+        ),
+        ("visit IN (1..5) AND visit IN (4..9)", {"visit": [4, 5]}),
+        ("visit = 1 AND visit = 2", {"visit": []}),  # nothing with a visit passes
+        ("(visit = 1 OR visit = 2) AND band = 'r'", {"band": ["r"]}),  # an OR requires nothing alone
+        ("NOT visit = 5", {}),
+        ("visit NOT IN (5, 6)", {}),
+        ("visit > 4", {}),
+        ("visit IN (0..1000000)", {}),  # too long a range to list
+        ("", {}),
+    ],
+)
+def test_required_values_are_what_every_admitted_data_id_with_the_dimension_takes(
+    text: str, required: dict[str, list[object]]
+) -> None:
+    expression = Expression(text)
+    assert expression.required_values() == required
+    # A necessary condition: no admitted data ID with the dimension has another value.
+    for visit in range(12):
+        for band in ("r", "g"):
+            for data_id in ({"instrument": "HSC", "visit": visit, "band": band}, {"band": band}):
+                if expression.admits(data_id):
+                    for name, values in required.items():
+                        assert name not in data_id or data_id[name] in values, (text, data_id)
+
+
 def test_dimensions_named_are_known() -> None:
     assert Expression("visit = 1 AND (detector = 2 OR band = 'g')").dimensions == {
         "visit",
