@@ -96,10 +96,11 @@ RETURN p.id AS id, p.status AS status, p.output_run AS output_run, p.created AS 
 ORDER BY p.created DESC, p.id;
 
 // name: plan_task_counts
-// Quanta per task label of one complete plan, from its task summaries (status_counts.cypher).
+// Quanta per task label of one complete plan, from its task summaries (status_counts.cypher),
+// with the task's signature (null for plans written before schema v15; store/signatures.py).
 MATCH (p:Plan {id: $plan_id, status: 'complete'})
 MATCH (s:TaskSummary {plan_id: $plan_id})
-RETURN s.task AS task, s.quanta AS quanta
+RETURN s.task AS task, s.quanta AS quanta, s.signature AS signature
 ORDER BY task;
 
 // name: plan_io_counts

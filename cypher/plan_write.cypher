@@ -148,7 +148,8 @@ WHERE p.writer = $token
 WITH p
 UNWIND $rows AS r
 CREATE (q:Quantum {id: r.id, task: r.task, data_id: r.data_id, data_id_display: r.data_id_display,
-                   run: r.run, plan_id: $plan_id, repository: r.repository, butler_id: r.butler_id})
+                   run: r.run, plan_id: $plan_id, repository: r.repository, butler_id: r.butler_id,
+                   signature: r.signature})
 SET q += r.dims
 CREATE (q)-[:IN_PLAN]->(p)
 WITH q, r

@@ -263,6 +263,8 @@ RETURN d.id AS id, d.uri AS uri, d.size AS size, d.checksum AS checksum, d.exist
 // differ ('changed'), with what only the old one has (`gone`) and only the new one (`came`) as
 // "in: type data_id" / "out: type data_id" strings (dataset ids differ between runs, these do
 // not). Per task, so that the server's grouping stays one task's size; only differences travel.
+// A pair whose signatures (schema v15, store/signatures.py) are equal reads and writes the same:
+// only pairs with different signatures, or without them (older plans), expand their edges.
 CALL () {
     MATCH (q:Quantum {plan_id: $old, task: $task})
     RETURN q, 0 AS side
@@ -273,7 +275,9 @@ CALL () {
 WITH q.data_id AS data_id, collect({side: side, q: q}) AS found
 WITH data_id, [x IN found WHERE x.side = 0 | x.q][0] AS a, [x IN found WHERE x.side = 1 | x.q][0] AS b
 CALL (a, b) {
-    WITH a, b WHERE a IS NOT NULL AND b IS NOT NULL
+    WITH a, b
+    WHERE a IS NOT NULL AND b IS NOT NULL
+      AND (a.signature IS NULL OR b.signature IS NULL OR a.signature <> b.signature)
     OPTIONAL MATCH (a)-[:CONSUMES]->(i:Dataset)
     WITH a, b, collect('in: ' + i.dataset_type + ' ' + i.data_id) AS old_in
     OPTIONAL MATCH (a)-[:PRODUCES]->(o:Dataset)
@@ -285,7 +289,7 @@ CALL (a, b) {
     WITH old_sig, new_in + new_out AS new_sig
     RETURN [x IN old_sig WHERE NOT x IN new_sig] AS gone, [x IN new_sig WHERE NOT x IN old_sig] AS came
   UNION
-    WITH a, b WHERE a IS NULL OR b IS NULL
+    WITH a, b WHERE a IS NULL OR b IS NULL OR a.signature = b.signature
     RETURN [] AS gone, [] AS came
 }
 WITH data_id, a, b, gone, came WHERE a IS NULL OR b IS NULL OR size(gone) > 0 OR size(came) > 0

@@ -150,16 +150,20 @@ def plan_diff(store: GraphStore, old: str, new: str) -> PlanDiff:
     """Quanta added, removed, or with other inputs or outputs, from plan ``old`` to plan ``new``.
 
     Computed in the server one task at a time (``plan_diff_task``), for each task either plan
-    has: only the differences travel, never the plans' quanta.
+    has: only the differences travel, never the plans' quanta. A task with the same signature
+    in both plans (`provenance_graph.store.signatures`) is the same and is not read at all.
     """
-    tasks: set[str] = set()
-    for plan_id in (old, new):
+    signatures: dict[str, list[str | None]] = {}
+    for side, plan_id in enumerate((old, new)):
         check_plan(store, plan_id)
-        tasks.update(r["task"] for r in store.read("plan_task_counts", plan_id=plan_id))
+        for r in store.read("plan_task_counts", plan_id=plan_id):
+            signatures.setdefault(r["task"], [None, None])[side] = r["signature"]
     added: list[tuple[str, str]] = []
     removed: list[tuple[str, str]] = []
     changed: list[tuple[str, str, list[str], list[str]]] = []
-    for task in sorted(tasks):
+    for task, (before, after) in sorted(signatures.items()):
+        if before is not None and before == after:
+            continue
         for r in store.read("plan_diff_task", old=old, new=new, task=task):
             if r["kind"] == "added":
                 added.append((task, r["data_id"]))

@@ -53,7 +53,8 @@ from provenance_graph.store.datasets import dataset_row, register_dataset_types
 from provenance_graph.store.execution import refuse_if_running
 from provenance_graph.store.plan_delete import delete_content, refuse_if_read_by_others
 from provenance_graph.store.schema import SCHEMA_VERSION
-from provenance_graph.store.status_counts import SummaryCounter, summaries_of
+from provenance_graph.store.signatures import quantum_signature
+from provenance_graph.store.status_counts import SummaryCounter
 
 __all__ = [
     "BatchSizes",
@@ -426,8 +427,10 @@ class _PlanWriter:
         crash_point("plan.header")
         inputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is None]
         outputs = [ref for did, ref in graph.datasets.items() if graph.producer(did) is not None]
-        self._write_part(graph, inputs, outputs, list(graph.quanta.values()))
-        tasks, cells = summaries_of(self.plan_id, graph)
+        counter = SummaryCounter()
+        counter.add(graph.quanta.values())
+        self._write_part(graph, inputs, outputs, list(graph.quanta.values()), counter.signatures)
+        tasks, cells = counter.rows(self.plan_id)
         crash_point("plan.before_complete")
         self._complete(
             _Totals(len(graph.quanta), len(outputs), len(graph.datasets), graph.edge_count), tasks, cells
@@ -470,8 +473,12 @@ class _PlanWriter:
         inputs: Sequence[DatasetRef],
         outputs: Sequence[DatasetRef],
         quanta: Sequence[Quantum],
+        signatures: dict[str, str],
     ) -> None:
-        """Write these datasets and quanta of ``graph`` with their edges: inputs, outputs, quanta."""
+        """Write these datasets and quanta of ``graph`` with their edges: inputs, outputs, quanta.
+
+        Each quantum's signature is taken from ``signatures`` (computed when it was counted).
+        """
         plan_id = self.plan_id
 
         def check_inputs(rows: list[dict[str, Any]]) -> int:
@@ -531,6 +538,7 @@ class _PlanWriter:
                     "outputs": [r.id for r in q.outputs],
                     "repository": q.repository,
                     "butler_id": q.butler_id,
+                    "signature": signatures.pop(q.id, None) or quantum_signature(q),
                 }
                 for q in chunk
             ]
@@ -838,7 +846,7 @@ class _PartsWriter(_PlanWriter):
             inputs, outputs, quanta = merged.take(index, graph)
             self.graph = graph  # for _check_conflicts, should the write collide
             self._register_types_of(graph)
-            self._write_part(graph, inputs, outputs, quanta)
+            self._write_part(graph, inputs, outputs, quanta, merged.counter.signatures)
             # The part's memory goes before the next is planned: its graph, and the lists
             # that hold its quanta and datasets.
             del graph, inputs, outputs, quanta

@@ -74,6 +74,10 @@ Changelog of `SCHEMA_VERSION`:
     transaction (`provenance_graph.store.status_counts`); indexes ``task_summary_plan``,
     ``status_cell_plan`` and ``attempt_execution_status``. A version-13 database's complete
     plans are counted on connect.
+15. Signatures: ``:Quantum.signature`` (a digest of its inputs and outputs by dataset type and
+    data ID) and ``:TaskSummary.signature`` (its quanta's, folded), written with each plan
+    (`provenance_graph.store.signatures`); ``query diff`` skips tasks whose signatures agree.
+    A version-14 database is upgraded on connect, changing nothing: older plans lack them.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ from provenance_graph.store.migrations import STEPS, Step, StepResult, apply_ste
 
 __all__ = ["SCHEMA_VERSION", "Upgrade", "ensure_schema", "migrate", "pending_upgrade", "schema_version"]
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 """The schema version this code reads and writes: the version of the last migration step."""
 
 

@@ -29,6 +29,7 @@ from provenance_graph.errors import DatabaseError
 from provenance_graph.model import DataId, DimensionValue, PlanGraph, Quantum, QuantumStatus
 from provenance_graph.store._missing import check_plan
 from provenance_graph.store.connection import GraphStore, Reader
+from provenance_graph.store.signatures import TaskSignatures, quantum_signature
 
 __all__ = [
     "STATUSES",
@@ -82,7 +83,9 @@ def summaries_of(plan_id: str, graph: PlanGraph) -> tuple[list[dict[str, Any]], 
 class SummaryCounter:
     """Adds up the ``:TaskSummary`` and ``:StatusCell`` rows of a plan written in parts.
 
-    `add` the quanta of each part (each quantum once), then take `rows`.
+    `add` the quanta of each part (each quantum once), then take `rows`. Each quantum's
+    signature (`quantum_signature`) waits in `signatures` until its row is written, which
+    takes it (`pop`).
     """
 
     def __init__(self) -> None:
@@ -91,6 +94,9 @@ class SummaryCounter:
         self._writes: dict[str, set[str]] = {}
         self._examples: dict[str, str] = {}
         self._cells: Counter[tuple[str, str, DimensionValue]] = Counter()
+        self._signed = TaskSignatures()
+        self.signatures: dict[str, str] = {}
+        """``{quantum id: signature}`` of the quanta added and not yet written."""
 
     def add(self, quanta: Iterable[Quantum]) -> None:
         """Count these quanta, all pending."""
@@ -101,6 +107,8 @@ class SummaryCounter:
             self._writes.setdefault(task, set()).update(r.dataset_type.name for r in q.outputs)
             if task not in self._examples or key < self._examples[task]:
                 self._examples[task] = key
+            signature = self.signatures[q.id] = quantum_signature(q)
+            self._signed.add(task, key, signature)
             for dimension, value in q.data_id.root:
                 self._cells[(task, dimension, value)] += 1
 
@@ -114,6 +122,7 @@ class SummaryCounter:
                 "reads": sorted(self._reads[task]),
                 "writes": sorted(self._writes[task]),
                 "example": self._examples[task],
+                "signature": self._signed.of(task),
                 "quanta": n,
                 **none,
                 "pending": n,

@@ -36,7 +36,7 @@ HOSTILE = [
 CLI_HOSTILE = ["' OR 1=1 //", "`) DETACH DELETE n //", "}) MATCH (n) DETACH DELETE n //", "$x", "\n;"]
 hostile_text = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=3), min_size=1, max_size=6).map("".join)
 
-#: The schema's labels and relationship types (docs/schema.md, version 14); nothing else may appear.
+#: The schema's labels and relationship types (docs/schema.md, version 15); nothing else may appear.
 LABELS = {
     "Plan", "Quantum", "Dataset", "DatasetType", "SchemaVersion", "PlanNote", "Execution", "Attempt",
     "Running", "Succeeded", "Failed", "Blocked", "Skipped", "Clustering", "BatchJob", "TaskSummary",

@@ -33,6 +33,7 @@ from provenance_graph.store import (
     write_plan,
 )
 from provenance_graph.store.migrations import STEPS, Step, apply_step
+from provenance_graph.store.plan_questions import plan_diff
 from provenance_graph.store.status_counts import differences, status_cells, summaries_of, task_summaries
 from tests.integration.test_cli import run
 from tests.integration.test_plan_store import small_plan
@@ -48,6 +49,7 @@ LOST_ATTEMPTS_VERSION = 11
 EXECUTION_VERSIONS_VERSION = 12
 INPUT_CHECKSUMS_VERSION = 13
 STATUS_COUNTS_VERSION = 14
+SIGNATURES_VERSION = 15
 
 #: Gives a quantum the status label $label (a label cannot be a parameter in Cypher 5).
 SET_STATUS_LABEL = "MATCH (q:Quantum {id: $id}) " + " ".join(
@@ -117,6 +119,21 @@ def strip_data_id_display(store: GraphStore, plan_id: str) -> None:
 def strip_status_counts(store: GraphStore, plan_id: str) -> None:
     """Delete a plan's task summaries and status cells, which v13 did not write."""
     rows(store, "MATCH (n:TaskSummary|StatusCell {plan_id: $plan_id}) DETACH DELETE n", plan_id=plan_id)
+
+
+def strip_signatures(store: GraphStore, plan_id: str) -> None:
+    """Remove a plan's quantum and task signatures, which v14 did not write."""
+    rows(
+        store,
+        "MATCH (n:Quantum|TaskSummary {plan_id: $plan_id}) WHERE n.signature IS NOT NULL REMOVE n.signature",
+        plan_id=plan_id,
+    )
+
+
+def signatures_of(store: GraphStore, plan_id: str) -> dict[str, str | None]:
+    """A plan's task signatures, by task."""
+    found = rows(store, "MATCH (s:TaskSummary {plan_id: $p}) RETURN s.task AS t, s.signature AS s", p=plan_id)
+    return {r["t"]: r["s"] for r in found}
 
 
 def data_id_displays(store: GraphStore, plan_id: str) -> dict[str, str | None]:
@@ -359,6 +376,34 @@ def test_a_version_13_database_has_its_plans_counted_by_status_on_connect(
         assert apply_step(store, STEPS[STATUS_COUNTS_VERSION - 1]).counts == {"plans_counted": 0}
 
 
+def test_a_version_14_database_keeps_its_plans_and_query_diff_reads_their_edges(
+    store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
+) -> None:
+    old = small_plan(namespace, "old", visits=2)
+    again = small_plan(namespace, "again", visits=2)  # the same quanta, in another output run
+    new = small_plan(namespace, "new", visits=3)
+    for graph in (old, again, new):
+        write_plan(store, graph)
+    assert signatures_of(store, old.plan.id) == signatures_of(store, again.plan.id)
+    assert signatures_of(store, old.plan.id) != signatures_of(store, new.plan.id)
+    signed = plan_diff(store, old.plan.id, new.plan.id)
+    assert signed.added and signed.changed  # the third visit's quanta; the coadds that read them
+    assert plan_diff(store, old.plan.id, again.plan.id).same
+    strip_signatures(store, old.plan.id)
+    with database_at(store, SIGNATURES_VERSION - 1, old.plan.id):
+        said: list[str] = []
+        with open_store(neo4j_settings, start_managed=False, say=said.append) as connected:
+            assert schema_version(connected) == SCHEMA_VERSION
+        assert said == [f"Upgrading the graph schema from version 14 to {SCHEMA_VERSION} ..."]
+        assert set(signatures_of(store, old.plan.id).values()) == {None}, "the step changes nothing"
+        # Without signatures on one side, every pair is compared by its edges: the same answers.
+        assert plan_diff(store, old.plan.id, new.plan.id) == signed
+        assert plan_diff(store, old.plan.id, again.plan.id).same
+        back = plan_diff(store, new.plan.id, old.plan.id)
+        assert (back.added, back.removed) == (signed.removed, signed.added)
+        assert read_plan(store, old.plan.id).digest() == old.digest()
+
+
 def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
     store: GraphStore, namespace: str, neo4j_settings: ConnectionSettings
 ) -> None:
@@ -391,21 +436,22 @@ def test_clients_connecting_at_once_to_an_older_database_all_migrate_it(
 
 
 def test_a_heavy_step_is_refused_on_connect_and_applied_by_migrate(store: GraphStore, namespace: str) -> None:
-    plan_id = stored_plan_with_statuses(store, namespace)
-    steps = (*STEPS[:-1], dataclasses.replace(STEPS[-1], heavy=True))
-    before = SCHEMA_VERSION - 1
+    plan_id = stored_plan_with_statuses(store, namespace)  # statuses set by hand: v14 counts them
+    heavy = dataclasses.replace(STEPS[STATUS_COUNTS_VERSION - 1], heavy=True)
+    steps = (*STEPS[: STATUS_COUNTS_VERSION - 1], heavy, *STEPS[STATUS_COUNTS_VERSION:])
+    before = STATUS_COUNTS_VERSION - 1
     with database_at(store, before, plan_id):
         with pytest.raises(SchemaVersionError) as refused:
             ensure_schema(store, steps=steps)
         message = refused.value.message
         assert "\n" not in message
         assert f"holds graph schema version {before}; provenance-graph" in message
-        assert f"needs version {SCHEMA_VERSION}" in message and steps[-1].label in message
+        assert f"needs version {SCHEMA_VERSION}" in message and heavy.label in message
         assert "provgraph migrate" in (refused.value.hint or "")
         assert schema_version(store) == before  # refused before changing anything
         assert not later_rule_names(before) & set(schema_rules(store))
-        [result] = migrate(store, pending_upgrade(store, steps))
-        assert result.step.version == SCHEMA_VERSION
+        results = migrate(store, pending_upgrade(store, steps))
+        assert [r.step.version for r in results] == list(range(STATUS_COUNTS_VERSION, SCHEMA_VERSION + 1))
         assert schema_version(store) == SCHEMA_VERSION
         assert all_rule_names() <= set(schema_rules(store))
 

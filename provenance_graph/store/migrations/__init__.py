@@ -39,6 +39,7 @@ from provenance_graph.store.migrations import (
     v0012_execution_versions,
     v0013_input_checksums,
     v0014_status_counts,
+    v0015_signatures,
 )
 from provenance_graph.store.migrations._step import BATCH_SIZE, Step, StepResult, apply_step
 
@@ -59,5 +60,6 @@ STEPS: tuple[Step, ...] = (
     v0012_execution_versions.STEP,
     v0013_input_checksums.STEP,
     v0014_status_counts.STEP,
+    v0015_signatures.STEP,
 )
 """Every step, in version order: ``STEPS[n - 1].version == n``."""
