@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import resource
@@ -27,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from cold_cli import managed_server_pid, server_cpu
 
 from provenance_graph.clustering import QuantumDag, cluster_quanta, load_clustering
 from provenance_graph.demo import demo_pipeline_path
@@ -50,10 +53,23 @@ def peak_rss_mb() -> float:
 
 
 def timed(record: dict[str, Any], key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; record its wall seconds as ``key``, with this process's and the server's CPU
+    seconds (``<key>_client_cpu``, ``<key>_server_cpu``, the latter None without a managed server)
+    and the 1-minute load average before it (``<key>_load``)."""
+    server_pid = managed_server_pid()
+    load, cpu = os.getloadavg()[0], time.process_time()
+    server = server_cpu(server_pid) if server_pid else None
     began = time.perf_counter()
     value = fn(*args, **kwargs)
     record[key] = round(time.perf_counter() - began, 2)
-    print(f"  {key}: {record[key]} s", flush=True)
+    record[f"{key}_client_cpu"] = round(time.process_time() - cpu, 2)
+    record[f"{key}_server_cpu"] = round(server_cpu(server_pid) - server, 2) if server is not None else None
+    record[f"{key}_load"] = round(load, 2)
+    print(
+        f"  {key}: {record[key]} s (client {record[f'{key}_client_cpu']} CPU-s, server "
+        f"{record[f'{key}_server_cpu']} CPU-s, load {record[f'{key}_load']})",
+        flush=True,
+    )
     return value
 
 
