@@ -4,46 +4,20 @@
     .venv/bin/python benchmarks/queries_quick.py bench-queries-2000x100
 
 Times parents and children of 10 quanta, upstream lineage to depth 2 of 5
-coadds, one full upstream lineage of a coadd, and the same with a stop rule: per question
-the p50 and every call's milliseconds, client and server CPU ms per call (the managed
-server's, from ``/proc``), and the load average before it.
+coadds, one full upstream lineage of a coadd, and the same with a stop rule, each through
+`queries.timed`: p50/p95/max ms, client and server CPU ms per answer (the managed server's,
+from ``/proc``), the load average before it, and the answers' sizes.
 """
 
 from __future__ import annotations
 
-import os
-import statistics
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
 
-from cold_cli import managed_server_pid, server_cpu
+from cold_cli import managed_server_pid
+from queries import lineage_size, timed
 
 from provenance_graph.store import open_store
 from provenance_graph.store.provenance import children, parents, upstream
-
-
-def timed(fn: Callable[[str], Any], starts: list[str]) -> dict[str, Any]:
-    """Median and every call's milliseconds, client and server CPU ms per call, load before."""
-    server_pid = managed_server_pid()
-    load, cpu = os.getloadavg()[0], time.process_time()
-    server = server_cpu(server_pid) if server_pid else None
-    seconds = []
-    for start in starts:
-        began = time.perf_counter()
-        fn(start)
-        seconds.append(time.perf_counter() - began)
-    per_call = 1000 / max(1, len(starts))
-    return {
-        "p50_ms": round(statistics.median(seconds) * 1000, 1),
-        "ms": [round(v * 1000, 1) for v in seconds],
-        "client_cpu_ms": round((time.process_time() - cpu) * per_call, 1),
-        "server_cpu_ms": round((server_cpu(server_pid) - server) * per_call, 1)
-        if server is not None
-        else None,
-        "load": round(load, 2),
-    }
 
 
 def main() -> None:
@@ -66,12 +40,13 @@ def main() -> None:
             raise SystemExit(
                 f"plan {plan!r} has no coadds or fewer than 500,010 quanta here: store a 1M plan"
             )
-        print("parents+children ms", timed(lambda q: (parents(store, q), children(store, q)), quanta))
-        print("upstream depth 2 ms", timed(lambda d: upstream(store, d, depth=2), coadds))
-        print("upstream full", timed(lambda d: upstream(store, d), coadds[:1]))
+        pid = managed_server_pid()
+        print("parents+children", timed(pid, lambda q: (parents(store, q), children(store, q)), quanta))
+        print("upstream depth 2", timed(pid, lambda d: upstream(store, d, depth=2), coadds, lineage_size))
+        print("upstream full", timed(pid, lambda d: upstream(store, d), coadds[:1], lineage_size))
         print(
             "upstream --stop-task makeWarp",
-            timed(lambda d: upstream(store, d, stop_tasks=["makeWarp"]), coadds[:1]),
+            timed(pid, lambda d: upstream(store, d, stop_tasks=["makeWarp"]), coadds[:1], lineage_size),
         )
 
 
